@@ -1,0 +1,5 @@
+"""ainas-provision: AINAS agent-organization setup as code."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"

@@ -1,0 +1,3 @@
+from ainas_provision.cli.main import main
+
+main()

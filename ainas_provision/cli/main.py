@@ -1,0 +1,73 @@
+"""The ``ainas-provision`` command group and its one error boundary.
+
+Expected failures (:class:`AinasProvisionError`) print their message and exit 1 with no
+traceback; an interrupt exits 130; anything else is a bug, shown with a traceback only under
+``--debug``.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import traceback
+
+import click
+
+from ainas_provision import __version__
+from ainas_provision.errors import AinasProvisionError
+
+EXIT_ERROR = 1
+EXIT_INTERRUPTED = 130
+
+
+class Group(click.Group):
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except AinasProvisionError as exc:
+            click.echo(f"error: {exc}", err=True)
+            ctx.exit(EXIT_ERROR)
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            ctx.exit(EXIT_INTERRUPTED)
+        except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
+            raise
+        except Exception as exc:  # a bug: say so plainly
+            debug = (ctx.obj or {}).get("debug", False)
+            if debug:
+                traceback.print_exc(file=sys.stderr)
+            click.echo(
+                f"internal error: {type(exc).__name__}: {exc}\n"
+                + ("" if debug else "re-run with --debug for a traceback, and report it"),
+                err=True,
+            )
+            ctx.exit(EXIT_ERROR)
+
+
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="ainas-provision")
+@click.option("--debug", is_flag=True, help="Show debug logs, and a traceback for an unexpected error.")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
+    """Provision AINAS (OSS申請共同利用システム) from manifests: validate, plan, apply."""
+    ctx.ensure_object(dict)
+    ctx.obj["debug"] = debug
+    logging.basicConfig(
+        level=logging.DEBUG if debug else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def _register() -> None:
+    from ainas_provision.cli import schema_cmd, validate_cmd
+
+    for module in (validate_cmd, schema_cmd):
+        cli.add_command(module.command)
+
+
+_register()
+
+
+def main() -> None:
+    cli(prog_name="ainas-provision")

@@ -1,0 +1,41 @@
+"""``ainas-provision validate``: every problem of the manifests, offline."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from ainas_provision.cli import options
+from ainas_provision.cli.report import print_diagnostics, summary_line
+from ainas_provision.validation.engine import validate
+
+FORMAT_VERSION = 1
+
+
+@click.command("validate")
+@options.manifest_path
+@options.output_format(("text", "json"))
+def command(path: Path, output_format: str) -> None:
+    """Check the manifests at PATH (schema, AINAS rules, secrets, certificate), offline."""
+    result = validate(path)
+    if output_format == "json":
+        click.echo(
+            json.dumps(
+                {
+                    "format_version": FORMAT_VERSION,
+                    "valid": result.ok,
+                    "files": [doc.display for doc in result.documents],
+                    "errors": len(result.errors),
+                    "warnings": len(result.warnings),
+                    "diagnostics": [d.as_json() for d in result.diagnostics],
+                },
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
+    else:
+        print_diagnostics(result.diagnostics)
+        click.echo(summary_line(result), err=not result.ok)
+    raise SystemExit(0 if result.ok else 1)

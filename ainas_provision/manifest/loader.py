@@ -1,0 +1,150 @@
+"""Loading manifests: a file, or a directory of files, into marked documents.
+
+Every failure here is a :class:`Diagnostic` with its place; loading goes on past a broken file so
+that one run reports every problem.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ainas_provision.diagnostics import Diagnostic
+from ainas_provision.manifest.marks import Mark, MarkedMap
+from ainas_provision.manifest.yamlfile import YamlProblem, parse_yaml
+
+MANIFEST_SUFFIXES = (".yaml", ".yml")
+TEMPLATE_SUFFIX = ".yaml.j2"
+
+
+@dataclass
+class Document:
+    """One manifest file, parsed: ``root`` is its top-level mapping."""
+
+    path: Path  # on disk
+    display: str  # as shown in messages
+    root: MarkedMap
+
+    @property
+    def directory(self) -> Path:
+        return self.path.parent
+
+
+@dataclass
+class LoadResult:
+    documents: list[Document] = field(default_factory=list)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+
+def display_path(path: Path) -> str:
+    """A path as a person typed it: relative to the working directory when below it."""
+    try:
+        return os.path.relpath(path)
+    except ValueError:  # another drive on Windows
+        return str(path)
+
+
+def find_manifest_files(root: Path) -> list[Path]:
+    """Manifest files below a directory, in a stable order; hidden entries are skipped."""
+    found: list[Path] = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in sorted(filenames):
+            if name.startswith("."):
+                continue
+            if name.endswith(MANIFEST_SUFFIXES) or name.endswith(TEMPLATE_SUFFIX):
+                found.append(Path(dirpath) / name)
+    return found
+
+
+def manifest_files(path: Path) -> tuple[list[Path], list[Diagnostic]]:
+    """The files that make up the manifests at ``path`` (a file or a directory)."""
+    shown = display_path(path)
+    if not path.exists():
+        return [], [
+            Diagnostic(
+                Mark(shown, 1, 1),
+                f"no such file or directory: {shown}; give a manifest file or a directory of them",
+                "path",
+            )
+        ]
+    if path.is_dir():
+        files = find_manifest_files(path)
+        if not files:
+            return [], [
+                Diagnostic(
+                    Mark(shown, 1, 1),
+                    f"no manifest in directory {shown}: it holds no *.yaml, *.yml or "
+                    f"*{TEMPLATE_SUFFIX} file",
+                    "path",
+                )
+            ]
+        return files, []
+    return [path], []
+
+
+def decode(data: bytes, shown: str) -> tuple[str | None, Diagnostic | None]:
+    """Decode UTF-8 (a BOM is allowed); anything else is an error with the byte's place."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    try:
+        return data.decode("utf-8"), None
+    except UnicodeDecodeError as exc:
+        before = data[: exc.start]
+        line = before.count(b"\n") + 1
+        col = len(before.rsplit(b"\n", 1)[-1].decode("utf-8", "replace")) + 1
+        hint = ""
+        try:
+            data.decode("cp932")
+            hint = " (it reads as Shift_JIS: save it as UTF-8)"
+        except UnicodeDecodeError:
+            pass
+        return None, Diagnostic(
+            Mark(shown, line, col),
+            f"the file is not UTF-8: byte 0x{data[exc.start]:02x} cannot start a character"
+            f"{hint}; manifests must be saved as UTF-8",
+            "encoding",
+        )
+
+
+def parse_document(text: str, path: Path, shown: str, make_mark=None) -> tuple[
+    Document | None, Diagnostic | None
+]:
+    """Parse one file's text into a :class:`Document`."""
+    if make_mark is None:
+        def make_mark(line: int, col: int) -> Mark:
+            return Mark(shown, line + 1, col + 1)
+    try:
+        root = parse_yaml(text, make_mark)
+    except YamlProblem as problem:
+        return None, Diagnostic(problem.mark, problem.message, problem.rule)
+    if root is None:
+        return None, Diagnostic(
+            make_mark(0, 0),
+            "the file is empty: a manifest file holds `version: 1` and at least one section "
+            "(organization, certificate, sites, users, admins, policy)",
+            "empty-file",
+        )
+    if not isinstance(root, MarkedMap):
+        return None, Diagnostic(
+            make_mark(0, 0),
+            "a manifest file must be a mapping of sections (version, organization, sites, …), "
+            f"not a {type(root).__name__}",
+            "not-a-mapping",
+        )
+    return Document(path, shown, root), None
+
+
+def load_file(path: Path) -> tuple[Document | None, Diagnostic | None]:
+    shown = display_path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        return None, Diagnostic(
+            Mark(shown, 1, 1), f"cannot read the file: {exc.strerror}", "path"
+        )
+    text, problem = decode(data, shown)
+    if problem:
+        return None, problem
+    return parse_document(text, path, shown)

@@ -1,0 +1,100 @@
+"""Places in manifest files, and containers that remember where each value came from.
+
+The loader builds :class:`MarkedMap` and :class:`MarkedList` instead of ``dict``/``list``. They
+behave exactly like their bases (so JSON Schema and plain code can use them), and they remember
+the :class:`Mark` of every key and value, so any problem found later can name its file, line and
+column.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Mark:
+    """A place in a manifest file: 1-based line and column.
+
+    ``note`` adds context a person needs to find the cause, e.g. the data row a template line
+    was rendered from.
+    """
+
+    file: str
+    line: int
+    col: int
+    note: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.col}"
+
+
+class MarkedMap(dict):
+    """A mapping that remembers where it, its keys and its values are."""
+
+    __slots__ = ("key_marks", "mark", "raw", "value_marks")
+
+    def __init__(self, mark: Mark) -> None:
+        super().__init__()
+        self.mark = mark
+        self.key_marks: dict = {}
+        self.value_marks: dict = {}
+        # source text of scalars that YAML turned into something other than a string
+        self.raw: dict = {}
+
+
+class MarkedList(list):
+    """A sequence that remembers where it and each item are."""
+
+    __slots__ = ("item_marks", "mark", "raw")
+
+    def __init__(self, mark: Mark) -> None:
+        super().__init__()
+        self.mark = mark
+        self.item_marks: list[Mark] = []
+        self.raw: dict = {}
+
+
+def mark_of(container, key=None) -> Mark | None:
+    """The mark of ``container[key]`` (or of the container itself when ``key`` is None)."""
+    if key is None:
+        return getattr(container, "mark", None)
+    if isinstance(container, MarkedMap):
+        return container.value_marks.get(key, container.mark)
+    if isinstance(container, MarkedList) and isinstance(key, int):
+        if 0 <= key < len(container.item_marks):
+            return container.item_marks[key]
+        return container.mark
+    return getattr(container, "mark", None)
+
+
+def key_mark_of(container, key) -> Mark | None:
+    """The mark of a mapping's key (where a person would look for a misspelt key)."""
+    if isinstance(container, MarkedMap):
+        return container.key_marks.get(key, container.mark)
+    return mark_of(container, key)
+
+
+def raw_of(container, key) -> str | None:
+    """The source text of a scalar that YAML did not read as a string (``0123``, ``yes``)."""
+    raw = getattr(container, "raw", None)
+    return raw.get(key) if raw else None
+
+
+def locate(root, path: Iterable, *, key: bool = False) -> Mark | None:
+    """The mark of the value at ``path`` below ``root``; the nearest known place if the path
+    leads nowhere (a missing key is reported at the mapping that should hold it)."""
+    parts = list(path)
+    node = root
+    best = mark_of(root)
+    for i, part in enumerate(parts):
+        last = i == len(parts) - 1
+        try:
+            child = node[part]
+        except (KeyError, IndexError, TypeError):
+            return best
+        if last and key:
+            return key_mark_of(node, part) or best
+        best = mark_of(node, part) or best
+        node = child
+    return best

@@ -1,0 +1,84 @@
+"""Merging the sections of several manifest files into one manifest.
+
+Single sections (``organization``, ``certificate``, ``policy``, ``connection``) may be defined
+in one file only; keyed sections (``sites``, ``users``, ``admins``) merge by key, and the same
+key in two files is an error naming both places. The merged tree keeps every original mark.
+"""
+
+from __future__ import annotations
+
+from ainas_provision.diagnostics import Diagnostic
+from ainas_provision.manifest.loader import Document
+from ainas_provision.manifest.marks import Mark, MarkedMap
+
+SINGLE_SECTIONS = ("version", "organization", "certificate", "policy", "connection")
+KEYED_SECTIONS = ("sites", "users", "admins")
+_KIND = {"sites": "site", "users": "user", "admins": "admin"}
+
+
+def merge(documents: list[Document]) -> tuple[MarkedMap, dict[str, Document], list[Diagnostic]]:
+    """Merge documents. Returns the merged root, which document each section or keyed entry
+    came from (``"sites.akihabara"`` -> its document), and the conflicts found."""
+    first_mark = documents[0].root.mark if documents else Mark("<manifests>", 1, 1)
+    merged = MarkedMap(first_mark)
+    origin: dict[str, Document] = {}
+    problems: list[Diagnostic] = []
+    for doc in documents:
+        root = doc.root
+        for section, value in root.items():
+            key_mark = root.key_marks.get(section, root.mark)
+            if section in KEYED_SECTIONS and isinstance(value, dict):
+                target = merged.get(section)
+                if target is None:
+                    target = MarkedMap(root.value_marks.get(section, root.mark))
+                    merged[section] = target
+                    merged.key_marks[section] = key_mark
+                    merged.value_marks[section] = root.value_marks.get(section, root.mark)
+                for name, entry in value.items():
+                    where = f"{section}.{name}"
+                    entry_key_mark = value.key_marks.get(name, value.mark)
+                    if where in origin:
+                        first = target.key_marks[name]
+                        problems.append(
+                            Diagnostic(
+                                entry_key_mark,
+                                f"{_KIND[section]} '{name}' is defined twice: here and at {first}; "
+                                "keep one definition",
+                                "duplicate-definition",
+                                where,
+                            )
+                        )
+                        continue
+                    origin[where] = doc
+                    target[name] = entry
+                    target.key_marks[name] = entry_key_mark
+                    target.value_marks[name] = value.value_marks.get(name, value.mark)
+                    if name in value.raw:
+                        target.raw[name] = value.raw[name]
+                continue
+            if section == "version":
+                # every file carries its own version; the merged manifest keeps the first
+                if section not in merged:
+                    merged[section] = value
+                    merged.key_marks[section] = key_mark
+                    merged.value_marks[section] = root.value_marks.get(section, root.mark)
+                continue
+            if section in origin:
+                first = merged.key_marks[section]
+                problems.append(
+                    Diagnostic(
+                        key_mark,
+                        f"section '{section}' is defined twice: here and at {first}; "
+                        "a manifest has one — keep one of them",
+                        "duplicate-definition",
+                        section,
+                    )
+                )
+                continue
+            origin[section] = doc
+            merged[section] = value
+            merged.key_marks[section] = key_mark
+            merged.value_marks[section] = root.value_marks.get(section, root.mark)
+            if section in root.raw:
+                merged.raw[section] = root.raw[section]
+    return merged, origin, problems

@@ -1,0 +1,315 @@
+"""Reading one YAML document into marked containers.
+
+A ``SafeLoader`` subclass (libyaml's C loader when it is installed, for speed) composes the
+node graph; :func:`parse_yaml` then builds :class:`MarkedMap`/:class:`MarkedList` from it
+without recursion, remembering the mark of every key and value. Only safe YAML tags are
+constructed: a tag that asks for a Python object is an error, never an object.
+
+Two YAML 1.1 surprises are switched off because manifests are full of them: ``16:00`` stays
+the text ``"16:00"`` (YAML 1.1 reads it as the sexagesimal number 960), and ``2026-12-01`` stays
+text instead of becoming a date.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import yaml
+from yaml.constructor import SafeConstructor
+
+from ainas_provision.manifest.marks import Mark, MarkedList, MarkedMap
+
+_Base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+USING_LIBYAML = _Base is not yaml.SafeLoader
+
+# A manifest is shallow; anything deeper than this is not a manifest (and deep nesting is how
+# hostile input exhausts a parser's stack).
+MAX_DEPTH = 64
+# Aliases may share structure; a document whose expanded size passes this is refused
+# (the "billion laughs" alias bomb).
+MAX_EXPANDED_NODES = 2_000_000
+
+
+class ManifestLoader(_Base):
+    """The safe loader for manifests."""
+
+
+def _keep_text(loader: SafeConstructor, node: yaml.ScalarNode) -> str:
+    return node.value
+
+
+def _int_or_text(loader: SafeConstructor, node: yaml.ScalarNode):
+    if ":" in node.value:  # YAML 1.1 sexagesimal: 16:00 is a time here, not 960
+        return node.value
+    return SafeConstructor.construct_yaml_int(loader, node)
+
+
+def _float_or_text(loader: SafeConstructor, node: yaml.ScalarNode):
+    if ":" in node.value:
+        return node.value
+    return SafeConstructor.construct_yaml_float(loader, node)
+
+
+ManifestLoader.add_constructor("tag:yaml.org,2002:timestamp", _keep_text)
+ManifestLoader.add_constructor("tag:yaml.org,2002:int", _int_or_text)
+ManifestLoader.add_constructor("tag:yaml.org,2002:float", _float_or_text)
+
+
+class YamlProblem(Exception):
+    """A document that cannot be read; ``rule`` names the kind, ``mark`` the place."""
+
+    def __init__(self, rule: str, message: str, mark: Mark) -> None:
+        super().__init__(message)
+        self.rule = rule
+        self.message = message
+        self.mark = mark
+
+
+MarkFactory = Callable[[int, int], Mark]
+
+
+def _scalar_mark(node: yaml.Node, make: MarkFactory) -> Mark:
+    return make(node.start_mark.line, node.start_mark.column)
+
+
+def parse_yaml(text: str, make_mark: MarkFactory):
+    """Parse ``text`` (one YAML document) into marked containers.
+
+    ``make_mark(line0, col0)`` turns a 0-based position into a :class:`Mark` (a template's
+    loader maps rendered positions back to the template there). Returns None for a document
+    with no content. Raises :class:`YamlProblem`.
+    """
+    loader = ManifestLoader(text)
+    try:
+        try:
+            node = loader.get_single_node()
+        except yaml.MarkedYAMLError as exc:
+            raise _syntax_problem(exc, make_mark) from None
+        except yaml.YAMLError as exc:  # pragma: no cover - libyaml reports unmarked errors rarely
+            raise YamlProblem("yaml-syntax", f"YAML syntax error: {exc}", make_mark(0, 0)) from None
+        except RecursionError:
+            raise YamlProblem(
+                "too-complex",
+                f"the document is nested too deeply; a manifest needs at most {MAX_DEPTH} levels",
+                make_mark(0, 0),
+            ) from None
+        if node is None:
+            return None
+        try:
+            return _build(loader, node, make_mark)
+        except RecursionError:
+            raise YamlProblem(
+                "too-complex",
+                f"the document is nested too deeply; a manifest needs at most {MAX_DEPTH} levels",
+                make_mark(0, 0),
+            ) from None
+    finally:
+        loader.dispose()
+
+
+def _syntax_problem(exc: yaml.MarkedYAMLError, make_mark: MarkFactory) -> YamlProblem:
+    mark = exc.problem_mark or exc.context_mark
+    place = make_mark(mark.line, mark.column) if mark else make_mark(0, 0)
+    parts = [p for p in (exc.context, exc.problem) if p]
+    text = "; ".join(parts) if parts else "not valid YAML"
+    if isinstance(exc, yaml.constructor.ConstructorError):
+        rule = "yaml-tag"
+        text = (
+            f"{text}: manifests use plain YAML values only (no tags such as !!python/object)"
+        )
+    else:
+        rule = "yaml-syntax"
+        text = f"YAML syntax error: {text}"
+    if exc.context_mark and exc.problem_mark and exc.context_mark.line != exc.problem_mark.line:
+        text += f" (the construct starts at line {exc.context_mark.line + 1})"
+    return YamlProblem(rule, text, place)
+
+
+_STANDARD_COLLECTION_TAGS = {"tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"}
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [value for _, value in node.value]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
+def _check_graph(root: yaml.Node, make_mark: MarkFactory) -> None:
+    """Refuse what is not a manifest before building anything: unsafe collection tags,
+    nesting deeper than MAX_DEPTH, alias bombs. Iterative and memoized; the graph is known
+    to be acyclic (see :func:`_postorder`)."""
+    size: dict[int, int] = {}
+    depth: dict[int, int] = {}
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        key = id(node)
+        if key in size:
+            continue
+        if not isinstance(node, yaml.ScalarNode) and node.tag not in _STANDARD_COLLECTION_TAGS:
+            raise YamlProblem(
+                "yaml-tag",
+                f"unsupported tag '{node.tag}': manifests use plain YAML mappings and lists only",
+                _scalar_mark(node, make_mark),
+            )
+        children = _children(node)
+        if children_done:
+            size[key] = 1 + sum(size[id(c)] for c in children)
+            depth[key] = 1 + max((depth[id(c)] for c in children), default=0)
+            if depth[key] > MAX_DEPTH:
+                raise YamlProblem(
+                    "too-complex",
+                    f"the document is nested more than {MAX_DEPTH} levels deep; "
+                    "a manifest needs only a few",
+                    _scalar_mark(node, make_mark),
+                )
+            if size[key] > MAX_EXPANDED_NODES:
+                raise YamlProblem(
+                    "too-complex",
+                    f"the document's aliases expand to more than {MAX_EXPANDED_NODES:,} values; "
+                    "write the values out or use fewer aliases",
+                    _scalar_mark(node, make_mark),
+                )
+            continue
+        stack.append((node, True))
+        stack.extend((child, False) for child in children if id(child) not in size)
+
+
+def _postorder(root: yaml.Node, make_mark: MarkFactory) -> list[yaml.Node]:
+    """Every node once, children before parents; a recursive alias is refused."""
+    done: set[int] = set()
+    active: set[int] = set()
+    out: list[yaml.Node] = []
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, expanded = stack.pop()
+        key = id(node)
+        if expanded:
+            active.discard(key)
+            done.add(key)
+            out.append(node)
+            continue
+        if key in done:
+            continue
+        active.add(key)
+        stack.append((node, True))
+        kids = list(node.value) if isinstance(node, yaml.SequenceNode) else []
+        if isinstance(node, yaml.MappingNode):
+            kids = [n for pair in node.value for n in pair]
+        for child in kids:
+            if id(child) in active:
+                raise YamlProblem(
+                    "too-complex",
+                    "an alias refers to a mapping or list that contains it; "
+                    "a manifest cannot be recursive",
+                    _scalar_mark(child, make_mark),
+                )
+            if id(child) not in done:
+                stack.append((child, False))
+    return out
+
+
+MAX_MAPPING_KEYS = 200_000
+
+
+def _build(loader: ManifestLoader, root: yaml.Node, make_mark: MarkFactory):
+    """Build marked containers from the node graph, iteratively (no recursion limit).
+    Aliased containers are shared, as YAML means them."""
+    for node in _postorder(root, make_mark):
+        if not isinstance(node, yaml.MappingNode):
+            continue
+        _check_duplicates(node, make_mark)
+        try:
+            loader.flatten_mapping(node)  # YAML merge keys (<<: *defaults), sources first
+        except yaml.MarkedYAMLError as exc:
+            raise _syntax_problem(exc, make_mark) from None
+        if len(node.value) > MAX_MAPPING_KEYS:
+            raise YamlProblem(
+                "too-complex",
+                f"a mapping has more than {MAX_MAPPING_KEYS:,} keys after merging; "
+                "that is not a manifest",
+                _scalar_mark(node, make_mark),
+            )
+    _check_graph(root, make_mark)
+    built: dict[int, object] = {}
+
+    def make(node: yaml.Node):
+        known = built.get(id(node))
+        if known is not None:
+            return known, False
+        if isinstance(node, yaml.MappingNode):
+            obj = MarkedMap(_scalar_mark(node, make_mark))
+        elif isinstance(node, yaml.SequenceNode):
+            obj = MarkedList(_scalar_mark(node, make_mark))
+        else:
+            return _scalar(loader, node, make_mark), False
+        built[id(node)] = obj
+        return obj, True
+
+    top, fresh = make(root)
+    stack = [(root, top)] if fresh else []
+    while stack:
+        node, obj = stack.pop()
+        if isinstance(node, yaml.MappingNode):
+            for key_node, value_node in node.value:
+                if not isinstance(key_node, yaml.ScalarNode):
+                    raise YamlProblem(
+                        "yaml-syntax",
+                        "a mapping key must be a plain value, not a list or mapping",
+                        _scalar_mark(key_node, make_mark),
+                    )
+                key = _scalar(loader, key_node, make_mark)
+                value, fresh = make(value_node)
+                obj[key] = value
+                obj.key_marks[key] = _scalar_mark(key_node, make_mark)
+                obj.value_marks[key] = _value_mark(value_node, make_mark)
+                if isinstance(value_node, yaml.ScalarNode) and not isinstance(value, str):
+                    obj.raw[key] = value_node.value
+                if fresh:
+                    stack.append((value_node, value))
+        else:
+            for index, item_node in enumerate(node.value):
+                value, fresh = make(item_node)
+                obj.append(value)
+                obj.item_marks.append(_value_mark(item_node, make_mark))
+                if isinstance(item_node, yaml.ScalarNode) and not isinstance(value, str):
+                    obj.raw[index] = item_node.value
+                if fresh:
+                    stack.append((item_node, value))
+    return top
+
+
+def _value_mark(node: yaml.Node, make_mark: MarkFactory) -> Mark:
+    """The mark of a value; for a quoted scalar, the first character inside the quotes, so that a
+    column plus a character index points at that character."""
+    line, col = node.start_mark.line, node.start_mark.column
+    if isinstance(node, yaml.ScalarNode) and node.style in ("'", '"'):
+        col += 1
+    return make_mark(line, col)
+
+
+def _scalar(loader: ManifestLoader, node: yaml.Node, make_mark: MarkFactory):
+    try:
+        return loader.construct_object(node, deep=True)
+    except yaml.MarkedYAMLError as exc:
+        raise _syntax_problem(exc, make_mark) from None
+
+
+def _check_duplicates(node: yaml.MappingNode, make_mark: MarkFactory) -> None:
+    seen: dict = {}
+    for key_node, _ in node.value:
+        if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
+            continue
+        key = key_node.value
+        if key in seen:
+            first = seen[key]
+            raise YamlProblem(
+                "duplicate-key",
+                f"key '{key}' appears twice in this mapping (first at line "
+                f"{first.start_mark.line + 1}); YAML would silently keep only the last one — "
+                "remove or rename one of them",
+                _scalar_mark(key_node, make_mark),
+            )
+        seen[key] = key_node

@@ -1,0 +1,14 @@
+"""Validation rules. Importing this package registers every rule in :data:`RULES`."""
+
+from ainas_provision.rules import (  # noqa: F401  (registration)
+    certificate,
+    formats,
+    loading,
+    passwords,
+    references,
+    secrets,
+    text,
+)
+from ainas_provision.rules.registry import RULES, Rule
+
+__all__ = ["RULES", "Rule"]

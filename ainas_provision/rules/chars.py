@@ -1,0 +1,90 @@
+"""Naming characters the way a person needs to see them: the glyph, its code point, and what
+kind of character it is (the guide's warnings are all about look-alikes)."""
+
+from __future__ import annotations
+
+import unicodedata
+
+_NAMES = {
+    " ": "half-width space",
+    "\u3000": "full-width space",
+    "\t": "tab",
+    "0": "digit zero",
+    "1": "digit one",
+    "9": "digit nine",
+    "o": "letter o",
+    "l": "letter l",
+    "g": "letter g",
+}
+
+
+def code_point(ch: str) -> str:
+    return f"U+{ord(ch):04X}"
+
+
+def is_ascii(ch: str) -> bool:
+    return ord(ch) < 0x80
+
+
+def is_halfwidth_katakana(ch: str) -> bool:
+    return 0xFF61 <= ord(ch) <= 0xFF9F
+
+
+def is_hiragana(ch: str) -> bool:
+    return 0x3041 <= ord(ch) <= 0x309F
+
+
+def is_fullwidth_ascii(ch: str) -> bool:
+    """Full-width forms of ASCII (Ａ, １, －, ＠ …) and the full-width space."""
+    return 0xFF01 <= ord(ch) <= 0xFF5E or ch == "\u3000"
+
+
+def kind(ch: str) -> str:
+    if ch in _NAMES:
+        return _NAMES[ch]
+    if is_halfwidth_katakana(ch):
+        return "half-width katakana"
+    if is_hiragana(ch):
+        return "hiragana"
+    if is_fullwidth_ascii(ch):
+        return "full-width"
+    if is_ascii(ch):
+        if ord(ch) < 0x20 or ord(ch) == 0x7F:
+            return "control character"
+        return "half-width"
+    return unicodedata.name(ch, "character").lower()
+
+
+def describe(ch: str) -> str:
+    """``half-width space ' ' (U+0020)``."""
+    shown = ch if ch.isprintable() else ""
+    return f"{kind(ch)} '{shown}' ({code_point(ch)})"
+
+
+def to_fullwidth(ch: str) -> str | None:
+    """The full-width counterpart of a half-width character, if it has one."""
+    if ch == " ":
+        return "\u3000"
+    if 0x21 <= ord(ch) <= 0x7E:
+        return chr(ord(ch) + 0xFEE0)
+    if is_halfwidth_katakana(ch):
+        return unicodedata.normalize("NFKC", ch)
+    return None
+
+
+def to_halfwidth(ch: str) -> str | None:
+    if ch == "\u3000":
+        return " "
+    if 0xFF01 <= ord(ch) <= 0xFF5E:
+        return chr(ord(ch) - 0xFEE0)
+    return None
+
+
+def to_katakana(ch: str) -> str | None:
+    if 0x3041 <= ord(ch) <= 0x3096 or 0x309D <= ord(ch) <= 0x309E:
+        return chr(ord(ch) + 0x60)
+    if ch == " ":
+        return "\u3000"
+    if is_halfwidth_katakana(ch):
+        return unicodedata.normalize("NFKC", ch)
+    return None

@@ -1,0 +1,120 @@
+"""Secret fields: their form, their resolution, and the password rule on what they resolve to."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ainas_provision import schema as manifest_schema
+from ainas_provision.diagnostics import Diagnostic
+from ainas_provision.manifest.loader import Document
+from ainas_provision.manifest.marks import MarkedMap, mark_of
+from ainas_provision.rules.passwords import password_problem
+from ainas_provision.rules.registry import Explanation, explainer, register
+from ainas_provision.secrets.refs import SecretError, parse_ref, resolve
+from ainas_provision.secrets.values import Secret
+
+register("secret-plaintext", "secret fields take {env:}, {file:} or {encrypted:}, not plain text", "secrets")
+register("secret-env", "an {env: NAME} secret's variable is set and not empty", "secrets")
+register("secret-file", "a {file: path} secret's file exists and is readable UTF-8", "secrets")
+register("secret-encrypted", "an {encrypted: …} secret decrypts with the key, for its own field", "secrets")
+
+# secrets checked against the AINAS password rule once resolved
+PASSWORD_FIELDS = {("users", "*", "initial_password"), ("connection", "new_password")}
+
+
+@explainer("secret-form", "secret fields are {env: NAME}, {file: path} or {encrypted: …}")
+def secret_form(value, label, schema) -> Explanation:
+    try:
+        parse_ref(value)
+    except SecretError as exc:
+        return Explanation(f"{label} {exc.message}")
+    return Explanation(f"{label} must be {{env: NAME}}, {{file: path}} or {{encrypted: …}}")
+
+
+def iter_secret_values(merged: MarkedMap) -> Iterator[tuple[tuple, MarkedMap, str]]:
+    """(concrete path, the mapping holding the value, its key) for every secret in use."""
+    for pattern in manifest_schema.secret_paths():
+        yield from _expand(merged, pattern, ())
+
+
+def _expand(node, pattern: tuple, done: tuple):
+    if not isinstance(node, dict):
+        return
+    head, rest = pattern[0], pattern[1:]
+    keys = list(node) if head == "*" else ([head] if head in node else [])
+    for key in keys:
+        if not rest:
+            if node[key] is not None:
+                yield (*done, key), node, key
+        else:
+            yield from _expand(node[key], rest, (*done, key))
+
+
+@dataclass
+class ResolvedSecrets:
+    values: dict[str, Secret] = field(default_factory=dict)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+
+def resolve_all(
+    merged: MarkedMap,
+    origin: Mapping[str, Document],
+    *,
+    env: Mapping[str, str] | None = None,
+    decrypt: Callable[[str, str], str] | None = None,
+) -> ResolvedSecrets:
+    """Resolve every secret of the manifests. Malformed references were reported by the schema
+    and are skipped here; every other failure is a diagnostic naming the field."""
+    env = os.environ if env is None else env
+    policy = merged.get("policy") if isinstance(merged.get("policy"), dict) else {}
+    allow_plaintext = policy.get("allow_plaintext_secrets") is True
+    result = ResolvedSecrets()
+    for path, holder, key in iter_secret_values(merged):
+        value = holder[key]
+        dotted_path = ".".join(str(p) for p in path)
+        label = manifest_schema.label(path) or key
+        try:
+            ref = parse_ref(value)
+        except SecretError:
+            continue  # the schema check has said so
+        doc = _document_for(path, origin)
+        base = doc.directory if doc else Path.cwd()
+        try:
+            secret = resolve(
+                ref,
+                field_path=dotted_path,
+                base_dir=base,
+                env=env,
+                allow_plaintext=allow_plaintext,
+                plaintext=value if isinstance(value, str) else None,
+                decrypt=decrypt,
+            )
+        except SecretError as exc:
+            result.diagnostics.append(
+                Diagnostic(mark_of(holder, key), f"{label} ({key}) {exc.message}", exc.rule, dotted_path)
+            )
+            continue
+        result.values[dotted_path] = secret
+        if (path[0], "*", path[-1]) in PASSWORD_FIELDS or tuple(path) in PASSWORD_FIELDS:
+            problem = password_problem(secret.reveal())
+            if problem:
+                whose = f" of user '{path[1]}'" if path[0] == "users" else ""
+                result.diagnostics.append(
+                    Diagnostic(
+                        mark_of(holder, key),
+                        f"{label} ({key}){whose} {problem}",
+                        "password",
+                        dotted_path,
+                    )
+                )
+    return result
+
+
+def _document_for(path: tuple, origin: Mapping[str, Document]) -> Document | None:
+    """The document a value came from: keyed entries by ``section.key``, sections by name."""
+    if len(path) >= 2 and f"{path[0]}.{path[1]}" in origin:
+        return origin[f"{path[0]}.{path[1]}"]
+    return origin.get(str(path[0]))

@@ -1,0 +1,69 @@
+"""Full-width and katakana fields: the characters the guide warns about, named one by one."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from ainas_provision.rules import chars
+from ainas_provision.rules.registry import Explanation, explainer
+
+
+def bad_characters(pattern: str, value: str) -> list[int]:
+    """Indexes of the characters of ``value`` outside the character class of an anchored
+    ``^[...]+$`` pattern (the schema's pattern decides; this only points)."""
+    match = re.fullmatch(r"\^(\[.*\])[+*]\$", pattern)
+    if not match:
+        return []
+    one = re.compile(match.group(1))
+    return [i for i, ch in enumerate(value) if not one.fullmatch(ch)]
+
+
+def _convert(value: str, convert) -> str:
+    out = []
+    for ch in value:
+        out.append(convert(ch) or ch)
+    # half-width voiced marks become combining marks; NFC joins them: ﾀﾞ -> ダ
+    return unicodedata.normalize("NFC", "".join(out))
+
+
+def _offenders(value: str, bad: list[int], convert) -> tuple[str, int]:
+    first = bad[0]
+    ch = value[first]
+    text = f"{chars.describe(ch)} at character {first + 1}"
+    fix = convert(ch)
+    if fix:
+        text += f" — use '{fix}' ({chars.code_point(fix)})"
+    if len(bad) > 1:
+        text += f", and {len(bad) - 1} more such character{'s' if len(bad) > 2 else ''}"
+    return text, first
+
+
+@explainer("fullwidth", "全角 fields (拠点名, 略称, 証明書等管理業者名, …) take full-width characters only")
+def fullwidth(value, label, schema) -> Explanation:
+    if not isinstance(value, str) or not value:
+        return Explanation(f"{label} must be full-width (全角) text")
+    bad = bad_characters(schema["pattern"], value)
+    if not bad:
+        return Explanation(f"{label} must be full-width (全角) text")
+    text, first = _offenders(value, bad, chars.to_fullwidth)
+    message = f"{label} must be full-width (全角): {text}"
+    fixed = _convert(value, chars.to_fullwidth)
+    if not bad_characters(schema["pattern"], fixed):
+        message += f"; write '{fixed}'"
+    return Explanation(message, first)
+
+
+@explainer("katakana", "カナ fields take full-width katakana and full-width spaces only")
+def katakana(value, label, schema) -> Explanation:
+    if not isinstance(value, str) or not value:
+        return Explanation(f"{label} must be full-width katakana (全角カナ)")
+    bad = bad_characters(schema["pattern"], value)
+    if not bad:
+        return Explanation(f"{label} must be full-width katakana (全角カナ)")
+    text, first = _offenders(value, bad, chars.to_katakana)
+    message = f"{label} must be full-width katakana (全角カナ): {text}"
+    fixed = _convert(value, chars.to_katakana)
+    if not bad_characters(schema["pattern"], fixed):
+        message += f"; write '{fixed}'"
+    return Explanation(message, first)

@@ -1,0 +1,1 @@
+"""Secret values: references in manifests, their resolution, and keeping them out of sight."""

@@ -1,0 +1,144 @@
+"""Secret references in manifests: ``{env: NAME}``, ``{file: path}``, ``{encrypted: "…"}``.
+
+Resolution reads the environment and files; every error names the field (and the variable or
+file, which are not secret), never a value.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from ainas_provision.secrets.values import Secret
+
+KINDS = ("env", "file", "encrypted")
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+class SecretError(Exception):
+    """A secret that cannot be used; ``rule`` is the rule ID, the message names no value."""
+
+    def __init__(self, rule: str, message: str) -> None:
+        super().__init__(message)
+        self.rule = rule
+        self.message = message
+
+
+@dataclass(frozen=True)
+class SecretRef:
+    kind: str  # env | file | encrypted | plain
+    ref: str  # the variable name, the path, the ciphertext; "" for plain
+
+    def describe(self) -> str:
+        if self.kind == "plain":
+            return "a plain value"
+        if self.kind == "encrypted":
+            return "{encrypted: …}"
+        return f"{{{self.kind}: {self.ref}}}"
+
+
+def parse_ref(value) -> SecretRef:
+    """Read the form of a secret field's value; raises :class:`SecretError` (rule
+    ``secret-form``) with what to write instead."""
+    if isinstance(value, str):
+        if not value:
+            raise SecretError("secret-form", "is empty: give {env: NAME}, {file: path} or {encrypted: …}")
+        return SecretRef("plain", "")
+    if isinstance(value, dict):
+        keys = list(value)
+        unknown = [k for k in keys if k not in KINDS]
+        if unknown:
+            key = str(unknown[0])
+            close = difflib.get_close_matches(key, KINDS, n=1)
+            hint = f" — did you mean '{close[0]}'?" if close else ""
+            raise SecretError(
+                "secret-form",
+                f"has an unknown key '{key}'{hint}; a secret is {{env: NAME}}, {{file: path}} "
+                "or {encrypted: …}",
+            )
+        if len(keys) != 1:
+            raise SecretError(
+                "secret-form",
+                "names more than one source; give exactly one of env, file or encrypted",
+            )
+        kind = keys[0]
+        ref = value[kind]
+        if not isinstance(ref, str) or not ref:
+            raise SecretError("secret-form", f"{{{kind}: …}} needs a non-empty text value")
+        if kind == "env" and not ENV_NAME.fullmatch(ref):
+            raise SecretError(
+                "secret-form",
+                f"'{ref}' is not an environment variable name (letters, digits and _, "
+                "not starting with a digit)",
+            )
+        return SecretRef(kind, ref)
+    raise SecretError(
+        "secret-form",
+        "must be {env: NAME}, {file: path} or {encrypted: …}"
+        + (" (a number here is a plain value: never put secrets in manifests)"
+           if isinstance(value, int | float) else ""),
+    )
+
+
+Decryptor = Callable[[str, str], str]
+
+
+def resolve(
+    ref: SecretRef,
+    *,
+    field_path: str,
+    base_dir: Path,
+    env: Mapping[str, str],
+    allow_plaintext: bool,
+    plaintext: str | None = None,
+    decrypt: Decryptor | None = None,
+) -> Secret:
+    """The secret's value. ``field_path`` is the manifest path (the associated data of an
+    encrypted value); ``plaintext`` is the value of a plain string."""
+    if ref.kind == "plain":
+        if not allow_plaintext:
+            raise SecretError(
+                "secret-plaintext",
+                "holds a plain-text secret: use {env: NAME}, {file: path} or {encrypted: …} "
+                "(or set policy.allow_plaintext_secrets: true for demos and tests)",
+            )
+        return Secret(plaintext or "", "a plain value")
+    if ref.kind == "env":
+        if ref.ref not in env:
+            raise SecretError(
+                "secret-env",
+                f"needs the environment variable {ref.ref}, which is not set",
+            )
+        value = env[ref.ref]
+        if value == "":
+            raise SecretError("secret-env", f"needs the environment variable {ref.ref}, which is empty")
+        return Secret(value, ref.describe())
+    if ref.kind == "file":
+        path = (base_dir / ref.ref)
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            raise SecretError("secret-file", f"reads {ref.ref}, which does not exist") from None
+        except OSError as exc:
+            raise SecretError("secret-file", f"cannot read {ref.ref}: {exc.strerror}") from None
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise SecretError("secret-file", f"reads {ref.ref}, which is not UTF-8 text") from None
+        if text.endswith("\r\n"):
+            text = text[:-2]
+        elif text.endswith("\n"):
+            text = text[:-1]
+        if text == "":
+            raise SecretError("secret-file", f"reads {ref.ref}, which is empty")
+        return Secret(text, ref.describe())
+    if decrypt is None:
+        raise SecretError(
+            "secret-encrypted",
+            "is encrypted, and decrypting {encrypted: …} values is not supported by this "
+            "version; use {env: NAME} or {file: path}",
+        )
+    return Secret(decrypt(ref.ref, field_path), ref.describe())

@@ -1,0 +1,265 @@
+"""JSON Schema errors, turned into diagnostics a person can act on.
+
+jsonschema decides; this module says it in the manifest's terms: the place (mapped back through
+the loader's marks), the AINAS label of the field, a "did you mean" for unknown keys and
+selections, and, for values the schema marks with ``x-ainas-rule``, the rule's own explanation.
+"""
+
+from __future__ import annotations
+
+import difflib
+import unicodedata
+from collections import defaultdict
+
+import jsonschema
+
+from ainas_provision import schema as manifest_schema
+from ainas_provision.diagnostics import Diagnostic, dotted
+from ainas_provision.manifest.loader import Document
+from ainas_provision.manifest.marks import Mark, key_mark_of, locate, raw_of
+from ainas_provision.rules.registry import RULES, register
+
+register("unknown-key", "keys not in the manifest format are refused, with a suggestion", "schema")
+register("required", "required keys must be present", "schema")
+register("type", "values have the type the format gives them (text, number, true/false, …)", "schema")
+register("enum", "AINAS selections take one of their listed values", "schema")
+register("schema", "other constraints of the manifest schema (lengths, list sizes, …)", "schema")
+
+_TYPE_WORDS = {
+    "string": "text",
+    "integer": "a whole number",
+    "number": "a number",
+    "boolean": "true or false",
+    "object": "a mapping",
+    "array": "a list",
+    "null": "empty (null)",
+}
+
+
+def _type_word(value) -> str:
+    if value is None:
+        return "empty"
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return type(value).__name__
+
+
+def label_for(path) -> str:
+    """The AINAS label of a value, with its key: ``代理人拠点名 (name)``."""
+    parts = list(path)
+    while parts:
+        found = manifest_schema.label(parts)
+        if found and not isinstance(parts[-1], int):
+            return f"{found} ({parts[-1]})"
+        if found:
+            return f"{found} item {parts[-1] + 1}"
+        parts.pop()
+    return "the manifest"
+
+
+class SchemaMapper:
+    """Maps the errors of one document."""
+
+    def __init__(self, doc: Document) -> None:
+        self.doc = doc
+        self.out: list[Diagnostic] = []
+
+    def run(self) -> list[Diagnostic]:
+        for error in manifest_schema.validator().iter_errors(self.doc.root):
+            self.map(error)
+        return self.out
+
+    # -- helpers ---------------------------------------------------------------------------
+    def _parent(self, path: list):
+        node = self.doc.root
+        for part in path[:-1]:
+            node = node[part]
+        return node
+
+    def _emit(self, mark: Mark | None, message: str, rule: str, path) -> None:
+        self.out.append(Diagnostic(mark or self.doc.root.mark, message, rule, dotted(path)))
+
+    # -- mapping ---------------------------------------------------------------------------
+    def map(self, error: jsonschema.ValidationError) -> None:
+        path = list(error.absolute_path)
+        keyword = error.validator
+        sub = error.schema if isinstance(error.schema, dict) else {}
+        if "propertyNames" in error.relative_schema_path:
+            self._key_error(error, path)
+            return
+        rule_id = sub.get("x-ainas-rule")
+        if rule_id and keyword in ("pattern", "format", "anyOf", "oneOf"):
+            self._rule_error(error, path, RULES[rule_id])
+            return
+        handler = getattr(self, f"_on_{keyword}", None)
+        if handler is None:
+            self._emit(locate(self.doc.root, path), f"{label_for(path)}: {error.message}", "schema", path)
+            return
+        handler(error, path)
+
+    def _key_error(self, error, path: list) -> None:
+        key = error.instance
+        key_path = [*path, key]
+        mark = key_mark_of(_get(self.doc.root, path), key)
+        rule_id = (error.schema or {}).get("x-ainas-rule") if isinstance(error.schema, dict) else None
+        if rule_id and rule_id in RULES and RULES[rule_id].explain:
+            explanation = RULES[rule_id].explain(key, label_for(key_path), error.schema)
+            if explanation.index is not None and mark and isinstance(key, str) and "\n" not in key:
+                mark = Mark(mark.file, mark.line, mark.col + explanation.index, mark.note)
+            self._emit(mark, explanation.message, rule_id, key_path)
+            return
+        self._emit(mark, f"'{key}' is not a valid name here: {error.message}", "schema", key_path)
+
+    def _rule_error(self, error, path: list, rule) -> None:
+        value = error.instance
+        explanation = rule.explain(value, label_for(path), error.schema)
+        mark = locate(self.doc.root, path)
+        if (
+            explanation.index is not None
+            and mark is not None
+            and isinstance(value, str)
+            and "\n" not in value
+        ):
+            mark = Mark(mark.file, mark.line, mark.col + explanation.index, mark.note)
+        self._emit(mark, explanation.message, rule.id, path)
+
+    def _on_additionalProperties(self, error, path: list) -> None:
+        instance = error.instance
+        allowed = list((error.schema or {}).get("properties", {}))
+        where = label_for(path) if path else "a manifest file"
+        for key in instance:
+            if key in allowed:
+                continue
+            close = difflib.get_close_matches(str(key), allowed, n=1, cutoff=0.6)
+            hint = f" — did you mean '{close[0]}'?" if close else f"; allowed: {', '.join(allowed)}"
+            self._emit(
+                key_mark_of(instance, key),
+                f"unknown key '{key}' in {where}{hint}",
+                "unknown-key",
+                [*path, key],
+            )
+
+    def _on_required(self, error, path: list) -> None:
+        missing = error.message.split("'")[1] if "'" in error.message else str(error.message)
+        field_label = manifest_schema.label([*path, missing])
+        named = f"'{missing}' ({field_label})" if field_label else f"'{missing}'"
+        where = label_for(path) if path else "the manifest file"
+        mark = locate(self.doc.root, path, key=True) if path else self.doc.root.mark
+        self._emit(mark, f"{where} is missing the required key {named}", "required", [*path, missing])
+
+    def _on_type(self, error, path: list) -> None:
+        expected = error.validator_value
+        expected = [expected] if isinstance(expected, str) else list(expected)
+        words = " or ".join(_TYPE_WORDS.get(t, t) for t in expected if t != "null")
+        if "null" in expected:
+            words += " (or left empty)"
+        value = error.instance
+        message = f"{label_for(path)} must be {words}, not {_type_word(value)}"
+        raw = raw_of(self._parent(path), path[-1]) if path else None
+        if "string" in expected and raw is not None:
+            message += (
+                f": write it in quotes, \"{raw}\" (YAML reads {raw} as "
+                f"{_type_word(value)} {value!r})"
+                if raw != str(value)
+                else f": write it in quotes, \"{raw}\""
+            )
+        self._emit(locate(self.doc.root, path), message, "type", path)
+
+    def _on_enum(self, error, path: list) -> None:
+        choices = [c for c in error.validator_value if c is not None]
+        value = error.instance
+        message = f"{label_for(path)} '{value}' is not one of the AINAS choices: " + ", ".join(
+            choices
+        )
+        if isinstance(value, str):
+            normalized = {unicodedata.normalize("NFKC", c): c for c in choices}
+            same = normalized.get(unicodedata.normalize("NFKC", value))
+            if same:
+                message += f" — did you mean '{same}'? (full-width and half-width characters differ)"
+            else:
+                close = difflib.get_close_matches(value, choices, n=1, cutoff=0.5)
+                if close:
+                    message += f" — did you mean '{close[0]}'?"
+        self._emit(locate(self.doc.root, path), message, "enum", path)
+
+    def _on_const(self, error, path: list) -> None:
+        self._emit(
+            locate(self.doc.root, path),
+            f"{label_for(path)} must be {error.validator_value!r}",
+            "enum",
+            path,
+        )
+
+    def _on_anyOf(self, error, path: list) -> None:
+        # "optional" fields are anyOf [X, null]: explain by the branch that fits the value
+        branches: dict[int, list] = defaultdict(list)
+        for sub in error.context or []:
+            branches[sub.relative_schema_path[0]].append(sub)
+        fitting = [
+            errors
+            for errors in branches.values()
+            if not any(e.validator == "type" and list(e.absolute_path) == path for e in errors)
+        ]
+        if len(fitting) == 1:
+            for sub in fitting[0]:
+                self.map(sub)
+            return
+        expected = []
+        for errors in branches.values():
+            for e in errors:
+                if e.validator == "type" and list(e.absolute_path) == path:
+                    values = e.validator_value
+                    expected.extend([values] if isinstance(values, str) else values)
+        words = " or ".join(dict.fromkeys(_TYPE_WORDS.get(t, t) for t in expected)) or "valid"
+        self._emit(
+            locate(self.doc.root, path),
+            f"{label_for(path)} must be {words}, not {_type_word(error.instance)}",
+            "type",
+            path,
+        )
+
+    _on_oneOf = _on_anyOf
+
+    def _on_minLength(self, error, path: list) -> None:
+        self._emit(locate(self.doc.root, path), f"{label_for(path)} must not be empty", "schema", path)
+
+    def _on_maxLength(self, error, path: list) -> None:
+        self._emit(
+            locate(self.doc.root, path),
+            f"{label_for(path)} is too long: {len(error.instance)} characters, at most "
+            f"{error.validator_value}",
+            "schema",
+            path,
+        )
+
+    def _on_minItems(self, error, path: list) -> None:
+        size = len((error.schema or {}).get("prefixItems", [])) or error.validator_value
+        self._emit(
+            locate(self.doc.root, path),
+            f"{label_for(path)} must be a list of {size}: [prefecture, office], e.g. [東京都, 練馬]",
+            "schema",
+            path,
+        )
+
+    _on_maxItems = _on_minItems
+    _on_items = _on_minItems
+
+
+def _get(root, path):
+    node = root
+    for part in path:
+        node = node[part]
+    return node
+
+
+def check_document(doc: Document) -> list[Diagnostic]:
+    """Schema diagnostics for one manifest file."""
+    return SchemaMapper(doc).run()
