@@ -35,10 +35,62 @@ def manifest_schema() -> dict:
 
 @cache
 def validator() -> jsonschema.Draft202012Validator:
-    schema = manifest_schema()
+    """The validator, over a compiled copy of the schema (see :func:`compile_for_validation`)."""
     return jsonschema.Draft202012Validator(
-        schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
+        compile_for_validation(manifest_schema()),
+        format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER,
     )
+
+
+_TYPED_KEYWORDS = {
+    "type",
+    "pattern",
+    "minLength",
+    "maxLength",
+    "format",
+    "enum",
+    "const",
+    "minimum",
+    "maximum",
+    "prefixItems",
+    "items",
+    "minItems",
+    "maxItems",
+    "properties",
+    "additionalProperties",
+    "required",
+    "propertyNames",
+    "title",
+    "description",
+    "x-ainas-rule",
+}
+
+
+def compile_for_validation(node):
+    """The same schema, faster to evaluate: local ``$ref`` inlined, and the optional-value form
+    ``anyOf: [X, {type: null}]`` folded into X with ``null`` added to its type. Both are
+    equivalences; validation results are unchanged, only the work per value shrinks."""
+    if isinstance(node, list):
+        return [compile_for_validation(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    if "$ref" in node:
+        node = resolve(node)
+    node = {k: compile_for_validation(v) for k, v in node.items() if k != "$defs"}
+    branches = node.get("anyOf")
+    if isinstance(branches, list) and len(branches) == 2:
+        values = [b for b in branches if b.get("type") != "null"]
+        nulls = [b for b in branches if b == {"type": "null"}]
+        if len(values) == 1 and len(nulls) == 1:
+            value = values[0]
+            if isinstance(value.get("type"), str) and set(value) <= _TYPED_KEYWORDS:
+                folded = {k: v for k, v in node.items() if k != "anyOf"}
+                folded.update({k: v for k, v in value.items() if k not in ("title", "description")})
+                folded["type"] = [value["type"], "null"]
+                if "enum" in folded:
+                    folded["enum"] = [*folded["enum"], None]
+                return folded
+    return node
 
 
 def resolve(node: dict) -> dict:

@@ -46,7 +46,9 @@ class Group(click.Group):
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="ainas-provision")
-@click.option("--debug", is_flag=True, help="Show debug logs, and a traceback for an unexpected error.")
+@click.option(
+    "--debug", is_flag=True, help="Show debug logs, and a traceback for an unexpected error."
+)
 @click.pass_context
 def cli(ctx: click.Context, debug: bool) -> None:
     """Provision AINAS (OSS申請共同利用システム) from manifests: validate, plan, apply."""

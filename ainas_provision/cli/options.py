@@ -6,9 +6,7 @@ from pathlib import Path
 
 import click
 
-manifest_path = click.argument(
-    "path", type=click.Path(path_type=Path), default=".", required=False
-)
+manifest_path = click.argument("path", type=click.Path(path_type=Path), default=".", required=False)
 
 
 def output_format(choices: tuple[str, ...]):

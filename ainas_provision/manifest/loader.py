@@ -108,13 +108,15 @@ def decode(data: bytes, shown: str) -> tuple[str | None, Diagnostic | None]:
         )
 
 
-def parse_document(text: str, path: Path, shown: str, make_mark=None) -> tuple[
-    Document | None, Diagnostic | None
-]:
+def parse_document(
+    text: str, path: Path, shown: str, make_mark=None
+) -> tuple[Document | None, Diagnostic | None]:
     """Parse one file's text into a :class:`Document`."""
     if make_mark is None:
+
         def make_mark(line: int, col: int) -> Mark:
             return Mark(shown, line + 1, col + 1)
+
     try:
         root = parse_yaml(text, make_mark)
     except YamlProblem as problem:
@@ -130,7 +132,7 @@ def parse_document(text: str, path: Path, shown: str, make_mark=None) -> tuple[
         return None, Diagnostic(
             make_mark(0, 0),
             "a manifest file must be a mapping of sections (version, organization, sites, …), "
-            f"not a {type(root).__name__}",
+            f"not {'a list' if isinstance(root, list) else 'a single value'}",
             "not-a-mapping",
         )
     return Document(path, shown, root), None
@@ -141,9 +143,7 @@ def load_file(path: Path) -> tuple[Document | None, Diagnostic | None]:
     try:
         data = path.read_bytes()
     except OSError as exc:
-        return None, Diagnostic(
-            Mark(shown, 1, 1), f"cannot read the file: {exc.strerror}", "path"
-        )
+        return None, Diagnostic(Mark(shown, 1, 1), f"cannot read the file: {exc.strerror}", "path")
     text, problem = decode(data, shown)
     if problem:
         return None, problem

@@ -29,14 +29,24 @@ class Mark:
         return f"{self.file}:{self.line}:{self.col}"
 
 
+def _no_source(line: int, col: int) -> Mark:
+    return Mark("<manifest>", line + 1, col + 1)
+
+
 class MarkedMap(dict):
-    """A mapping that remembers where it, its keys and its values are."""
+    """A mapping that remembers where it, its keys and its values are.
 
-    __slots__ = ("key_marks", "mark", "raw", "value_marks")
+    Key and value places are stored as they come from the parser — a :class:`Mark`, or a
+    0-based ``(line, col)`` pair that ``source`` turns into one when somebody asks — because a
+    large manifest has hundreds of thousands of values and most places are never shown.
+    """
 
-    def __init__(self, mark: Mark) -> None:
+    __slots__ = ("key_marks", "mark", "raw", "source", "value_marks")
+
+    def __init__(self, mark: Mark, source=_no_source) -> None:
         super().__init__()
         self.mark = mark
+        self.source = source
         self.key_marks: dict = {}
         self.value_marks: dict = {}
         # source text of scalars that YAML turned into something other than a string
@@ -46,13 +56,20 @@ class MarkedMap(dict):
 class MarkedList(list):
     """A sequence that remembers where it and each item are."""
 
-    __slots__ = ("item_marks", "mark", "raw")
+    __slots__ = ("item_marks", "mark", "raw", "source")
 
-    def __init__(self, mark: Mark) -> None:
+    def __init__(self, mark: Mark, source=_no_source) -> None:
         super().__init__()
         self.mark = mark
-        self.item_marks: list[Mark] = []
+        self.source = source
+        self.item_marks: list = []
         self.raw: dict = {}
+
+
+def _as_mark(container, stored) -> Mark:
+    if stored is None or isinstance(stored, Mark):
+        return stored
+    return container.source(*stored)
 
 
 def mark_of(container, key=None) -> Mark | None:
@@ -60,10 +77,10 @@ def mark_of(container, key=None) -> Mark | None:
     if key is None:
         return getattr(container, "mark", None)
     if isinstance(container, MarkedMap):
-        return container.value_marks.get(key, container.mark)
+        return _as_mark(container, container.value_marks.get(key)) or container.mark
     if isinstance(container, MarkedList) and isinstance(key, int):
         if 0 <= key < len(container.item_marks):
-            return container.item_marks[key]
+            return _as_mark(container, container.item_marks[key])
         return container.mark
     return getattr(container, "mark", None)
 
@@ -71,7 +88,7 @@ def mark_of(container, key=None) -> Mark | None:
 def key_mark_of(container, key) -> Mark | None:
     """The mark of a mapping's key (where a person would look for a misspelt key)."""
     if isinstance(container, MarkedMap):
-        return container.key_marks.get(key, container.mark)
+        return _as_mark(container, container.key_marks.get(key)) or container.mark
     return mark_of(container, key)
 
 

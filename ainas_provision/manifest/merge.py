@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from ainas_provision.diagnostics import Diagnostic
 from ainas_provision.manifest.loader import Document
-from ainas_provision.manifest.marks import Mark, MarkedMap
+from ainas_provision.manifest.marks import Mark, MarkedMap, key_mark_of, mark_of
 
 SINGLE_SECTIONS = ("version", "organization", "certificate", "policy", "connection")
 KEYED_SECTIONS = ("sites", "users", "admins")
@@ -26,17 +26,17 @@ def merge(documents: list[Document]) -> tuple[MarkedMap, dict[str, Document], li
     for doc in documents:
         root = doc.root
         for section, value in root.items():
-            key_mark = root.key_marks.get(section, root.mark)
+            key_mark = key_mark_of(root, section)
             if section in KEYED_SECTIONS and isinstance(value, dict):
                 target = merged.get(section)
                 if target is None:
-                    target = MarkedMap(root.value_marks.get(section, root.mark))
+                    target = MarkedMap(mark_of(root, section))
                     merged[section] = target
                     merged.key_marks[section] = key_mark
-                    merged.value_marks[section] = root.value_marks.get(section, root.mark)
+                    merged.value_marks[section] = mark_of(root, section)
                 for name, entry in value.items():
                     where = f"{section}.{name}"
-                    entry_key_mark = value.key_marks.get(name, value.mark)
+                    entry_key_mark = key_mark_of(value, name)
                     if where in origin:
                         first = target.key_marks[name]
                         problems.append(
@@ -52,7 +52,7 @@ def merge(documents: list[Document]) -> tuple[MarkedMap, dict[str, Document], li
                     origin[where] = doc
                     target[name] = entry
                     target.key_marks[name] = entry_key_mark
-                    target.value_marks[name] = value.value_marks.get(name, value.mark)
+                    target.value_marks[name] = mark_of(value, name)
                     if name in value.raw:
                         target.raw[name] = value.raw[name]
                 continue
@@ -61,7 +61,7 @@ def merge(documents: list[Document]) -> tuple[MarkedMap, dict[str, Document], li
                 if section not in merged:
                     merged[section] = value
                     merged.key_marks[section] = key_mark
-                    merged.value_marks[section] = root.value_marks.get(section, root.mark)
+                    merged.value_marks[section] = mark_of(root, section)
                 continue
             if section in origin:
                 first = merged.key_marks[section]
@@ -78,7 +78,7 @@ def merge(documents: list[Document]) -> tuple[MarkedMap, dict[str, Document], li
             origin[section] = doc
             merged[section] = value
             merged.key_marks[section] = key_mark
-            merged.value_marks[section] = root.value_marks.get(section, root.mark)
+            merged.value_marks[section] = mark_of(root, section)
             if section in root.raw:
                 merged.raw[section] = root.raw[section]
     return merged, origin, problems

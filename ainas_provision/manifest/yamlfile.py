@@ -114,9 +114,7 @@ def _syntax_problem(exc: yaml.MarkedYAMLError, make_mark: MarkFactory) -> YamlPr
     text = "; ".join(parts) if parts else "not valid YAML"
     if isinstance(exc, yaml.constructor.ConstructorError):
         rule = "yaml-tag"
-        text = (
-            f"{text}: manifests use plain YAML values only (no tags such as !!python/object)"
-        )
+        text = f"{text}: manifests use plain YAML values only (no tags such as !!python/object)"
     else:
         rule = "yaml-syntax"
         text = f"YAML syntax error: {text}"
@@ -214,15 +212,104 @@ def _postorder(root: yaml.Node, make_mark: MarkFactory) -> list[yaml.Node]:
 MAX_MAPPING_KEYS = 200_000
 
 
+_STR = "tag:yaml.org,2002:str"
+_MERGE = "tag:yaml.org,2002:merge"
+
+
 def _build(loader: ManifestLoader, root: yaml.Node, make_mark: MarkFactory):
-    """Build marked containers from the node graph, iteratively (no recursion limit).
-    Aliased containers are shared, as YAML means them."""
-    for node in _postorder(root, make_mark):
-        if not isinstance(node, yaml.MappingNode):
-            continue
+    """Build marked containers from the node graph in one iterative pass (no recursion limit).
+
+    Places are kept as the parser's ``(line, col)`` pairs and made into marks only when asked
+    for. A document with aliases gets the extra checks of :func:`_postorder` and
+    :func:`_check_graph` (recursion, alias bombs); one without pays nothing for them.
+    """
+    built: dict[int, object] = {}
+    constructors = loader.yaml_constructors
+    aliased = False
+
+    def make(node: yaml.Node, depth: int):
+        nonlocal aliased
+        if isinstance(node, yaml.ScalarNode):
+            if node.tag == _STR:
+                return node.value, False
+            constructor = constructors.get(node.tag)
+            if constructor is None:
+                return _scalar(loader, node, make_mark), False
+            return constructor(loader, node), False
+        known = built.get(id(node))
+        if known is not None:
+            aliased = True
+            return known, False
+        if depth > MAX_DEPTH:
+            raise YamlProblem(
+                "too-complex",
+                f"the document is nested more than {MAX_DEPTH} levels deep; a manifest needs "
+                "only a few",
+                _scalar_mark(node, make_mark),
+            )
+        if node.tag not in _STANDARD_COLLECTION_TAGS:
+            raise YamlProblem(
+                "yaml-tag",
+                f"unsupported tag '{node.tag}': manifests use plain YAML mappings and lists only",
+                _scalar_mark(node, make_mark),
+            )
+        mark = make_mark(node.start_mark.line, node.start_mark.column)
+        obj = (
+            MarkedMap(mark, make_mark)
+            if isinstance(node, yaml.MappingNode)
+            else MarkedList(mark, make_mark)
+        )
+        built[id(node)] = obj
+        return obj, True
+
+    top, fresh = make(root, 0)
+    stack = [(root, top, 0)] if fresh else []
+    while stack:
+        node, obj, depth = stack.pop()
+        if isinstance(node, yaml.MappingNode):
+            _prepare_mapping(loader, node, make_mark)
+            key_marks, value_marks, raw = obj.key_marks, obj.value_marks, obj.raw
+            for key_node, value_node in node.value:
+                if not isinstance(key_node, yaml.ScalarNode):
+                    raise YamlProblem(
+                        "yaml-syntax",
+                        "a mapping key must be a plain value, not a list or mapping",
+                        _scalar_mark(key_node, make_mark),
+                    )
+                key, _ = make(key_node, depth)
+                value, fresh = make(value_node, depth + 1)
+                obj[key] = value
+                start = key_node.start_mark
+                key_marks[key] = (start.line, start.column)
+                value_marks[key] = _value_pos(value_node)
+                if fresh:
+                    stack.append((value_node, value, depth + 1))
+                elif isinstance(value_node, yaml.ScalarNode) and not isinstance(value, str):
+                    raw[key] = value_node.value
+        else:
+            item_marks, raw = obj.item_marks, obj.raw
+            for index, item_node in enumerate(node.value):
+                value, fresh = make(item_node, depth + 1)
+                obj.append(value)
+                item_marks.append(_value_pos(item_node))
+                if fresh:
+                    stack.append((item_node, value, depth + 1))
+                elif isinstance(item_node, yaml.ScalarNode) and not isinstance(value, str):
+                    raw[index] = item_node.value
+    if aliased:
+        _postorder(root, make_mark)
+        _check_graph(root, make_mark)
+    return top
+
+
+def _prepare_mapping(loader: ManifestLoader, node: yaml.MappingNode, make_mark) -> None:
+    """Refuse duplicate keys, then resolve YAML merge keys (``<<: *defaults``)."""
+    keys = [k.value for k, _ in node.value if isinstance(k, yaml.ScalarNode)]
+    if len(set(keys)) != len(keys):
         _check_duplicates(node, make_mark)
+    if any(k.tag == _MERGE for k, _ in node.value):
         try:
-            loader.flatten_mapping(node)  # YAML merge keys (<<: *defaults), sources first
+            loader.flatten_mapping(node)
         except yaml.MarkedYAMLError as exc:
             raise _syntax_problem(exc, make_mark) from None
         if len(node.value) > MAX_MAPPING_KEYS:
@@ -232,62 +319,15 @@ def _build(loader: ManifestLoader, root: yaml.Node, make_mark: MarkFactory):
                 "that is not a manifest",
                 _scalar_mark(node, make_mark),
             )
-    _check_graph(root, make_mark)
-    built: dict[int, object] = {}
-
-    def make(node: yaml.Node):
-        known = built.get(id(node))
-        if known is not None:
-            return known, False
-        if isinstance(node, yaml.MappingNode):
-            obj = MarkedMap(_scalar_mark(node, make_mark))
-        elif isinstance(node, yaml.SequenceNode):
-            obj = MarkedList(_scalar_mark(node, make_mark))
-        else:
-            return _scalar(loader, node, make_mark), False
-        built[id(node)] = obj
-        return obj, True
-
-    top, fresh = make(root)
-    stack = [(root, top)] if fresh else []
-    while stack:
-        node, obj = stack.pop()
-        if isinstance(node, yaml.MappingNode):
-            for key_node, value_node in node.value:
-                if not isinstance(key_node, yaml.ScalarNode):
-                    raise YamlProblem(
-                        "yaml-syntax",
-                        "a mapping key must be a plain value, not a list or mapping",
-                        _scalar_mark(key_node, make_mark),
-                    )
-                key = _scalar(loader, key_node, make_mark)
-                value, fresh = make(value_node)
-                obj[key] = value
-                obj.key_marks[key] = _scalar_mark(key_node, make_mark)
-                obj.value_marks[key] = _value_mark(value_node, make_mark)
-                if isinstance(value_node, yaml.ScalarNode) and not isinstance(value, str):
-                    obj.raw[key] = value_node.value
-                if fresh:
-                    stack.append((value_node, value))
-        else:
-            for index, item_node in enumerate(node.value):
-                value, fresh = make(item_node)
-                obj.append(value)
-                obj.item_marks.append(_value_mark(item_node, make_mark))
-                if isinstance(item_node, yaml.ScalarNode) and not isinstance(value, str):
-                    obj.raw[index] = item_node.value
-                if fresh:
-                    stack.append((item_node, value))
-    return top
 
 
-def _value_mark(node: yaml.Node, make_mark: MarkFactory) -> Mark:
-    """The mark of a value; for a quoted scalar, the first character inside the quotes, so that a
-    column plus a character index points at that character."""
-    line, col = node.start_mark.line, node.start_mark.column
-    if isinstance(node, yaml.ScalarNode) and node.style in ("'", '"'):
-        col += 1
-    return make_mark(line, col)
+def _value_pos(node: yaml.Node) -> tuple[int, int]:
+    """Where a value starts; for a quoted scalar, the first character inside the quotes, so that
+    a column plus a character index points at that character."""
+    start = node.start_mark
+    if getattr(node, "style", None) in ("'", '"'):
+        return (start.line, start.column + 1)
+    return (start.line, start.column)
 
 
 def _scalar(loader: ManifestLoader, node: yaml.Node, make_mark: MarkFactory):

@@ -17,7 +17,7 @@ def check_file(merged: MarkedMap, origin: Mapping[str, Document]) -> list[Diagno
     if not isinstance(cert, MarkedMap) or not isinstance(cert.get("file"), str):
         return []
     doc = origin.get("certificate")
-    path = (doc.directory if doc else None)
+    path = doc.directory if doc else None
     full = (path / cert["file"]) if path else None
     if full is None:
         return []
@@ -25,7 +25,9 @@ def check_file(merged: MarkedMap, origin: Mapping[str, Document]) -> list[Diagno
         with open(full, "rb") as handle:
             handle.read(1)
     except FileNotFoundError:
-        message = f"証明書ファイル (file) {cert['file']} does not exist (looked for {display_path(full)})"
+        message = (
+            f"証明書ファイル (file) {cert['file']} does not exist (looked for {display_path(full)})"
+        )
     except IsADirectoryError:
         message = f"証明書ファイル (file) {cert['file']} is a directory, not a .p12 file"
     except OSError as exc:

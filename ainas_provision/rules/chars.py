@@ -52,6 +52,11 @@ def kind(ch: str) -> str:
         if ord(ch) < 0x20 or ord(ch) == 0x7F:
             return "control character"
         return "half-width"
+    width = unicodedata.east_asian_width(ch)
+    if width in ("F", "W"):
+        return "full-width"
+    if width == "H":
+        return "half-width"
     return unicodedata.name(ch, "character").lower()
 
 

@@ -13,10 +13,11 @@ from ainas_provision.rules import chars
 from ainas_provision.rules.registry import Explanation, explainer
 
 
-def _non_ascii(value: str) -> tuple[str, int] | None:
-    """The first character that is not half-width, described, with a half-width fix."""
+def _non_ascii(value: str, allowed=None) -> tuple[str, int] | None:
+    """The first character that is not half-width (or not ``allowed``), described, with a
+    half-width fix when there is one."""
     for i, ch in enumerate(value):
-        if not chars.is_ascii(ch) or ch == "\t":
+        if not chars.is_ascii(ch) or not ch.isprintable() or (allowed and not allowed(ch)):
             text = f"{chars.describe(ch)} at character {i + 1}"
             fix = chars.to_halfwidth(ch)
             if fix:
@@ -25,11 +26,11 @@ def _non_ascii(value: str) -> tuple[str, int] | None:
     return None
 
 
-def _explain_form(value, label: str, form: str) -> Explanation:
+def _explain_form(value, label: str, form: str, allowed=None) -> Explanation:
     if not isinstance(value, str):
         return Explanation(f"{label} must be {form}")
     shown = f"'{value}'"
-    odd = _non_ascii(value)
+    odd = _non_ascii(value, allowed)
     if odd:
         text, index = odd
         return Explanation(f"{label} {shown} must be {form}: {text}", index)
@@ -42,8 +43,9 @@ def time_of_day(value, label, schema) -> Explanation:
         hours, minutes = (int(p) for p in value.split(":"))
         if hours > 23 or minutes > 59:
             return Explanation(f"{label} '{value}' is not a time of day: use 00:00 to 23:59")
-        return Explanation(f"{label} '{value}' must be written with two-digit hours: "
-                           f"'{hours:02d}:{minutes:02d}'")
+        return Explanation(
+            f"{label} '{value}' must be written with two-digit hours: '{hours:02d}:{minutes:02d}'"
+        )
     return _explain_form(value, label, "a time HH:MM (00:00 to 23:59), half-width")
 
 
@@ -61,7 +63,10 @@ def commission_number(value, label, schema) -> Explanation:
     return _explain_form(value, label, "10 half-width digits")
 
 
-@explainer("halfwidth-id", "OSS IDs (納付利用者ID, 一括利用者ID) and 代理人組織ID are half-width letters and digits")
+@explainer(
+    "halfwidth-id",
+    "OSS IDs (納付利用者ID, 一括利用者ID) and 代理人組織ID are half-width letters and digits",
+)
 def halfwidth_id(value, label, schema) -> Explanation:
     if isinstance(value, str):
         for i, ch in enumerate(value):
@@ -76,7 +81,13 @@ def halfwidth_id(value, label, schema) -> Explanation:
 
 @explainer("halfwidth-code", "代理人拠点コード is half-width letters, digits, '-' and '_'")
 def halfwidth_code(value, label, schema) -> Explanation:
-    return _explain_form(value, label, "half-width letters, digits, '-' or '_' (at most 20)")
+    return _explain_form(
+        value, label, "half-width letters, digits, '-' or '_' (at most 20)", _code_char
+    )
+
+
+def _code_char(ch: str) -> bool:
+    return ch.isalnum() or ch in "-_"
 
 
 @explainer("digits", "numbers shown beside names are half-width digits")
@@ -87,9 +98,7 @@ def digits(value, label, schema) -> Explanation:
 @explainer("phone", "電話番号 is half-width digits with hyphens (03-5357-1317)")
 def phone(value, label, schema) -> Explanation:
     if isinstance(value, str) and value.isascii() and value.isdigit():
-        return Explanation(
-            f"{label} '{value}' needs hyphens between its parts, e.g. 03-5357-1317"
-        )
+        return Explanation(f"{label} '{value}' needs hyphens between its parts, e.g. 03-5357-1317")
     return _explain_form(
         value, label, "a phone number in half-width digits with hyphens, e.g. 090-1234-5678"
     )
@@ -97,7 +106,9 @@ def phone(value, label, schema) -> Explanation:
 
 @explainer("email", "メールアドレス is a half-width e-mail address")
 def email(value, label, schema) -> Explanation:
-    return _explain_form(value, label, "an e-mail address in half-width characters, e.g. dairi@example.jp")
+    return _explain_form(
+        value, label, "an e-mail address in half-width characters, e.g. dairi@example.jp"
+    )
 
 
 @explainer("date", "dates are YYYY-MM-DD and exist in the calendar")
@@ -113,14 +124,20 @@ def date(value, label, schema) -> Explanation:
 @explainer("site-handle", "site handles are half-width letters, digits, '-' and '_'")
 def site_handle(value, label, schema) -> Explanation:
     return _explain_form(
-        value, "site handle", "half-width letters, digits, '-' or '_', starting with a letter or digit"
+        value,
+        "site handle",
+        "half-width letters, digits, '-' or '_', starting with a letter or digit",
+        _code_char,
     )
 
 
 @explainer("login-id", "user ログインIDs are half-width letters, digits and . _ @ -")
 def login_id(value, label, schema) -> Explanation:
     return _explain_form(
-        value, "login ID", "half-width letters, digits, '.', '_', '@' or '-' (at most 64)"
+        value,
+        "login ID",
+        "half-width letters, digits, '.', '_', '@' or '-' (at most 64)",
+        lambda ch: ch.isalnum() or ch in "._@-",
     )
 
 

@@ -11,7 +11,11 @@ from ainas_provision.rules.registry import register
 
 register("organization-required", "one file defines the organization (代理人組織ID)", "manifest")
 register("site-reference", "every user's site is a site of the manifests", "manifest")
-register("staff-only", "デフォルト申請先, 軽デフォルト申請先, デフォルト表示メニュー only on staff users", "manifest")
+register(
+    "staff-only",
+    "デフォルト申請先, 軽デフォルト申請先, デフォルト表示メニュー only on staff users",
+    "manifest",
+)
 register("site-code-unique", "two sites never share a 代理人拠点コード", "manifest")
 register("site-name-unique", "two sites sharing a 代理人拠点名 are reported (warning)", "manifest")
 register("duplicate-definition", "a site, user or section is defined in one place only", "load")
@@ -34,7 +38,7 @@ def check(merged: MarkedMap) -> list[Diagnostic]:
         out.append(
             Diagnostic(
                 merged.mark,
-                "no manifest file defines the organization: add `organization: {id: \"…\"}` with the "
+                'no manifest file defines the organization: add `organization: {id: "…"}` with the '
                 "代理人組織ID from the 利用登録通知書",
                 "organization-required",
                 "organization",
@@ -49,8 +53,14 @@ def check(merged: MarkedMap) -> list[Diagnostic]:
         site = user.get("site")
         if isinstance(site, str) and site not in sites:
             close = difflib.get_close_matches(site, [str(s) for s in sites], n=1)
-            hint = f" — did you mean '{close[0]}'?" if close else (
-                "; define it under `sites`" if not sites else f"; sites: {', '.join(map(str, sites))}"
+            hint = (
+                f" — did you mean '{close[0]}'?"
+                if close
+                else (
+                    "; define it under `sites`"
+                    if not sites
+                    else f"; sites: {', '.join(map(str, sites))}"
+                )
             )
             out.append(
                 Diagnostic(

@@ -16,10 +16,18 @@ from ainas_provision.rules.registry import Explanation, explainer, register
 from ainas_provision.secrets.refs import SecretError, parse_ref, resolve
 from ainas_provision.secrets.values import Secret
 
-register("secret-plaintext", "secret fields take {env:}, {file:} or {encrypted:}, not plain text", "secrets")
+register(
+    "secret-plaintext",
+    "secret fields take {env:}, {file:} or {encrypted:}, not plain text",
+    "secrets",
+)
 register("secret-env", "an {env: NAME} secret's variable is set and not empty", "secrets")
 register("secret-file", "a {file: path} secret's file exists and is readable UTF-8", "secrets")
-register("secret-encrypted", "an {encrypted: …} secret decrypts with the key, for its own field", "secrets")
+register(
+    "secret-encrypted",
+    "an {encrypted: …} secret decrypts with the key, for its own field",
+    "secrets",
+)
 
 # secrets checked against the AINAS password rule once resolved
 PASSWORD_FIELDS = {("users", "*", "initial_password"), ("connection", "new_password")}
@@ -72,6 +80,9 @@ def resolve_all(
     policy = merged.get("policy") if isinstance(merged.get("policy"), dict) else {}
     allow_plaintext = policy.get("allow_plaintext_secrets") is True
     result = ResolvedSecrets()
+    # a large manifest names the same variable or file many times: resolve and check it once
+    resolved: dict[tuple, Secret | SecretError] = {}
+    checked: dict[int, str | None] = {}
     for path, holder, key in iter_secret_values(merged):
         value = holder[key]
         dotted_path = ".".join(str(p) for p in path)
@@ -82,24 +93,40 @@ def resolve_all(
             continue  # the schema check has said so
         doc = _document_for(path, origin)
         base = doc.directory if doc else Path.cwd()
-        try:
-            secret = resolve(
-                ref,
-                field_path=dotted_path,
-                base_dir=base,
-                env=env,
-                allow_plaintext=allow_plaintext,
-                plaintext=value if isinstance(value, str) else None,
-                decrypt=decrypt,
-            )
-        except SecretError as exc:
+        # plain and encrypted values are per field (an encrypted value is bound to its path)
+        cache_key = (ref.kind, ref.ref, base) if ref.kind in ("env", "file") else None
+        outcome = resolved.get(cache_key) if cache_key else None
+        if outcome is None:
+            try:
+                outcome = resolve(
+                    ref,
+                    field_path=dotted_path,
+                    base_dir=base,
+                    env=env,
+                    allow_plaintext=allow_plaintext,
+                    plaintext=value if isinstance(value, str) else None,
+                    decrypt=decrypt,
+                )
+            except SecretError as exc:
+                outcome = exc
+            if cache_key:
+                resolved[cache_key] = outcome
+        if isinstance(outcome, SecretError):
             result.diagnostics.append(
-                Diagnostic(mark_of(holder, key), f"{label} ({key}) {exc.message}", exc.rule, dotted_path)
+                Diagnostic(
+                    mark_of(holder, key),
+                    f"{label} ({key}) {outcome.message}",
+                    outcome.rule,
+                    dotted_path,
+                )
             )
             continue
+        secret = outcome
         result.values[dotted_path] = secret
         if (path[0], "*", path[-1]) in PASSWORD_FIELDS or tuple(path) in PASSWORD_FIELDS:
-            problem = password_problem(secret.reveal())
+            if id(secret) not in checked:
+                checked[id(secret)] = password_problem(secret.reveal())
+            problem = checked[id(secret)]
             if problem:
                 whose = f" of user '{path[1]}'" if path[0] == "users" else ""
                 result.diagnostics.append(

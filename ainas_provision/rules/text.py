@@ -39,7 +39,9 @@ def _offenders(value: str, bad: list[int], convert) -> tuple[str, int]:
     return text, first
 
 
-@explainer("fullwidth", "全角 fields (拠点名, 略称, 証明書等管理業者名, …) take full-width characters only")
+@explainer(
+    "fullwidth", "全角 fields (拠点名, 略称, 証明書等管理業者名, …) take full-width characters only"
+)
 def fullwidth(value, label, schema) -> Explanation:
     if not isinstance(value, str) or not value:
         return Explanation(f"{label} must be full-width (全角) text")

@@ -45,7 +45,9 @@ def parse_ref(value) -> SecretRef:
     ``secret-form``) with what to write instead."""
     if isinstance(value, str):
         if not value:
-            raise SecretError("secret-form", "is empty: give {env: NAME}, {file: path} or {encrypted: …}")
+            raise SecretError(
+                "secret-form", "is empty: give {env: NAME}, {file: path} or {encrypted: …}"
+            )
         return SecretRef("plain", "")
     if isinstance(value, dict):
         keys = list(value)
@@ -53,10 +55,10 @@ def parse_ref(value) -> SecretRef:
         if unknown:
             key = str(unknown[0])
             close = difflib.get_close_matches(key, KINDS, n=1)
-            hint = f" — did you mean '{close[0]}'?" if close else ""
+            hint = f" — did you mean '{close[0]}'?" if close else "."
             raise SecretError(
                 "secret-form",
-                f"has an unknown key '{key}'{hint}; a secret is {{env: NAME}}, {{file: path}} "
+                f"has an unknown key '{key}'{hint} A secret is {{env: NAME}}, {{file: path}} "
                 "or {encrypted: …}",
             )
         if len(keys) != 1:
@@ -78,8 +80,11 @@ def parse_ref(value) -> SecretRef:
     raise SecretError(
         "secret-form",
         "must be {env: NAME}, {file: path} or {encrypted: …}"
-        + (" (a number here is a plain value: never put secrets in manifests)"
-           if isinstance(value, int | float) else ""),
+        + (
+            " (a number here is a plain value: never put secrets in manifests)"
+            if isinstance(value, int | float)
+            else ""
+        ),
     )
 
 
@@ -114,10 +119,12 @@ def resolve(
             )
         value = env[ref.ref]
         if value == "":
-            raise SecretError("secret-env", f"needs the environment variable {ref.ref}, which is empty")
+            raise SecretError(
+                "secret-env", f"needs the environment variable {ref.ref}, which is empty"
+            )
         return Secret(value, ref.describe())
     if ref.kind == "file":
-        path = (base_dir / ref.ref)
+        path = base_dir / ref.ref
         try:
             data = path.read_bytes()
         except FileNotFoundError:

@@ -21,7 +21,9 @@ from ainas_provision.rules.registry import RULES, register
 
 register("unknown-key", "keys not in the manifest format are refused, with a suggestion", "schema")
 register("required", "required keys must be present", "schema")
-register("type", "values have the type the format gives them (text, number, true/false, …)", "schema")
+register(
+    "type", "values have the type the format gives them (text, number, true/false, …)", "schema"
+)
 register("enum", "AINAS selections take one of their listed values", "schema")
 register("schema", "other constraints of the manifest schema (lengths, list sizes, …)", "schema")
 
@@ -71,6 +73,7 @@ class SchemaMapper:
     def __init__(self, doc: Document) -> None:
         self.doc = doc
         self.out: list[Diagnostic] = []
+        self._secrets_done: set[tuple] = set()
 
     def run(self) -> list[Diagnostic]:
         for error in manifest_schema.validator().iter_errors(self.doc.root):
@@ -95,13 +98,22 @@ class SchemaMapper:
         if "propertyNames" in error.relative_schema_path:
             self._key_error(error, path)
             return
+        secret = _secret_prefix(path)
+        if secret is not None:
+            # a secret is explained as a whole, once, by its own rule
+            if tuple(secret) not in self._secrets_done:
+                self._secrets_done.add(tuple(secret))
+                self._rule_error(_get(self.doc.root, secret), secret, RULES["secret-form"])
+            return
         rule_id = sub.get("x-ainas-rule")
         if rule_id and keyword in ("pattern", "format", "anyOf", "oneOf"):
-            self._rule_error(error, path, RULES[rule_id])
+            self._rule_error(error.instance, path, RULES[rule_id], error.schema)
             return
         handler = getattr(self, f"_on_{keyword}", None)
         if handler is None:
-            self._emit(locate(self.doc.root, path), f"{label_for(path)}: {error.message}", "schema", path)
+            self._emit(
+                locate(self.doc.root, path), f"{label_for(path)}: {error.message}", "schema", path
+            )
             return
         handler(error, path)
 
@@ -109,7 +121,9 @@ class SchemaMapper:
         key = error.instance
         key_path = [*path, key]
         mark = key_mark_of(_get(self.doc.root, path), key)
-        rule_id = (error.schema or {}).get("x-ainas-rule") if isinstance(error.schema, dict) else None
+        rule_id = (
+            (error.schema or {}).get("x-ainas-rule") if isinstance(error.schema, dict) else None
+        )
         if rule_id and rule_id in RULES and RULES[rule_id].explain:
             explanation = RULES[rule_id].explain(key, label_for(key_path), error.schema)
             if explanation.index is not None and mark and isinstance(key, str) and "\n" not in key:
@@ -118,9 +132,8 @@ class SchemaMapper:
             return
         self._emit(mark, f"'{key}' is not a valid name here: {error.message}", "schema", key_path)
 
-    def _rule_error(self, error, path: list, rule) -> None:
-        value = error.instance
-        explanation = rule.explain(value, label_for(path), error.schema)
+    def _rule_error(self, value, path: list, rule, subschema=None) -> None:
+        explanation = rule.explain(value, label_for(path), subschema or {})
         mark = locate(self.doc.root, path)
         if (
             explanation.index is not None
@@ -153,7 +166,9 @@ class SchemaMapper:
         named = f"'{missing}' ({field_label})" if field_label else f"'{missing}'"
         where = label_for(path) if path else "the manifest file"
         mark = locate(self.doc.root, path, key=True) if path else self.doc.root.mark
-        self._emit(mark, f"{where} is missing the required key {named}", "required", [*path, missing])
+        self._emit(
+            mark, f"{where} is missing the required key {named}", "required", [*path, missing]
+        )
 
     def _on_type(self, error, path: list) -> None:
         expected = error.validator_value
@@ -165,12 +180,9 @@ class SchemaMapper:
         message = f"{label_for(path)} must be {words}, not {_type_word(value)}"
         raw = raw_of(self._parent(path), path[-1]) if path else None
         if "string" in expected and raw is not None:
-            message += (
-                f": write it in quotes, \"{raw}\" (YAML reads {raw} as "
-                f"{_type_word(value)} {value!r})"
-                if raw != str(value)
-                else f": write it in quotes, \"{raw}\""
-            )
+            message += f': write it in quotes, "{raw}"'
+            if raw != str(value) and not isinstance(value, bool):
+                message += f" (YAML reads {raw} as the number {value})"
         self._emit(locate(self.doc.root, path), message, "type", path)
 
     def _on_enum(self, error, path: list) -> None:
@@ -183,7 +195,9 @@ class SchemaMapper:
             normalized = {unicodedata.normalize("NFKC", c): c for c in choices}
             same = normalized.get(unicodedata.normalize("NFKC", value))
             if same:
-                message += f" — did you mean '{same}'? (full-width and half-width characters differ)"
+                message += (
+                    f" — did you mean '{same}'? (full-width and half-width characters differ)"
+                )
             else:
                 close = difflib.get_close_matches(value, choices, n=1, cutoff=0.5)
                 if close:
@@ -228,8 +242,26 @@ class SchemaMapper:
 
     _on_oneOf = _on_anyOf
 
+    def _on_minimum(self, error, path: list) -> None:
+        self._emit(
+            locate(self.doc.root, path),
+            f"{label_for(path)} must be at least {error.validator_value}, not {error.instance}",
+            "schema",
+            path,
+        )
+
+    def _on_maximum(self, error, path: list) -> None:
+        self._emit(
+            locate(self.doc.root, path),
+            f"{label_for(path)} must be at most {error.validator_value}, not {error.instance}",
+            "schema",
+            path,
+        )
+
     def _on_minLength(self, error, path: list) -> None:
-        self._emit(locate(self.doc.root, path), f"{label_for(path)} must not be empty", "schema", path)
+        self._emit(
+            locate(self.doc.root, path), f"{label_for(path)} must not be empty", "schema", path
+        )
 
     def _on_maxLength(self, error, path: list) -> None:
         self._emit(
@@ -251,6 +283,16 @@ class SchemaMapper:
 
     _on_maxItems = _on_minItems
     _on_items = _on_minItems
+
+
+def _secret_prefix(path: list) -> list | None:
+    """The part of ``path`` that leads to a secret field, if the path is at or inside one."""
+    for pattern in manifest_schema.secret_paths():
+        if len(path) >= len(pattern) and all(
+            p == "*" or p == part for p, part in zip(pattern, path, strict=False)
+        ):
+            return path[: len(pattern)]
+    return None
 
 
 def _get(root, path):

@@ -1,0 +1,30 @@
+"""Shared test setup: no test reads the real environment or writes to the real home."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+FIXTURES = REPO / "tests" / "fixtures"
+EXAMPLES = REPO / "examples"
+
+
+@pytest.fixture(autouse=True)
+def isolated_environment(tmp_path_factory, monkeypatch):
+    """A fresh HOME and no AINAS_* variables from whoever runs the tests."""
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("HOME", str(home))
+    for name in list(os.environ):
+        if name.startswith("AINAS_"):
+            monkeypatch.delenv(name)
+    yield
+
+
+@pytest.fixture
+def in_repo(monkeypatch):
+    """Run from the repository root, so that messages show repository-relative paths."""
+    monkeypatch.chdir(REPO)
+    return REPO
