@@ -7,6 +7,7 @@ from ainas_provision.rules import (  # noqa: F401  (registration)
     passwords,
     references,
     secrets,
+    structure,
     text,
 )
 from ainas_provision.rules.registry import RULES, Rule
