@@ -17,15 +17,7 @@ from ainas_provision import schema as manifest_schema
 from ainas_provision.diagnostics import Diagnostic, dotted
 from ainas_provision.manifest.loader import Document
 from ainas_provision.manifest.marks import Mark, key_mark_of, locate, raw_of
-from ainas_provision.rules.registry import RULES, register
-
-register("unknown-key", "keys not in the manifest format are refused, with a suggestion", "schema")
-register("required", "required keys must be present", "schema")
-register(
-    "type", "values have the type the format gives them (text, number, true/false, …)", "schema"
-)
-register("enum", "AINAS selections take one of their listed values", "schema")
-register("schema", "other constraints of the manifest schema (lengths, list sizes, …)", "schema")
+from ainas_provision.rules import RULES
 
 _TYPE_WORDS = {
     "string": "text",
