@@ -29,17 +29,24 @@ def load_p12(data: bytes, password: str) -> pkcs12.PKCS12KeyAndCertificates:
         loaded = pkcs12.load_pkcs12(data, password.encode())
     except ValueError:
         raise _load_error(data) from None
+    if loaded.key is None and (loaded.cert is not None or loaded.additional_certs):
+        # without a key, OpenSSL files every certificate under additional_certs
+        raise CertificateError(
+            "no-private-key",
+            "the .p12 file holds a certificate but not its private key: AINAS needs both; "
+            "export the certificate together with its private key",
+        )
+    if loaded.cert is None and loaded.additional_certs:
+        raise CertificateError(
+            "no-certificate",
+            "the .p12 file holds a private key and certificates, but none of them is the key's "
+            "own certificate: export the signing certificate together with its private key",
+        )
     if loaded.cert is None:
         raise CertificateError(
             "no-certificate",
             "the .p12 file holds no certificate (only a key, or nothing): export the signing "
             "certificate together with its private key",
-        )
-    if loaded.key is None:
-        raise CertificateError(
-            "no-private-key",
-            "the .p12 file holds a certificate but not its private key: AINAS needs both; "
-            "export the certificate with its private key",
         )
     return loaded
 
