@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
@@ -40,11 +41,10 @@ def keygen(out: Path) -> None:
 def encrypt(field_path: str) -> None:
     """Encrypt the value read from standard input (never an argument) for FIELD_PATH."""
     key = crypto.require_key()
-    stdin = click.get_text_stream("stdin")
-    if stdin.isatty():  # a person typing: do not echo the secret
+    if sys.stdin.isatty():  # a person typing: do not echo the secret
         value = click.prompt("value", hide_input=True, confirmation_prompt=True, err=True)
     else:
-        value = _strip_newline(stdin.read())
+        value = _strip_newline(sys.stdin.read())
     if value == "":
         raise click.UsageError("the value read from standard input is empty")
     token = crypto.encrypt(value, field_path, key)
@@ -59,7 +59,7 @@ def decrypt(field_path: str, token: str | None) -> None:
     """Print the value of TOKEN (or of the token read from standard input)."""
     key = crypto.require_key()
     if token is None:
-        token = click.get_text_stream("stdin").read()
+        token = sys.stdin.read()
     click.echo(crypto.decrypt(_unwrap(token), field_path, key))
 
 
