@@ -39,7 +39,11 @@ def keygen(out: Path) -> None:
 @click.option("--path", "field_path", required=True, metavar="FIELD_PATH",
               help="The manifest path of the field, e.g. sites.akihabara.registered.batch_account.batch_password.")
 def encrypt(field_path: str) -> None:
-    """Encrypt the value read from standard input (never an argument) for FIELD_PATH."""
+    """Encrypt a value for FIELD_PATH.
+
+    The value is read from standard input, never from an argument (arguments end up in shell
+    history); one trailing newline is stripped.
+    """
     key = crypto.require_key()
     if sys.stdin.isatty():  # a person typing: do not echo the secret
         value = click.prompt("value", hide_input=True, confirmation_prompt=True, err=True)
@@ -56,7 +60,10 @@ def encrypt(field_path: str) -> None:
               help="The manifest path the value was encrypted for.")
 @click.argument("token", required=False)
 def decrypt(field_path: str, token: str | None) -> None:
-    """Print the value of TOKEN (or of the token read from standard input)."""
+    """Decrypt TOKEN (or standard input) and print the value.
+
+    For a person holding the key; TOKEN may be pasted as {encrypted: "v1:…"}.
+    """
     key = crypto.require_key()
     if token is None:
         token = sys.stdin.read()
