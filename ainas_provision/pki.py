@@ -215,23 +215,22 @@ _MUNICIPALITY = re.compile(r"^(.+?郡.+?[町村]|.+?市.+?区|.+?[市区町村])
 
 
 def split_text(text: str, parts: int) -> list[str]:
-    """``text`` in ``parts`` pieces whose concatenation is ``text``: an address in three is cut
+    """``text`` in ``parts`` pieces whose concatenation is ``text``: an text in three is cut
     after its prefecture and municipality when it can be, anything else in near-equal pieces."""
-    address = text
     if parts == 1:
-        return [address]
+        return [text]
     if parts == 3:
-        prefecture = _PREFECTURE.match(address)
+        prefecture = _PREFECTURE.match(text)
         if prefecture:
-            rest = address[prefecture.end():]
+            rest = text[prefecture.end():]
             municipality = _MUNICIPALITY.match(rest)
             if municipality and municipality.end() < len(rest):
                 return [prefecture.group(0), municipality.group(0), rest[municipality.end():]]
-    size, extra = divmod(len(address), parts)
+    size, extra = divmod(len(text), parts)
     pieces, start = [], 0
     for i in range(parts):
         end = start + size + (1 if i < extra else 0)
-        pieces.append(address[start:end])
+        pieces.append(text[start:end])
         start = end
     return pieces
 
