@@ -215,7 +215,7 @@ _MUNICIPALITY = re.compile(r"^(.+?郡.+?[町村]|.+?市.+?区|.+?[市区町村])
 
 
 def split_text(text: str, parts: int) -> list[str]:
-    """``text`` in ``parts`` pieces whose concatenation is ``text``: an text in three is cut
+    """``text`` in ``parts`` pieces whose concatenation is ``text``: an address in three is cut
     after its prefecture and municipality when it can be, anything else in near-equal pieces."""
     if parts == 1:
         return [text]
