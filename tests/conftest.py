@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from ainas_provision import pki
+
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "tests" / "fixtures"
 EXAMPLES = REPO / "examples"
@@ -14,7 +16,7 @@ EXAMPLES = REPO / "examples"
 
 @pytest.fixture(autouse=True)
 def isolated_environment(tmp_path_factory, monkeypatch):
-    """A fresh HOME and no AINAS_* variables from whoever runs the tests."""
+    """A fresh HOME and no AINAS_* variables (secrets keys included) from whoever runs the tests."""
     home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("HOME", str(home))
     for name in list(os.environ):
@@ -28,3 +30,13 @@ def in_repo(monkeypatch):
     """Run from the repository root, so that messages show repository-relative paths."""
     monkeypatch.chdir(REPO)
     return REPO
+
+
+@pytest.fixture(scope="session")
+def ca() -> pki.Issued:
+    return pki.make_ca("Test G-ID CA")
+
+
+@pytest.fixture(scope="session")
+def rsa_key():
+    return pki.new_key("rsa")  # made once: RSA key generation is slow

@@ -1,9 +1,13 @@
-"""Helpers shared by tests: running the CLI in-process."""
+"""Helpers shared by tests: running the CLI in-process; signing certificates of both kinds."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 from click.testing import CliRunner, Result
 
+from ainas_provision import pki
+from ainas_provision.certs.kinds import CORPORATE, SCRIVENER
 from ainas_provision.cli.main import cli
 
 
@@ -16,5 +20,52 @@ def run(*args: str, input: str | None = None, env: dict | None = None) -> Result
 def error_lines(result: Result) -> list[str]:
     """The diagnostic lines of a validate run (without the summary)."""
     return [
-        line for line in result.stderr.splitlines() if not line.startswith(("invalid:", "valid:"))
+        line
+        for line in result.stderr.splitlines()
+        if not line.startswith(("invalid:", "valid:"))
     ]
+
+PASSWORD = "correct-horse-pin-4821"
+
+SCRIVENER_FIELDS = {
+    "trade_name": "代理人Ａ",
+    "representative_name": "〇〇　〇〇",
+    "address": "東京都千代田区三崎町２丁目１５−６",
+}
+CORPORATE_FIELDS = {
+    "trade_name": "行政書士法人利活用",
+    "representative_name": "利活用　一郎",
+    "address": "東京都千代田区三崎町２丁目１５−６",
+    "registered_number": "010005012345",
+    "director_title": "代表社員",
+    "registry_office": "東京法務局",
+}
+FIELDS = {SCRIVENER: SCRIVENER_FIELDS, CORPORATE: CORPORATE_FIELDS}
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(microsecond=0)
+
+
+def signing_cert(
+    kind: str = SCRIVENER,
+    *,
+    ca: pki.Issued | None = None,
+    not_before: dt.datetime | None = None,
+    not_after: dt.datetime | None = None,
+    **overrides,
+) -> pki.Issued:
+    """A signing certificate of ``kind``, valid from a month ago for a year unless told."""
+    now = utc_now()
+    fields = {**FIELDS[kind], **overrides}
+    return pki.make_signing_certificate(
+        kind,
+        not_before=not_before or now - dt.timedelta(days=30),
+        not_after=not_after or now + dt.timedelta(days=365),
+        ca=ca,
+        **fields,
+    )
+
+
+def p12(issued: pki.Issued, password: str = PASSWORD, **kwargs) -> bytes:
+    return pki.export_pfx(issued, password, **kwargs)

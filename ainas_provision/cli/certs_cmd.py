@@ -1,0 +1,99 @@
+"""``ainas-provision certs``: look at a signing certificate as AINAS will read it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from pathlib import Path
+
+import click
+
+from ainas_provision.certs.errors import CertificateError
+from ainas_provision.certs.info import CertificateInfo, validity_problems
+from ainas_provision.certs.kinds import CORPORATE, KINDS
+from ainas_provision.certs.reader import detect_kind, load_p12, read_certificate
+from ainas_provision.cli import options
+
+FORMAT_VERSION = 1
+
+
+@click.group("certs")
+def command() -> None:
+    """Signing certificates (電子証明書, .p12)."""
+
+
+@command.command("inspect")
+@click.argument("file", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@click.option(
+    "--type",
+    "kind",
+    type=click.Choice(KINDS),
+    default=None,
+    help="The certificate's type; detected when not given.",
+)
+@click.option(
+    "--password-env",
+    metavar="NAME",
+    help="Read the PIN/password from this environment variable instead of asking.",
+)
+@options.output_format(("text", "json"))
+def inspect(file: Path, kind: str | None, password_env: str | None, output_format: str) -> None:
+    """Show what AINAS reads from the certificate FILE: 屋号, 氏名, 住所, 証明書有効期限."""
+    try:
+        data = file.read_bytes()
+    except OSError as exc:
+        raise CertificateError("unreadable", f"{file}: cannot read it: {exc.strerror}") from None
+    password = _password(password_env)
+    try:
+        loaded = load_p12(data, password)
+        cert = loaded.cert.certificate
+        info = read_certificate(cert, kind=kind or detect_kind(cert))
+    except CertificateError as exc:
+        raise CertificateError(exc.reason, f"{file}: {exc.message}") from None
+    problems = validity_problems(info, dt.datetime.now(dt.UTC))
+    if output_format == "json":
+        document = {
+            "format_version": FORMAT_VERSION,
+            "file": str(file),
+            "certificate": info.as_json(),
+            "problems": [{"code": p.code, "severity": p.severity, "message": p.message} for p in problems],
+        }
+        click.echo(json.dumps(document, ensure_ascii=False, indent=2))
+        return
+    click.echo(_text(info))
+    for problem in problems:
+        click.secho(f"warning: {problem.message}", fg="yellow", err=True)
+
+
+def _password(env_name: str | None) -> str:
+    if env_name is None:
+        return click.prompt("PIN/password", hide_input=True, default="", show_default=False)
+    if env_name not in os.environ:
+        raise CertificateError("no-password", f"--password-env names {env_name}, which is not set")
+    return os.environ[env_name]
+
+
+def _text(info: CertificateInfo) -> str:
+    missing = "(not in the certificate)"
+    lines = [
+        ("種別", info.kind),
+        ("屋号(漢字)", info.trade_name or missing),
+        ("氏名又は代表者名(漢字)", info.representative_name or missing),
+        ("住所(都道府県〜番地)", info.address or missing),
+        ("証明書有効期限", info.expiry_date.isoformat()),
+    ]
+    if info.kind == CORPORATE:
+        lines += [
+            ("会社法人等番号", info.registered_number or missing),
+            ("代表者の資格", info.director_title or missing),
+            ("登記所", info.registry_office or missing),
+        ]
+    lines += [
+        ("subject", info.subject),
+        ("issuer", info.issuer),
+        ("serial", info.serial_number),
+        ("valid", f"{info.not_before.isoformat()} .. {info.not_after.isoformat()}"),
+        ("SHA-256", info.fingerprint_sha256),
+    ]
+    return "\n".join(f"{label}: {value}" for label, value in lines)

@@ -1,0 +1,86 @@
+"""``ainas-provision secrets``: a key, and values encrypted for manifest fields."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from ainas_provision.secrets import crypto
+
+DEFAULT_KEY_FILE = "ainas-secrets.key"
+
+
+@click.group("secrets")
+def command() -> None:
+    """Encrypted secrets for manifests ({encrypted: "v1:…"})."""
+
+
+@command.command("keygen")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=DEFAULT_KEY_FILE,
+    show_default=True,
+    help="The key file to create (mode 0600); an existing file is never overwritten.",
+)
+def keygen(out: Path) -> None:
+    """Create a new secrets key file."""
+    key = crypto.write_key_file(out)
+    click.echo(f"wrote a new secrets key to {out} (key ID {crypto.key_id(key)})")
+    click.echo(
+        f"keep it out of git (add it to .gitignore) and share it safely; point "
+        f"{crypto.KEY_FILE_ENV} at it, or put its content in {crypto.KEY_ENV}"
+    )
+
+
+@command.command("encrypt")
+@click.option("--path", "field_path", required=True, metavar="FIELD_PATH",
+              help="The manifest path of the field, e.g. sites.akihabara.registered.batch_account.batch_password.")
+def encrypt(field_path: str) -> None:
+    """Encrypt a value for FIELD_PATH.
+
+    The value is read from standard input, never from an argument (arguments end up in shell
+    history); one trailing newline is stripped.
+    """
+    key = crypto.require_key()
+    if sys.stdin.isatty():  # a person typing: do not echo the secret
+        value = click.prompt("value", hide_input=True, confirmation_prompt=True, err=True)
+    else:
+        value = _strip_newline(sys.stdin.read())
+    if value == "":
+        raise click.UsageError("the value read from standard input is empty")
+    token = crypto.encrypt(value, field_path, key)
+    click.echo(f'{{encrypted: "{token}"}}')
+
+
+@command.command("decrypt")
+@click.option("--path", "field_path", required=True, metavar="FIELD_PATH",
+              help="The manifest path the value was encrypted for.")
+@click.argument("token", required=False)
+def decrypt(field_path: str, token: str | None) -> None:
+    """Decrypt TOKEN (or standard input) and print the value.
+
+    For a person holding the key; TOKEN may be pasted as {encrypted: "v1:…"}.
+    """
+    key = crypto.require_key()
+    if token is None:
+        token = sys.stdin.read()
+    click.echo(crypto.decrypt(_unwrap(token), field_path, key))
+
+
+def _strip_newline(text: str) -> str:
+    if text.endswith("\r\n"):
+        return text[:-2]
+    return text[:-1] if text.endswith("\n") else text
+
+
+def _unwrap(token: str) -> str:
+    """Accept the token alone, quoted, or as pasted from a manifest: {encrypted: "v1:…"}."""
+    text = token.strip()
+    if text.startswith("{") and text.endswith("}"):
+        text = text[1:-1].strip()
+        if text.startswith("encrypted:"):
+            text = text[len("encrypted:"):].strip()
+    return text.strip("\"'")

@@ -1,0 +1,233 @@
+"""Encrypted secrets in manifests (``{encrypted: "v1:…"}``), with a local key and no key service.
+
+The key is 32 random bytes, kept out of the repository: in ``AINAS_SECRETS_KEY`` or in the file
+named by ``AINAS_SECRETS_KEY_FILE`` (one line ``ainas-secrets-key-v1:<base64url>``).
+
+A value is encrypted with AES-256-GCM, a random 96-bit nonce, and its manifest path
+(``sites.akihabara.registered.batch_account.arrival_number_password``) as associated data, so a
+ciphertext copied into another field does not decrypt. The text form is::
+
+    v1:<key id>:<field id>:<base64url(nonce + ciphertext + tag)>
+
+The key ID (HMAC-SHA256 of the key) tells a wrong key apart; the field ID (HMAC-SHA256 of the
+path under the key) tells a value moved from another field apart from a damaged one. Both are
+8 base64url characters and reveal nothing without the key.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import os
+import secrets
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from ainas_provision.errors import AinasProvisionError
+from ainas_provision.secrets.refs import SecretError
+
+KEY_ENV = "AINAS_SECRETS_KEY"
+KEY_FILE_ENV = "AINAS_SECRETS_KEY_FILE"
+KEY_PREFIX = "ainas-secrets-key-v1:"
+KEY_SIZE = 32
+NONCE_SIZE = 12
+VERSION = "v1"
+ID_SIZE = 6  # bytes of HMAC: 8 base64url characters
+
+
+class SecretsKeyError(AinasProvisionError):
+    """The secrets key is missing or malformed; the message never contains the key."""
+
+
+class SecretDecryptError(AinasProvisionError):
+    """An encrypted value that cannot be decrypted; never contains plaintext or key.
+
+    ``reason`` is ``malformed``, ``other-key``, ``other-field`` or ``damaged``; ``detail`` is the
+    message without the field's name, to follow it ("… (password) was encrypted for …").
+    """
+
+    def __init__(self, reason: str, detail: str, field_path: str) -> None:
+        super().__init__(f"the encrypted value of {field_path} {detail}")
+        self.reason = reason
+        self.detail = detail
+        self.field_path = field_path
+
+
+def _b64encode(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _b64decode(text: str) -> bytes:
+    text = text.strip()
+    padded = text + "=" * (-len(text) % 4)
+    alphabet = str.maketrans("+/", "-_")  # accept standard base64 as well
+    return base64.b64decode(padded.translate(alphabet), altchars=b"-_", validate=True)
+
+
+def generate_key() -> bytes:
+    return secrets.token_bytes(KEY_SIZE)
+
+
+def key_text(key: bytes) -> str:
+    """The key's one-line text form, as written to a key file."""
+    return KEY_PREFIX + _b64encode(key)
+
+
+def key_id(key: bytes) -> str:
+    """A short public name of the key: the same key always gives the same ID."""
+    return _b64encode(hmac.new(key, b"ainas-key-id", hashlib.sha256).digest()[:ID_SIZE])
+
+
+def _field_id(key: bytes, field_path: str) -> str:
+    mac = hmac.new(key, b"ainas-field-id\0" + field_path.encode(), hashlib.sha256)
+    return _b64encode(mac.digest()[:ID_SIZE])
+
+
+def _aad(field_path: str) -> bytes:
+    return f"ainas-secret:{VERSION}:{field_path}".encode()
+
+
+def parse_key(text: str, source: str) -> bytes:
+    """A key from its text form (with or without the ``ainas-secrets-key-v1:`` prefix)."""
+    text = text.strip()
+    if text.startswith(KEY_PREFIX):
+        text = text[len(KEY_PREFIX):]
+    elif ":" in text:
+        raise SecretsKeyError(
+            f"{source} is not an ainas-provision secrets key: it must be '{KEY_PREFIX}' followed "
+            "by base64 (as written by `ainas-provision secrets keygen`)"
+        )
+    try:
+        key = _b64decode(text)
+    except (binascii.Error, ValueError):
+        raise SecretsKeyError(
+            f"{source} is not a valid secrets key: its text is not base64 "
+            "(write it as `ainas-provision secrets keygen` does)"
+        ) from None
+    if len(key) != KEY_SIZE:
+        raise SecretsKeyError(
+            f"{source} is not a valid secrets key: it decodes to {len(key)} bytes, not {KEY_SIZE}"
+        )
+    return key
+
+
+def write_key_file(path: str | os.PathLike[str], *, force: bool = False) -> bytes:
+    """Create a key file readable by its owner only (mode 0600) and return the new key.
+    An existing file is refused unless ``force``: overwriting a key loses every value
+    encrypted with it."""
+    path = Path(path)
+    if path.exists() and not force:
+        raise SecretsKeyError(
+            f"{path} already exists: overwriting a key makes every value encrypted with it "
+            "unreadable; choose another file, or delete it first if you are sure"
+        )
+    if force:
+        path.unlink(missing_ok=True)
+    key = generate_key()
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w", encoding="ascii") as handle:
+        handle.write(key_text(key) + "\n")
+    os.chmod(path, 0o600)  # whatever the umask
+    return key
+
+
+def load_key(env: Mapping[str, str] = os.environ) -> bytes | None:
+    """The key from ``AINAS_SECRETS_KEY`` (which wins) or from the file named by
+    ``AINAS_SECRETS_KEY_FILE``; None when neither is set."""
+    if KEY_ENV in env:
+        if not env[KEY_ENV].strip():
+            raise SecretsKeyError(f"{KEY_ENV} is set but empty")
+        return parse_key(env[KEY_ENV], KEY_ENV)
+    if KEY_FILE_ENV in env:
+        name = env[KEY_FILE_ENV]
+        if not name:
+            raise SecretsKeyError(f"{KEY_FILE_ENV} is set but empty")
+        try:
+            text = Path(name).read_text(encoding="ascii")
+        except FileNotFoundError:
+            raise SecretsKeyError(f"{KEY_FILE_ENV} names {name}, which does not exist") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) else "it is not a text key file"
+            raise SecretsKeyError(f"{KEY_FILE_ENV} names {name}, which cannot be read: {reason}") from None
+        return parse_key(text, f"the key file {name}")
+    return None
+
+
+def require_key(env: Mapping[str, str] = os.environ) -> bytes:
+    """:func:`load_key`, or an error saying how to provide the key."""
+    key = load_key(env)
+    if key is None:
+        raise SecretsKeyError(
+            f"no secrets key: set {KEY_ENV} to the key, or {KEY_FILE_ENV} to the file holding it "
+            "(create one with `ainas-provision secrets keygen`)"
+        )
+    return key
+
+
+def encrypt(value: str, field_path: str, key: bytes) -> str:
+    """``value`` encrypted for the manifest field ``field_path``: ``v1:<kid>:<fid>:<data>``."""
+    nonce = secrets.token_bytes(NONCE_SIZE)
+    sealed = AESGCM(key).encrypt(nonce, value.encode(), _aad(field_path))
+    return ":".join((VERSION, key_id(key), _field_id(key, field_path), _b64encode(nonce + sealed)))
+
+
+def _reencrypt_hint(field_path: str) -> str:
+    return f"re-encrypt it for this field with `ainas-provision secrets encrypt --path {field_path}`"
+
+
+def decrypt(token: str, field_path: str, key: bytes) -> str:
+    """The value of an encrypted token for ``field_path``; raises :class:`SecretDecryptError`."""
+    parts = token.strip().split(":")
+    if len(parts) != 4 or parts[0] != VERSION:
+        raise SecretDecryptError(
+            "malformed",
+            f"is not an ainas-provision encrypted value ('{VERSION}:…' with four parts): "
+            + _reencrypt_hint(field_path),
+            field_path,
+        )
+    _, kid, fid, data = parts
+    if not hmac.compare_digest(kid, key_id(key)):
+        raise SecretDecryptError(
+            "other-key",
+            f"was encrypted with another key (key ID {kid}; the key in use is {key_id(key)}): "
+            f"use that key, or {_reencrypt_hint(field_path)}",
+            field_path,
+        )
+    if not hmac.compare_digest(fid, _field_id(key, field_path)):
+        raise SecretDecryptError(
+            "other-field",
+            "was encrypted for another field: an encrypted value is bound to its field's path; "
+            + _reencrypt_hint(field_path),
+            field_path,
+        )
+    try:
+        raw = _b64decode(data)
+        if len(raw) < NONCE_SIZE + 16:
+            raise ValueError("too short")
+        plain = AESGCM(key).decrypt(raw[:NONCE_SIZE], raw[NONCE_SIZE:], _aad(field_path))
+        return plain.decode()
+    except (binascii.Error, ValueError, InvalidTag, UnicodeDecodeError):
+        raise SecretDecryptError(
+            "damaged",
+            "does not decrypt: it was altered or damaged (or its field ID was edited); "
+            + _reencrypt_hint(field_path),
+            field_path,
+        ) from None
+
+
+def make_decryptor(key: bytes) -> Callable[[str, str], str]:
+    """A ``decrypt(token, field_path)`` for :func:`ainas_provision.secrets.refs.resolve`: its
+    failures are :class:`SecretError` (rule ``secret-encrypted``), reported as diagnostics."""
+
+    def decrypt_field(token: str, field_path: str) -> str:
+        try:
+            return decrypt(token, field_path, key)
+        except SecretDecryptError as exc:
+            raise SecretError("secret-encrypted", exc.detail) from None
+
+    return decrypt_field
