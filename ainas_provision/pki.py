@@ -104,9 +104,15 @@ def make_ca(
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .add_extension(
             x509.KeyUsage(
-                digital_signature=True, content_commitment=False, key_encipherment=False,
-                data_encipherment=False, key_agreement=False, key_cert_sign=True,
-                crl_sign=True, encipher_only=False, decipher_only=False,
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
             ),
             critical=True,
         )
@@ -222,10 +228,10 @@ def split_text(text: str, parts: int) -> list[str]:
     if parts == 3:
         prefecture = _PREFECTURE.match(text)
         if prefecture:
-            rest = text[prefecture.end():]
+            rest = text[prefecture.end() :]
             municipality = _MUNICIPALITY.match(rest)
             if municipality and municipality.end() < len(rest):
-                return [prefecture.group(0), municipality.group(0), rest[municipality.end():]]
+                return [prefecture.group(0), municipality.group(0), rest[municipality.end() :]]
     size, extra = divmod(len(text), parts)
     pieces, start = [], 0
     for i in range(parts):
@@ -276,15 +282,15 @@ def make_signing_certificate(
     """
     check_kind(kind)
     key = key or new_key()
-    ca = ca or make_ca(
-        "Test Registrar CA" if kind == CORPORATE else "Test G-ID CA", key=new_key()
-    )
+    ca = ca or make_ca("Test Registrar CA" if kind == CORPORATE else "Test G-ID CA", key=new_key())
     if kind == CORPORATE:
-        subject = x509.Name([
-            x509.NameAttribute(NameOID.COUNTRY_NAME, "JP"),
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, romaji_trade_name),
-            x509.NameAttribute(NameOID.COMMON_NAME, romaji_name),
-        ])
+        subject = x509.Name(
+            [
+                x509.NameAttribute(NameOID.COUNTRY_NAME, "JP"),
+                x509.NameAttribute(NameOID.ORGANIZATION_NAME, romaji_trade_name),
+                x509.NameAttribute(NameOID.COMMON_NAME, romaji_name),
+            ]
+        )
         builder = _leaf(ca, subject, key, not_before, not_after).add_extension(
             x509.UnrecognizedExtension(
                 x509.ObjectIdentifier(corporate.OID),
@@ -301,7 +307,11 @@ def make_signing_certificate(
         )
     else:
         assert kind == SCRIVENER
-        values = {"trade_name": trade_name, "representative_name": representative_name, "address": address}
+        values = {
+            "trade_name": trade_name,
+            "representative_name": representative_name,
+            "address": address,
+        }
         subject, san = _scrivener_names(values, attributes)
         builder = _leaf(ca, subject, key, not_before, not_after)
         if san is not None:
@@ -310,9 +320,15 @@ def make_signing_certificate(
             )
     builder = builder.add_extension(
         x509.KeyUsage(
-            digital_signature=True, content_commitment=True, key_encipherment=False,
-            data_encipherment=False, key_agreement=False, key_cert_sign=False,
-            crl_sign=False, encipher_only=False, decipher_only=False,
+            digital_signature=True,
+            content_commitment=True,
+            key_encipherment=False,
+            data_encipherment=False,
+            key_agreement=False,
+            key_cert_sign=False,
+            crl_sign=False,
+            encipher_only=False,
+            decipher_only=False,
         ),
         critical=True,
     )

@@ -20,10 +20,9 @@ def run(*args: str, input: str | None = None, env: dict | None = None) -> Result
 def error_lines(result: Result) -> list[str]:
     """The diagnostic lines of a validate run (without the summary)."""
     return [
-        line
-        for line in result.stderr.splitlines()
-        if not line.startswith(("invalid:", "valid:"))
+        line for line in result.stderr.splitlines() if not line.startswith(("invalid:", "valid:"))
     ]
+
 
 PASSWORD = "correct-horse-pin-4821"
 

@@ -47,15 +47,20 @@ def cert_with_extension(der: bytes, ca) -> x509.Certificate:
 
 def test_encode_decode_roundtrip():
     registration = corporate.CorporateRegistration(
-        corporate_name="株式会社代理人", registered_number="012345678901",
-        corporate_address="東京都千代田区三崎町２丁目１５−６", director_name="〇〇　〇〇",
-        director_title="代表取締役", registry_office="東京法務局",
+        corporate_name="株式会社代理人",
+        registered_number="012345678901",
+        corporate_address="東京都千代田区三崎町２丁目１５−６",
+        director_name="〇〇　〇〇",
+        director_title="代表取締役",
+        registry_office="東京法務局",
     )
     assert corporate.decode(corporate.encode(registration)) == registration
 
 
 def test_helper_encodes_utf8_strings():
-    der = pki.corporate_registration_extension(corporate_name="代理人Ａ", registered_number="012345678901")
+    der = pki.corporate_registration_extension(
+        corporate_name="代理人Ａ", registered_number="012345678901"
+    )
     elements, _ = decoder.decode(der, asn1Spec=univ.SequenceOf(componentType=univ.Any()))
     assert [type(decoder.decode(bytes(e))[0]) for e in elements] == [char.UTF8String] * 2
     assert corporate.decode(der) == corporate.CorporateRegistration(
@@ -85,7 +90,9 @@ def test_unknown_tags_are_skipped(ca):
 
 @pytest.mark.parametrize("string_type", [char.BMPString, char.UTF8String, char.UniversalString])
 def test_string_types(string_type):
-    registration = corporate.CorporateRegistration(corporate_name="代理人Ａ", director_name="〇〇　〇〇")
+    registration = corporate.CorporateRegistration(
+        corporate_name="代理人Ａ", director_name="〇〇　〇〇"
+    )
     der = corporate.encode(registration, string_type=string_type)
     assert corporate.decode(der) == registration
 

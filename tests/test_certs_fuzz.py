@@ -23,12 +23,20 @@ EXTENSION = pki.corporate_registration_extension(
 
 def mutations(data: bytes):
     return st.tuples(st.integers(0, len(data) - 1), st.integers(1, 255)).map(
-        lambda change: data[: change[0]] + bytes([data[change[0]] ^ change[1]]) + data[change[0] + 1 :]
+        lambda change: (
+            data[: change[0]] + bytes([data[change[0]] ^ change[1]]) + data[change[0] + 1 :]
+        )
     )
 
 
 @settings(max_examples=150, deadline=None)
-@given(st.one_of(st.binary(max_size=300), mutations(VALID), st.integers(0, len(VALID)).map(lambda n: VALID[:n])))
+@given(
+    st.one_of(
+        st.binary(max_size=300),
+        mutations(VALID),
+        st.integers(0, len(VALID)).map(lambda n: VALID[:n]),
+    )
+)
 def test_any_bytes_give_a_certificate_error(data):
     with pytest.raises(CertificateError) as caught:
         read_p12(data, "not-the-password", kind=SCRIVENER)

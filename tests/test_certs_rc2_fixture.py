@@ -57,7 +57,10 @@ def test_without_the_legacy_provider_the_error_says_so():
     env = {**os.environ, "CRYPTOGRAPHY_OPENSSL_NO_LEGACY": "1"}
     done = subprocess.run(
         [sys.executable, "-c", SCRIPT, str(FIXTURE), PASSWORD],
-        env=env, capture_output=True, text=True, check=True,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     result = json.loads(done.stdout)
     assert result["reason"] == "password-or-encryption"

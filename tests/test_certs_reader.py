@@ -49,10 +49,16 @@ class TestScrivener:
     def test_rsa_key(self, ca, rsa_key):
         now = utc_now()
         issued = pki.make_signing_certificate(
-            SCRIVENER, **SCRIVENER_FIELDS, ca=ca, key=rsa_key,
-            not_before=now, not_after=now + dt.timedelta(days=730),
+            SCRIVENER,
+            **SCRIVENER_FIELDS,
+            ca=ca,
+            key=rsa_key,
+            not_before=now,
+            not_after=now + dt.timedelta(days=730),
         )
-        assert read_p12(p12(issued), PASSWORD, kind=SCRIVENER).address == SCRIVENER_FIELDS["address"]
+        assert (
+            read_p12(p12(issued), PASSWORD, kind=SCRIVENER).address == SCRIVENER_FIELDS["address"]
+        )
 
     def test_custom_attribute_mapping_with_san(self, ca):
         mapping = {
@@ -72,7 +78,9 @@ class TestScrivener:
 
     def test_dotted_oid_and_partial_mapping(self, ca):
         issued = signing_cert(SCRIVENER, ca=ca)
-        info = read_p12(p12(issued), PASSWORD, kind=SCRIVENER, attributes={"address": ["2.5.4.8", "L"]})
+        info = read_p12(
+            p12(issued), PASSWORD, kind=SCRIVENER, attributes={"address": ["2.5.4.8", "L"]}
+        )
         assert info.address == "東京都千代田区"  # ST + L only, street left out
         assert info.trade_name == "代理人Ａ"  # the default for the fields not given
 
@@ -215,14 +223,18 @@ class TestValidity:
 
     def test_expiry_date_is_the_day_in_japan(self, ca):
         info = self.info(
-            ca, dt.datetime(2025, 1, 1, tzinfo=dt.UTC), dt.datetime(2027, 3, 31, 15, 0, tzinfo=dt.UTC)
+            ca,
+            dt.datetime(2025, 1, 1, tzinfo=dt.UTC),
+            dt.datetime(2027, 3, 31, 15, 0, tzinfo=dt.UTC),
         )
         assert info.expiry_date == dt.date(2027, 4, 1)
         assert info.not_after.date() == dt.date(2027, 3, 31)
 
     def test_as_json(self, ca):
         info = self.info(
-            ca, dt.datetime(2025, 1, 1, tzinfo=dt.UTC), dt.datetime(2027, 3, 31, 14, 59, 59, tzinfo=dt.UTC)
+            ca,
+            dt.datetime(2025, 1, 1, tzinfo=dt.UTC),
+            dt.datetime(2027, 3, 31, 14, 59, 59, tzinfo=dt.UTC),
         )
         data = json.loads(json.dumps(info.as_json(), ensure_ascii=False))
         assert data["not_after"] == "2027-03-31T14:59:59+00:00"

@@ -56,7 +56,18 @@ def test_inspect_json(runner, ca, tmp_path):
     issued = signing_cert(CORPORATE, ca=ca)
     file = write(tmp_path / "corp.p12", p12(issued))
     result = runner.invoke(
-        cli, ["certs", "inspect", file, "--type", CORPORATE, "--password-env", "CERT_PIN", "--format", "json"]
+        cli,
+        [
+            "certs",
+            "inspect",
+            file,
+            "--type",
+            CORPORATE,
+            "--password-env",
+            "CERT_PIN",
+            "--format",
+            "json",
+        ],
     )
     assert result.exit_code == 0, result.output
     document = json.loads(result.stdout)
@@ -80,7 +91,9 @@ def test_inspect_prompts_for_the_password(runner, ca, tmp_path):
 
 def test_expired_is_a_warning_line(runner, ca, tmp_path):
     now = utc_now()
-    issued = signing_cert(ca=ca, not_before=now - dt.timedelta(days=800), not_after=now - dt.timedelta(days=10))
+    issued = signing_cert(
+        ca=ca, not_before=now - dt.timedelta(days=800), not_after=now - dt.timedelta(days=10)
+    )
     file = write(tmp_path / "old.p12", p12(issued))
     result = runner.invoke(cli, ["certs", "inspect", file, "--password-env", "CERT_PIN"])
     assert result.exit_code == 0
@@ -96,7 +109,9 @@ def test_wrong_password(runner, ca, tmp_path, monkeypatch):
     file = write(tmp_path / "cert.p12", p12(signing_cert(ca=ca)))
     result = runner.invoke(cli, ["certs", "inspect", file, "--password-env", "CERT_PIN"])
     assert result.exit_code == 1
-    assert result.stderr.startswith(f"error: {file}: cannot open the .p12 file: either the PIN/password is wrong")
+    assert result.stderr.startswith(
+        f"error: {file}: cannot open the .p12 file: either the PIN/password is wrong"
+    )
     assert "Traceback" not in result.output
     assert "wrong-pin-66613" not in result.output and PASSWORD not in result.output
 

@@ -35,7 +35,9 @@ def test_keygen(runner, tmp_path):
     path = tmp_path / "ainas-secrets.key"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     key = crypto.parse_key(path.read_text(), "test")
-    assert result.stdout.startswith(f"wrote a new secrets key to ainas-secrets.key (key ID {crypto.key_id(key)})")
+    assert result.stdout.startswith(
+        f"wrote a new secrets key to ainas-secrets.key (key ID {crypto.key_id(key)})"
+    )
     assert "keep it out of git" in result.stdout
     assert crypto.key_text(key) not in result.output
 

@@ -51,7 +51,8 @@ def test_server_cert(ainas_ca):
     san = server.cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     assert san.get_values_for_type(x509.DNSName) == ["localhost"]
     assert san.get_values_for_type(x509.IPAddress) == [
-        ipaddress.ip_address("127.0.0.1"), ipaddress.ip_address("::1")
+        ipaddress.ip_address("127.0.0.1"),
+        ipaddress.ip_address("::1"),
     ]
     assert eku(server.cert) == [ExtendedKeyUsageOID.SERVER_AUTH]
     assert not server.cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
@@ -90,16 +91,24 @@ def test_signing_certificate_unknown_kind():
     now = dt.datetime.now(dt.UTC)
     with pytest.raises(CertificateError):
         pki.make_signing_certificate(
-            "電子証明書", trade_name="a", representative_name="b", address="c",
-            not_before=now, not_after=now,
+            "電子証明書",
+            trade_name="a",
+            representative_name="b",
+            address="c",
+            not_before=now,
+            not_after=now,
         )
 
 
 def test_scrivener_values_are_utf8_strings():
     now = dt.datetime.now(dt.UTC)
     issued = pki.make_signing_certificate(
-        "行政書士電子証明書", trade_name="代理人Ａ", representative_name="〇〇　〇〇",
-        address="東京都千代田区三崎町２丁目１５−６", not_before=now, not_after=now + dt.timedelta(days=1),
+        "行政書士電子証明書",
+        trade_name="代理人Ａ",
+        representative_name="〇〇　〇〇",
+        address="東京都千代田区三崎町２丁目１５−６",
+        not_before=now,
+        not_after=now + dt.timedelta(days=1),
     )
     values = {a.oid: a.value for a in issued.cert.subject}
     assert values[NameOID.STATE_OR_PROVINCE_NAME] == "東京都"

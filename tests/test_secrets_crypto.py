@@ -90,9 +90,7 @@ def test_tampered(key, position):
     assert "altered or damaged" in str(error)
 
 
-@pytest.mark.parametrize(
-    "token", ["", "v1:abc", "v2:a:b:c", "plain text", "v1:x:y:!!!notbase64"]
-)
+@pytest.mark.parametrize("token", ["", "v1:abc", "v2:a:b:c", "plain text", "v1:x:y:!!!notbase64"])
 def test_malformed(key, token):
     assert decrypt_error(token, FIELD, key).reason in {"malformed", "other-key"}
 
@@ -108,8 +106,12 @@ def test_decryptor_for_resolve(key, tmp_path):
 
     def run(field_path: str):
         return resolve(
-            SecretRef("encrypted", token), field_path=field_path, base_dir=tmp_path,
-            env={}, allow_plaintext=False, decrypt=decryptor,
+            SecretRef("encrypted", token),
+            field_path=field_path,
+            base_dir=tmp_path,
+            env={},
+            allow_plaintext=False,
+            decrypt=decryptor,
         )
 
     assert run(FIELD).reveal() == CANARY
@@ -163,11 +165,16 @@ class TestLoadKey:
         assert crypto.load_key({"AINAS_SECRETS_KEY_FILE": str(path)}) == key
 
     def test_variable_wins_over_file(self, tmp_path, key):
-        env = {"AINAS_SECRETS_KEY": crypto.key_text(key), "AINAS_SECRETS_KEY_FILE": str(tmp_path / "none")}
+        env = {
+            "AINAS_SECRETS_KEY": crypto.key_text(key),
+            "AINAS_SECRETS_KEY_FILE": str(tmp_path / "none"),
+        }
         assert crypto.load_key(env) == key
 
     def test_missing_key_file(self, tmp_path):
-        with pytest.raises(SecretsKeyError, match=r"AINAS_SECRETS_KEY_FILE names .*, which does not exist"):
+        with pytest.raises(
+            SecretsKeyError, match=r"AINAS_SECRETS_KEY_FILE names .*, which does not exist"
+        ):
             crypto.load_key({"AINAS_SECRETS_KEY_FILE": str(tmp_path / "none")})
 
     @pytest.mark.parametrize(

@@ -65,7 +65,9 @@ class Selector:
 
 
 def parse_selector(text: str) -> Selector:
-    place, name = ("san", text[len(SAN_PREFIX):]) if text.startswith(SAN_PREFIX) else ("subject", text)
+    place, name = (
+        ("san", text[len(SAN_PREFIX) :]) if text.startswith(SAN_PREFIX) else ("subject", text)
+    )
     if _DOTTED.fullmatch(name):
         return Selector(place, ObjectIdentifier(name), text)
     oid = _BY_LOWER.get(name.lower())
@@ -84,7 +86,9 @@ def selectors(entry: str | Sequence[str]) -> list[Selector]:
     return [parse_selector(entry)] if isinstance(entry, str) else [parse_selector(e) for e in entry]
 
 
-def effective_attributes(attributes: Mapping[str, str | Sequence[str]] | None) -> dict[str, list[Selector]]:
+def effective_attributes(
+    attributes: Mapping[str, str | Sequence[str]] | None,
+) -> dict[str, list[Selector]]:
     """The mapping in use: the given entries over the default, each parsed."""
     merged = dict(DEFAULT_ATTRIBUTES)
     if attributes:

@@ -153,12 +153,16 @@ def inspect(data: bytes) -> PfxShape:
         auth_safe = pfx["authSafe"]
         if str(auth_safe["contentType"]) != DATA or not auth_safe["content"].isValue:
             return PfxShape(())  # signed (public-key integrity mode): nothing more to read
-        contents = _decode(_octets(auth_safe["content"]), univ.SequenceOf(componentType=ContentInfo()))
+        contents = _decode(
+            _octets(auth_safe["content"]), univ.SequenceOf(componentType=ContentInfo())
+        )
         for info in contents:
             kind = str(info["contentType"])
             if kind == ENCRYPTED_DATA:
                 encrypted = _decode(bytes(info["content"]), EncryptedData())
-                ciphers.append(_cipher(encrypted["encryptedContentInfo"]["contentEncryptionAlgorithm"]))
+                ciphers.append(
+                    _cipher(encrypted["encryptedContentInfo"]["contentEncryptionAlgorithm"])
+                )
             elif kind == DATA:
                 bags = _decode(_octets(info["content"]), univ.SequenceOf(componentType=SafeBag()))
                 for bag in bags:

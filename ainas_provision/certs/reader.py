@@ -102,7 +102,9 @@ def _corporate_extension(cert: x509.Certificate) -> bytes | None:
     except x509.ExtensionNotFound:
         return None
     except ValueError as exc:
-        raise CertificateError("bad-extension", f"the certificate's extensions are malformed: {exc}") from None
+        raise CertificateError(
+            "bad-extension", f"the certificate's extensions are malformed: {exc}"
+        ) from None
     value = extension.value
     return value.value if isinstance(value, x509.UnrecognizedExtension) else None
 
@@ -161,4 +163,6 @@ def read_p12(
     """Open a ``.p12`` with its PIN/password and read it as a ``kind`` certificate
     (行政書士電子証明書 or 商業登記電子証明書)."""
     check_kind(kind)
-    return read_certificate(load_p12(data, password).cert.certificate, kind=kind, attributes=attributes)
+    return read_certificate(
+        load_p12(data, password).cert.certificate, kind=kind, attributes=attributes
+    )

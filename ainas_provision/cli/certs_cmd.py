@@ -57,7 +57,9 @@ def inspect(file: Path, kind: str | None, password_env: str | None, output_forma
             "format_version": FORMAT_VERSION,
             "file": str(file),
             "certificate": info.as_json(),
-            "problems": [{"code": p.code, "severity": p.severity, "message": p.message} for p in problems],
+            "problems": [
+                {"code": p.code, "severity": p.severity, "message": p.message} for p in problems
+            ],
         }
         click.echo(json.dumps(document, ensure_ascii=False, indent=2))
         return

@@ -36,8 +36,13 @@ def keygen(out: Path) -> None:
 
 
 @command.command("encrypt")
-@click.option("--path", "field_path", required=True, metavar="FIELD_PATH",
-              help="The manifest path of the field, e.g. sites.akihabara.registered.batch_account.batch_password.")
+@click.option(
+    "--path",
+    "field_path",
+    required=True,
+    metavar="FIELD_PATH",
+    help="The manifest path of the field, e.g. sites.akihabara.registered.batch_account.batch_password.",
+)
 def encrypt(field_path: str) -> None:
     """Encrypt a value for FIELD_PATH.
 
@@ -56,8 +61,13 @@ def encrypt(field_path: str) -> None:
 
 
 @command.command("decrypt")
-@click.option("--path", "field_path", required=True, metavar="FIELD_PATH",
-              help="The manifest path the value was encrypted for.")
+@click.option(
+    "--path",
+    "field_path",
+    required=True,
+    metavar="FIELD_PATH",
+    help="The manifest path the value was encrypted for.",
+)
 @click.argument("token", required=False)
 def decrypt(field_path: str, token: str | None) -> None:
     """Decrypt TOKEN (or standard input) and print the value.
@@ -82,5 +92,5 @@ def _unwrap(token: str) -> str:
     if text.startswith("{") and text.endswith("}"):
         text = text[1:-1].strip()
         if text.startswith("encrypted:"):
-            text = text[len("encrypted:"):].strip()
+            text = text[len("encrypted:") :].strip()
     return text.strip("\"'")

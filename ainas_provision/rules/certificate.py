@@ -1,29 +1,146 @@
-"""Certificate checks that need no password: the file is there and can be read."""
+"""Certificate rules: the file is there, opens with its password, is of the declared type, is in
+force, and holds exactly what ``expect`` says — to the character."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
 
-from ainas_provision.diagnostics import Diagnostic
+from ainas_provision.certs.errors import CertificateError
+from ainas_provision.certs.info import CertificateInfo, validity_problems
+from ainas_provision.certs.reader import read_p12
+from ainas_provision.diagnostics import Diagnostic, Severity
 from ainas_provision.manifest.loader import Document, display_path
-from ainas_provision.manifest.marks import MarkedMap, mark_of
+from ainas_provision.manifest.marks import Mark, MarkedMap, mark_of
+from ainas_provision.rules import chars
 from ainas_provision.rules.registry import register
+from ainas_provision.secrets.values import Secret
 
 register("certificate-file", "the certificate file exists and is readable", "certificate")
+register(
+    "certificate-open",
+    "the certificate opens with its PIN/password and holds its private key",
+    "certificate",
+)
+register(
+    "certificate-type",
+    "the certificate is of the declared type (行政書士 or 商業登記)",
+    "certificate",
+)
+register(
+    "certificate-expect",
+    "expect values equal what the certificate holds, character for character",
+    "certificate",
+)
+register(
+    "certificate-validity",
+    "the certificate is in force: not expired, not before its start",
+    "certificate",
+)
+register(
+    "certificate-expiring",
+    "a warning when the certificate expires within cert_expiry_warning_days",
+    "certificate",
+)
+
+_LABELS = {
+    "trade_name": "屋号(漢字)",
+    "representative_name": "氏名又は代表者名(漢字)",
+    "address": "住所(都道府県〜番地)",
+}
+_TYPE_REASONS = ("not-corporate", "not-scrivener", "bad-extension", "unknown-attribute")
+DEFAULT_WARNING_DAYS = 60
 
 
-def check_file(merged: MarkedMap, origin: Mapping[str, Document]) -> list[Diagnostic]:
+@dataclass
+class CertificateCheck:
+    """What checking the certificate found: its fields (when it opened) and the problems."""
+
+    path: Path | None = None
+    info: CertificateInfo | None = None
+    diagnostics: list[Diagnostic] = None  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        if self.diagnostics is None:
+            self.diagnostics = []
+
+
+def certificate_path(merged: MarkedMap, origin: Mapping[str, Document]) -> Path | None:
     cert = merged.get("certificate")
-    if not isinstance(cert, MarkedMap) or not isinstance(cert.get("file"), str):
-        return []
     doc = origin.get("certificate")
-    path = doc.directory if doc else None
-    full = (path / cert["file"]) if path else None
-    if full is None:
-        return []
+    if not isinstance(cert, MarkedMap) or not isinstance(cert.get("file"), str) or doc is None:
+        return None
+    return doc.directory / cert["file"]
+
+
+def check(
+    merged: MarkedMap,
+    origin: Mapping[str, Document],
+    secrets: Mapping[str, Secret] | None,
+    now: dt.datetime,
+) -> CertificateCheck:
+    """Check the certificate section. Without ``secrets`` (or without the password among them)
+    only the file's presence is checked."""
+    result = CertificateCheck(path=certificate_path(merged, origin))
+    if result.path is None:
+        return result
+    cert = merged["certificate"]
+    data = _read(result, cert)
+    password = (secrets or {}).get("certificate.password")
+    if (
+        data is None
+        or password is None
+        or cert.get("type")
+        not in (
+            "行政書士電子証明書",
+            "商業登記電子証明書",
+        )
+    ):
+        return result
+    attributes = cert.get("attributes") if isinstance(cert.get("attributes"), dict) else None
     try:
-        with open(full, "rb") as handle:
-            handle.read(1)
+        info = read_p12(data, password.reveal(), kind=cert["type"], attributes=attributes)
+    except CertificateError as exc:
+        rule = "certificate-type" if exc.reason in _TYPE_REASONS else "certificate-open"
+        result.diagnostics.append(
+            Diagnostic(
+                mark_of(cert, "file"), f"{cert['file']}: {exc.message}", rule, "certificate.file"
+            )
+        )
+        return result
+    result.info = info
+    policy = merged.get("policy") if isinstance(merged.get("policy"), dict) else {}
+    days = policy.get("cert_expiry_warning_days", DEFAULT_WARNING_DAYS)
+    for problem in validity_problems(
+        info, now, warning_days=days if isinstance(days, int) else None
+    ):
+        error = problem.severity == "error"
+        result.diagnostics.append(
+            Diagnostic(
+                mark_of(cert, "file"),
+                f"{cert['file']}: {problem.message}",
+                "certificate-validity" if error else "certificate-expiring",
+                "certificate.file",
+                Severity.ERROR if error else Severity.WARNING,
+            )
+        )
+    expect = cert.get("expect")
+    if isinstance(expect, MarkedMap):
+        for key, label in _LABELS.items():
+            wanted = expect.get(key)
+            if isinstance(wanted, str):
+                diagnostic = compare(wanted, getattr(info, key), label, key, mark_of(expect, key))
+                if diagnostic:
+                    result.diagnostics.append(diagnostic)
+    return result
+
+
+def _read(result: CertificateCheck, cert: MarkedMap) -> bytes | None:
+    full = result.path
+    try:
+        return full.read_bytes()
     except FileNotFoundError:
         message = (
             f"証明書ファイル (file) {cert['file']} does not exist (looked for {display_path(full)})"
@@ -32,6 +149,60 @@ def check_file(merged: MarkedMap, origin: Mapping[str, Document]) -> list[Diagno
         message = f"証明書ファイル (file) {cert['file']} is a directory, not a .p12 file"
     except OSError as exc:
         message = f"証明書ファイル (file) {cert['file']} cannot be read: {exc.strerror}"
+    result.diagnostics.append(
+        Diagnostic(mark_of(cert, "file"), message, "certificate-file", "certificate.file")
+    )
+    return None
+
+
+def first_difference(a: str, b: str) -> int | None:
+    """The index of the first character where ``a`` and ``b`` differ; None when equal."""
+    if a == b:
+        return None
+    for index, (x, y) in enumerate(zip(a, b, strict=False)):
+        if x != y:
+            return index
+    return min(len(a), len(b))
+
+
+def compare(
+    wanted: str, actual: str | None, label: str, key: str, mark: Mark | None
+) -> Diagnostic | None:
+    """A diagnostic when ``expect.<key>`` differs from the certificate, pointing at the first
+    differing character and naming both characters with their code points."""
+    path = f"certificate.expect.{key}"
+    if actual is None:
+        return Diagnostic(
+            mark,
+            f"{label} (expect.{key}): the certificate holds no such field — for a "
+            "行政書士電子証明書, set certificate.attributes to where it is, or remove the expectation",
+            "certificate-expect",
+            path,
+        )
+    index = first_difference(wanted, actual)
+    if index is None:
+        return None
+    if index < len(wanted) and index < len(actual):
+        detail = (
+            f"at character {index + 1} the manifest has {chars.describe(wanted[index])}, "
+            f"the certificate {chars.describe(actual[index])}"
+        )
+    elif index < len(actual):
+        detail = (
+            f"the certificate goes on after character {index}: "
+            f"'{actual[index:]}' (starting with {chars.describe(actual[index])})"
+        )
     else:
-        return []
-    return [Diagnostic(mark_of(cert, "file"), message, "certificate-file", "certificate.file")]
+        detail = (
+            f"the certificate ends after character {index}; the manifest goes on with "
+            f"'{wanted[index:]}' (starting with {chars.describe(wanted[index])})"
+        )
+    if mark is not None and "\n" not in wanted:
+        mark = Mark(mark.file, mark.line, mark.col + index, mark.note)
+    return Diagnostic(
+        mark,
+        f"{label} (expect.{key}) '{wanted}' differs from the certificate's '{actual}': {detail}. "
+        "AINAS reads this field from the certificate; one character off and OSS filings fail",
+        "certificate-expect",
+        path,
+    )

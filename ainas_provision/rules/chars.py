@@ -57,13 +57,17 @@ def kind(ch: str) -> str:
         return "full-width"
     if width == "H":
         return "half-width"
-    return unicodedata.name(ch, "character").lower()
+    return "character"
 
 
 def describe(ch: str) -> str:
-    """``half-width space ' ' (U+0020)``."""
+    """``half-width space ' ' (U+0020)``; ``full-width '〇' (U+3007 IDEOGRAPHIC NUMBER ZERO)``:
+    look-alikes (〇/○, ー/－/-) are told apart by their Unicode names."""
     shown = ch if ch.isprintable() else ""
-    return f"{kind(ch)} '{shown}' ({code_point(ch)})"
+    name = unicodedata.name(ch, "")
+    if is_ascii(ch) or not name or name.startswith("CJK UNIFIED IDEOGRAPH"):
+        return f"{kind(ch)} '{shown}' ({code_point(ch)})"
+    return f"{kind(ch)} '{shown}' ({code_point(ch)} {name})"
 
 
 def to_fullwidth(ch: str) -> str | None:

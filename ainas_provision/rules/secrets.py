@@ -73,6 +73,7 @@ def resolve_all(
     *,
     env: Mapping[str, str] | None = None,
     decrypt: Callable[[str, str], str] | None = None,
+    key_problem: str | None = None,
 ) -> ResolvedSecrets:
     """Resolve every secret of the manifests. Malformed references were reported by the schema
     and are skipped here; every other failure is a diagnostic naming the field."""
@@ -83,6 +84,7 @@ def resolve_all(
     # a large manifest names the same variable or file many times: resolve and check it once
     resolved: dict[tuple, Secret | SecretError] = {}
     checked: dict[int, str | None] = {}
+    need_key: list[tuple[str, object]] = []  # encrypted fields, when there is no key
     for path, holder, key in iter_secret_values(merged):
         value = holder[key]
         dotted_path = ".".join(str(p) for p in path)
@@ -111,6 +113,9 @@ def resolve_all(
                 outcome = exc
             if cache_key:
                 resolved[cache_key] = outcome
+        if isinstance(outcome, SecretError) and outcome.needs_key:
+            need_key.append((dotted_path, mark_of(holder, key)))
+            continue
         if isinstance(outcome, SecretError):
             result.diagnostics.append(
                 Diagnostic(
@@ -137,6 +142,24 @@ def resolve_all(
                         dotted_path,
                     )
                 )
+    if need_key:
+        fields = ", ".join(path for path, _ in need_key)
+        why = (
+            f"the secrets key cannot be used: {key_problem}"
+            if key_problem
+            else "no secrets key is set: set AINAS_SECRETS_KEY to the key, or "
+            "AINAS_SECRETS_KEY_FILE to the file holding it"
+        )
+        count = len(need_key)
+        result.diagnostics.append(
+            Diagnostic(
+                need_key[0][1],
+                f"{count} encrypted secret{'s' if count > 1 else ''} cannot be decrypted — {why}. "
+                f"Fields that need it: {fields}",
+                "secret-encrypted",
+                need_key[0][0],
+            )
+        )
     return result
 
 

@@ -96,7 +96,7 @@ def parse_key(text: str, source: str) -> bytes:
     """A key from its text form (with or without the ``ainas-secrets-key-v1:`` prefix)."""
     text = text.strip()
     if text.startswith(KEY_PREFIX):
-        text = text[len(KEY_PREFIX):]
+        text = text[len(KEY_PREFIX) :]
     elif ":" in text:
         raise SecretsKeyError(
             f"{source} is not an ainas-provision secrets key: it must be '{KEY_PREFIX}' followed "
@@ -153,7 +153,9 @@ def load_key(env: Mapping[str, str] = os.environ) -> bytes | None:
             raise SecretsKeyError(f"{KEY_FILE_ENV} names {name}, which does not exist") from None
         except (OSError, UnicodeDecodeError) as exc:
             reason = exc.strerror if isinstance(exc, OSError) else "it is not a text key file"
-            raise SecretsKeyError(f"{KEY_FILE_ENV} names {name}, which cannot be read: {reason}") from None
+            raise SecretsKeyError(
+                f"{KEY_FILE_ENV} names {name}, which cannot be read: {reason}"
+            ) from None
         return parse_key(text, f"the key file {name}")
     return None
 
@@ -177,7 +179,9 @@ def encrypt(value: str, field_path: str, key: bytes) -> str:
 
 
 def _reencrypt_hint(field_path: str) -> str:
-    return f"re-encrypt it for this field with `ainas-provision secrets encrypt --path {field_path}`"
+    return (
+        f"re-encrypt it for this field with `ainas-provision secrets encrypt --path {field_path}`"
+    )
 
 
 def decrypt(token: str, field_path: str, key: bytes) -> str:

@@ -21,10 +21,11 @@ ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 class SecretError(Exception):
     """A secret that cannot be used; ``rule`` is the rule ID, the message names no value."""
 
-    def __init__(self, rule: str, message: str) -> None:
+    def __init__(self, rule: str, message: str, *, needs_key: bool = False) -> None:
         super().__init__(message)
         self.rule = rule
         self.message = message
+        self.needs_key = needs_key  # an encrypted value, and no key to decrypt it
 
 
 @dataclass(frozen=True)
@@ -144,8 +145,6 @@ def resolve(
         return Secret(text, ref.describe())
     if decrypt is None:
         raise SecretError(
-            "secret-encrypted",
-            "is encrypted, and decrypting {encrypted: …} values is not supported by this "
-            "version; use {env: NAME} or {file: path}",
+            "secret-encrypted", "is encrypted, and no secrets key is set", needs_key=True
         )
     return Secret(decrypt(ref.ref, field_path), ref.describe())

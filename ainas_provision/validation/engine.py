@@ -3,7 +3,9 @@ values, resolve secrets. Every problem is collected; nothing stops at the first.
 
 from __future__ import annotations
 
+import datetime as dt
 import gc
+import os
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -14,9 +16,11 @@ from ainas_provision.diagnostics import Diagnostic
 from ainas_provision.manifest.loader import Document, load_file, manifest_files
 from ainas_provision.manifest.marks import Mark, MarkedMap
 from ainas_provision.manifest.merge import merge
-from ainas_provision.rules import certificate as certificate_rules
 from ainas_provision.rules import references
+from ainas_provision.rules.certificate import CertificateCheck
+from ainas_provision.rules.certificate import check as check_certificate
 from ainas_provision.rules.secrets import resolve_all
+from ainas_provision.secrets.crypto import SecretsKeyError, load_key, make_decryptor
 from ainas_provision.secrets.values import Secret
 from ainas_provision.validation.schema_errors import check_document
 
@@ -30,6 +34,7 @@ class Validation:
     merged: MarkedMap | None = None
     origin: dict[str, Document] = field(default_factory=dict)
     secrets: dict[str, Secret] = field(default_factory=dict)
+    certificate: CertificateCheck | None = None
     diagnostics: list[Diagnostic] = field(default_factory=list)
 
     @property
@@ -77,12 +82,15 @@ def validate(
     env: Mapping[str, str] | None = None,
     decrypt: Callable[[str, str], str] | None = None,
     resolve_secrets: bool = True,
+    now: dt.datetime | None = None,
 ) -> Validation:
+    """Validate the manifests at ``path``. ``now`` is the moment certificates are judged at."""
+    now = now or dt.datetime.now(dt.UTC)
     with gc_paused():
-        return _validate(path, env=env, decrypt=decrypt, resolve_secrets=resolve_secrets)
+        return _validate(path, env=env, decrypt=decrypt, resolve_secrets=resolve_secrets, now=now)
 
 
-def _validate(path, *, env, decrypt, resolve_secrets) -> Validation:
+def _validate(path, *, env, decrypt, resolve_secrets, now) -> Validation:
     result = Validation(path)
     documents, problems = load_documents(path)
     result.documents = documents
@@ -94,11 +102,21 @@ def _validate(path, *, env, decrypt, resolve_secrets) -> Validation:
         result.merged, result.origin = merged, origin
         result.diagnostics.extend(conflicts)
         result.diagnostics.extend(references.check(merged))
-        result.diagnostics.extend(certificate_rules.check_file(merged, origin))
         if resolve_secrets:
-            resolved = resolve_all(merged, origin, env=env, decrypt=decrypt)
+            key_problem = None
+            if decrypt is None:
+                try:
+                    key = load_key(os.environ if env is None else env)
+                except SecretsKeyError as exc:
+                    key, key_problem = None, str(exc)
+                decrypt = make_decryptor(key) if key else None
+            resolved = resolve_all(
+                merged, origin, env=env, decrypt=decrypt, key_problem=key_problem
+            )
             result.secrets = resolved.values
             result.diagnostics.extend(resolved.diagnostics)
+        result.certificate = check_certificate(merged, origin, result.secrets, now)
+        result.diagnostics.extend(result.certificate.diagnostics)
     elif not problems:
         result.diagnostics.append(Diagnostic(Mark(str(path), 1, 1), "no manifest found", "path"))
     result.diagnostics.sort(key=Diagnostic.sort_key)
