@@ -14,7 +14,8 @@ import traceback
 import click
 
 from ainas_provision import __version__
-from ainas_provision.errors import AinasProvisionError
+from ainas_provision.cli.report import print_diagnostics
+from ainas_provision.errors import AinasProvisionError, ManifestError
 
 EXIT_ERROR = 1
 EXIT_INTERRUPTED = 130
@@ -24,6 +25,15 @@ class Group(click.Group):
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
+        except ManifestError as exc:
+            print_diagnostics(exc.diagnostics)
+            errors = sum(d.is_error for d in exc.diagnostics)
+            click.echo(
+                f"error: the manifests are invalid ({errors} error{'s' if errors != 1 else ''}); "
+                "nothing was read or changed",
+                err=True,
+            )
+            ctx.exit(EXIT_ERROR)
         except AinasProvisionError as exc:
             click.echo(f"error: {exc}", err=True)
             ctx.exit(EXIT_ERROR)
@@ -62,9 +72,27 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 
 def _register() -> None:
-    from ainas_provision.cli import certs_cmd, schema_cmd, secrets_cmd, validate_cmd
+    from ainas_provision.cli import (
+        apply_cmd,
+        certs_cmd,
+        plan_cmd,
+        schema_cmd,
+        secrets_cmd,
+        show_cmd,
+        state_cmd,
+        validate_cmd,
+    )
 
-    for module in (validate_cmd, schema_cmd, certs_cmd, secrets_cmd):
+    for module in (
+        validate_cmd,
+        plan_cmd,
+        apply_cmd,
+        show_cmd,
+        state_cmd,
+        schema_cmd,
+        certs_cmd,
+        secrets_cmd,
+    ):
         cli.add_command(module.command)
 
 

@@ -18,3 +18,36 @@ def output_format(choices: tuple[str, ...]):
         show_default=True,
         help="Output format.",
     )
+
+
+def target_options(func):
+    """--target, --state and --site: what to provision, where the state is, which sites."""
+    func = click.option(
+        "--site",
+        "sites",
+        multiple=True,
+        metavar="HANDLE",
+        help="Limit to this site and the users in it (repeatable).",
+    )(func)
+    func = click.option(
+        "--state",
+        "state_path",
+        type=click.Path(path_type=Path, dir_okay=False),
+        default=None,
+        help="The state file [default: ainas.state.json beside the manifests].",
+    )(func)
+    func = click.option(
+        "--target",
+        default=None,
+        metavar="TARGET",
+        help="sandbox:PATH or https://… [default: $AINAS_TARGET, else the embedded sandbox].",
+    )(func)
+    return func
+
+
+rewrite_unknown_secrets = click.option(
+    "--rewrite-unknown-secrets",
+    is_flag=True,
+    help="Write from the manifests the write-only secrets this tool never wrote (it cannot "
+    "compare them); without it they are left as they are.",
+)

@@ -1,0 +1,1 @@
+"""Backends: what the tool provisions (the embedded sandbox, an HTTPS endpoint)."""

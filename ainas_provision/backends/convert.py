@@ -1,0 +1,58 @@
+"""Turning the AINAS API's JSON (the sandbox service's dicts, the server's responses) into the
+current-state model. One place, used by every backend that speaks that shape."""
+
+from __future__ import annotations
+
+from ainas_provision.backends.base import CurrentState, LiveResource, Session
+
+USER_FIELDS = (
+    "name",
+    "role",
+    "site_id",
+    "default_destination",
+    "kei_default_destination",
+    "default_menu",
+)
+
+
+def organization(data: dict) -> LiveResource:
+    return LiveResource(
+        "organization",
+        str(data["id"]),
+        {key: data.get(key) for key in ("name", "short_name", "status", "permissions")},
+    )
+
+
+def certificate(data: dict) -> LiveResource:
+    return LiveResource(
+        "certificate", str(data["id"]), {k: v for k, v in data.items() if k != "id"}
+    )
+
+
+def state(
+    org: dict,
+    certificates: list[dict],
+    sites: list[dict],
+    users: list[dict],
+    session: Session | None,
+    scope: list[str] | None = None,
+) -> CurrentState:
+    current = CurrentState(organization(org), session=session, scope=scope)
+    current.certificates = [certificate(c) for c in certificates]
+    for item in sites:
+        site_id = str(item["site_id"])
+        current.sites[site_id] = LiveResource("site", site_id, dict(item["fields"]))
+        if item.get("batch_account") is not None:
+            current.batch_accounts[site_id] = LiveResource(
+                "batch_account", site_id, dict(item["batch_account"])
+            )
+        if item.get("kei_batch_account") is not None:
+            current.kei_batch_accounts[site_id] = LiveResource(
+                "kei_batch_account", site_id, dict(item["kei_batch_account"])
+            )
+    for item in users:
+        login_id = str(item["login_id"])
+        current.users[login_id] = LiveResource(
+            "user", login_id, {k: item.get(k) for k in USER_FIELDS}
+        )
+    return current

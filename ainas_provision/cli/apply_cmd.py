@@ -1,0 +1,178 @@
+"""``ainas-provision apply``: make AINAS match the manifests."""
+
+from __future__ import annotations
+
+import sys
+import threading
+from pathlib import Path
+
+import click
+
+from ainas_provision import workflow
+from ainas_provision.apply.executor import Outcome
+from ainas_provision.cli import options
+from ainas_provision.errors import AinasProvisionError
+from ainas_provision.plan import render
+from ainas_provision.plan.changes import Change
+from ainas_provision.plan.plan import Plan
+
+VERBS = {
+    "create": "creating",
+    "renew": "registering",
+    "update": "updating",
+    "adopt": "adopting",
+    "replace": "replacing",
+    "delete": "deleting",
+}
+
+
+class ProgressPrinter:
+    """One line per change started and finished, with counts (plain lines: CI logs read well)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+
+    def __call__(
+        self, event: str, change: Change, outcome: Outcome | None, done: int, total: int
+    ) -> None:
+        with self._lock:
+            if event == "start":
+                click.echo(f"{change.address}: {VERBS[change.action]}…")
+            elif event == "done":
+                click.secho(f"{change.address}: {outcome.message} [{done}/{total}]", fg="green")
+            elif event == "failed":
+                click.secho(
+                    f"{change.address}: failed: {outcome.message} [{done}/{total}]",
+                    fg="red",
+                    err=True,
+                )
+            else:
+                click.secho(
+                    f"{change.address}: {outcome.message} [{done}/{total}]", fg="yellow", err=True
+                )
+
+
+def confirm(auto_approve: bool) -> None:
+    if auto_approve:
+        return
+    if not sys.stdin.isatty():
+        raise AinasProvisionError(
+            "apply asks for confirmation, and there is no terminal to ask on: run it in a terminal, "
+            "pass --auto-approve, or apply a reviewed plan with --plan FILE"
+        )
+    answer = click.prompt(
+        "Do you want to perform these actions? Only 'yes' will be accepted",
+        default="",
+        show_default=False,
+    )
+    if answer.strip() != "yes":
+        raise AinasProvisionError("apply cancelled: nothing was changed")
+
+
+def summarize(outcomes: list[Outcome]) -> bool:
+    done = sum(o.status == "done" for o in outcomes)
+    failed = [o for o in outcomes if o.status == "failed"]
+    skipped = [o for o in outcomes if o.status == "skipped"]
+    if not failed and not skipped:
+        click.secho(f"Apply complete: {done} change{'s' if done != 1 else ''} applied.", fg="green")
+        return True
+    click.secho(
+        f"Apply finished with errors: {done} applied, {len(failed)} failed, {len(skipped)} skipped.",
+        fg="red",
+        err=True,
+    )
+    for outcome in failed:
+        click.echo(f"  failed: {outcome.change.address}: {outcome.message}", err=True)
+    for outcome in skipped:
+        click.echo(f"  skipped: {outcome.change.address}", err=True)
+    click.echo("The state records what was applied; run apply again to finish.", err=True)
+    return False
+
+
+@click.command("apply")
+@options.manifest_path
+@options.target_options
+@options.rewrite_unknown_secrets
+@click.option(
+    "--plan",
+    "plan_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Apply exactly this saved plan.",
+)
+@click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation.")
+@click.option(
+    "--parallelism",
+    type=click.IntRange(1, 64),
+    default=4,
+    show_default=True,
+    help="Changes in flight at once.",
+)
+@click.option(
+    "--allow-deletes",
+    type=click.IntRange(0),
+    default=None,
+    metavar="N",
+    help="Allow up to N deletions (overrides policy.max_deletes).",
+)
+@click.option(
+    "--lock-timeout",
+    type=click.FloatRange(0),
+    default=0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Wait this long for the state lock.",
+)
+def command(
+    path,
+    target,
+    state_path,
+    sites,
+    rewrite_unknown_secrets,
+    plan_file,
+    auto_approve,
+    parallelism,
+    allow_deletes,
+    lock_timeout,
+):
+    """Apply the manifests at PATH (or a saved plan) to the target."""
+    opts = workflow.Options(
+        path=path,
+        state_path=state_path,
+        target=target,
+        sites=list(sites),
+        rewrite_unknown_secrets=rewrite_unknown_secrets,
+        lock_timeout=lock_timeout,
+    )
+    run = workflow.open_run(opts, announce=lambda message: click.echo(message, err=True), lock=True)
+    try:
+        ok = _apply(run, plan_file, auto_approve, parallelism, allow_deletes)
+    finally:
+        run.close()
+    raise SystemExit(0 if ok else 1)
+
+
+def _apply(run, plan_file, auto_approve, parallelism, allow_deletes) -> bool:
+    if plan_file is not None:
+        plan = Plan.load(plan_file)
+        workflow.connect(run)
+        workflow.check_saved_plan(run, plan)
+        render.echo_text(plan)
+        plan.raise_if_unsafe(allow_deletes)
+    else:
+        plan = workflow.make_plan(run)
+        render.echo_text(plan)
+        plan.raise_if_unsafe(allow_deletes)
+        if not plan.has_changes:
+            return True
+        confirm(auto_approve)
+    outcomes = workflow.execute(run, plan, parallelism, ProgressPrinter())
+    if plan.incomplete and all(o.status == "done" for o in outcomes):
+        # the password is changed: now the target can be read, and the rest planned
+        click.echo("")
+        plan = workflow.make_plan(run)
+        render.echo_text(plan)
+        plan.raise_if_unsafe(allow_deletes)
+        if plan.has_changes:
+            confirm(auto_approve or plan_file is not None)
+            outcomes += workflow.execute(run, plan, parallelism, ProgressPrinter())
+    return summarize(outcomes)

@@ -1,0 +1,67 @@
+"""``ainas-provision plan``: what applying the manifests would change."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ainas_provision import workflow
+from ainas_provision.cli import options
+from ainas_provision.plan import render
+
+EXIT_CHANGES = 2
+
+
+@click.command("plan")
+@options.manifest_path
+@options.target_options
+@options.rewrite_unknown_secrets
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Save the plan for `apply --plan`.",
+)
+@click.option(
+    "--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes, 0 when none."
+)
+@options.output_format(("text", "json", "markdown"))
+def command(
+    path, target, state_path, sites, rewrite_unknown_secrets, out, detailed_exitcode, output_format
+):
+    """Read the target and show what applying the manifests at PATH would change."""
+    opts = workflow.Options(
+        path=path,
+        state_path=state_path,
+        target=target,
+        sites=list(sites),
+        rewrite_unknown_secrets=rewrite_unknown_secrets,
+    )
+    run = workflow.open_run(opts, announce=lambda message: click.echo(message, err=True))
+    try:
+        plan = workflow.make_plan(run)
+    finally:
+        run.close()
+    if output_format == "json":
+        click.echo(render.render_json(plan))
+    elif output_format == "markdown":
+        click.echo(render.render_markdown(plan))
+    else:
+        render.echo_text(plan)
+    if plan.errors:
+        raise SystemExit(1)
+    if len(plan.deletions) > plan.max_deletes:
+        click.secho(
+            f"Warning: this plan deletes {len(plan.deletions)} resources and policy.max_deletes is "
+            f"{plan.max_deletes}: apply will need --allow-deletes {len(plan.deletions)}",
+            fg="yellow",
+            err=True,
+        )
+    if out is not None:
+        plan.save(out)
+        click.echo(
+            f"Saved the plan to {out}: apply it with `ainas-provision apply --plan {out}`", err=True
+        )
+    if detailed_exitcode and plan.has_changes:
+        raise SystemExit(EXIT_CHANGES)

@@ -1,0 +1,25 @@
+"""``ainas-provision show``: print a saved plan."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ainas_provision.cli import options
+from ainas_provision.plan import render
+from ainas_provision.plan.plan import Plan
+
+
+@click.command("show")
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
+@options.output_format(("text", "json", "markdown"))
+def command(file: Path, output_format: str) -> None:
+    """Print the plan saved in FILE by `plan --out`."""
+    plan = Plan.load(file)
+    if output_format == "json":
+        click.echo(render.render_json(plan))
+    elif output_format == "markdown":
+        click.echo(render.render_markdown(plan))
+    else:
+        render.echo_text(plan)

@@ -1,0 +1,1 @@
+"""The model: resource kinds and their fields, the desired state, the current state."""

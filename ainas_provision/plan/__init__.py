@@ -1,0 +1,1 @@
+"""Plans: the changes between the manifests and the target, and the guard rails around them."""

@@ -1,0 +1,148 @@
+"""Changes: small value classes a plan is made of.
+
+A :class:`Change` says what will happen to one resource (its address, e.g. ``site.akihabara``),
+field by field with the AINAS label of each field. A sensitive field shows as ``(sensitive)``:
+its value is never in a change; what is kept is a keyed fingerprint of the value to send, so
+that applying a saved plan can check the secret did not change since. Sorting changes orders
+the work: the session first, then the certificate, sites, batch accounts, site managers, staff
+users — and deletions in the reverse order, after everything else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ainas_provision.model.kinds import KINDS, SITE_MANAGER
+
+SYMBOLS = {
+    "create": "+",
+    "renew": "+",
+    "update": "~",
+    "adopt": "<=",
+    "replace": "-/+",
+    "delete": "-",
+}
+SENSITIVE = "(sensitive)"
+
+
+@dataclass
+class FieldChange:
+    name: str
+    label: str
+    old: object = None
+    new: object = None
+    sensitive: bool = False
+
+    def to_json(self) -> dict:
+        return {
+            "name": self.name,
+            "label": self.label,
+            "old": SENSITIVE if self.sensitive and self.old is not None else self.old,
+            "new": SENSITIVE if self.sensitive and self.new is not None else self.new,
+            "sensitive": self.sensitive,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict) -> FieldChange:
+        sensitive = bool(data.get("sensitive"))
+        old, new = data.get("old"), data.get("new")
+        return cls(data["name"], data["label"], old, new, sensitive)
+
+
+@dataclass
+class Change:
+    """One resource's change. ``payload`` holds the non-secret values to send (all of them for a
+    create, the changed ones for an update); ``secrets`` maps each secret field to send to the
+    fingerprint of its value. ``live_id`` is AINAS's ID of an existing resource."""
+
+    action: str  # create | renew | update | adopt | replace | delete
+    kind: str
+    key: str = ""
+    title: str = ""
+    live_id: str | None = None
+    fields: list[FieldChange] = field(default_factory=list)
+    payload: dict = field(default_factory=dict)
+    secrets: dict[str, str] = field(default_factory=dict)
+    depends_on: list[str] = field(default_factory=list)
+    note: str | None = None
+
+    @property
+    def address(self) -> str:
+        return f"{self.kind}.{self.key}" if self.key else self.kind
+
+    @property
+    def symbol(self) -> str:
+        return SYMBOLS[self.action]
+
+    @property
+    def is_deletion(self) -> bool:
+        """Deletes and replaces remove a resource from AINAS (a replaced user loses its
+        history); both count against ``max_deletes``."""
+        return self.action in ("delete", "replace")
+
+    @property
+    def writes(self) -> bool:
+        """Whether applying it sends anything to AINAS (an adoption only binds the state)."""
+        return self.action != "adopt" or bool(self.fields)
+
+    @property
+    def rank(self) -> int:
+        rank = KINDS[self.kind].rank
+        if self.kind == "user" and self.payload.get("role") != SITE_MANAGER:
+            rank += 1  # staff after site managers
+        if self.action == "delete":
+            return 100 - rank  # deletions last, in the reverse order
+        return rank
+
+    def __lt__(self, other: Change) -> bool:
+        return (self.rank, self.address) < (other.rank, other.address)
+
+    def __repr__(self) -> str:
+        return f"<{self.action} {self.address}>"
+
+    def to_json(self) -> dict:
+        return {
+            "address": self.address,
+            "action": self.action,
+            "kind": self.kind,
+            "key": self.key,
+            "title": self.title,
+            "live_id": self.live_id,
+            "fields": [f.to_json() for f in self.fields],
+            "payload": self.payload,
+            "secret_fingerprints": self.secrets,
+            "depends_on": self.depends_on,
+            "note": self.note,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict) -> Change:
+        return cls(
+            action=data["action"],
+            kind=data["kind"],
+            key=data.get("key", ""),
+            title=data.get("title", ""),
+            live_id=data.get("live_id"),
+            fields=[FieldChange.from_json(f) for f in data.get("fields", [])],
+            payload=dict(data.get("payload") or {}),
+            secrets=dict(data.get("secret_fingerprints") or {}),
+            depends_on=list(data.get("depends_on") or []),
+            note=data.get("note"),
+        )
+
+
+@dataclass
+class Note:
+    """Something a reviewer should know that is not a change: drift in what the association
+    controls, a live resource the tool does not manage, a secret it cannot verify."""
+
+    level: str  # info | warning
+    address: str
+    message: str
+
+    def to_json(self) -> dict:
+        return {"level": self.level, "address": self.address, "message": self.message}
+
+    @classmethod
+    def from_json(cls, data: dict) -> Note:
+        return cls(data["level"], data["address"], data["message"])

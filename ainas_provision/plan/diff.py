@@ -1,0 +1,809 @@
+"""The diff: desired state against current state -> a plan. Pure: no I/O, no clock, no backend.
+
+What it knows beyond the two states comes from the state file (which sites and users the tool
+manages, which 拠点ID a handle is bound to, fingerprints of the secrets it wrote) and from the
+fingerprint function. Write-only secrets count as changed only when their fingerprint differs
+from the one the state holds; a secret the tool never wrote cannot be compared and is reported
+as a note. Write-once changes, ambiguous adoptions and changes the acting user may not make
+are plan errors: the plan is refused before anything is sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from ainas_provision.backends.base import CurrentState, LiveResource
+from ainas_provision.model import kinds
+from ainas_provision.model.desired import DesiredState, Resource
+from ainas_provision.plan.changes import SENSITIVE, Change, FieldChange, Note
+from ainas_provision.plan.plan import Plan
+from ainas_provision.secrets.values import Secret
+from ainas_provision.state.model import State
+
+Fingerprint = Callable[[str, str, str], str]
+
+WRITE_ONCE_RULE = "登録後は納付利用者ID、一括利用者ID及び、一括利用者パスワードの変更はできません"
+USER_TABLE_RULE = "拠点管理者ユーザーは所属拠点の担当者ユーザーのみ登録・追加・削除できます"
+BATCH_KINDS = (kinds.BATCH_ACCOUNT, kinds.KEI_BATCH_ACCOUNT)
+
+
+@dataclass
+class DiffOptions:
+    scope: set[str] | None = None  # site handles; None: everything
+    new_password: Secret | None = None  # for a forced password change
+    rewrite_unknown_secrets: bool = False  # write secrets the tool never wrote
+    target: dict = field(default_factory=dict)
+
+
+def _norm(value):
+    if value == "":
+        return None
+    if isinstance(value, tuple):
+        return list(value)
+    return value
+
+
+def _field_changes(kind: kinds.Kind, desired: dict, live: dict, skip=()) -> list[FieldChange]:
+    out = []
+    for spec in kind.fields:
+        if spec.secret or spec.name in skip or spec.name not in desired:
+            continue
+        old = live.get(spec.name, spec.default)
+        old = spec.default if old is None else old
+        new = desired[spec.name]
+        if _norm(old) != _norm(new):
+            out.append(FieldChange(spec.name, spec.label, old, new))
+    return out
+
+
+def _creation_fields(kind: kinds.Kind, resource: Resource) -> list[FieldChange]:
+    out = []
+    for spec in kind.fields:
+        if spec.secret:
+            if spec.name in resource.secrets:
+                out.append(FieldChange(spec.name, spec.label, None, SENSITIVE, sensitive=True))
+        elif resource.fields.get(spec.name) is not None:
+            out.append(FieldChange(spec.name, spec.label, None, resource.fields[spec.name]))
+    return out
+
+
+class _Differ:
+    def __init__(
+        self,
+        desired: DesiredState,
+        current: CurrentState | None,
+        state: State,
+        fingerprint: Fingerprint,
+        options: DiffOptions,
+    ) -> None:
+        self.desired = desired
+        self.current = current
+        self.state = state
+        self.fp = fingerprint
+        self.options = options
+        self.changes: list[Change] = []
+        self.notes: list[Note] = []
+        self.errors: list[str] = []
+        self.forget: list[tuple[str, str]] = []
+        # handle -> 拠点ID (None: created by this plan); address of the change creating it
+        self.bindings: dict[str, str | None] = {}
+        self.site_creations: dict[str, str] = {}
+
+    # -- helpers -------------------------------------------------------------------------
+    def in_scope(self, handle: str | None) -> bool:
+        return self.options.scope is None or handle in self.options.scope
+
+    def secret_fp(self, address: str, name: str, secret: Secret) -> str:
+        return self.fp(address, name, secret.reveal())
+
+    def add(self, change: Change) -> Change:
+        self.changes.append(change)
+        return change
+
+    # -- the parts -----------------------------------------------------------------------
+    def session(self) -> None:
+        session = self.current.session if self.current else None
+        if session is None or not session.must_change_password:
+            return
+        secret = self.options.new_password
+        address = f"session.{session.login_id}"
+        if secret is None:
+            self.errors.append(
+                f"the password of {session.login_id} is still the initial one, and AINAS allows "
+                "nothing else until it is changed: set AINAS_NEW_PASSWORD (or connection.new_password)"
+                " to the new password"
+            )
+            return
+        self.add(
+            Change(
+                "update",
+                "session",
+                session.login_id,
+                title=f"パスワード更新 ({session.login_id})",
+                live_id=session.login_id,
+                fields=[
+                    FieldChange(
+                        "password", "パスワード", "(初期パスワード)", SENSITIVE, sensitive=True
+                    )
+                ],
+                secrets={"password": self.secret_fp(address, "password", secret)},
+                note="the initial password must be changed before anything else",
+            )
+        )
+
+    def organization(self) -> None:
+        live = self.current.organization
+        wanted = self.desired.organization.fields
+        name = wanted.get("name")
+        if name is not None and _norm(live.fields.get("name")) != name:
+            self.notes.append(
+                Note(
+                    "warning",
+                    "organization",
+                    f"代理人組織名 (name) is '{live.fields.get('name')}' in AINAS, '{name}' in the "
+                    "manifests: the association controls it — ask it to change the name, or "
+                    "correct the manifest",
+                )
+            )
+        changes = _field_changes(kinds.ORGANIZATION, wanted, live.fields, skip=("name",))
+        if changes:
+            self.add(
+                Change(
+                    "update",
+                    "organization",
+                    title=live.fields.get("name") or "",
+                    live_id=live.id,
+                    fields=changes,
+                    payload={c.name: c.new for c in changes},
+                )
+            )
+
+    def certificate(self) -> None:
+        cert = self.desired.certificate
+        if cert is None or cert.info is None:
+            return
+        info = cert.info
+        fingerprint = info.fingerprint_sha256
+        live = self.current.certificates
+        matching = [c for c in live if c.fields.get("fingerprint") == fingerprint]
+        latest = live[-1] if live else None
+        password = cert.secrets.get("password")
+        secrets = (
+            {"password": self.secret_fp("certificate", "password", password)} if password else {}
+        )
+        typed = {name: cert.fields.get(name) for name in kinds.CERTIFICATE_TYPED}
+        password_field = FieldChange(
+            "password", kinds.CERTIFICATE.field("password").label, None, SENSITIVE, True
+        )
+        if matching and matching[-1] is latest:
+            changes = _field_changes(kinds.CERTIFICATE, typed, latest.fields)
+            if changes:
+                self.add(
+                    Change(
+                        "update",
+                        "certificate",
+                        title=info.trade_name or "",
+                        live_id=latest.id,
+                        fields=[*changes, password_field],
+                        payload={c.name: c.new for c in changes},
+                        secrets=secrets,
+                        note="AINAS requires the certificate password on every update: it is sent again",
+                    )
+                )
+            return
+        read = [
+            FieldChange("trade_name", "屋号(漢字)", None, info.trade_name),
+            FieldChange(
+                "representative_name", "氏名又は代表者名(漢字)", None, info.representative_name
+            ),
+            FieldChange("address", "住所(都道府県〜番地)", None, info.address),
+            FieldChange("expiry_date", "証明書有効期限", None, info.expiry_date.isoformat()),
+        ]
+        if latest is not None:
+            read[-1].old = latest.fields.get("expiry_date")
+        typed_fields = [
+            FieldChange(name, kinds.CERTIFICATE.field(name).label, None, value)
+            for name, value in typed.items()
+            if value is not None
+        ]
+        if latest is None:
+            action, note = "create", None
+        elif matching:
+            action = "renew"
+            note = "this certificate was registered before but another is in force: it is registered again"
+        else:
+            action = "renew"
+            note = (
+                f"renew: the certificate in force expires {latest.fields.get('expiry_date')}, "
+                f"the new one expires {info.expiry_date.isoformat()}; the old registration stays listed"
+            )
+        self.add(
+            Change(
+                action,
+                "certificate",
+                title=info.trade_name or "",
+                fields=[*read, *typed_fields, password_field],
+                payload={"type": cert.fields.get("type"), **typed, "fingerprint": fingerprint},
+                secrets=secrets,
+                note=note,
+            )
+        )
+
+    # sites ------------------------------------------------------------------------------
+    def sites(self) -> None:
+        live_sites = self.current.sites
+        bound = {entry["site_id"] for entry in self.state.sites.values()}
+        claimed: set[str] = set()
+        read_scope = set(self.current.scope) if self.current.scope is not None else None
+        for handle, site in self.desired.sites.items():
+            if not self.in_scope(handle):
+                continue
+            site_id = self.state.site_id(handle)
+            if site_id is not None and read_scope is not None and site_id not in read_scope:
+                continue
+            if site_id is not None and site_id in live_sites:
+                self.bindings[handle] = site_id
+                claimed.add(site_id)
+                self._update_site(handle, site, live_sites[site_id], adopt=False)
+                continue
+            note = None
+            if site_id is not None:
+                note = (
+                    f"拠点ID {site_id} recorded for this site no longer exists in AINAS (deleted "
+                    "outside the tool?): the site is created again"
+                )
+            else:
+                found = self._adoptable(site, live_sites, bound | claimed)
+                if found is not None:
+                    self.bindings[handle] = found.id
+                    claimed.add(found.id)
+                    self._update_site(handle, site, found, adopt=True)
+                    continue
+            self._create_site(handle, site, note)
+        self._delete_sites(bound, claimed)
+
+    def _adoptable(self, site: Resource, live_sites: dict, taken: set[str]) -> LiveResource | None:
+        free = [s for s in live_sites.values() if s.id not in taken]
+        code = site.fields.get("code")
+        if code:
+            by_code = [s for s in free if s.fields.get("code") == code]
+            if len(by_code) == 1:
+                return by_code[0]
+            if len(by_code) > 1:
+                self.errors.append(
+                    f"site.{site.key}: {len(by_code)} live sites have the 代理人拠点コード '{code}' "
+                    f"({', '.join(s.id for s in by_code)}); the tool cannot tell which to adopt"
+                )
+                return None
+        by_name = [s for s in free if s.fields.get("name") == site.fields.get("name")]
+        if len(by_name) > 1:
+            self.errors.append(
+                f"site.{site.key}: {len(by_name)} live sites are named '{site.fields.get('name')}' "
+                f"({', '.join(s.id for s in by_name)}); give the site its 代理人拠点コード so that "
+                "the tool can tell which to adopt"
+            )
+            return None
+        return by_name[0] if by_name else None
+
+    def _create_site(self, handle: str, site: Resource, note: str | None) -> None:
+        change = self.add(
+            Change(
+                "create",
+                "site",
+                handle,
+                title=site.title,
+                fields=_creation_fields(kinds.SITE, site),
+                payload=dict(site.fields),
+                note=note,
+            )
+        )
+        self.bindings[handle] = None
+        self.site_creations[handle] = change.address
+        for kind in BATCH_KINDS:
+            account = self._desired_batch(kind, handle)
+            if account is not None:
+                self._create_batch(kind, handle, account, depends=[change.address])
+
+    def _update_site(self, handle: str, site: Resource, live: LiveResource, *, adopt: bool) -> None:
+        changes = _field_changes(kinds.SITE, site.fields, live.fields)
+        if changes or adopt:
+            self.add(
+                Change(
+                    "adopt" if adopt else "update",
+                    "site",
+                    handle,
+                    title=site.title,
+                    live_id=live.id,
+                    fields=changes,
+                    payload={c.name: c.new for c in changes},
+                    note=f"adopting the live site 拠点ID {live.id}" if adopt else None,
+                )
+            )
+        depends = [f"site.{handle}"] if adopt else []
+        for kind in BATCH_KINDS:
+            account = self._desired_batch(kind, handle)
+            existing = self._live_batch(kind, live.id)
+            if account is not None and existing is None:
+                self._create_batch(kind, handle, account, depends=depends)
+            elif account is not None:
+                self._update_batch(kind, handle, account, existing, adopt, depends)
+            elif existing is not None:
+                self.notes.append(
+                    Note(
+                        "info",
+                        f"{kind.name}.{handle}",
+                        f"{kind.label} is registered in AINAS but not in the manifests; AINAS has no "
+                        "way to delete it alone, so it is left as is",
+                    )
+                )
+
+    def _desired_batch(self, kind: kinds.Kind, handle: str) -> Resource | None:
+        group = (
+            self.desired.batch_accounts
+            if kind is kinds.BATCH_ACCOUNT
+            else self.desired.kei_batch_accounts
+        )
+        return group.get(handle)
+
+    def _live_batch(self, kind: kinds.Kind, site_id: str) -> LiveResource | None:
+        group = (
+            self.current.batch_accounts
+            if kind is kinds.BATCH_ACCOUNT
+            else self.current.kei_batch_accounts
+        )
+        return group.get(site_id)
+
+    def _create_batch(
+        self, kind: kinds.Kind, handle: str, account: Resource, depends: list[str]
+    ) -> None:
+        address = f"{kind.name}.{handle}"
+        self.add(
+            Change(
+                "create",
+                kind.name,
+                handle,
+                title=kind.label,
+                fields=_creation_fields(kind, account),
+                payload=dict(account.fields),
+                secrets={
+                    name: self.secret_fp(address, name, value)
+                    for name, value in account.secrets.items()
+                },
+                depends_on=depends,
+            )
+        )
+
+    def _update_batch(
+        self,
+        kind: kinds.Kind,
+        handle: str,
+        account: Resource,
+        live: LiveResource,
+        adopted: bool,
+        depends: list[str],
+    ) -> None:
+        address = f"{kind.name}.{handle}"
+        for name in ("payment_user_id", "batch_user_id"):
+            old, new = live.fields.get(name), account.fields.get(name)
+            if _norm(old) != _norm(new):
+                label = kind.field(name).label
+                self.errors.append(
+                    f"{address}: {label} ({name}) is '{old}' in AINAS and '{new}' in the manifests, "
+                    f"but AINAS refuses to change it after registration ({WRITE_ONCE_RULE}); put "
+                    "the registered value back, or delete the site and create it anew"
+                )
+        known = {} if adopted else self.state.fingerprints("sites", handle)
+        secrets: dict[str, str] = {}
+        fields = _field_changes(
+            kind, account.fields, live.fields, skip=("payment_user_id", "batch_user_id")
+        )
+        for name, value in account.secrets.items():
+            label = kind.field(name).label
+            new_fp = self.secret_fp(address, name, value)
+            old_fp = known.get(f"{kind.name}.{name}")
+            if old_fp == new_fp:
+                continue
+            if name == "batch_password":
+                if old_fp is not None:
+                    self.errors.append(
+                        f"{address}: {label} ({name}) differs from the one registered (by its "
+                        f"fingerprint), but AINAS refuses to change it after registration "
+                        f"({WRITE_ONCE_RULE}); put the registered password back"
+                    )
+                else:
+                    self.notes.append(self._unknown_secret(address, label, name, rewritable=False))
+                continue
+            if old_fp is None and not self.options.rewrite_unknown_secrets:
+                self.notes.append(self._unknown_secret(address, label, name, rewritable=True))
+                continue
+            fields.append(
+                FieldChange(name, label, SENSITIVE if old_fp else None, SENSITIVE, sensitive=True)
+            )
+            secrets[name] = new_fp
+        if fields:
+            self.add(
+                Change(
+                    "update",
+                    kind.name,
+                    handle,
+                    title=kind.label,
+                    live_id=live.id,
+                    fields=fields,
+                    payload={c.name: c.new for c in fields if not c.sensitive},
+                    secrets=secrets,
+                    depends_on=depends,
+                )
+            )
+
+    @staticmethod
+    def _unknown_secret(address: str, label: str, name: str, *, rewritable: bool) -> Note:
+        how = (
+            "; to set it from the manifests, apply with --rewrite-unknown-secrets"
+            if rewritable
+            else ""
+        )
+        return Note(
+            "info",
+            address,
+            f"{label} ({name}) was not written by this tool, and AINAS never shows it: it cannot "
+            f"be compared and is left as is{how}",
+        )
+
+    def _delete_sites(self, bound: set[str], claimed: set[str]) -> None:
+        live_sites = self.current.sites
+        for handle, entry in sorted(self.state.sites.items()):
+            if handle in self.desired.sites or not self.in_scope(handle):
+                continue
+            site_id = entry["site_id"]
+            if site_id in live_sites:
+                self._delete_site(handle, live_sites[site_id])
+            elif self.current.scope is None or site_id in self.current.scope:
+                self.forget.append(("sites", handle))
+        if self.options.scope is not None:
+            return
+        for site_id, live in sorted(live_sites.items()):
+            if site_id in bound or site_id in claimed:
+                continue
+            if self.desired.policy.prune:
+                self._delete_site(None, live)
+            else:
+                self.notes.append(
+                    Note(
+                        "info",
+                        f"site[{site_id}]",
+                        f"not managed: the live site 拠点ID {site_id} ({live.fields.get('name')}) is "
+                        "in no manifest; left alone (policy.prune: true would delete it)",
+                    )
+                )
+
+    def _delete_site(self, handle: str | None, live: LiveResource) -> None:
+        key = handle or f"[{live.id}]"
+        self.add(
+            Change("delete", "site", key, title=str(live.fields.get("name") or ""), live_id=live.id)
+        )
+
+    # users ------------------------------------------------------------------------------
+    def _site_of(self, handle: str) -> tuple[str | None, list[str]]:
+        """The 拠点ID of a site handle, and what a change using it must wait for."""
+        if handle in self.site_creations:
+            return None, [self.site_creations[handle]]
+        site_id = self.bindings.get(handle) or self.state.site_id(handle)
+        depends = (
+            [f"site.{handle}"]
+            if any(c.address == f"site.{handle}" and c.action == "adopt" for c in self.changes)
+            else []
+        )
+        return site_id, depends
+
+    def users(self) -> None:
+        live_users = self.current.users
+        read_scope = set(self.current.scope) if self.current.scope is not None else None
+        for login_id, user in self.desired.users.items():
+            handle = user.fields["site"]
+            if not self.in_scope(handle):
+                continue
+            live = live_users.get(login_id)
+            if live is not None and live.fields.get("role") == kinds.ADMIN_ROLE:
+                self.errors.append(
+                    f"user.{login_id}: {login_id} is an admin (管理者) in AINAS; admins are the "
+                    "association's and are listed under `admins`, not `users`"
+                )
+                continue
+            managed = login_id in self.state.users
+            if live is None:
+                note = None
+                if managed and (read_scope is None or self.state.site_id(handle) in read_scope):
+                    note = "recorded as managed but no longer in AINAS (deleted outside the tool?): created again"
+                self._create_user(login_id, user, note, action="create")
+                continue
+            self._update_user(login_id, user, live, managed)
+        self._delete_users()
+
+    def _user_payload(self, user: Resource) -> dict:
+        return {name: value for name, value in user.fields.items()}
+
+    def _create_user(
+        self, login_id: str, user: Resource, note: str | None, *, action: str, live_id=None
+    ) -> None:
+        address = f"user.{login_id}"
+        _, depends = self._site_of(user.fields["site"])
+        self.add(
+            Change(
+                action,
+                "user",
+                login_id,
+                title=user.title,
+                live_id=live_id,
+                fields=_creation_fields(kinds.USER, user),
+                payload=self._user_payload(user),
+                secrets={
+                    name: self.secret_fp(address, name, value)
+                    for name, value in user.secrets.items()
+                },
+                depends_on=depends,
+                note=note,
+            )
+        )
+
+    def _update_user(
+        self, login_id: str, user: Resource, live: LiveResource, managed: bool
+    ) -> None:
+        address = f"user.{login_id}"
+        desired_role, live_role = user.fields["role"], live.fields.get("role")
+        if (desired_role == kinds.SITE_MANAGER) != (live_role == kinds.SITE_MANAGER):
+            self._create_user(
+                login_id,
+                user,
+                f"must be replaced: 権限 {live_role} -> {desired_role} (site managers and staff "
+                "are registered on different screens)",
+                action="replace",
+                live_id=login_id,
+            )
+            self.changes[-1].payload["previous_role"] = live_role
+            return
+        handle = user.fields["site"]
+        site_id, depends = self._site_of(handle)
+        desired_fields = dict(user.fields)
+        desired_fields["site"] = site_id
+        live_fields = {**live.fields, "site": live.fields.get("site_id")}
+        fields = _field_changes(kinds.USER, desired_fields, live_fields)
+        for change in fields:
+            if change.name == "site":
+                old_handle = self.state.handle_of(change.old) if change.old else None
+                change.old = f"{old_handle} ({change.old})" if old_handle else change.old
+                change.new = f"{handle} ({site_id})" if site_id else f"{handle} (new)"
+        secrets: dict[str, str] = {}
+        secret = user.secrets.get("initial_password")
+        if secret is not None:
+            new_fp = self.secret_fp(address, "initial_password", secret)
+            old_fp = (
+                self.state.fingerprints("users", login_id).get("initial_password")
+                if managed
+                else None
+            )
+            label = kinds.USER.field("initial_password").label
+            if old_fp is None and not self.options.rewrite_unknown_secrets:
+                self.notes.append(
+                    self._unknown_secret(address, label, "initial_password", rewritable=True)
+                )
+            elif old_fp != new_fp:
+                fields.append(
+                    FieldChange(
+                        "initial_password", label, SENSITIVE if old_fp else None, SENSITIVE, True
+                    )
+                )
+                secrets["initial_password"] = new_fp
+        if not fields and managed:
+            return
+        payload = {c.name: user.fields[c.name] for c in fields if not c.sensitive}
+        payload["role"] = desired_role
+        self.add(
+            Change(
+                "update" if managed else "adopt",
+                "user",
+                login_id,
+                title=user.title,
+                live_id=login_id,
+                fields=fields,
+                payload=payload,
+                secrets=secrets,
+                depends_on=depends,
+                note=None
+                if managed
+                else "adopting the live user (the tool will manage it from now on)",
+            )
+        )
+
+    def _delete_users(self) -> None:
+        live_users = self.current.users
+        scope_ids = (
+            {self.state.site_id(h) for h in self.options.scope} if self.options.scope else None
+        )
+        for login_id in sorted(self.state.users):
+            if login_id in self.desired.users:
+                continue
+            live = live_users.get(login_id)
+            if live is None:
+                if self.current.scope is None:
+                    self.forget.append(("users", login_id))
+                continue
+            if scope_ids is not None and live.fields.get("site_id") not in scope_ids:
+                continue
+            self._delete_user(login_id, live)
+        for login_id, live in sorted(live_users.items()):
+            if login_id in self.desired.users or login_id in self.state.users:
+                continue
+            if live.fields.get("role") == kinds.ADMIN_ROLE:
+                continue
+            if scope_ids is not None and live.fields.get("site_id") not in scope_ids:
+                continue
+            if self.desired.policy.prune:
+                self._delete_user(login_id, live)
+            else:
+                self.notes.append(
+                    Note(
+                        "info",
+                        f"user.{login_id}",
+                        f"not managed: the live user {login_id} ({live.fields.get('name')}) is in no "
+                        "manifest; left alone (policy.prune: true would delete it)",
+                    )
+                )
+
+    def _delete_user(self, login_id: str, live: LiveResource) -> None:
+        self.add(
+            Change(
+                "delete",
+                "user",
+                login_id,
+                title=str(live.fields.get("name") or ""),
+                live_id=login_id,
+                payload={"role": live.fields.get("role"), "site_id": live.fields.get("site_id")},
+            )
+        )
+
+    # checks across changes ----------------------------------------------------------------
+    def site_deletions(self) -> None:
+        """A site is deleted only once its users are gone (AINAS refuses otherwise), and after
+        their deletion."""
+        leaving = {c.key for c in self.changes if c.kind == "user" and c.action == "delete"}
+        moving = {
+            c.key
+            for c in self.changes
+            if c.kind == "user" and c.action in ("update", "replace", "adopt")
+        }
+        for change in self.changes:
+            if change.kind != "site" or change.action != "delete":
+                continue
+            staying = []
+            for login_id, live in self.current.users.items():
+                if live.fields.get("site_id") != change.live_id:
+                    continue
+                if login_id in leaving or (
+                    login_id in moving
+                    and self.desired.users.get(login_id)
+                    and (self.desired.users[login_id].fields["site"] != change.key)
+                ):
+                    change.depends_on.append(f"user.{login_id}")
+                else:
+                    staying.append(login_id)
+            if staying:
+                listed = ", ".join(staying[:5]) + (
+                    f" and {len(staying) - 5} more" if len(staying) > 5 else ""
+                )
+                self.errors.append(
+                    f"{change.address}: the site still has users ({listed}) that this plan does not "
+                    "delete or move, and AINAS refuses to delete a site with users; delete or move "
+                    "them in the manifests first"
+                )
+
+    def session_permissions(self) -> None:
+        """The user-type table, applied before anything is sent: a site manager may manage its
+        own site and the staff users in it, nothing else."""
+        session = self.current.session if self.current else None
+        if session is None or session.role == kinds.ADMIN_ROLE:
+            return
+        own = self.state.handle_of(session.site_id) if session.site_id else None
+        for change in self.changes:
+            if change.kind == "session":
+                continue
+            allowed = False
+            if session.role == kinds.SITE_MANAGER:
+                if change.kind == "site":
+                    allowed = (
+                        change.action in ("update", "adopt") and change.live_id == session.site_id
+                    )
+                elif change.kind in ("batch_account", "kei_batch_account"):
+                    allowed = change.key == own or change.live_id == session.site_id
+                elif change.kind == "user":
+                    role = change.payload.get("role")
+                    site = change.payload.get("site") or own
+                    site_id = change.payload.get("site_id", session.site_id)
+                    allowed = (
+                        role in kinds.STAFF_ROLES and site == own and site_id == session.site_id
+                    )
+                    if change.action == "replace":
+                        allowed = False
+            if not allowed:
+                self.errors.append(
+                    f"{change.address}: {session.login_id} is a {session.role} and may not make this "
+                    f"change (AINAS: {USER_TABLE_RULE}); run it with an admin's credentials"
+                )
+
+    def admins(self) -> None:
+        session = self.current.session if self.current else None
+        if session is not None and session.role != kinds.ADMIN_ROLE:
+            return  # a site manager cannot see the admins
+        live = {
+            k: v for k, v in self.current.users.items() if v.fields.get("role") == kinds.ADMIN_ROLE
+        }
+        for login_id, admin in self.desired.admins.items():
+            found = live.get(login_id)
+            if found is None:
+                self.notes.append(
+                    Note(
+                        "warning",
+                        f"admin.{login_id}",
+                        f"admin {login_id} is not in AINAS; admins are created by the association "
+                        "(利用登録通知書) — check the login ID, or ask the association",
+                    )
+                )
+                continue
+            name = admin.fields.get("name")
+            if name is not None and found.fields.get("name") != name:
+                self.notes.append(
+                    Note(
+                        "warning",
+                        f"admin.{login_id}",
+                        f"admin {login_id} is named '{found.fields.get('name')}' in AINAS, "
+                        f"'{name}' in the manifests (admins are verified, never changed)",
+                    )
+                )
+        if self.desired.admins:
+            for login_id in sorted(set(live) - set(self.desired.admins)):
+                self.notes.append(
+                    Note(
+                        "info",
+                        f"admin.{login_id}",
+                        f"admin {login_id} is in AINAS but not in `admins`",
+                    )
+                )
+
+
+def diff(
+    desired: DesiredState,
+    current: CurrentState | None,
+    state: State,
+    fingerprint: Fingerprint,
+    options: DiffOptions | None = None,
+) -> Plan:
+    """The plan that brings ``current`` to ``desired``. ``current`` is None when the target could
+    not be read past a forced password change: the plan then holds that change only."""
+    options = options or DiffOptions()
+    differ = _Differ(desired, current, state, fingerprint, options)
+    incomplete = None
+    if current is not None:
+        differ.session()
+        if current.session is not None and current.session.must_change_password:
+            incomplete = "the rest of the plan is made after the password change"
+        else:
+            differ.organization()
+            differ.certificate()
+            differ.sites()
+            differ.users()
+            differ.admins()
+            differ.site_deletions()
+            differ.session_permissions()
+    plan = Plan(
+        changes=differ.changes,
+        notes=differ.notes,
+        errors=differ.errors,
+        target=dict(options.target),
+        lineage=state.lineage,
+        serial=state.serial,
+        max_deletes=desired.policy.max_deletes,
+        scope=sorted(options.scope) if options.scope is not None else None,
+        incomplete=incomplete,
+        forget=differ.forget,
+    )
+    return plan

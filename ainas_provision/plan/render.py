@@ -1,0 +1,196 @@
+"""Showing a plan: text in Terraform's idiom, JSON for programs, markdown for a pull request.
+
+Secrets show as ``(sensitive)``; nothing here ever has a secret value to show.
+"""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from ainas_provision.plan.changes import SENSITIVE, Change, FieldChange
+from ainas_provision.plan.plan import Plan
+
+COLORS = {"+": "green", "~": "yellow", "-": "red", "-/+": "magenta", "<=": "cyan"}
+ACTION_WORDS = {
+    "create": "create",
+    "renew": "renew",
+    "update": "update in place",
+    "adopt": "adopt",
+    "replace": "replace (delete, then create)",
+    "delete": "delete",
+}
+MARKDOWN_LIMIT = 60_000
+
+
+def value_text(value) -> str:
+    if value == SENSITIVE:
+        return SENSITIVE
+    if value is None:
+        return "null"
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _field_line(change: Change, field: FieldChange) -> tuple[str, str]:
+    name = f"{field.label} ({field.name})" if field.label != field.name else field.name
+    if change.action in ("create", "renew", "replace") or (
+        field.old is None and change.action != "delete"
+    ):
+        if field.old is not None and change.action == "renew":
+            return "~", f"{name} = {value_text(field.old)} -> {value_text(field.new)}"
+        return "+", f"{name} = {value_text(field.new)}"
+    return "~", f"{name} = {value_text(field.old)} -> {value_text(field.new)}"
+
+
+def heading(change: Change) -> str:
+    title = f" ({change.title})" if change.title else ""
+    live = f" [{change.live_id}]" if change.live_id and change.kind in ("site",) else ""
+    return f"{change.address}{title}{live}"
+
+
+def summary_line(plan: Plan) -> str:
+    counts = plan.counts()
+    text = (
+        f"Plan: {counts['add']} to add, {counts['change']} to change, {counts['replace']} to replace, "
+        f"{counts['destroy']} to destroy"
+    )
+    if counts["adopt"]:
+        text += f", {counts['adopt']} to adopt"
+    return text + "."
+
+
+def target_line(plan: Plan) -> str:
+    target = plan.target
+    kind = "embedded sandbox" if target.get("kind") == "sandbox" else target.get("kind", "")
+    scope = f", sites {', '.join(plan.scope)}" if plan.scope else ""
+    return f"代理人組織ID {target.get('organization_id')} at {kind} {target.get('location')}{scope}"
+
+
+def text_lines(plan: Plan) -> list[tuple[str, str | None]]:
+    """The text form as (line, color) pairs; the caller decides whether to colour."""
+    lines: list[tuple[str, str | None]] = []
+    if plan.changes:
+        lines.append((f"ainas-provision will perform these actions on {target_line(plan)}:", None))
+        lines.append(("", None))
+        for change in plan.changes:
+            color = COLORS[change.symbol]
+            lines.append(
+                (f"  {change.symbol} {heading(change)}: {ACTION_WORDS[change.action]}", color)
+            )
+            if change.note:
+                lines.append((f"      # {change.note}", None))
+            for field in change.fields:
+                symbol, text = _field_line(change, field)
+                lines.append((f"      {symbol} {text}", COLORS[symbol]))
+            lines.append(("", None))
+    else:
+        lines.append((f"No changes: {target_line(plan)} matches the manifests.", "green"))
+        lines.append(("", None))
+    if plan.notes:
+        lines.append(("Notes:", None))
+        for note in plan.notes:
+            mark = "!" if note.level == "warning" else "-"
+            lines.append(
+                (
+                    f"  {mark} {note.address}: {note.message}",
+                    "yellow" if note.level == "warning" else None,
+                )
+            )
+        lines.append(("", None))
+    if plan.incomplete:
+        lines.append((f"This plan stops at its first step: {plan.incomplete}.", "yellow"))
+    for error in plan.errors:
+        lines.append((f"Error: {error}", "red"))
+    if plan.changes:
+        lines.append((summary_line(plan), None))
+    return lines
+
+
+def render_text(plan: Plan) -> str:
+    """Plain text (no colour)."""
+    return "\n".join(line for line, _ in text_lines(plan))
+
+
+def echo_text(plan: Plan, *, err: bool = False) -> None:
+    """Print the plan, in colour on a terminal."""
+    for line, color in text_lines(plan):
+        click.secho(line, fg=color, err=err)
+
+
+def render_json(plan: Plan) -> str:
+    return json.dumps(plan.to_json(), ensure_ascii=False, indent=2)
+
+
+def _markdown_details(change: Change) -> str:
+    rows = [f"{change.symbol} {heading(change)}: {ACTION_WORDS[change.action]}"]
+    if change.note:
+        rows.append(f"#   {change.note}")
+    for field in change.fields:
+        symbol, text = _field_line(change, field)
+        rows.append(f"{'+' if symbol == '+' else '!'}   {text}")
+    return "\n".join(rows)
+
+
+def render_markdown(plan: Plan, limit: int = MARKDOWN_LIMIT) -> str:
+    """For a pull-request comment: a summary table and the details, cut down to stay under
+    ``limit`` characters on a large plan (the rest is named, not dropped silently)."""
+    head = [f"### ainas-provision plan — {target_line(plan)}", ""]
+    if plan.errors:
+        head += ["**The plan cannot be applied:**", ""] + [f"- ❌ {e}" for e in plan.errors] + [""]
+    if not plan.changes:
+        head += ["No changes: AINAS matches the manifests.", ""]
+    else:
+        head += [f"**{summary_line(plan)}**", ""]
+    notes = []
+    if plan.notes:
+        notes = (
+            ["**Notes**", ""]
+            + [
+                f"- {'⚠️' if n.level == 'warning' else 'ℹ️'} `{n.address}`: {n.message}"
+                for n in plan.notes
+            ]
+            + [""]
+        )
+    table = ["| | resource | action |", "|---|---|---|"]
+    rows = [
+        f"| `{c.symbol}` | `{c.address}` {c.title} | {ACTION_WORDS[c.action]} |"
+        for c in plan.changes
+    ]
+    details = [_markdown_details(c) for c in plan.changes]
+    footer_budget = 400
+
+    def assemble(n_rows: int, n_details: int, note_lines: list[str]) -> str:
+        parts = list(head)
+        if plan.changes:
+            parts += table + rows[:n_rows]
+            if n_rows < len(rows):
+                parts.append(f"| | … {len(rows) - n_rows} more changes | |")
+            parts.append("")
+            if n_details:
+                parts += ["<details><summary>Details</summary>", "", "```diff"]
+                parts += details[:n_details]
+                parts += ["```", ""]
+                if n_details < len(details):
+                    parts.append(
+                        f"*Details of {len(details) - n_details} more changes are not shown here "
+                        "(comment size limit); see the full plan with `ainas-provision show`.*"
+                    )
+                parts += ["</details>", ""]
+        parts += note_lines
+        return "\n".join(parts)
+
+    text = assemble(len(rows), len(details), notes)
+    if len(text) <= limit:
+        return text
+    # keep the table, drop details from the end, then rows, then notes
+    n_details = len(details)
+    while n_details and len(assemble(len(rows), n_details, notes)) > limit - footer_budget:
+        n_details = max(0, n_details - max(1, n_details // 10))
+    n_rows = len(rows)
+    while n_rows and len(assemble(n_rows, n_details, notes)) > limit - footer_budget:
+        n_rows = max(0, n_rows - max(1, n_rows // 10))
+    note_lines = notes
+    if len(assemble(n_rows, n_details, note_lines)) > limit - footer_budget:
+        note_lines = [f"*{len(plan.notes)} notes are not shown (comment size limit).*", ""]
+    return assemble(n_rows, n_details, note_lines)

@@ -1,0 +1,162 @@
+"""The sandbox's storage: one SQLite file (WAL), one connection per thread.
+
+Field sets that AINAS treats as one form are stored as JSON in one column; what AINAS never
+shows again (passwords) is stored only as a salted scrypt hash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import sqlite3
+import threading
+from base64 import b64decode, b64encode
+from contextlib import contextmanager
+from pathlib import Path
+
+SCHEMA_VERSION = 1
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS tenants (
+    org_id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    short_name TEXT NOT NULL,
+    status TEXT NOT NULL,
+    permissions TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS certificates (
+    cert_id INTEGER PRIMARY KEY AUTOINCREMENT,
+    org_id TEXT NOT NULL REFERENCES tenants(org_id),
+    registered_at TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    info TEXT NOT NULL,
+    typed TEXT NOT NULL,
+    p12 BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sites (
+    site_id TEXT PRIMARY KEY,
+    org_id TEXT NOT NULL REFERENCES tenants(org_id),
+    fields TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sites_by_org ON sites(org_id, site_id);
+CREATE TABLE IF NOT EXISTS batch_accounts (
+    site_id TEXT NOT NULL REFERENCES sites(site_id),
+    kind TEXT NOT NULL,
+    fields TEXT NOT NULL,
+    batch_password TEXT NOT NULL,
+    arrival_number_password TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (site_id, kind)
+);
+CREATE TABLE IF NOT EXISTS users (
+    login_id TEXT PRIMARY KEY,
+    org_id TEXT NOT NULL REFERENCES tenants(org_id),
+    name TEXT NOT NULL,
+    role TEXT NOT NULL,
+    site_id TEXT,
+    password TEXT NOT NULL,
+    must_change_password INTEGER NOT NULL,
+    fields TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    last_login TEXT
+);
+CREATE INDEX IF NOT EXISTS users_by_org ON users(org_id, login_id);
+CREATE TABLE IF NOT EXISTS sessions (
+    token TEXT PRIMARY KEY,
+    login_id TEXT NOT NULL REFERENCES users(login_id),
+    created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS faults (
+    fault_id INTEGER PRIMARY KEY AUTOINCREMENT,
+    operation TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    field TEXT,
+    value TEXT,
+    remaining INTEGER
+);
+"""
+
+# scrypt cost for the sandbox: real enough to be a salted, slow hash, light enough that a
+# sandbox of 20,000 users is created in a minute.
+SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**11, 8, 1
+
+
+def hash_password(password: str) -> str:
+    salt = os.urandom(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P)
+    return f"scrypt${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}${b64encode(salt).decode()}${b64encode(digest).decode()}"
+
+
+def verify_password(password: str, stored: str) -> bool:
+    try:
+        _, n, r, p, salt, digest = stored.split("$")
+        expected = b64decode(digest)
+        got = hashlib.scrypt(
+            password.encode(),
+            salt=b64decode(salt),
+            n=int(n),
+            r=int(r),
+            p=int(p),
+            dklen=len(expected),
+        )
+    except (ValueError, TypeError):
+        return False
+    return hmac.compare_digest(got, expected)
+
+
+class Store:
+    """The SQLite file. ``transaction()`` gives a connection in an immediate transaction."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._local = threading.local()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.connection().executescript(SCHEMA)  # executescript manages its own transaction
+        with self.transaction() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)",
+                (str(SCHEMA_VERSION),),
+            )
+
+    def connection(self) -> sqlite3.Connection:
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            db.row_factory = sqlite3.Row
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute("PRAGMA foreign_keys=ON")
+            self._local.db = db
+        return db
+
+    @contextmanager
+    def transaction(self):
+        db = self.connection()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        else:
+            db.execute("COMMIT")
+
+    @contextmanager
+    def snapshot(self):
+        """A consistent read of several tables."""
+        db = self.connection()
+        db.execute("BEGIN")
+        try:
+            yield db
+        finally:
+            db.execute("COMMIT")
+
+    def close(self) -> None:
+        db = getattr(self._local, "db", None)
+        if db is not None:
+            db.close()
+            self._local.db = None

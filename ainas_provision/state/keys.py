@@ -1,0 +1,112 @@
+"""The fingerprint key: how the tool recognises a write-only secret it wrote, without keeping it.
+
+A fingerprint is HMAC-SHA256(key, resource address, field, value). Without the key, a
+fingerprint tells nothing about the value, not even whether two fields hold the same one (the
+address and field are part of the message). The key is never in the state: it comes from
+``AINAS_STATE_KEY`` (CI keeps it as a secret), from the file named by ``AINAS_STATE_KEY_FILE``,
+or from a key file beside the state (``ainas.state.key``, mode 0600, made on first use; keep it
+out of git). The state holds a *key check* so that a wrong key is told apart from changed
+secrets.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from ainas_provision.errors import AinasProvisionError
+
+KEY_ENV = "AINAS_STATE_KEY"
+KEY_FILE_ENV = "AINAS_STATE_KEY_FILE"
+PREFIX = "ainas-state-key-v1:"
+
+
+class StateKeyError(AinasProvisionError):
+    """The fingerprint key is missing, malformed or not the one the state was made with."""
+
+
+def default_key_path(state_path: Path) -> Path:
+    return state_path.with_name(state_path.name.removesuffix(".json") + ".key")
+
+
+def _parse(text: str, source: str) -> bytes:
+    body = text.strip().removeprefix(PREFIX)
+    try:
+        key = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
+    except (binascii.Error, ValueError):
+        key = b""
+    if len(key) != 32:
+        raise StateKeyError(
+            f"{source} is not a state key (expected '{PREFIX}' and 32 bytes in base64); "
+            "restore the right key, or make a new one by deleting the key file (the tool then "
+            "treats every write-only secret as unknown)"
+        )
+    return key
+
+
+def key_text(key: bytes) -> str:
+    return PREFIX + base64.urlsafe_b64encode(key).decode().rstrip("=")
+
+
+@dataclass
+class KeySource:
+    key: bytes | None
+    description: str  # where it came from, for messages
+    path: Path | None  # the key file to create, when there is none yet
+
+
+def find_key(state_path: Path, env: Mapping[str, str] = os.environ) -> KeySource:
+    if env.get(KEY_ENV):
+        return KeySource(_parse(env[KEY_ENV], KEY_ENV), KEY_ENV, None)
+    if env.get(KEY_FILE_ENV):
+        path = Path(env[KEY_FILE_ENV])
+        try:
+            return KeySource(_parse(path.read_text(encoding="ascii"), str(path)), str(path), None)
+        except FileNotFoundError:
+            raise StateKeyError(f"{KEY_FILE_ENV} names {path}, which does not exist") from None
+        except (OSError, UnicodeDecodeError):
+            raise StateKeyError(f"{KEY_FILE_ENV} names {path}, which cannot be read") from None
+    path = default_key_path(state_path)
+    if path.exists():
+        try:
+            return KeySource(_parse(path.read_text(encoding="ascii"), str(path)), str(path), None)
+        except (OSError, UnicodeDecodeError):
+            raise StateKeyError(f"the state key file {path} cannot be read") from None
+    return KeySource(None, str(path), path)
+
+
+def create_key_file(path: Path) -> bytes:
+    key = secrets.token_bytes(32)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as handle:
+        handle.write(key_text(key) + "\n")
+    os.chmod(path, 0o600)
+    return key
+
+
+class Fingerprinter:
+    """Keyed fingerprints of secret values."""
+
+    def __init__(self, key: bytes) -> None:
+        self._key = key
+
+    @property
+    def key_check(self) -> str:
+        return hmac.new(self._key, b"ainas-provision state key check", hashlib.sha256).hexdigest()[
+            :16
+        ]
+
+    def __call__(self, address: str, field: str, value: str) -> str:
+        message = f"{address}\0{field}\0{value}".encode()
+        return hmac.new(self._key, message, hashlib.sha256).hexdigest()
+
+    def __repr__(self) -> str:
+        return "Fingerprinter(key=…)"

@@ -1,0 +1,106 @@
+"""Targets: what ``--target`` (or ``AINAS_TARGET``) names, and the backend that reaches it.
+
+- absent: the embedded sandbox in ``ainas.sandbox.sqlite`` beside the manifests;
+- ``sandbox:PATH``: the embedded sandbox in another file;
+- ``https://…``: an AINAS endpoint (the bundled sandbox server, or AINAS) over mutual TLS.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from ainas_provision.backends.base import Backend
+from ainas_provision.errors import AinasProvisionError
+from ainas_provision.model.desired import DesiredState
+
+DEFAULT_SANDBOX = "ainas.sandbox.sqlite"
+# [project decision] the admin a new embedded-sandbox tenant gets when the manifests list none
+DEFAULT_ADMIN = ("kanri", "管理者")
+
+
+@dataclass(frozen=True)
+class Target:
+    kind: str  # sandbox | https
+    location: str  # a path (sandbox) or a URL
+
+    def identity(self, organization_id: str, relative_to: Path | None = None) -> dict:
+        location = self.location
+        if self.kind == "sandbox" and relative_to is not None:
+            with contextlib.suppress(ValueError):
+                location = os.path.relpath(Path(location).resolve(), relative_to.resolve())
+        return {"kind": self.kind, "location": location, "organization_id": organization_id}
+
+    def describe(self) -> str:
+        return f"embedded sandbox {self.location}" if self.kind == "sandbox" else self.location
+
+
+def manifest_dir(path: Path) -> Path:
+    return path if path.is_dir() else path.parent
+
+
+def resolve(spec: str | None, manifest_path: Path, env: Mapping[str, str] = os.environ) -> Target:
+    spec = spec or env.get("AINAS_TARGET") or None
+    if spec is None:
+        return Target("sandbox", os.path.relpath(manifest_dir(manifest_path) / DEFAULT_SANDBOX))
+    if spec.startswith("sandbox:"):
+        location = spec.removeprefix("sandbox:")
+        if not location:
+            raise AinasProvisionError(
+                "--target sandbox:PATH needs a path, e.g. sandbox:ainas.sandbox.sqlite"
+            )
+        return Target("sandbox", location)
+    if spec.startswith("https://"):
+        return Target("https", spec.rstrip("/"))
+    if spec.startswith("http://"):
+        raise AinasProvisionError(
+            f"--target {spec}: AINAS is reached over HTTPS with a client certificate only; use https://"
+        )
+    raise AinasProvisionError(
+        f"--target {spec} is not a target: give sandbox:PATH or https://…, or leave it out for the "
+        "embedded sandbox beside the manifests"
+    )
+
+
+def open_backend(
+    target: Target,
+    desired: DesiredState,
+    env: Mapping[str, str] = os.environ,
+    announce: Callable[[str], None] = lambda message: None,
+) -> Backend:
+    if target.kind == "sandbox":
+        return _open_sandbox(target, desired, env, announce)
+    from ainas_provision.backends.https import (
+        open_https,
+    )  # the HTTP client is loaded only when used
+
+    return open_https(target, desired, env)
+
+
+def _open_sandbox(target: Target, desired: DesiredState, env, announce) -> Backend:
+    from ainas_provision.backends.sandbox import SandboxBackend
+
+    backend = SandboxBackend(
+        Path(target.location),
+        desired.organization_id,
+        login_id=env.get("AINAS_LOGIN_ID") or None,
+        password=env.get("AINAS_PASSWORD"),
+    )
+    if not backend.tenant_exists():
+        admins = [
+            (login, (admin.fields.get("name") or "管理者"))
+            for login, admin in desired.admins.items()
+        ]
+        admins = admins or [DEFAULT_ADMIN]
+        org = desired.organization.fields
+        name = org.get("name") or f"代理人{desired.organization_id}"
+        backend.create_tenant(name, org.get("short_name") or name, admins)
+        announce(
+            f"created the sandbox tenant 代理人組織ID {desired.organization_id} in {target.location}, "
+            f"as the association would, with admin{'s' if len(admins) > 1 else ''} "
+            f"{', '.join(login for login, _ in admins)} (initial password 99999999)"
+        )
+    return backend

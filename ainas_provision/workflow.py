@@ -1,0 +1,266 @@
+"""The plan/apply workflow: validate, open the target and the state, read, diff, apply.
+
+Commands are thin; this module holds the sequence and its safety checks, in the order a person
+would want them: nothing is read from the target before the manifests are valid, nothing else is
+read before the tenant's 代理人組織ID is confirmed, nothing is written before the plan is shown
+(and approved), and a saved plan is applied only while everything it was made from still holds.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ainas_provision.apply.executor import Executor, Outcome, Progress
+from ainas_provision.backends.base import Backend, CurrentState, LiveResource
+from ainas_provision.errors import AinasProvisionError, ManifestError
+from ainas_provision.model import kinds
+from ainas_provision.model.desired import DesiredState, build
+from ainas_provision.plan.diff import DiffOptions, diff
+from ainas_provision.plan.plan import Plan, PlanRefused
+from ainas_provision.secrets.values import Secret
+from ainas_provision.state.keys import Fingerprinter, StateKeyError, create_key_file, find_key
+from ainas_provision.state.model import State
+from ainas_provision.state.store import LocalStateStore
+from ainas_provision.targets import Target, manifest_dir, open_backend, resolve
+from ainas_provision.validation.engine import Validation, validate
+
+STATE_NAME = "ainas.state.json"
+Announce = Callable[[str], None]
+
+
+@dataclass
+class Options:
+    path: Path = Path(".")
+    state_path: Path | None = None
+    target: str | None = None
+    sites: list[str] = field(default_factory=list)
+    rewrite_unknown_secrets: bool = False
+    lock_timeout: float = 0.0
+    env: Mapping[str, str] = field(default_factory=lambda: os.environ)
+
+
+@dataclass
+class Run:
+    """Everything one plan or apply works with."""
+
+    options: Options
+    validation: Validation
+    desired: DesiredState
+    target: Target
+    store: LocalStateStore
+    state: State
+    fingerprint: Fingerprinter
+    backend: Backend | None = None
+    current: CurrentState | None = None
+    announce: Announce = print
+
+    @property
+    def identity(self) -> dict:
+        return self.target.identity(self.desired.organization_id, self.store.path.parent)
+
+    def new_password(self) -> Secret | None:
+        value = self.options.env.get("AINAS_NEW_PASSWORD")
+        if value:
+            return Secret(value, "AINAS_NEW_PASSWORD")
+        return self.desired.connection_secrets.get("new_password")
+
+    def close(self) -> None:
+        try:
+            if self.backend is not None:
+                self.backend.close()
+        finally:
+            self.store.lock.release()
+
+
+def default_state_path(path: Path) -> Path:
+    return manifest_dir(path) / STATE_NAME
+
+
+def load_desired(path: Path, env: Mapping[str, str]) -> tuple[Validation, DesiredState]:
+    validation = validate(path, env=env)
+    if not validation.ok:
+        raise ManifestError(validation.diagnostics)
+    return validation, build(validation)
+
+
+def open_run(options: Options, announce: Announce, *, lock: bool = False) -> Run:
+    """Validate the manifests, take the state lock (for an apply) and load the state; the
+    target is opened later, by :func:`connect`."""
+    validation, desired = load_desired(options.path, options.env)
+    target = resolve(options.target, options.path, options.env)
+    store = LocalStateStore(options.state_path or default_state_path(options.path))
+    if lock:
+        store.lock.acquire("apply", timeout=options.lock_timeout)
+    try:
+        state = store.load()
+        fingerprint = _fingerprinter(store, state, options, announce)
+        run = Run(options, validation, desired, target, store, state, fingerprint)
+        run.announce = announce
+        if state.target is not None and state.target != run.identity:
+            raise AinasProvisionError(
+                f"the state {store.path} belongs to {_describe(state.target)}, not to "
+                f"{_describe(run.identity)}; use another --state for another target"
+            )
+    except BaseException:
+        store.lock.release()
+        raise
+    return run
+
+
+def _describe(identity: dict) -> str:
+    return f"代理人組織ID {identity.get('organization_id')} at {identity.get('kind')} {identity.get('location')}"
+
+
+def _fingerprinter(
+    store: LocalStateStore, state: State, options: Options, announce: Announce
+) -> Fingerprinter:
+    source = find_key(store.path, options.env)
+    key = source.key
+    if key is None:
+        if state.key_check is not None:
+            raise StateKeyError(
+                f"the state {store.path} was written with a fingerprint key that is not available: "
+                f"set AINAS_STATE_KEY, or restore {source.description}"
+            )
+        try:
+            key = create_key_file(source.path)
+        except FileExistsError:  # made by a run that started at the same moment
+            return _fingerprinter(store, state, options, announce)
+        announce(
+            f"created the state key {source.path} (mode 0600): keep it, and keep it out of git; "
+            "CI keeps it as the secret AINAS_STATE_KEY"
+        )
+    fingerprint = Fingerprinter(key)
+    if state.key_check is not None and state.key_check != fingerprint.key_check:
+        raise StateKeyError(
+            f"the fingerprint key from {source.description} is not the one the state {store.path} "
+            "was written with: use the right key (AINAS_STATE_KEY or the key file)"
+        )
+    return fingerprint
+
+
+def connect(run: Run) -> None:
+    """Open the target and confirm it is the manifests' tenant before reading anything else."""
+    run.backend = open_backend(run.target, run.desired, run.options.env, run.announce)
+    org_id = run.backend.organization_id()
+    if org_id != run.desired.organization_id:
+        raise AinasProvisionError(
+            f"{run.target.describe()} is the tenant of 代理人組織ID {org_id}, but the manifests describe "
+            f"代理人組織ID {run.desired.organization_id}: refusing to plan against another organization"
+        )
+
+
+def _scope(run: Run, session) -> set[str] | None:
+    scope = set(run.options.sites) or None
+    if scope:
+        unknown = sorted(scope - set(run.desired.sites))
+        if unknown:
+            raise AinasProvisionError(
+                f"--site {', '.join(unknown)}: no such site handle in the manifests "
+                f"(sites: {', '.join(sorted(run.desired.sites)) or 'none'})"
+            )
+    if session is not None and session.role == kinds.SITE_MANAGER:
+        own = _own_site(run, session)
+        if scope and scope != {own}:
+            raise AinasProvisionError(
+                f"{session.login_id} is the 拠点管理者 of site '{own}' and can plan only that site"
+            )
+        scope = {own}
+    return scope
+
+
+def _own_site(run: Run, session) -> str:
+    handle = run.state.handle_of(session.site_id) if session.site_id else None
+    if handle is None:
+        live = run.backend.read().sites.get(session.site_id)
+        for candidate, site in run.desired.sites.items():
+            fields = site.fields
+            if live is not None and (
+                (fields.get("code") and fields.get("code") == live.fields.get("code"))
+                or fields.get("name") == live.fields.get("name")
+            ):
+                handle = candidate
+                break
+    if handle is None:
+        raise AinasProvisionError(
+            f"{session.login_id} is a 拠点管理者 of 拠点ID {session.site_id}, which no site of the "
+            "manifests describes"
+        )
+    return handle
+
+
+def read_current(run: Run, scope: set[str] | None, session) -> CurrentState:
+    if session.must_change_password:
+        placeholder = LiveResource("organization", run.desired.organization_id, {})
+        return CurrentState(placeholder, session=session)
+    site_ids = None
+    if scope is not None:
+        ids = [run.state.site_id(handle) for handle in scope]
+        if all(ids):
+            site_ids = ids
+    return run.backend.read(sites=site_ids)
+
+
+def make_plan(run: Run) -> Plan:
+    if run.backend is None:
+        connect(run)
+    session = run.backend.session()
+    scope = _scope(run, session) if not session.must_change_password else None
+    run.current = read_current(run, scope, session)
+    plan = diff(
+        run.desired,
+        run.current,
+        run.state,
+        run.fingerprint,
+        DiffOptions(
+            scope=scope,
+            new_password=run.new_password(),
+            rewrite_unknown_secrets=run.options.rewrite_unknown_secrets,
+            target=run.identity,
+        ),
+    )
+    plan.target_digest = run.current.digest()
+    plan.manifest_digest = run.desired.digest()
+    plan.key_check = run.fingerprint.key_check
+    return plan
+
+
+def check_saved_plan(run: Run, plan: Plan) -> None:
+    """A saved plan is applied only if nothing it was made from has moved."""
+    if plan.target != run.identity:
+        raise PlanRefused(
+            f"the plan was made for {_describe(plan.target)}, not {_describe(run.identity)}"
+        )
+    if plan.lineage != run.state.lineage or plan.serial != run.state.serial:
+        raise PlanRefused(
+            f"the plan is stale: it was made from state serial {plan.serial}, and the state "
+            f"{run.store.path} is now at serial {run.state.serial}"
+            + ("" if plan.lineage == run.state.lineage else " of another lineage")
+            + "; make a new plan"
+        )
+    if plan.manifest_digest != run.desired.digest():
+        raise PlanRefused("the manifests changed since the plan was made; make a new plan")
+    if plan.key_check != run.fingerprint.key_check:
+        raise PlanRefused("the plan was made with another fingerprint key; make a new plan")
+    fresh = make_plan(run)
+    if fresh.target_digest != plan.target_digest:
+        raise PlanRefused(
+            f"the plan is stale: {run.target.describe()} changed since the plan was made; make a new plan"
+        )
+
+
+def execute(run: Run, plan: Plan, parallelism: int, progress: Progress | None) -> list[Outcome]:
+    executor = Executor(
+        run.backend,
+        run.store,
+        run.state,
+        run.desired,
+        run.fingerprint,
+        parallelism=parallelism,
+        new_password=run.new_password(),
+        progress=progress,
+    )
+    return executor.run(plan, target=run.identity, key_check=run.fingerprint.key_check)
