@@ -8,13 +8,14 @@ read before the tenant's 代理人組織ID is confirmed, nothing is written befo
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ainas_provision.apply.executor import Executor, Outcome, Progress
-from ainas_provision.backends.base import Backend, CurrentState, LiveResource
+from ainas_provision.backends.base import Backend, CountingBackend, CurrentState, LiveResource
 from ainas_provision.errors import AinasProvisionError, ManifestError
 from ainas_provision.model import kinds
 from ainas_provision.model.desired import DesiredState, build
@@ -28,6 +29,7 @@ from ainas_provision.targets import Target, manifest_dir, open_backend, resolve
 from ainas_provision.validation.engine import Validation, validate
 
 STATE_NAME = "ainas.state.json"
+log = logging.getLogger("ainas_provision")
 Announce = Callable[[str], None]
 
 
@@ -70,6 +72,12 @@ class Run:
     def close(self) -> None:
         try:
             if self.backend is not None:
+                calls = getattr(self.backend, "calls", None)
+                if calls is not None:
+                    log.debug(
+                        "backend calls: %s",
+                        ", ".join(f"{name} {count}" for name, count in sorted(calls.items())) or "none",
+                    )
                 self.backend.close()
         finally:
             self.store.lock.release()
@@ -144,7 +152,7 @@ def _fingerprinter(
 
 def connect(run: Run) -> None:
     """Open the target and confirm it is the manifests' tenant before reading anything else."""
-    run.backend = open_backend(run.target, run.desired, run.options.env, run.announce)
+    run.backend = CountingBackend(open_backend(run.target, run.desired, run.options.env, run.announce))
     org_id = run.backend.organization_id()
     if org_id != run.desired.organization_id:
         raise AinasProvisionError(

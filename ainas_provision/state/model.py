@@ -9,7 +9,6 @@ guessed without the fingerprint key (which lives outside the state).
 from __future__ import annotations
 
 import copy
-import uuid
 from dataclasses import dataclass, field
 
 FORMAT_VERSION = 1
@@ -21,7 +20,7 @@ class StateFormatError(ValueError):
 
 @dataclass
 class State:
-    lineage: str = field(default_factory=lambda: str(uuid.uuid4()))
+    lineage: str = ""  # given by the first apply that writes the state
     serial: int = 0
     target: dict | None = None  # {"kind", "organization_id", "location"}
     key_check: str | None = None  # proves which fingerprint key made the fingerprints

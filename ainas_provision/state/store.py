@@ -18,6 +18,7 @@ import json
 import os
 import tempfile
 import threading
+import uuid
 from pathlib import Path
 
 from ainas_provision.errors import AinasProvisionError
@@ -105,6 +106,8 @@ class LocalStateStore:
         if self.journal_path.exists():
             self.write(state)
             self.journal_path.unlink()
+        if not state.lineage:
+            state.lineage = str(uuid.uuid4())
         state.serial += 1
         self._journal = open(self.journal_path, "a", encoding="utf-8")  # noqa: SIM115
         self._append({"op": "begin", "lineage": state.lineage, "serial": state.serial})
