@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Collection
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from ainas_provision.errors import AinasProvisionError
@@ -53,9 +53,12 @@ class CurrentState:
 
     def digest(self) -> str:
         """A digest of everything read: a saved plan is refused when it changed."""
-        body = asdict(self)
-        text = json.dumps(body, ensure_ascii=False, sort_keys=True, default=str)
+        text = json.dumps(self, ensure_ascii=False, sort_keys=True, default=_plain)
         return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _plain(value):
+    return value.__dict__ if hasattr(value, "__dict__") else str(value)
 
 
 class BackendError(AinasProvisionError):

@@ -86,10 +86,7 @@ class DesiredState:
     def digest(self) -> str:
         """A digest of everything the manifests ask for except secret values (which saved
         plans check through fingerprints): it changes when the manifests do."""
-        body = [
-            [r.address, sorted(r.fields.items(), key=lambda kv: kv[0]), sorted(r.secrets)]
-            for r in self.resources()
-        ]
+        body = [[r.address, r.fields, sorted(r.secrets)] for r in self.resources()]
         if self.certificate and self.certificate.info:
             body.append(["certificate.fingerprint", self.certificate.info.fingerprint_sha256])
         text = json.dumps(body, ensure_ascii=False, sort_keys=True, default=str)
