@@ -62,9 +62,9 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 
 def _register() -> None:
-    from ainas_provision.cli import certs_cmd, schema_cmd, secrets_cmd, validate_cmd
+    from ainas_provision.cli import certs_cmd, render_cmd, schema_cmd, secrets_cmd, validate_cmd
 
-    for module in (validate_cmd, schema_cmd, certs_cmd, secrets_cmd):
+    for module in (validate_cmd, render_cmd, schema_cmd, certs_cmd, secrets_cmd):
         cli.add_command(module.command)
 
 
