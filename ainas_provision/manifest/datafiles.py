@@ -131,6 +131,15 @@ def vars_setting(doc: Document) -> tuple[list[VarsSource], list[Diagnostic]]:
     return sources, problems
 
 
+@dataclass(frozen=True)
+class Unavailable:
+    """The value of a variable whose data file could not be read (and was reported): a template
+    that uses it is not rendered, rather than reported again as using an undefined variable."""
+
+    name: str
+    source: str
+
+
 def load_variables(sources: Sequence[VarsSource]) -> tuple[dict[str, object], list[Diagnostic]]:
     """Read every data file into template variables; a later source wins over an earlier one."""
     variables: dict[str, object] = {}
@@ -140,7 +149,17 @@ def load_variables(sources: Sequence[VarsSource]) -> tuple[dict[str, object], li
             variables.update(read_source(source))
         except DataFileError as exc:
             problems.append(Diagnostic(exc.mark, exc.message, RULE, source.path_label))
+            name = source.name or _csv_variable_name(source)
+            if name:
+                variables[name] = Unavailable(name, source.shown)
     return variables, problems
+
+
+def _csv_variable_name(source: VarsSource) -> str | None:
+    suffix = source.path.suffix
+    if suffix.lower() in CSV_SUFFIXES:
+        return source.path.name[: -len(suffix)]
+    return None
 
 
 def read_source(source: VarsSource) -> dict[str, object]:
@@ -167,7 +186,7 @@ def read_source(source: VarsSource) -> dict[str, object]:
         raise DataFileError(problem.message, problem.mark)
     if suffix in CSV_SUFFIXES:
         rows = read_csv(text, shown)
-        name = source.name or source.path.name[: -len(suffix)]
+        name = source.name or _csv_variable_name(source)
         if not is_variable_name(name):
             raise DataFileError(
                 f"the file name of {shown} does not make a template variable name ('{name}'): "

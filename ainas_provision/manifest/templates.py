@@ -69,7 +69,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from jinja2.utils import object_type_repr
 
 from ainas_provision.diagnostics import Diagnostic
-from ainas_provision.manifest.datafiles import DataRow
+from ainas_provision.manifest.datafiles import DataRow, Unavailable
 from ainas_provision.manifest.loader import (
     TEMPLATE_SUFFIX,
     Document,
@@ -153,6 +153,21 @@ def _did_you_mean(name, known, what: str) -> str:
     if names:
         return f"; its {what} are: {', '.join(names)}"
     return ""
+
+
+class DataUnavailable(UndefinedError):
+    """A variable whose data file could not be read (already reported)."""
+
+
+def _context(variables: Mapping[str, object]) -> dict[str, object]:
+    """The template's variables; one whose data file failed raises :class:`DataUnavailable`
+    when used."""
+    return {
+        name: _Undefined(hint=f"data file {value.source} is unusable", exc=DataUnavailable)
+        if isinstance(value, Unavailable)
+        else value
+        for name, value in variables.items()
+    }
 
 
 class TemplateEncodingError(TemplateError):
@@ -361,7 +376,7 @@ def _chunks(
     template: Template, variables: Mapping[str, object]
 ) -> Iterator[tuple[str, Origin, bool]]:
     """Render, yielding each chunk with its origin and whether it is literal template text."""
-    generator = template.root_render_func(template.new_context(dict(variables)))
+    generator = template.root_render_func(template.new_context(_context(variables)))
     for chunk in generator:
         if not chunk:
             continue
@@ -377,10 +392,11 @@ def _chunks(
 
 
 class TemplateProblem(Exception):
-    """A template that cannot be rendered; ``diagnostic`` says where and why."""
+    """A template that cannot be rendered; ``diagnostic`` says where and why (None: it uses a
+    data file that could not be read, which is reported already)."""
 
-    def __init__(self, diagnostic: Diagnostic) -> None:
-        super().__init__(diagnostic.message)
+    def __init__(self, diagnostic: Diagnostic | None) -> None:
+        super().__init__(diagnostic.message if diagnostic else "a data file is unusable")
         self.diagnostic = diagnostic
 
 
@@ -430,7 +446,9 @@ def _error_place(tb: TracebackType | None, shown: str) -> Origin:
     return Origin(_shown(template.filename), template.get_corresponding_lineno(code_line), row)
 
 
-def _diagnostic(exc: Exception, shown: str, variables: Mapping[str, object]) -> Diagnostic:
+def _diagnostic(exc: Exception, shown: str, variables: Mapping[str, object]) -> Diagnostic | None:
+    if isinstance(exc, DataUnavailable):
+        return None
     if isinstance(exc, TemplateEncodingError):
         return exc.diagnostic
     if isinstance(exc, TemplateSyntaxError):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ainas_provision.rules.registry import register
 
-register("template-syntax", "templates (*.yaml.j2) are valid Jinja2", "load")
+register("template-syntax", "templates (`*.yaml.j2`) are valid Jinja2", "load")
 register(
     "template-undefined",
     "templates use only defined variables, keys and CSV columns",
@@ -17,6 +17,6 @@ register(
 )
 register(
     "vars-file",
-    "data files for templates (--vars, vars:) are readable CSV, YAML or JSON with usable names",
+    "data files for templates (`--vars`, `vars:`) are readable CSV, YAML or JSON with usable names",
     "load",
 )
