@@ -12,7 +12,7 @@ from collections.abc import Mapping
 
 import yaml
 
-from ainas_provision.secrets.masking import mask_secrets
+from ainas_provision.secrets.masking import ShownSecret, mask_secrets
 
 SECTION_ORDER = (
     "version",
@@ -33,9 +33,25 @@ def rendered_manifest(merged: Mapping) -> dict:
     return {section: masked[section] for section in SECTION_ORDER if section in masked}
 
 
+class _Dumper(yaml.SafeDumper):
+    """Safe YAML; a masked secret on one line, as it is written: ``{env: NAME}``."""
+
+
+def _shown_secret(dumper: yaml.SafeDumper, data: ShownSecret) -> yaml.Node:
+    return dumper.represent_mapping("tag:yaml.org,2002:map", dict(data), flow_style=True)
+
+
+_Dumper.add_representer(ShownSecret, _shown_secret)
+
+
 def to_yaml(document: Mapping) -> str:
-    return yaml.safe_dump(
-        dict(document), allow_unicode=True, sort_keys=False, width=1000, default_flow_style=False
+    return yaml.dump(
+        dict(document),
+        Dumper=_Dumper,
+        allow_unicode=True,
+        sort_keys=False,
+        width=1000,
+        default_flow_style=False,
     )
 
 

@@ -14,6 +14,11 @@ from ainas_provision.schema import secret_paths
 SENSITIVE = "(sensitive)"
 
 
+class ShownSecret(dict):
+    """A secret field's value as shown (``{env: NAME}``, ``{encrypted: (sensitive)}``): a dict,
+    marked so that YAML output can write it on one line, as people write it."""
+
+
 def masked_secret(value: object) -> object:
     """How the value of a secret field is shown."""
     if value is None:
@@ -21,9 +26,9 @@ def masked_secret(value: object) -> object:
     if isinstance(value, Mapping) and len(value) == 1:
         ((kind, ref),) = value.items()
         if kind in ("env", "file") and isinstance(ref, str):
-            return {kind: ref}
+            return ShownSecret({kind: ref})
         if kind == "encrypted":
-            return {"encrypted": SENSITIVE}
+            return ShownSecret({"encrypted": SENSITIVE})
     return SENSITIVE
 
 
