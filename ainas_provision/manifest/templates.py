@@ -15,7 +15,8 @@ How a rendered position is traced back to the template
     ``Template.get_corresponding_lineno`` maps a code line back). The template is rendered by
     iterating that generator (``root_render_func``, so that no traceback is rewritten); after
     each chunk it yields, the generator is suspended *at the yield that produced the chunk*, so
-    its frame's ``f_lineno`` maps to the template line of that chunk. ``gi_yieldfrom`` is
+    its frame's ``f_lineno`` maps to the template line of that chunk (the table is read once per
+    template: :class:`_TemplateLines`). ``gi_yieldfrom`` is
     followed into nested generators (blocks); output of ``{% include %}`` and of macros is
     attributed to the line that includes or calls them.
 
@@ -47,6 +48,7 @@ Errors
 
 from __future__ import annotations
 
+import bisect
 import difflib
 import functools
 import re
@@ -100,6 +102,9 @@ class _LineMarkingCodeGenerator(CodeGenerator):
     """
 
     def visit_Output(self, node: nodes.Output, frame: Frame) -> None:
+        if frame.require_output_check and self.has_known_extends:
+            super().visit_Output(node, frame)  # writes nothing: no output outside blocks
+            return
         if frame.buffer is not None or len(node.nodes) < 2:
             if node.nodes:
                 self.newline(node.nodes[0])
@@ -367,15 +372,39 @@ def _constant_ids(code) -> frozenset[int]:
     return frozenset(id(c) for c in code.co_consts if isinstance(c, str))
 
 
-@functools.lru_cache(maxsize=256)
 def _shown(filename: str | None) -> str:
     return display_path(Path(filename)) if filename else "<template>"
+
+
+class _TemplateLines:
+    """Maps a line of compiled template code to (template as shown, template line), as
+    ``Template.get_corresponding_lineno`` does, with the table read once per template
+    (``Template.debug_info`` parses it again on every access)."""
+
+    def __init__(self) -> None:
+        self._tables: dict[int, tuple[Template, str, list[int], list[int]]] = {}
+
+    def place(self, template: Template, code_line: int) -> tuple[str, int]:
+        table = self._tables.get(id(template))
+        if table is None:
+            pairs = template.debug_info  # (template line, code line), in code order
+            table = (
+                template,  # kept, so that its id stays its own
+                _shown(template.filename),
+                [code for _, code in pairs],
+                [line for line, _ in pairs],
+            )
+            self._tables[id(template)] = table
+        _, shown, code_lines, template_lines = table
+        index = bisect.bisect_right(code_lines, code_line) - 1
+        return shown, template_lines[index] if index >= 0 else 1
 
 
 def _chunks(
     template: Template, variables: Mapping[str, object]
 ) -> Iterator[tuple[str, Origin, bool]]:
     """Render, yielding each chunk with its origin and whether it is literal template text."""
+    lines = _TemplateLines()
     generator = template.root_render_func(template.new_context(_context(variables)))
     for chunk in generator:
         if not chunk:
@@ -385,10 +414,9 @@ def _chunks(
             yield chunk, Origin(_shown(template.filename), 1), False
             continue
         frame = frames[-1]
-        owner = _template_of(frame)
-        line = owner.get_corresponding_lineno(frame.f_lineno)
+        shown, line = lines.place(_template_of(frame), frame.f_lineno)
         literal = id(chunk) in _constant_ids(frame.f_code)
-        yield chunk, Origin(_shown(owner.filename), line, _row_of(frames)), literal
+        yield chunk, Origin(shown, line, _row_of(frames)), literal
 
 
 class TemplateProblem(Exception):
@@ -441,9 +469,8 @@ def _error_place(tb: TracebackType | None, shown: str) -> Origin:
     if not frames:
         return Origin(shown, 1)
     frame, code_line = frames[-1]
-    template = _template_of(frame)
-    row = _row_of([f for f, _ in frames])
-    return Origin(_shown(template.filename), template.get_corresponding_lineno(code_line), row)
+    file, line = _TemplateLines().place(_template_of(frame), code_line)
+    return Origin(file, line, _row_of([f for f, _ in frames]))
 
 
 def _diagnostic(exc: Exception, shown: str, variables: Mapping[str, object]) -> Diagnostic | None:

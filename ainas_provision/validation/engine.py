@@ -78,7 +78,7 @@ def load_documents(
     """
     files, problems = manifest_files(path)
     loaded: dict[Path, tuple[Document | None, list[Diagnostic]]] = {}
-    sources = []
+    sources: list[datafiles.VarsSource] = []
     for file in files:
         if is_template(file):
             continue
@@ -95,7 +95,7 @@ def load_documents(
     data_files = datafiles.data_file_paths(sources)
     documents: list[Document] = []
     for file in files:
-        if datafiles.is_data_file(file, data_files):
+        if data_files and datafiles.is_data_file(file, data_files):
             continue
         if file in loaded:
             doc, found = loaded[file]
