@@ -18,7 +18,8 @@ class Diagnostic:
     """A problem found in the manifests.
 
     ``path`` is the dotted path of the value (``sites.akihabara.registered.review_deadline``);
-    ``rule`` is the stable rule ID shown with the message.
+    ``rule`` is the stable rule ID shown with the message. The mark's ``note`` (e.g. the data row
+    a template line was rendered from) is shown first among the notes.
     """
 
     mark: Mark | None
@@ -36,9 +37,15 @@ class Diagnostic:
         place = f"{self.mark}: " if self.mark else ""
         where = f" ({self.path})" if self.path else ""
         text = f"{place}{self.severity.value}: {self.message} [{self.rule}]{where}"
-        for note in self.notes:
+        for note in self.all_notes:
             text += f"\n    note: {note}"
         return text
+
+    @property
+    def all_notes(self) -> tuple[str, ...]:
+        if self.mark is not None and self.mark.note:
+            return (self.mark.note, *self.notes)
+        return self.notes
 
     def as_json(self) -> dict:
         return {
@@ -49,7 +56,7 @@ class Diagnostic:
             "line": self.mark.line if self.mark else None,
             "column": self.mark.col if self.mark else None,
             "path": self.path,
-            "notes": list(self.notes),
+            "notes": list(self.all_notes),
         }
 
     def sort_key(self) -> tuple:

@@ -1,20 +1,34 @@
-"""Helpers shared by tests: running the CLI in-process; signing certificates of both kinds."""
+"""Helpers shared by tests: running the CLI in-process; the bulk example's demo environment;
+signing certificates of both kinds."""
 
 from __future__ import annotations
 
 import datetime as dt
+import subprocess
 
 from click.testing import CliRunner, Result
 
 from ainas_provision import pki
 from ainas_provision.certs.kinds import CORPORATE, SCRIVENER
 from ainas_provision.cli.main import cli
+from tests.conftest import EXAMPLES
 
 
 def run(*args: str, input: str | None = None, env: dict | None = None) -> Result:
     """Run ``ainas-provision ARGS`` through click's runner (stdout and stderr kept apart)."""
     runner = CliRunner()
     return runner.invoke(cli, list(args), input=input, env=env, catch_exceptions=False)
+
+
+def bulk_demo_environment() -> dict[str, str]:
+    """What ``examples/bulk-onboarding/demo-env.sh`` exports: a demo password per variable."""
+    script = EXAMPLES / "bulk-onboarding" / "demo-env.sh"
+    output = subprocess.run(["sh", str(script)], capture_output=True, text=True, check=True)
+    env = {}
+    for line in output.stdout.splitlines():
+        name, value = line.removeprefix("export ").split("=", 1)
+        env[name] = value
+    return env
 
 
 def error_lines(result: Result) -> list[str]:

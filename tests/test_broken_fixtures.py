@@ -1,7 +1,8 @@
 """One broken manifest per failure kind: the exact message, with its line and column.
 
-Each fixture under ``tests/fixtures/broken/`` holds one mistake (or one kind of mistake). The
-expected lines are what ``ainas-provision validate FIXTURE`` prints, after the fixture's path.
+Each fixture under ``tests/fixtures/broken/`` holds one mistake (or one kind of mistake): a
+``.yaml`` file, a template (``.yaml.j2``), or a directory of files. The expected lines are what
+``ainas-provision validate FIXTURE`` prints, after the fixture's path.
 """
 
 from __future__ import annotations
@@ -154,6 +155,20 @@ EXPECTED = {
     "unknown-key": [
         ":4:3: error: unknown key 'nmae' in 代理人組織 (organization) — did you mean 'name'? [unknown-key] (organization.nmae)",
     ],
+    "template-error": [
+        ":5:1: error: refused by the template sandbox: access to attribute '__class__' of 'str' object is unsafe [template-error]",
+    ],
+    "template-syntax": [
+        ":8:1: error: template syntax error: Encountered unknown tag 'endfro'. Jinja was looking for the following tags: 'endfor' or 'else'. The innermost block that needs to be closed is 'for'. [template-syntax]",
+    ],
+    "template-undefined": [
+        "/branches.yaml.j2:5:1: error: no column 'nmae' in tests/fixtures/broken/template-undefined/branches.csv — did you mean 'name'? [template-undefined]"
+        "\n    note: while rendering row 1 of tests/fixtures/broken/template-undefined/branches.csv (line 2, code: SJK01)",
+    ],
+    "vars-file": [
+        "/branches.csv:3:1: error: row 2 of tests/fixtures/broken/vars-file/branches.csv has 2 values; the header has 3 columns (code, name, short_name) [vars-file] (vars.branches)",
+        "/organization.yaml:6:12: error: data file tests/fixtures/broken/vars-file/data/regions.json does not exist [vars-file] (vars.regions)",
+    ],
     "yaml-syntax": [
         ":5:1: error: YAML syntax error: while parsing a flow sequence; did not find expected ',' or ']' (the construct starts at line 4) [yaml-syntax]",
     ],
@@ -170,13 +185,19 @@ EXPECTED = {
 NOW = dt.datetime(2026, 11, 25, tzinfo=dt.UTC)
 
 
+def fixture_path(name: str) -> str:
+    """A directory (several files), a template (``.yaml.j2``) or one ``.yaml`` file."""
+    path = f"{BROKEN}/{name}"
+    if Path(path).is_dir() or name == "nonexistent":
+        return path
+    if Path(f"{path}.yaml.j2").exists():
+        return f"{path}.yaml.j2"
+    return f"{path}.yaml"
+
+
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_broken_fixture_reports_exact_message(name, in_repo):
-    path = (
-        f"{BROKEN}/{name}"
-        if name in ("duplicate-definition", "empty-dir", "nonexistent")
-        else (f"{BROKEN}/{name}.yaml")
-    )
+    path = fixture_path(name)
     result = validate(Path(path), now=NOW)
     expected = [path + line for line in EXPECTED[name]]
     assert [str(d) for d in result.diagnostics] == expected

@@ -16,10 +16,11 @@ FORMAT_VERSION = 1
 
 @click.command("validate")
 @options.manifest_path
+@options.vars_files
 @options.output_format(("text", "json"))
-def command(path: Path, output_format: str) -> None:
+def command(path: Path, vars_files: tuple[str, ...], output_format: str) -> None:
     """Check the manifests at PATH (schema, AINAS rules, secrets, certificate), offline."""
-    result = validate(path)
+    result = validate(path, vars_files=vars_files)
     if output_format == "json":
         click.echo(
             json.dumps(

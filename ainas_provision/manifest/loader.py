@@ -84,8 +84,15 @@ def manifest_files(path: Path) -> tuple[list[Path], list[Diagnostic]]:
     return [path], []
 
 
-def decode(data: bytes, shown: str) -> tuple[str | None, Diagnostic | None]:
-    """Decode UTF-8 (a BOM is allowed); anything else is an error with the byte's place."""
+def decode(
+    data: bytes,
+    shown: str,
+    *,
+    what: str = "manifests",
+    rule: str = "encoding",
+) -> tuple[str | None, Diagnostic | None]:
+    """Decode UTF-8 (a BOM is allowed); anything else is an error with the byte's place.
+    ``what`` names the kind of file in the advice, ``rule`` the rule reported."""
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     try:
@@ -103,8 +110,8 @@ def decode(data: bytes, shown: str) -> tuple[str | None, Diagnostic | None]:
         return None, Diagnostic(
             Mark(shown, line, col),
             f"the file is not UTF-8: byte 0x{data[exc.start]:02x} cannot start a character"
-            f"{hint}; manifests must be saved as UTF-8",
-            "encoding",
+            f"{hint}; {what} must be saved as UTF-8",
+            rule,
         )
 
 

@@ -1,7 +1,7 @@
 """Merging the sections of several manifest files into one manifest.
 
-Single sections (``organization``, ``certificate``, ``policy``, ``connection``) may be defined
-in one file only; keyed sections (``sites``, ``users``, ``admins``) merge by key, and the same
+Single sections (``organization``, ``certificate``, ``policy``, ``connection``, ``vars``) may be
+defined in one file only; keyed sections (``sites``, ``users``, ``admins``) merge by key, and the same
 key in two files is an error naming both places. The merged tree keeps every original mark.
 """
 
@@ -11,7 +11,7 @@ from ainas_provision.diagnostics import Diagnostic
 from ainas_provision.manifest.loader import Document
 from ainas_provision.manifest.marks import Mark, MarkedMap, key_mark_of, mark_of
 
-SINGLE_SECTIONS = ("version", "organization", "certificate", "policy", "connection")
+SINGLE_SECTIONS = ("version", "organization", "certificate", "policy", "connection", "vars")
 KEYED_SECTIONS = ("sites", "users", "admins")
 _KIND = {"sites": "site", "users": "user", "admins": "admin"}
 

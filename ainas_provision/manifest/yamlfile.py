@@ -344,12 +344,13 @@ def _check_duplicates(node: yaml.MappingNode, make_mark: MarkFactory) -> None:
             continue
         key = key_node.value
         if key in seen:
-            first = seen[key]
+            # through make_mark, so that a template names its own line and data row
+            first = _scalar_mark(seen[key], make_mark)
+            where = f"line {first.line}" + (f", {first.note}" if first.note else "")
             raise YamlProblem(
                 "duplicate-key",
-                f"key '{key}' appears twice in this mapping (first at line "
-                f"{first.start_mark.line + 1}); YAML would silently keep only the last one — "
-                "remove or rename one of them",
+                f"key '{key}' appears twice in this mapping (first at {where}); "
+                "YAML would silently keep only the last one — remove or rename one of them",
                 _scalar_mark(key_node, make_mark),
             )
         seen[key] = key_node

@@ -8,6 +8,7 @@ from ainas_provision.rules import (  # noqa: F401  (registration)
     references,
     secrets,
     structure,
+    templating,
     text,
 )
 from ainas_provision.rules.registry import RULES, Rule

@@ -6,16 +6,18 @@ from __future__ import annotations
 import datetime as dt
 import gc
 import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import ainas_provision.rules  # noqa: F401  (registers every rule)
 from ainas_provision.diagnostics import Diagnostic
+from ainas_provision.manifest import datafiles
 from ainas_provision.manifest.loader import Document, load_file, manifest_files
-from ainas_provision.manifest.marks import Mark, MarkedMap
+from ainas_provision.manifest.marks import Mark, MarkedMap, key_mark_of
 from ainas_provision.manifest.merge import merge
+from ainas_provision.manifest.templates import is_template, load_template
 from ainas_provision.rules import references
 from ainas_provision.rules.certificate import CertificateCheck
 from ainas_provision.rules.certificate import check as check_certificate
@@ -64,35 +66,86 @@ def gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def load_documents(path: Path) -> tuple[list[Document], list[Diagnostic]]:
+def load_documents(
+    path: Path, *, vars_files: Sequence[str | Path] = ()
+) -> tuple[list[Document], list[Diagnostic]]:
+    """Load the manifests at ``path``, in file order.
+
+    Plain files are read first; their ``vars:`` settings and ``vars_files`` (as given to
+    ``--vars``: ``FILE`` or ``NAME=FILE``; later ones win) name the data files; then templates
+    (``*.yaml.j2``) are rendered with those variables. A file named as data is never loaded as a
+    manifest.
+    """
     files, problems = manifest_files(path)
+    loaded: dict[Path, tuple[Document | None, list[Diagnostic]]] = {}
+    sources: list[datafiles.VarsSource] = []
+    for file in files:
+        if is_template(file):
+            continue
+        doc, problem = load_file(file)
+        found = [problem] if problem else []
+        if doc:
+            setting, setting_problems = datafiles.vars_setting(doc)
+            sources.extend(setting)
+            found.extend(setting_problems)
+        loaded[file] = (doc, found)
+    sources.extend(datafiles.parse_vars_option(str(item)) for item in vars_files)
+    variables, variable_problems = datafiles.load_variables(sources)
+    problems.extend(variable_problems)
+    data_files = datafiles.data_file_paths(sources)
     documents: list[Document] = []
     for file in files:
-        doc, problem = load_file(file)
-        if problem:
-            problems.append(problem)
+        if data_files and datafiles.is_data_file(file, data_files):
+            continue
+        if file in loaded:
+            doc, found = loaded[file]
+        else:
+            doc, problem = load_template(file, variables)
+            found = [problem] if problem else []
+            if doc and "vars" in doc.root:
+                found.append(_vars_in_template(doc))
+        problems.extend(found)
         if doc:
             documents.append(doc)
     return documents, problems
 
 
+def _vars_in_template(doc: Document) -> Diagnostic:
+    return Diagnostic(
+        key_mark_of(doc.root, "vars"),
+        "vars: is read from plain manifest files only (templates are rendered with the "
+        "variables it names): move it to a .yaml file",
+        datafiles.RULE,
+        "vars",
+    )
+
+
 def validate(
     path: Path,
     *,
+    vars_files: Sequence[str | Path] = (),
     env: Mapping[str, str] | None = None,
     decrypt: Callable[[str, str], str] | None = None,
     resolve_secrets: bool = True,
     now: dt.datetime | None = None,
 ) -> Validation:
-    """Validate the manifests at ``path``. ``now`` is the moment certificates are judged at."""
+    """Validate the manifests at ``path``. ``vars_files`` are data files for templates, as given
+    to ``--vars``; ``now`` is the moment certificates are judged at."""
     now = now or dt.datetime.now(dt.UTC)
     with gc_paused():
-        return _validate(path, env=env, decrypt=decrypt, resolve_secrets=resolve_secrets, now=now)
+        return _validate(
+            path,
+            vars_files=vars_files,
+            env=env,
+            decrypt=decrypt,
+            resolve_secrets=resolve_secrets,
+            now=now,
+        )
 
 
-def _validate(path, *, env, decrypt, resolve_secrets, now) -> Validation:
+def _validate(path, *, vars_files, env, decrypt, resolve_secrets, now) -> Validation:
     result = Validation(path)
-    documents, problems = load_documents(path)
+    documents, problems = load_documents(path, vars_files=vars_files)
     result.documents = documents
     result.diagnostics.extend(problems)
     for doc in documents:

@@ -1,0 +1,522 @@
+"""Templated manifests (``*.yaml.j2``): rendered in a sandbox, then parsed like any manifest file,
+with every value's place traced back to the template line and the data row it came from.
+
+Rendering
+    Jinja2's :class:`~jinja2.sandbox.SandboxedEnvironment` with a strict undefined (a misspelt
+    variable or column is an error, never an empty string), ``keep_trailing_newline`` and no
+    autoescaping. Variables come from data files (:mod:`ainas_provision.manifest.datafiles`).
+    ``{% include %}`` reads files beside the template (never above it). The sandbox refuses
+    access to internals (``''.__class__``…) and, here, also ``*`` and ``**`` that would build
+    huge values; the output is capped at :data:`MAX_OUTPUT` characters.
+
+How a rendered position is traced back to the template
+    Jinja compiles a template into a Python generator function and records, for some lines of
+    that code, the template line they come from (``Template.debug_info``;
+    ``Template.get_corresponding_lineno`` maps a code line back). The template is rendered by
+    iterating that generator (``root_render_func``, so that no traceback is rewritten); after
+    each chunk it yields, the generator is suspended *at the yield that produced the chunk*, so
+    its frame's ``f_lineno`` maps to the template line of that chunk (the table is read once per
+    template: :class:`_TemplateLines`). ``gi_yieldfrom`` is
+    followed into nested generators (blocks); output of ``{% include %}`` and of macros is
+    attributed to the line that includes or calls them.
+
+    Jinja records a line only for code that has a node of its own: an expression
+    (``{{ b.name }}``) or a statement, not the literal text between them. So that literal text
+    maps to its own line too, the code generator here marks each piece of literal text with the
+    line it starts on (:class:`_LineMarkingCodeGenerator`). A literal chunk is recognised as a
+    constant of the generator's code; it may span several lines, and each newline in it
+    advances the template line. An expression's output, even over several lines, belongs to
+    the expression's line.
+
+    The frame's locals tell the data row: a loop over CSV rows holds the current
+    :class:`~ainas_provision.manifest.datafiles.DataRow` in a local (``l_<depth>_<name>``); the
+    innermost one is the row.
+
+    The result is, for every rendered line, the columns where a chunk starts and the (template
+    file, template line, row) it came from. :meth:`Rendered.make_mark` is the ``make_mark`` the
+    YAML parser calls: it keeps the rendered column (it is the template's column when the text
+    before the value is literal, as in ``    name: {{ b.name }}``) and puts the row in the
+    mark's note: ``rendered from row 17 of branches.csv (line 18, code: SJK17)``.
+
+Errors
+    A syntax error is reported at its template line (``template-syntax``); an undefined variable,
+    key, column or attribute at the line that uses it (``template-undefined``), found by walking
+    the traceback to the deepest frame of compiled template code; anything else raised while
+    rendering, a sandbox refusal included, likewise (``template-error``). Both name the row
+    being rendered, in a note.
+"""
+
+from __future__ import annotations
+
+import bisect
+import difflib
+import functools
+import re
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType, TracebackType
+
+from jinja2 import BaseLoader, StrictUndefined, Template, TemplateNotFound, nodes
+from jinja2.compiler import CodeGenerator, Frame
+from jinja2.exceptions import (
+    SecurityError,
+    TemplateError,
+    TemplateSyntaxError,
+    UndefinedError,
+)
+from jinja2.loaders import split_template_path
+from jinja2.runtime import missing
+from jinja2.sandbox import SandboxedEnvironment
+from jinja2.utils import object_type_repr
+
+from ainas_provision.diagnostics import Diagnostic
+from ainas_provision.manifest.datafiles import DataRow, Unavailable
+from ainas_provision.manifest.loader import (
+    TEMPLATE_SUFFIX,
+    Document,
+    decode,
+    display_path,
+    parse_document,
+)
+from ainas_provision.manifest.marks import Mark
+
+MAX_OUTPUT = 64 * 1024 * 1024  # characters of rendered output
+MAX_SEQUENCE = 1_000_000  # items a `*` may build
+MAX_EXPONENT = 10_000
+
+
+def is_template(path: Path) -> bool:
+    return path.name.endswith(TEMPLATE_SUFFIX)
+
+
+# -- the environment ------------------------------------------------------------------------
+
+
+class _LineMarkingCodeGenerator(CodeGenerator):
+    """Jinja's code generator, recording the template line of each piece of literal text too.
+
+    Jinja writes consecutive output (text and expressions) as one ``Output`` node and records
+    a line only for the expressions. Writing each child on its own, after ``newline(child)``,
+    records the line of every child; the code is otherwise the same.
+    """
+
+    def visit_Output(self, node: nodes.Output, frame: Frame) -> None:
+        if frame.require_output_check and self.has_known_extends:
+            super().visit_Output(node, frame)  # writes nothing: no output outside blocks
+            return
+        if frame.buffer is not None or len(node.nodes) < 2:
+            if node.nodes:
+                self.newline(node.nodes[0])
+            super().visit_Output(node, frame)
+            return
+        for child in node.nodes:
+            self.newline(child)
+            super().visit_Output(nodes.Output([child], lineno=child.lineno), frame)
+
+
+class UndefinedName(UndefinedError):
+    """A variable no data file defines (``name`` is the variable)."""
+
+    def __init__(self, message: str | None = None, *, name: str | None = None) -> None:
+        super().__init__(message)
+        self.name = name
+
+
+class _Undefined(StrictUndefined):
+    """Strict, with messages in the manifest's terms: a CSV row's missing column is named as
+    such, with a "did you mean"."""
+
+    __slots__ = ()
+
+    def __init__(self, hint=None, obj=missing, name=None, exc=UndefinedError) -> None:
+        if exc is UndefinedError and obj is missing and hint is None:
+            exc = functools.partial(UndefinedName, name=name)
+        super().__init__(hint, obj, name, exc)
+
+    @property
+    def _undefined_message(self) -> str:
+        hint, obj, name = self._undefined_hint, self._undefined_obj, self._undefined_name
+        if hint:
+            return hint
+        if obj is missing:
+            return f"undefined variable '{name}'"
+        if isinstance(obj, DataRow):
+            return f"no column '{name}' in {obj.source}" + _did_you_mean(name, obj, "columns")
+        if isinstance(obj, Mapping):
+            return f"no key '{name}' in this mapping" + _did_you_mean(name, obj, "keys")
+        if not isinstance(name, str):
+            return f"{object_type_repr(obj)} has no item {name!r}"
+        return f"{object_type_repr(obj)} has no attribute '{name}'"
+
+
+def _did_you_mean(name, known, what: str) -> str:
+    names = [str(k) for k in known]
+    close = difflib.get_close_matches(str(name), names, n=1)
+    if close:
+        return f" — did you mean '{close[0]}'?"
+    if names:
+        return f"; its {what} are: {', '.join(names)}"
+    return ""
+
+
+class DataUnavailable(UndefinedError):
+    """A variable whose data file could not be read (already reported)."""
+
+
+def _context(variables: Mapping[str, object]) -> dict[str, object]:
+    """The template's variables; one whose data file failed raises :class:`DataUnavailable`
+    when used."""
+    return {
+        name: _Undefined(hint=f"data file {value.source} is unusable", exc=DataUnavailable)
+        if isinstance(value, Unavailable)
+        else value
+        for name, value in variables.items()
+    }
+
+
+class TemplateEncodingError(TemplateError):
+    """A template file that is not UTF-8; ``diagnostic`` says where."""
+
+    def __init__(self, diagnostic: Diagnostic) -> None:
+        super().__init__(diagnostic.message)
+        self.diagnostic = diagnostic
+
+
+class _TemplateFiles(BaseLoader):
+    """Templates from one directory and below it (``..`` is refused), decoded as manifests are."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def get_source(self, environment, template: str) -> tuple[str, str, Callable[[], bool]]:
+        path = self.directory.joinpath(*split_template_path(template))
+        try:
+            data = path.read_bytes()
+        except OSError:
+            raise TemplateNotFound(template) from None
+        text, problem = decode(data, display_path(path))
+        if problem:
+            raise TemplateEncodingError(problem)
+        return text, str(path), lambda: True
+
+
+class TemplateEnvironment(SandboxedEnvironment):
+    """The sandbox manifests are rendered in."""
+
+    code_generator_class = _LineMarkingCodeGenerator
+    intercepted_binops = frozenset({"*", "**"})
+
+    def __init__(self, directory: Path) -> None:
+        super().__init__(
+            loader=_TemplateFiles(directory),
+            undefined=_Undefined,
+            keep_trailing_newline=True,
+            autoescape=False,
+        )
+
+    def getattr(self, obj, attribute):
+        # a CSV column wins over a dict method or a row attribute of the same name
+        # (`b.items`, `b.row`): in a data row, `.name` means the column
+        if isinstance(obj, DataRow) and attribute in obj:
+            return obj[attribute]
+        return super().getattr(obj, attribute)
+
+    def call_binop(self, context, operator_: str, left, right):
+        if operator_ == "*":
+            _check_repeat(left, right)
+            _check_repeat(right, left)
+        elif operator_ == "**":
+            _check_power(left, right)
+        return super().call_binop(context, operator_, left, right)
+
+
+def _check_repeat(sequence, times) -> None:
+    if isinstance(sequence, str | list | tuple) and isinstance(times, int):
+        size = len(sequence) * times
+        if size > MAX_SEQUENCE:
+            raise SecurityError(
+                f"'*' would build a value of {size:,} items; templates may build at most "
+                f"{MAX_SEQUENCE:,}"
+            )
+
+
+def _check_power(base, exponent) -> None:
+    if (
+        isinstance(base, int | float)
+        and isinstance(exponent, int | float)
+        and abs(exponent) > MAX_EXPONENT
+        and abs(base) > 1
+    ):
+        raise SecurityError(f"'**' with an exponent above {MAX_EXPONENT:,} is refused")
+
+
+# -- rendering, with the map back to the template ---------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class Origin:
+    """Where a piece of rendered text came from."""
+
+    file: str  # the template, as shown
+    line: int  # 1-based template line
+    row: DataRow | None = None
+
+    def note(self, verb: str = "rendered from") -> str | None:
+        return f"{verb} {self.row.describe()}" if self.row is not None else None
+
+
+@dataclass
+class Rendered:
+    """A template's output, and for each output line the columns where a chunk starts with the
+    :class:`Origin` of that chunk."""
+
+    shown: str
+    text: str = ""
+    lines: list[list[tuple[int, Origin]]] = field(default_factory=lambda: [[]])
+
+    def origin(self, line0: int, col0: int) -> Origin:
+        """The origin of rendered position (0-based line, column)."""
+        segments = self.lines[min(line0, len(self.lines) - 1)] if self.lines else []
+        if not segments:
+            return Origin(self.shown, 1)
+        found = segments[0][1]
+        for start, origin in segments:
+            if start > col0:
+                break
+            found = origin
+        return found
+
+    def make_mark(self, line0: int, col0: int) -> Mark:
+        """The ``make_mark`` for :func:`~ainas_provision.manifest.yamlfile.parse_yaml`: the
+        template's file and line, the rendered column, the data row as a note."""
+        origin = self.origin(line0, col0)
+        return Mark(origin.file, origin.line, col0 + 1, origin.note())
+
+
+class _OutputMap:
+    """Builds :class:`Rendered` from chunks and their origins."""
+
+    def __init__(self, shown: str) -> None:
+        self.rendered = Rendered(shown)
+        self.parts: list[str] = []
+        self.col = 0
+        self.size = 0
+
+    def add(self, chunk: str, origin: Origin, literal: bool) -> None:
+        self.size += len(chunk)
+        if self.size > MAX_OUTPUT:
+            raise SecurityError(
+                f"the rendered output passes {MAX_OUTPUT:,} characters; that is not a manifest"
+            )
+        self.parts.append(chunk)
+        lines = self.rendered.lines
+        for index, piece in enumerate(chunk.split("\n")):
+            if index:
+                lines.append([])
+                self.col = 0
+                if literal:  # literal text: its next line is the template's next line
+                    origin = Origin(origin.file, origin.line + 1, origin.row)
+            if piece or not lines[-1]:
+                lines[-1].append((self.col, origin))
+            self.col += len(piece)
+
+    def result(self) -> Rendered:
+        self.rendered.text = "".join(self.parts)
+        return self.rendered
+
+
+_LOCAL_NAME = re.compile(r"l_(\d+)_")
+
+
+def _row_in(frame: FrameType) -> DataRow | None:
+    """The data row a frame of template code is rendering: the innermost loop's, when several."""
+    found, depth = None, -1
+    for name, value in frame.f_locals.items():
+        if isinstance(value, DataRow):
+            match = _LOCAL_NAME.match(name)
+            level = int(match.group(1)) if match else 0
+            if level >= depth:
+                found, depth = value, level
+    return found
+
+
+def _row_of(frames: list[FrameType]) -> DataRow | None:
+    for frame in reversed(frames):  # innermost first
+        row = _row_in(frame)
+        if row is not None:
+            return row
+    return None
+
+
+def _template_of(frame: FrameType) -> Template | None:
+    return frame.f_globals.get("__jinja_template__")
+
+
+def _generator_frames(generator) -> list[FrameType]:
+    """The frames of compiled template code the generator is suspended in, outermost first."""
+    frames: list[FrameType] = []
+    while generator is not None:
+        frame = getattr(generator, "gi_frame", None)
+        if frame is None:
+            break
+        if _template_of(frame) is not None:
+            frames.append(frame)
+        generator = getattr(generator, "gi_yieldfrom", None)
+    return frames
+
+
+@functools.lru_cache(maxsize=256)
+def _constant_ids(code) -> frozenset[int]:
+    # the code object stays alive in the cache, so the ids of its constants stay valid
+    return frozenset(id(c) for c in code.co_consts if isinstance(c, str))
+
+
+def _shown(filename: str | None) -> str:
+    return display_path(Path(filename)) if filename else "<template>"
+
+
+class _TemplateLines:
+    """Maps a line of compiled template code to (template as shown, template line), as
+    ``Template.get_corresponding_lineno`` does, with the table read once per template
+    (``Template.debug_info`` parses it again on every access)."""
+
+    def __init__(self) -> None:
+        self._tables: dict[int, tuple[Template, str, list[int], list[int]]] = {}
+
+    def place(self, template: Template, code_line: int) -> tuple[str, int]:
+        table = self._tables.get(id(template))
+        if table is None:
+            pairs = template.debug_info  # (template line, code line), in code order
+            table = (
+                template,  # kept, so that its id stays its own
+                _shown(template.filename),
+                [code for _, code in pairs],
+                [line for line, _ in pairs],
+            )
+            self._tables[id(template)] = table
+        _, shown, code_lines, template_lines = table
+        index = bisect.bisect_right(code_lines, code_line) - 1
+        return shown, template_lines[index] if index >= 0 else 1
+
+
+def _chunks(
+    template: Template, variables: Mapping[str, object]
+) -> Iterator[tuple[str, Origin, bool]]:
+    """Render, yielding each chunk with its origin and whether it is literal template text."""
+    lines = _TemplateLines()
+    generator = template.root_render_func(template.new_context(_context(variables)))
+    for chunk in generator:
+        if not chunk:
+            continue
+        frames = _generator_frames(generator)
+        if not frames:  # pragma: no cover - a generator always runs template code
+            yield chunk, Origin(_shown(template.filename), 1), False
+            continue
+        frame = frames[-1]
+        shown, line = lines.place(_template_of(frame), frame.f_lineno)
+        literal = id(chunk) in _constant_ids(frame.f_code)
+        yield chunk, Origin(shown, line, _row_of(frames)), literal
+
+
+class TemplateProblem(Exception):
+    """A template that cannot be rendered; ``diagnostic`` says where and why (None: it uses a
+    data file that could not be read, which is reported already)."""
+
+    def __init__(self, diagnostic: Diagnostic | None) -> None:
+        super().__init__(diagnostic.message if diagnostic else "a data file is unusable")
+        self.diagnostic = diagnostic
+
+
+def render_template(path: Path, variables: Mapping[str, object]) -> Rendered:
+    """Render the template file at ``path``. Raises :class:`TemplateProblem`."""
+    shown = display_path(path)
+    environment = TemplateEnvironment(path.parent)
+    output = _OutputMap(shown)
+    try:
+        template = environment.get_template(path.name)
+        for chunk, origin, literal in _chunks(template, variables):
+            output.add(chunk, origin, literal)
+    except Exception as exc:  # every failure of user code becomes a diagnostic
+        raise TemplateProblem(_diagnostic(exc, shown, variables)) from None
+    return output.result()
+
+
+def load_template(
+    path: Path, variables: Mapping[str, object]
+) -> tuple[Document | None, Diagnostic | None]:
+    """Render and parse a template file. A template that renders to nothing but blank text
+    gives no document (and no error): it has nothing to say for these variables."""
+    try:
+        rendered = render_template(path, variables)
+    except TemplateProblem as problem:
+        return None, problem.diagnostic
+    if not rendered.text.strip():
+        return None, None
+    return parse_document(rendered.text, path, rendered.shown, rendered.make_mark)
+
+
+# -- errors -----------------------------------------------------------------------------------
+
+
+def _error_place(tb: TracebackType | None, shown: str) -> Origin:
+    """The deepest line of template code in a traceback, and the data row being rendered."""
+    frames: list[tuple[FrameType, int]] = []
+    while tb is not None:
+        if _template_of(tb.tb_frame) is not None:
+            frames.append((tb.tb_frame, tb.tb_lineno))
+        tb = tb.tb_next
+    if not frames:
+        return Origin(shown, 1)
+    frame, code_line = frames[-1]
+    file, line = _TemplateLines().place(_template_of(frame), code_line)
+    return Origin(file, line, _row_of([f for f, _ in frames]))
+
+
+def _diagnostic(exc: Exception, shown: str, variables: Mapping[str, object]) -> Diagnostic | None:
+    if isinstance(exc, DataUnavailable):
+        return None
+    if isinstance(exc, TemplateEncodingError):
+        return exc.diagnostic
+    if isinstance(exc, TemplateSyntaxError):
+        file = _shown(exc.filename) if exc.filename else shown
+        return Diagnostic(
+            Mark(file, exc.lineno or 1, 1),
+            f"template syntax error: {exc.message}",
+            "template-syntax",
+        )
+    place = _error_place(exc.__traceback__, shown)
+    mark = Mark(place.file, place.line, 1, place.note("while rendering"))
+    if isinstance(exc, UndefinedName):
+        return Diagnostic(mark, _undefined_variable(exc.name, variables), "template-undefined")
+    if isinstance(exc, UndefinedError):
+        return Diagnostic(mark, exc.message or "undefined value", "template-undefined")
+    if isinstance(exc, SecurityError):
+        return Diagnostic(
+            mark,
+            f"refused by the template sandbox: {(exc.message or '').rstrip('.')}",
+            "template-error",
+        )
+    if isinstance(exc, TemplateNotFound):
+        return Diagnostic(
+            mark,
+            f"included template '{exc.name}' not found: includes are read from the template's "
+            "own directory and below it",
+            "template-error",
+        )
+    if isinstance(exc, TemplateError):
+        return Diagnostic(mark, f"template error: {exc.message}", "template-error")
+    return Diagnostic(mark, f"rendering failed: {type(exc).__name__}: {exc}", "template-error")
+
+
+def _undefined_variable(name: str | None, variables: Mapping[str, object]) -> str:
+    text = f"undefined variable '{name}'"
+    close = difflib.get_close_matches(str(name), list(variables), n=1)
+    if close:
+        return f"{text} — did you mean '{close[0]}'?"
+    if variables:
+        return f"{text}; the variables are: {', '.join(sorted(variables))}"
+    return (
+        f"{text}: no data file gives variables — name one with --vars FILE, or in a vars: "
+        "setting of a plain manifest file"
+    )
