@@ -39,6 +39,7 @@ class Options:
     state_path: Path | None = None
     target: str | None = None
     sites: list[str] = field(default_factory=list)
+    vars_files: list[str] = field(default_factory=list)
     rewrite_unknown_secrets: bool = False
     lock_timeout: float = 0.0
     env: Mapping[str, str] = field(default_factory=lambda: os.environ)
@@ -87,8 +88,10 @@ def default_state_path(path: Path) -> Path:
     return manifest_dir(path) / STATE_NAME
 
 
-def load_desired(path: Path, env: Mapping[str, str]) -> tuple[Validation, DesiredState]:
-    validation = validate(path, env=env)
+def load_desired(
+    path: Path, env: Mapping[str, str], vars_files=()
+) -> tuple[Validation, DesiredState]:
+    validation = validate(path, env=env, vars_files=vars_files)
     if not validation.ok:
         raise ManifestError(validation.diagnostics)
     return validation, build(validation)
@@ -97,7 +100,7 @@ def load_desired(path: Path, env: Mapping[str, str]) -> tuple[Validation, Desire
 def open_run(options: Options, announce: Announce, *, lock: bool = False) -> Run:
     """Validate the manifests, take the state lock (for an apply) and load the state; the
     target is opened later, by :func:`connect`."""
-    validation, desired = load_desired(options.path, options.env)
+    validation, desired = load_desired(options.path, options.env, options.vars_files)
     target = resolve(options.target, options.path, options.env)
     store = LocalStateStore(options.state_path or default_state_path(options.path))
     if lock:

@@ -55,7 +55,7 @@ def main() -> None:
     parser.add_argument("--parallelism", type=int, default=4)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        root = generate(Path(tmp) / "manifests", args.sites, args.users)
+        generate(Path(tmp) / "manifests", args.sites, args.users)
         print(f"{args.sites} sites, {args.users} users; cpus: {os.cpu_count()}")
         elapsed, peak, err = ainas("plan", "manifests", "--format", "json", cwd=Path(tmp))
         print(

@@ -91,6 +91,7 @@ def summarize(outcomes: list[Outcome]) -> bool:
 
 @click.command("apply")
 @options.manifest_path
+@options.vars_files
 @options.target_options
 @options.rewrite_unknown_secrets
 @click.option(
@@ -124,6 +125,7 @@ def summarize(outcomes: list[Outcome]) -> bool:
 )
 def command(
     path,
+    vars_files,
     target,
     state_path,
     sites,
@@ -140,6 +142,7 @@ def command(
         state_path=state_path,
         target=target,
         sites=list(sites),
+        vars_files=list(vars_files),
         rewrite_unknown_secrets=rewrite_unknown_secrets,
         lock_timeout=lock_timeout,
     )

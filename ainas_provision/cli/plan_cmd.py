@@ -15,6 +15,7 @@ EXIT_CHANGES = 2
 
 @click.command("plan")
 @options.manifest_path
+@options.vars_files
 @options.target_options
 @options.rewrite_unknown_secrets
 @click.option(
@@ -28,7 +29,15 @@ EXIT_CHANGES = 2
 )
 @options.output_format(("text", "json", "markdown"))
 def command(
-    path, target, state_path, sites, rewrite_unknown_secrets, out, detailed_exitcode, output_format
+    path,
+    vars_files,
+    target,
+    state_path,
+    sites,
+    rewrite_unknown_secrets,
+    out,
+    detailed_exitcode,
+    output_format,
 ):
     """Read the target and show what applying the manifests at PATH would change."""
     opts = workflow.Options(
@@ -36,6 +45,7 @@ def command(
         state_path=state_path,
         target=target,
         sites=list(sites),
+        vars_files=list(vars_files),
         rewrite_unknown_secrets=rewrite_unknown_secrets,
     )
     run = workflow.open_run(opts, announce=lambda message: click.echo(message, err=True))
