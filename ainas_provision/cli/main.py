@@ -7,6 +7,7 @@ traceback; an interrupt exits 130; anything else is a bug, shown with a tracebac
 
 from __future__ import annotations
 
+import importlib
 import logging
 import sys
 import traceback
@@ -21,7 +22,31 @@ EXIT_ERROR = 1
 EXIT_INTERRUPTED = 130
 
 
+# command name -> module in ainas_provision.cli, in the order `--help` lists them; a command's
+# module (and what it needs: the HTTP client, the certificate reader…) is imported when used
+COMMANDS = {
+    "validate": "validate_cmd",
+    "plan": "plan_cmd",
+    "apply": "apply_cmd",
+    "show": "show_cmd",
+    "render": "render_cmd",
+    "state": "state_cmd",
+    "schema": "schema_cmd",
+    "certs": "certs_cmd",
+    "secrets": "secrets_cmd",
+}
+
+
 class Group(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str):
+        module = COMMANDS.get(name)
+        if module is None:
+            return None
+        return importlib.import_module(f"ainas_provision.cli.{module}").command
+
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
@@ -70,36 +95,6 @@ def cli(ctx: click.Context, debug: bool) -> None:
         stream=sys.stderr,
         force=True,
     )
-
-
-def _register() -> None:
-    from ainas_provision.cli import (
-        apply_cmd,
-        certs_cmd,
-        plan_cmd,
-        render_cmd,
-        schema_cmd,
-        secrets_cmd,
-        show_cmd,
-        state_cmd,
-        validate_cmd,
-    )
-
-    for module in (
-        validate_cmd,
-        plan_cmd,
-        apply_cmd,
-        show_cmd,
-        render_cmd,
-        state_cmd,
-        schema_cmd,
-        certs_cmd,
-        secrets_cmd,
-    ):
-        cli.add_command(module.command)
-
-
-_register()
 
 
 def main() -> None:

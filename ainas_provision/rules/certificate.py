@@ -10,7 +10,6 @@ from pathlib import Path
 
 from ainas_provision.certs.errors import CertificateError
 from ainas_provision.certs.info import CertificateInfo, validity_problems
-from ainas_provision.certs.reader import read_p12
 from ainas_provision.diagnostics import Diagnostic, Severity
 from ainas_provision.manifest.loader import Document, display_path
 from ainas_provision.manifest.marks import Mark, MarkedMap, mark_of
@@ -100,6 +99,8 @@ def check(
     ):
         return result
     attributes = cert.get("attributes") if isinstance(cert.get("attributes"), dict) else None
+    from ainas_provision.certs.reader import read_p12  # the X.509 machinery, only when needed
+
     try:
         info = read_p12(data, password.reveal(), kind=cert["type"], attributes=attributes)
     except CertificateError as exc:

@@ -88,7 +88,6 @@ def resolve_all(
     for path, holder, key in iter_secret_values(merged):
         value = holder[key]
         dotted_path = ".".join(str(p) for p in path)
-        label = manifest_schema.label(path) or key
         try:
             ref = parse_ref(value)
         except SecretError:
@@ -120,7 +119,7 @@ def resolve_all(
             result.diagnostics.append(
                 Diagnostic(
                     mark_of(holder, key),
-                    f"{label} ({key}) {outcome.message}",
+                    f"{_label(path, key)} ({key}) {outcome.message}",
                     outcome.rule,
                     dotted_path,
                 )
@@ -137,7 +136,7 @@ def resolve_all(
                 result.diagnostics.append(
                     Diagnostic(
                         mark_of(holder, key),
-                        f"{label} ({key}){whose} {problem}",
+                        f"{_label(path, key)} ({key}){whose} {problem}",
                         "password",
                         dotted_path,
                     )
@@ -161,6 +160,13 @@ def resolve_all(
             )
         )
     return result
+
+
+def _label(path: tuple, key: str) -> str:
+    """The AINAS label of a secret field (``sites.*.…``: the key of a keyed section does not
+    change the label, so the pattern is looked up — and cached — instead of the path)."""
+    pattern = tuple("*" if i == 1 and path[0] in ("sites", "users") else p for i, p in enumerate(path))
+    return manifest_schema.label(pattern) or key
 
 
 def _document_for(path: tuple, origin: Mapping[str, Document]) -> Document | None:

@@ -24,7 +24,7 @@ from ainas_provision.rules.certificate import check as check_certificate
 from ainas_provision.rules.secrets import resolve_all
 from ainas_provision.secrets.crypto import SecretsKeyError, load_key, make_decryptor
 from ainas_provision.secrets.values import Secret
-from ainas_provision.validation.schema_errors import check_document
+from ainas_provision.validation.parallel import Precheck, check_documents
 
 
 @dataclass
@@ -145,11 +145,15 @@ def validate(
 
 def _validate(path, *, vars_files, env, decrypt, resolve_secrets, now) -> Validation:
     result = Validation(path)
-    documents, problems = load_documents(path, vars_files=vars_files)
-    result.documents = documents
-    result.diagnostics.extend(problems)
-    for doc in documents:
-        result.diagnostics.extend(check_document(doc))
+    files, _ = manifest_files(path)
+    precheck = Precheck(files)  # on a large directory, a second core checks the schema meanwhile
+    try:
+        documents, problems = load_documents(path, vars_files=vars_files)
+        result.documents = documents
+        result.diagnostics.extend(problems)
+        result.diagnostics.extend(check_documents(documents, precheck))
+    finally:
+        precheck.result()  # the child is always waited for
     if documents:
         merged, origin, conflicts = merge(documents)
         result.merged, result.origin = merged, origin
