@@ -133,6 +133,14 @@ class LocalStateStore:
                 self._journal = None
             self.journal_path.unlink(missing_ok=True)
 
+    def abandon(self) -> None:
+        """Stop recording without writing the state: what an interrupted apply leaves behind
+        (the journal), for the next load to replay."""
+        with self._mutex:
+            if self._journal is not None:
+                self._journal.close()
+                self._journal = None
+
     def write(self, state: State) -> None:
         text = json.dumps(state.to_json(), ensure_ascii=False, indent=2, sort_keys=False) + "\n"
         try:

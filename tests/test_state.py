@@ -1,0 +1,128 @@
+"""The state file: atomic, journaled, locked, keyed; never a secret in it."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+
+import pytest
+
+from ainas_provision.state.keys import (
+    Fingerprinter,
+    StateKeyError,
+    create_key_file,
+    default_key_path,
+    find_key,
+)
+from ainas_provision.state.lock import FileLock, LockHeld
+from ainas_provision.state.model import State, StateFormatError
+from ainas_provision.state.store import LocalStateStore, StateError
+
+
+def test_records_are_durable_before_the_state_is_written(tmp_path):
+    store = LocalStateStore(tmp_path / "ainas.state.json")
+    state = store.load()
+    store.begin(state)
+    store.record(
+        state, {"op": "set", "section": "sites", "key": "a", "value": {"site_id": "123456789"}}
+    )
+    store.record(
+        state, {"op": "set", "section": "users", "key": "u", "value": {"fingerprints": {}}}
+    )
+    # the process dies here: no commit
+    recovered = LocalStateStore(tmp_path / "ainas.state.json").load()
+    assert recovered.sites == {"a": {"site_id": "123456789"}}
+    assert recovered.users == {"u": {"fingerprints": {}}}
+    assert recovered.serial == 1 and recovered.lineage == state.lineage
+
+
+def test_a_torn_last_journal_line_is_ignored(tmp_path):
+    store = LocalStateStore(tmp_path / "ainas.state.json")
+    state = store.load()
+    store.begin(state)
+    store.record(state, {"op": "set", "section": "sites", "key": "a", "value": {"site_id": "1"}})
+    with open(store.journal_path, "a", encoding="utf-8") as handle:
+        handle.write('{"op": "set", "section": "sites", "key": "b", "val')
+    recovered = LocalStateStore(tmp_path / "ainas.state.json").load()
+    assert list(recovered.sites) == ["a"]
+
+
+def test_a_damaged_journal_in_the_middle_is_an_error(tmp_path):
+    store = LocalStateStore(tmp_path / "ainas.state.json")
+    store.journal_path.write_text("garbage\n{}\n", encoding="utf-8")
+    with pytest.raises(StateError, match="damaged at line 1"):
+        store.load()
+
+
+def test_commit_writes_the_state_and_ends_the_journal(tmp_path):
+    store = LocalStateStore(tmp_path / "ainas.state.json")
+    state = store.load()
+    store.begin(state)
+    store.record(state, {"op": "set", "section": "sites", "key": "a", "value": {"site_id": "1"}})
+    store.commit(state)
+    assert not store.journal_path.exists()
+    data = json.loads(store.path.read_text(encoding="utf-8"))
+    assert (
+        data["format_version"] == 1
+        and data["serial"] == 1
+        and data["sites"] == {"a": {"site_id": "1"}}
+    )
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_a_new_apply_folds_a_left_journal_in_first(tmp_path):
+    store = LocalStateStore(tmp_path / "ainas.state.json")
+    state = store.load()
+    store.begin(state)
+    store.record(state, {"op": "set", "section": "sites", "key": "a", "value": {"site_id": "1"}})
+    again = LocalStateStore(tmp_path / "ainas.state.json")
+    state = again.load()
+    again.begin(state)
+    assert json.loads(again.path.read_text(encoding="utf-8"))["sites"] == {"a": {"site_id": "1"}}
+    assert state.serial == 2
+    again.commit(state)
+
+
+def test_unreadable_state_is_a_clear_error(tmp_path):
+    path = tmp_path / "ainas.state.json"
+    path.write_text('{"format_version": 99}', encoding="utf-8")
+    with pytest.raises(StateError, match="cannot read the state file"):
+        LocalStateStore(path).load()
+    with pytest.raises(StateFormatError):
+        State.from_json({"format_version": 1})
+
+
+def test_lock_is_exclusive_and_names_its_holder(tmp_path):
+    first = FileLock(tmp_path / "s.lock")
+    info = first.acquire("apply")
+    with pytest.raises(LockHeld) as held:
+        FileLock(tmp_path / "s.lock").acquire("apply", timeout=0)
+    assert f"(pid {os.getpid()}, apply) since {info.since}" in str(held.value)
+    assert "wait for it to finish" in str(held.value)
+    first.release()
+    assert FileLock(tmp_path / "s.lock").acquire("apply").pid == os.getpid()  # free again
+
+
+def test_key_file_is_private_and_checked(tmp_path):
+    state_path = tmp_path / "ainas.state.json"
+    key_path = default_key_path(state_path)
+    assert key_path.name == "ainas.state.key"
+    key = create_key_file(key_path)
+    assert stat.S_IMODE(key_path.stat().st_mode) == 0o600
+    found = find_key(state_path, env={})
+    assert found.key == key
+    assert find_key(state_path, env={"AINAS_STATE_KEY": key_path.read_text()}).key == key
+    with pytest.raises(StateKeyError, match="is not a state key"):
+        find_key(state_path, env={"AINAS_STATE_KEY": "nonsense"})
+    with pytest.raises(StateKeyError, match=r"names .* which does not exist"):
+        find_key(state_path, env={"AINAS_STATE_KEY_FILE": str(tmp_path / "missing.key")})
+
+
+def test_fingerprints_depend_on_key_address_and_field():
+    a, b = Fingerprinter(b"a" * 32), Fingerprinter(b"b" * 32)
+    assert a("user.x", "initial_password", "P") != b("user.x", "initial_password", "P")
+    assert a("user.x", "initial_password", "P") != a("user.y", "initial_password", "P")
+    assert a("user.x", "initial_password", "P") == a("user.x", "initial_password", "P")
+    assert a.key_check != b.key_check
+    assert "a" * 32 not in repr(a)
