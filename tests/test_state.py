@@ -30,7 +30,7 @@ def test_records_are_durable_before_the_state_is_written(tmp_path):
     store.record(
         state, {"op": "set", "section": "users", "key": "u", "value": {"fingerprints": {}}}
     )
-    # the process dies here: no commit
+    store.abandon()  # the process dies here: no commit
     recovered = LocalStateStore(tmp_path / "ainas.state.json").load()
     assert recovered.sites == {"a": {"site_id": "123456789"}}
     assert recovered.users == {"u": {"fingerprints": {}}}
@@ -42,6 +42,7 @@ def test_a_torn_last_journal_line_is_ignored(tmp_path):
     state = store.load()
     store.begin(state)
     store.record(state, {"op": "set", "section": "sites", "key": "a", "value": {"site_id": "1"}})
+    store.abandon()
     with open(store.journal_path, "a", encoding="utf-8") as handle:
         handle.write('{"op": "set", "section": "sites", "key": "b", "val')
     recovered = LocalStateStore(tmp_path / "ainas.state.json").load()
@@ -76,6 +77,7 @@ def test_a_new_apply_folds_a_left_journal_in_first(tmp_path):
     state = store.load()
     store.begin(state)
     store.record(state, {"op": "set", "section": "sites", "key": "a", "value": {"site_id": "1"}})
+    store.abandon()
     again = LocalStateStore(tmp_path / "ainas.state.json")
     state = again.load()
     again.begin(state)
