@@ -70,9 +70,13 @@ def open_backend(
     desired: DesiredState,
     env: Mapping[str, str] = os.environ,
     announce: Callable[[str], None] = lambda message: None,
+    *,
+    create_tenant: bool = True,
 ) -> Backend:
+    """The backend of ``target``. On first use, the embedded sandbox creates the tenant of the
+    manifests (unless ``create_tenant`` is false: then a missing tenant is an error)."""
     if target.kind == "sandbox":
-        return _open_sandbox(target, desired, env, announce)
+        return _open_sandbox(target, desired, env, announce, create_tenant)
     from ainas_provision.backends.https import (
         open_https,
     )  # the HTTP client is loaded only when used
@@ -80,9 +84,13 @@ def open_backend(
     return open_https(target, desired, env)
 
 
-def _open_sandbox(target: Target, desired: DesiredState, env, announce) -> Backend:
+def _open_sandbox(
+    target: Target, desired: DesiredState, env, announce, create_tenant: bool
+) -> Backend:
     from ainas_provision.backends.sandbox import SandboxBackend
 
+    if not create_tenant and not Path(target.location).is_file():
+        raise AinasProvisionError(f"no sandbox at {target.location}")
     backend = SandboxBackend(
         Path(target.location),
         desired.organization_id,
@@ -90,6 +98,11 @@ def _open_sandbox(target: Target, desired: DesiredState, env, announce) -> Backe
         password=env.get("AINAS_PASSWORD"),
     )
     if not backend.tenant_exists():
+        if not create_tenant:
+            backend.close()
+            raise AinasProvisionError(
+                f"{target.location} holds no tenant with 代理人組織ID {desired.organization_id}"
+            )
         admins = [
             (login, (admin.fields.get("name") or "管理者"))
             for login, admin in desired.admins.items()

@@ -13,6 +13,7 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ainas_provision.apply.executor import Executor, Outcome, Progress
 from ainas_provision.backends.base import Backend, CountingBackend, CurrentState, LiveResource
@@ -27,6 +28,9 @@ from ainas_provision.state.model import State
 from ainas_provision.state.store import LocalStateStore
 from ainas_provision.targets import Target, manifest_dir, open_backend, resolve
 from ainas_provision.validation.engine import Validation, validate
+
+if TYPE_CHECKING:
+    from ainas_provision.importer import Imported
 
 STATE_NAME = "ainas.state.json"
 log = logging.getLogger("ainas_provision")
@@ -77,7 +81,8 @@ class Run:
                 if calls is not None:
                     log.debug(
                         "backend calls: %s",
-                        ", ".join(f"{name} {count}" for name, count in sorted(calls.items())) or "none",
+                        ", ".join(f"{name} {count}" for name, count in sorted(calls.items()))
+                        or "none",
                     )
                 self.backend.close()
         finally:
@@ -155,7 +160,9 @@ def _fingerprinter(
 
 def connect(run: Run) -> None:
     """Open the target and confirm it is the manifests' tenant before reading anything else."""
-    run.backend = CountingBackend(open_backend(run.target, run.desired, run.options.env, run.announce))
+    run.backend = CountingBackend(
+        open_backend(run.target, run.desired, run.options.env, run.announce)
+    )
     org_id = run.backend.organization_id()
     if org_id != run.desired.organization_id:
         raise AinasProvisionError(
@@ -275,3 +282,116 @@ def execute(run: Run, plan: Plan, parallelism: int, progress: Progress | None) -
         progress=progress,
     )
     return executor.run(plan, target=run.identity, key_check=run.fingerprint.key_check)
+
+
+# -- import ------------------------------------------------------------------------------------
+@dataclass
+class ImportOptions:
+    out: Path = Path(".")
+    target: str | None = None
+    state_path: Path | None = None
+    organization_id: str | None = None
+    force: bool = False
+    env: Mapping[str, str] = field(default_factory=lambda: os.environ)
+
+
+def _import_organization(target: Target, options: ImportOptions) -> str:
+    if options.organization_id:
+        return options.organization_id
+    if target.kind == "sandbox" and Path(target.location).is_file():
+        from ainas_provision.sandbox.service import AinasSandbox
+
+        sandbox = AinasSandbox(Path(target.location))
+        try:
+            tenants = sandbox.tenants()
+        finally:
+            sandbox.close()
+        if len(tenants) == 1:
+            return tenants[0]
+        raise AinasProvisionError(
+            f"{target.location} holds {len(tenants)} tenants ({', '.join(tenants) or 'none'}): "
+            "name one with --organization-id"
+        )
+    if target.kind == "sandbox":
+        raise AinasProvisionError(f"no sandbox at {target.location}")
+    return ""  # over HTTPS the login tells
+
+
+def import_tenant(
+    options: ImportOptions, announce: Announce, wrote: Callable[[str, int, int], None]
+) -> tuple[Imported, Path]:
+    """Read the target, write manifests describing it into ``options.out``, and bind the
+    state to them. Returns what was written and the state file."""
+    from ainas_provision import importer
+
+    target = resolve(options.target, options.out / "manifest", options.env)
+    org_id = _import_organization(target, options)
+    backend = CountingBackend(
+        open_backend(target, DesiredState.empty(org_id), options.env, announce, create_tenant=False)
+    )
+    try:
+        actual = backend.organization_id()
+        if org_id and actual != org_id:
+            raise AinasProvisionError(
+                f"{target.describe()} is the tenant of 代理人組織ID {actual}, not {org_id}"
+            )
+        session = backend.session()
+        if session.must_change_password:
+            raise AinasProvisionError(
+                f"the password of {session.login_id} is still the initial one: AINAS allows nothing "
+                "until it is changed — change it (log in once, or apply with AINAS_NEW_PASSWORD), then import"
+            )
+        current = backend.read()
+        log.debug(
+            "backend calls: %s", ", ".join(f"{k} {v}" for k, v in sorted(backend.calls.items()))
+        )
+    finally:
+        backend.close()
+    store = LocalStateStore(options.state_path or options.out / STATE_NAME)
+    store.lock.acquire("import")
+    try:
+        state = store.load()
+        if state.sites or state.users:
+            raise AinasProvisionError(
+                f"the state {store.path} already manages sites or users: import into a new "
+                "directory, or give another --state"
+            )
+        existing = [p for p in options.out.rglob("*.yaml")] if options.out.exists() else []
+        if existing and not options.force:
+            raise AinasProvisionError(
+                f"{options.out} already holds manifests ({existing[0].name}…): import into an empty "
+                "directory, or pass --force to overwrite"
+            )
+        fingerprint = _fingerprinter(store, state, Options(env=options.env), announce)
+        imported = importer.build(current, state.handle_of)
+        total = len(imported.files)
+        for number, (name, text) in enumerate(sorted(imported.files.items()), 1):
+            path = options.out / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+            wrote(name, number, total)
+        identity = target.identity(current.organization.id, store.path.parent)
+        store.begin(state)
+        records = [
+            {"op": "set", "section": "target", "key": None, "value": identity},
+            {"op": "set", "section": "key_check", "key": None, "value": fingerprint.key_check},
+        ]
+        records += [
+            {
+                "op": "set",
+                "section": "sites",
+                "key": handle,
+                "value": {"site_id": site_id, "fingerprints": {}},
+            }
+            for handle, site_id in imported.bindings.items()
+        ]
+        records += [
+            {"op": "set", "section": "users", "key": login_id, "value": {"fingerprints": {}}}
+            for login_id in imported.users
+        ]
+        for record in records:
+            store.record(state, record)
+        store.commit(state)
+    finally:
+        store.lock.release()
+    return imported, store.path

@@ -30,6 +30,7 @@ COMMANDS = {
     "apply": "apply_cmd",
     "show": "show_cmd",
     "render": "render_cmd",
+    "import": "import_cmd",
     "state": "state_cmd",
     "schema": "schema_cmd",
     "certs": "certs_cmd",

@@ -69,6 +69,12 @@ class DesiredState:
     connection: dict[str, object] = field(default_factory=dict)
     connection_secrets: dict[str, Secret] = field(default_factory=dict)
 
+    @classmethod
+    def empty(cls, organization_id: str) -> DesiredState:
+        """Nothing desired: what opening a target needs when there are no manifests (import)."""
+        organization = Resource("organization", "", {})
+        return cls(organization_id, organization, None, {}, {}, {}, {}, {}, Policy())
+
     def resources(self) -> list[Resource]:
         out: list[Resource] = [self.organization]
         if self.certificate:

@@ -99,6 +99,7 @@ class FileLock:
     def acquire(self, operation: str, timeout: float = 0.0) -> LockInfo:
         """Take the lock, waiting up to ``timeout`` seconds; raises :class:`LockHeld`."""
         info = LockInfo.mine(operation)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
         deadline = time.monotonic() + timeout
         while True:
             try:

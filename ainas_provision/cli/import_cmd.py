@@ -1,0 +1,76 @@
+"""``ainas-provision import``: manifests describing a live tenant, and a state that binds them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ainas_provision import workflow
+from ainas_provision.cli.progress import Progress
+
+
+@click.command("import")
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("."),
+    show_default=True,
+    help="Directory to write the manifests to.",
+)
+@click.option(
+    "--target",
+    default=None,
+    metavar="TARGET",
+    help="sandbox:PATH or https://… [default: $AINAS_TARGET].",
+)
+@click.option(
+    "--state",
+    "state_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="The state to bind [default: ainas.state.json in --out].",
+)
+@click.option(
+    "--organization-id",
+    default=None,
+    metavar="ID",
+    help="The 代理人組織ID to import (a sandbox file may hold several).",
+)
+@click.option("--force", is_flag=True, help="Overwrite manifests already in --out.")
+def command(
+    out: Path, target: str | None, state_path: Path | None, organization_id: str | None, force: bool
+) -> None:
+    """Write manifests that describe the target, and bind the state to them, so that an existing
+    tenant comes under management: `plan` right after shows no changes."""
+    options = workflow.ImportOptions(
+        out=out, target=target, state_path=state_path, organization_id=organization_id, force=force
+    )
+    progress: Progress | None = None
+
+    def wrote(name: str, number: int, total: int) -> None:
+        nonlocal progress
+        if progress is None:
+            progress = Progress(total, "writing manifests")
+        progress.advance(f"wrote {name}", number)
+
+    try:
+        imported, state_path = workflow.import_tenant(
+            options, announce=lambda message: click.echo(message, err=True), wrote=wrote
+        )
+    finally:
+        if progress is not None:
+            progress.close()
+    sites = len(imported.bindings)
+    users = len(imported.users)
+    click.echo(
+        f"Imported {sites} site{'s' if sites != 1 else ''} and {users} user{'s' if users != 1 else ''} "
+        f"into {out}; the state {state_path} binds and manages them."
+    )
+    if imported.secrets:
+        click.echo(
+            f"The write-only secrets are {{env: …}} placeholders ({len(imported.secrets)} variables, "
+            f"e.g. {imported.secrets[0]}): set them, then `ainas-provision plan {out}` shows no "
+            "changes (and a note for each secret the tool has never written)."
+        )
