@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-import threading
 from pathlib import Path
 
 import click
@@ -11,6 +10,7 @@ import click
 from ainas_provision import workflow
 from ainas_provision.apply.executor import Outcome
 from ainas_provision.cli import options
+from ainas_provision.cli.progress import Progress
 from ainas_provision.errors import AinasProvisionError
 from ainas_provision.plan import render
 from ainas_provision.plan.changes import Change
@@ -27,29 +27,35 @@ VERBS = {
 
 
 class ProgressPrinter:
-    """One line per change started and finished, with counts (plain lines: CI logs read well)."""
+    """Progress of an apply: a bar with counts on a terminal; elsewhere (CI logs) a line per
+    change started and finished. Failures and skips are printed as lines in both cases."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        self.progress: Progress | None = None
 
     def __call__(
         self, event: str, change: Change, outcome: Outcome | None, done: int, total: int
     ) -> None:
-        with self._lock:
-            if event == "start":
-                click.echo(f"{change.address}: {VERBS[change.action]}…")
-            elif event == "done":
-                click.secho(f"{change.address}: {outcome.message} [{done}/{total}]", fg="green")
-            elif event == "failed":
-                click.secho(
-                    f"{change.address}: failed: {outcome.message} [{done}/{total}]",
-                    fg="red",
-                    err=True,
-                )
-            else:
-                click.secho(
-                    f"{change.address}: {outcome.message} [{done}/{total}]", fg="yellow", err=True
-                )
+        if self.progress is None:
+            self.progress = Progress(total, "applying")
+        progress = self.progress
+        if event == "start":
+            progress.started(f"{change.address}: {VERBS[change.action]}…")
+        elif event == "done":
+            progress.advance(f"{change.address}: {outcome.message}", done, color="green")
+        else:
+            failed = event == "failed"
+            text = f"failed: {outcome.message}" if failed else outcome.message
+            progress.line(
+                f"{change.address}: {text} [{done}/{total}]",
+                color="red" if failed else "yellow",
+                err=True,
+            )
+            progress.skip()
+
+    def close(self) -> None:
+        if self.progress is not None:
+            self.progress.close()
 
 
 def confirm(auto_approve: bool) -> None:
@@ -154,6 +160,14 @@ def command(
     raise SystemExit(0 if ok else 1)
 
 
+def _execute(run, plan, parallelism) -> list[Outcome]:
+    printer = ProgressPrinter()
+    try:
+        return workflow.execute(run, plan, parallelism, printer)
+    finally:
+        printer.close()
+
+
 def _apply(run, plan_file, auto_approve, parallelism, allow_deletes) -> bool:
     if plan_file is not None:
         plan = Plan.load(plan_file)
@@ -168,7 +182,7 @@ def _apply(run, plan_file, auto_approve, parallelism, allow_deletes) -> bool:
         if not plan.has_changes:
             return True
         confirm(auto_approve)
-    outcomes = workflow.execute(run, plan, parallelism, ProgressPrinter())
+    outcomes = _execute(run, plan, parallelism)
     if plan.incomplete and all(o.status == "done" for o in outcomes):
         # the password is changed: now the target can be read, and the rest planned
         click.echo("")
@@ -177,5 +191,5 @@ def _apply(run, plan_file, auto_approve, parallelism, allow_deletes) -> bool:
         plan.raise_if_unsafe(allow_deletes)
         if plan.has_changes:
             confirm(auto_approve or plan_file is not None)
-            outcomes += workflow.execute(run, plan, parallelism, ProgressPrinter())
+            outcomes += _execute(run, plan, parallelism)
     return summarize(outcomes)

@@ -49,6 +49,12 @@ class Progress:
                 self._current = text
                 self._bar.update(1)
 
+    def skip(self) -> None:
+        """Count an item that did not finish well (its line was printed already)."""
+        with self._lock:
+            if self._bar is not None:
+                self._bar.update(1)
+
     def close(self) -> None:
         with self._lock:
             if self._bar is not None:

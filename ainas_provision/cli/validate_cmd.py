@@ -18,9 +18,15 @@ FORMAT_VERSION = 1
 @options.manifest_path
 @options.vars_files
 @options.output_format(("text", "json"))
-def command(path: Path, vars_files: tuple[str, ...], output_format: str) -> None:
+@click.option(
+    "--skip-secrets",
+    is_flag=True,
+    help="Check the form of secret references but do not resolve them (no environment, no key "
+    "needed: for pre-commit); the certificate is then checked for presence only.",
+)
+def command(path: Path, vars_files: tuple[str, ...], output_format: str, skip_secrets: bool) -> None:
     """Check the manifests at PATH (schema, AINAS rules, secrets, certificate), offline."""
-    result = validate(path, vars_files=vars_files)
+    result = validate(path, vars_files=vars_files, resolve_secrets=not skip_secrets)
     if output_format == "json":
         click.echo(
             json.dumps(

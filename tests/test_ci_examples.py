@@ -1,0 +1,113 @@
+"""The CI examples and the pre-commit hook run as a new user would copy them: every
+ainas-provision command they contain runs against the embedded sandbox, in their order."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ainas_provision.state.keys import create_key_file
+from tests.conftest import EXAMPLES, REPO
+
+BIN = Path(sys.executable).parent
+
+
+def commands(ci_file: Path) -> list[str]:
+    """The ainas-provision command lines of a CI file, in file order."""
+    data = yaml.safe_load(ci_file.read_text(encoding="utf-8"))
+    lines: list[str] = []
+
+    def walk(node):
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key in ("run", "script") and isinstance(value, str | list):
+                    scripts = value if isinstance(value, list) else [value]
+                    for script in scripts:
+                        lines.extend(
+                            line.strip()
+                            for line in str(script).splitlines()
+                            if line.strip().startswith("ainas-provision")
+                        )
+                else:
+                    walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(data)
+    return lines
+
+
+@pytest.fixture
+def repository(tmp_path) -> tuple[Path, dict]:
+    """A manifest repository as the examples expect it (manifests/), and the CI environment
+    (secrets as variables), with the embedded sandbox as the target."""
+    shutil.copytree(EXAMPLES / "quickstart", tmp_path / "manifests")
+    key_file = tmp_path / "state.key"
+    create_key_file(key_file)
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("AINAS_")},
+        "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
+        "AINAS_TARGET": f"sandbox:{tmp_path / 'ainas.sandbox.sqlite'}",
+        "AINAS_STATE_KEY": key_file.read_text(encoding="ascii").strip(),
+    }
+    key_file.unlink()
+    return tmp_path, env
+
+
+def sh(line: str, cwd: Path, env: dict) -> subprocess.CompletedProcess:
+    return subprocess.run(["bash", "-c", line], cwd=cwd, env=env, capture_output=True, text=True)
+
+
+@pytest.mark.parametrize("name", ["github-actions.yml", "gitlab-ci.yml"])
+def test_ci_example_commands_run_against_the_sandbox(name, repository):
+    root, env = repository
+    lines = commands(REPO / "examples" / "ci" / name)
+    assert any(line.startswith("ainas-provision validate") for line in lines)
+    assert any("--plan plan.json" in line for line in lines)
+    assert any("--detailed-exitcode" in line for line in lines)
+    review = [
+        line for line in lines if " apply " not in f" {line} " and "--detailed-exitcode" not in line
+    ]
+    apply = [line for line in lines if line.startswith("ainas-provision apply")]
+    drift = [line for line in lines if "--detailed-exitcode" in line]
+    for line in review:  # pull/merge request: validate, plan, the markdown comment
+        result = sh(line, root, env)
+        assert result.returncode == 0, (line, result.stdout, result.stderr)
+    assert (root / "plan.md").read_text(encoding="utf-8").startswith("### ainas-provision plan")
+    before = sh(drift[0], root, env)
+    assert before.returncode == 2  # the drift check sees the unapplied changes
+    for line in apply:  # main: apply the reviewed plan
+        result = sh(line, root, env)
+        assert result.returncode == 0, (line, result.stdout, result.stderr)
+        assert "Apply complete" in result.stdout
+    assert (root / "manifests" / "ainas.state.json").exists()  # what the state commit adds
+    after = sh(drift[0], root, env)
+    assert after.returncode == 0, after.stdout  # schedule: no drift
+    stale = sh(apply[0], root, env)
+    assert stale.returncode == 1 and "stale" in stale.stderr  # a reviewed plan applies once
+
+
+def test_pre_commit_hook_runs_its_entry_with_its_args(tmp_path):
+    hooks = yaml.safe_load((REPO / ".pre-commit-hooks.yaml").read_text(encoding="utf-8"))
+    hook = next(h for h in hooks if h["id"] == "ainas-validate")
+    shutil.copytree(EXAMPLES / "quickstart", tmp_path / "repo")
+    shutil.rmtree(tmp_path / "repo" / "secrets")  # a hook runs without secrets
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
+    line = " ".join([hook["entry"], *map(shlex.quote, hook["args"])])
+    result = sh(line, tmp_path / "repo", env)
+    assert result.returncode == 0, result.stderr
+    broken = tmp_path / "repo" / "ainas.yaml"
+    broken.write_text(
+        broken.read_text(encoding="utf-8").replace("postal_code: 123-4567", "postal_code: 1234567"),
+        encoding="utf-8",
+    )
+    result = sh(line, tmp_path / "repo", env)
+    assert result.returncode == 1 and "postal_code" in result.stderr
