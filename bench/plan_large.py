@@ -13,34 +13,40 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import resource
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.generate import ENV, generate
 
+# runs one command and reports its own peak memory: a separate process per measurement
+MEASURE = (
+    "import resource, subprocess, sys, time\n"
+    "t = time.perf_counter()\n"
+    "p = subprocess.run(sys.argv[1:], capture_output=True, text=True)\n"
+    "e = time.perf_counter() - t\n"
+    "sys.stdout.write(p.stderr)\n"
+    "print(f'@@ {p.returncode} {e} {resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}')\n"
+)
+
 
 def ainas(*args: str, cwd: Path) -> tuple[float, int, str]:
     """Run the real command; wall time, peak RSS (KB) of that process, its stderr."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    started = time.perf_counter()
     process = subprocess.run(
-        [sys.executable, "-m", "ainas_provision", "--debug", *args],
+        [sys.executable, "-c", MEASURE, sys.executable, "-m", "ainas_provision", "--debug", *args],
         cwd=cwd,
         env={**os.environ, **ENV},
         capture_output=True,
         text=True,
     )
-    elapsed = time.perf_counter() - started
-    if process.returncode not in (0, 2):
-        raise SystemExit(f"{' '.join(args)} failed:\n{process.stderr[-3000:]}")
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return elapsed, max(peak, before), process.stderr
+    stderr, _, tail = process.stdout.rpartition("@@ ")
+    code, elapsed, peak = tail.split()
+    if int(code) not in (0, 2):
+        raise SystemExit(f"{' '.join(args)} failed:\n{stderr[-3000:]}")
+    return float(elapsed), int(peak), stderr
 
 
 def calls(stderr: str) -> str:

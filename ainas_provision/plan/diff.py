@@ -89,6 +89,7 @@ class _Differ:
         # handle -> 拠点ID (None: created by this plan); address of the change creating it
         self.bindings: dict[str, str | None] = {}
         self.site_creations: dict[str, str] = {}
+        self.site_adoptions: set[str] = set()
 
     # -- helpers -------------------------------------------------------------------------
     def in_scope(self, handle: str | None) -> bool:
@@ -307,6 +308,8 @@ class _Differ:
 
     def _update_site(self, handle: str, site: Resource, live: LiveResource, *, adopt: bool) -> None:
         changes = _field_changes(kinds.SITE, site.fields, live.fields)
+        if adopt:
+            self.site_adoptions.add(handle)
         if changes or adopt:
             self.add(
                 Change(
@@ -489,12 +492,7 @@ class _Differ:
         if handle in self.site_creations:
             return None, [self.site_creations[handle]]
         site_id = self.bindings.get(handle) or self.state.site_id(handle)
-        depends = (
-            [f"site.{handle}"]
-            if any(c.address == f"site.{handle}" and c.action == "adopt" for c in self.changes)
-            else []
-        )
-        return site_id, depends
+        return site_id, [f"site.{handle}"] if handle in self.site_adoptions else []
 
     def users(self) -> None:
         live_users = self.current.users
@@ -672,13 +670,15 @@ class _Differ:
             for c in self.changes
             if c.kind == "user" and c.action in ("update", "replace", "adopt")
         }
-        for change in self.changes:
-            if change.kind != "site" or change.action != "delete":
-                continue
+        deleted = [c for c in self.changes if c.kind == "site" and c.action == "delete"]
+        members: dict[str, list[str]] = {c.live_id: [] for c in deleted}
+        for login_id, live in self.current.users.items():
+            site_id = live.fields.get("site_id")
+            if site_id in members:
+                members[site_id].append(login_id)
+        for change in deleted:
             staying = []
-            for login_id, live in self.current.users.items():
-                if live.fields.get("site_id") != change.live_id:
-                    continue
+            for login_id in members[change.live_id]:
                 if login_id in leaving or (
                     login_id in moving
                     and self.desired.users.get(login_id)
