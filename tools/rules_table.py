@@ -1,6 +1,6 @@
 """Print the README's table of validation rules from the rule registry.
 
-    python tools/rules_table.py
+python tools/rules_table.py
 """
 
 from __future__ import annotations
@@ -13,7 +13,9 @@ STAGES = ["load", "schema", "manifest", "secrets", "certificate"]
 def table() -> str:
     lines = ["| rule | checks | stage |", "|---|---|---|"]
     for stage in STAGES:
-        lines.extend(f"| `{r.id}` | {r.summary} | {stage} |" for r in RULES.values() if r.stage == stage)
+        lines.extend(
+            f"| `{r.id}` | {r.summary} | {stage} |" for r in RULES.values() if r.stage == stage
+        )
     return "\n".join(lines)
 
 
