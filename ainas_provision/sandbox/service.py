@@ -332,10 +332,17 @@ class AinasSandbox:
         offset: int = 0,
         limit: int | None = None,
         site_ids: Collection[str] | None = None,
+        name: str | None = None,
+        code: str | None = None,
     ) -> tuple[list[dict], int]:
-        """Sites with their batch accounts (write-only values never included), 拠点ID order."""
+        """Sites with their batch accounts (write-only values never included), 拠点ID order;
+        optionally only those of a 代理人拠点名 or 代理人拠点コード (the search screen's filters)."""
         self._usable(actor)
         where, args = self._visible_sites(actor, site_ids)
+        for key, value in (("name", name), ("code", code)):
+            if value is not None:
+                where += f" AND json_extract(fields, '$.{key}') = ?"
+                args.append(value)
         with self.store.snapshot() as db:
             total = db.execute(f"SELECT COUNT(*) FROM sites WHERE {where}", args).fetchone()[0]
             page = db.execute(
@@ -370,13 +377,18 @@ class AinasSandbox:
         offset: int = 0,
         limit: int | None = None,
         site_ids: Collection[str] | None = None,
+        login_ids: Collection[str] | None = None,
     ) -> tuple[list[dict], int]:
-        """Users (admins included), ログインID order; a site manager sees its own site's."""
+        """Users (admins included), ログインID order; a site manager sees its own site's;
+        optionally only the given ログインIDs (the search screen's filter)."""
         self._usable(actor)
         where, args = "org_id = ?", [actor.org_id]
         if not actor.is_admin:
             where += " AND site_id = ?"
             args.append(actor.site_id or "")
+        if login_ids is not None:
+            where += f" AND login_id IN ({','.join('?' * len(login_ids))})"
+            args.extend(login_ids)
         if site_ids is not None:
             where += f" AND (site_id IN ({','.join('?' * len(site_ids))}) OR role = ?)"
             args.extend([*site_ids, ADMIN_ROLE])
