@@ -76,6 +76,7 @@ def _register() -> None:
         apply_cmd,
         certs_cmd,
         plan_cmd,
+        sandbox_cmd,
         schema_cmd,
         secrets_cmd,
         show_cmd,
@@ -92,6 +93,7 @@ def _register() -> None:
         schema_cmd,
         certs_cmd,
         secrets_cmd,
+        sandbox_cmd,
     ):
         cli.add_command(module.command)
 
