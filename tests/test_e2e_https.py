@@ -95,6 +95,34 @@ def test_quickstart_over_https_from_the_initial_password(files, manifests):
     assert count(files, "users", "must_change_password = 1") == 2  # the two other admins
 
 
+def test_the_connection_section_reaches_the_server(files, manifests):
+    """Settings from the manifests: paths relative to the manifest, secrets by reference."""
+    with running(files) as server:
+        cli = Cli(files, manifests, server)
+        relative = Path("..") / files.directory.name
+        with (manifests / "ainas.yaml").open("a", encoding="utf-8") as handle:
+            handle.write(
+                "\nconnection:\n"
+                f"  url: {server.url}\n"
+                "  login_id: abcde\n"
+                "  password: {env: SANDBOX_ADMIN_PASSWORD}\n"
+                "  new_password: {env: SANDBOX_NEW_PASSWORD}\n"
+                f"  client_cert: {relative / files.client_cert.name}\n"
+                "  client_cert_password: {env: SANDBOX_CERT_PASSWORD}\n"
+                f"  ca_file: {relative / files.ca.name}\n"
+            )
+        env = {
+            "SANDBOX_ADMIN_PASSWORD": "99999999",
+            "SANDBOX_NEW_PASSWORD": NEW_PASSWORD,
+            "SANDBOX_CERT_PASSWORD": client_cert_password(files),
+            "AINAS_STATE_KEY": cli.key,
+        }
+        result = cli("apply", "--auto-approve", env=env)
+        assert result.exit_code == 0, result.stdout + result.stderr
+        assert "session.abcde: password changed" in result.stdout
+    assert rows(files)["users"] == 5
+
+
 def _no_cert(files, tmp_path):
     return {"AINAS_CLIENT_CERT": ""}, "error: no client certificate: "
 
