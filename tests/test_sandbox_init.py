@@ -166,3 +166,13 @@ def test_serve_prints_the_real_port_and_stops_on_sigint(tmp_path):
         process.send_signal(signal.SIGINT)
         _, stderr = process.communicate(timeout=15)
     assert "Traceback" not in stderr
+
+
+def test_serve_with_a_broken_server_certificate_is_a_clear_error(tmp_path):
+    directory = tmp_path / "sandbox"
+    run("sandbox", "init", str(directory))
+    SandboxFiles(directory).server_cert.write_text("not a certificate\n")
+    result = run("sandbox", "serve", str(directory), "--port", "0")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: cannot use the server certificate")
+    assert "sandbox init --force" in result.stderr

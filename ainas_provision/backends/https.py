@@ -310,15 +310,11 @@ class HttpsBackend:
                 raise last
         raise last
 
-    def _claim(self, candidates: list[str], what: str) -> str | None:
+    def _claim(self, candidates: list[str]) -> str | None:
+        """One of the new resources matching a lost create, not yet taken by another: they
+        match every field sent, so any of them is the one asked for."""
         with self._lock:
-            free = [c for c in candidates if c not in self._claimed]
-            if len(free) > 1:
-                raise BackendError(
-                    "ambiguous",
-                    f"{what}: the answer to its creation was lost, and {len(free)} new matching "
-                    f"resources exist ({', '.join(free)}); check them in AINAS",
-                )
+            free = sorted(c for c in candidates if c not in self._claimed)
             if free:
                 self._claimed.add(free[0])
                 return free[0]
@@ -334,7 +330,7 @@ class HttpsBackend:
             for item in self._all("/sites", params)
             if str(item["site_id"]) not in known and _same(fields, item["fields"])
         ]
-        return self._claim(candidates, f"the site {name}")
+        return self._claim(candidates)
 
     def _find_batch(self, kind: str, site_id: str, fields: Mapping[str, object]) -> str | None:
         try:
@@ -366,7 +362,7 @@ class HttpsBackend:
             for item in self._all("/certificates")
             if item.get("fingerprint") == fingerprint and str(item["id"]) not in known
         ]
-        return self._claim(candidates, "the certificate")
+        return self._claim(candidates)
 
     def create(self, kind: str, fields: dict[str, object], *, parent: str | None = None) -> str:
         body = _wire(fields)

@@ -82,6 +82,7 @@ class SandboxServer:
         )
         self._quiet = QuietCuts()
         logging.getLogger("uvicorn.error").addFilter(self._quiet)
+        self._closed = False
         try:
             self.socket = _bind(options.host, options.port)
         except BaseException:
@@ -99,6 +100,14 @@ class SandboxServer:
             lifespan="off",
             timeout_graceful_shutdown=5,
         )
+        try:
+            config.load()  # the TLS context: a broken certificate file is reported here
+        except (OSError, ssl.SSLError) as exc:
+            self.close()
+            raise AinasProvisionError(
+                f"cannot use the server certificate of {directory}: {exc}; make the sandbox "
+                f"again with `ainas-provision sandbox init --force {directory}`"
+            ) from None
         self.server = uvicorn.Server(config)
         self._thread: threading.Thread | None = None
 
@@ -161,6 +170,7 @@ class SandboxServer:
         self.sandbox.close()
 
     def close(self) -> None:
-        if self.socket.fileno() != -1:
-            self.socket.close()
+        if not self._closed:
+            self._closed = True
+            self.socket.close()  # uvicorn may have closed it already: closing twice is fine
             self._release()
