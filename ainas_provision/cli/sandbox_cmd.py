@@ -11,12 +11,12 @@ from ainas_provision.sandbox import init as sandbox_init
 directory_argument = click.argument("directory", type=click.Path(path_type=Path, file_okay=False))
 
 
-@click.group("sandbox")
+@click.group("sandbox", short_help="The AINAS sandbox server (HTTPS, mutual TLS).")
 def command() -> None:
     """The AINAS sandbox: test CA and certificates, the HTTPS server with mutual TLS."""
 
 
-@command.command("init")
+@command.command("init", short_help="Create a sandbox: certificates, a tenant, its notice.")
 @directory_argument
 @click.option(
     "--organization-id",
@@ -49,7 +49,7 @@ def init_command(directory: Path, organization_id: str, name: str, force: bool) 
     click.echo(f"serve it with: ainas-provision sandbox serve {directory}")
 
 
-@command.command("serve")
+@command.command("serve", short_help="Serve a sandbox over HTTPS with mutual TLS.")
 @directory_argument
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option(
@@ -101,7 +101,7 @@ def serve_command(
     server.run(lambda line: click.echo(line))
 
 
-@command.command("reset")
+@command.command("reset", short_help="Empty the tenant back to its initial state.")
 @directory_argument
 def reset_command(directory: Path) -> None:
     """Empty the tenant in DIRECTORY back to its initial state (admins with 99999999); the
