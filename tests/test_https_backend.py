@@ -311,3 +311,29 @@ def test_client_cert_password_never_leaks_into_a_connection_problem(files):
     for value in (secret, "Wrong-Pw-99!"):
         assert value not in str(caught.value)
     assert https.ATTEMPTS >= 2
+
+
+def test_a_read_limited_to_sites_gets_those_sites_their_users_and_the_admins(files):
+    usable_admin(files)
+    with running(files, page_size=2) as server:
+        backend = backend_for(files, server, {"password": NEW_PASSWORD})
+        try:
+            ids = [
+                backend.create("site", {"name": f"拠点{n}", "short_name": f"拠点{n}"})
+                for n in range(3)
+            ]
+            for n, site_id in enumerate(ids):
+                user = {
+                    "login_id": f"tanto{n}",
+                    "name": "担当",
+                    "role": "担当者(送信可)",
+                    "site_id": site_id,
+                    "password": Secret("Staff-Pw-01", "test"),
+                }
+                backend.create("user", user)
+            current = backend.read(sites=ids[:2])
+        finally:
+            backend.close()
+    assert sorted(current.sites) == sorted(ids[:2])
+    assert sorted(current.users) == ["abcde", "fhjkm", "npqrs", "tanto0", "tanto1"]
+    assert current.scope == sorted(ids[:2])
