@@ -35,6 +35,7 @@ COMMANDS = {
     "schema": "schema_cmd",
     "certs": "certs_cmd",
     "secrets": "secrets_cmd",
+    "sandbox": "sandbox_cmd",
 }
 
 

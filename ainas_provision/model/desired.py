@@ -68,6 +68,8 @@ class DesiredState:
     policy: Policy
     connection: dict[str, object] = field(default_factory=dict)
     connection_secrets: dict[str, Secret] = field(default_factory=dict)
+    # the directory of the manifest that defines `connection`: its file paths are relative to it
+    connection_dir: Path | None = None
 
     @classmethod
     def empty(cls, organization_id: str) -> DesiredState:
@@ -230,4 +232,7 @@ def build(validation: Validation) -> DesiredState:
         policy=policy,
         connection=connection,
         connection_secrets=connection_secrets,
+        connection_dir=(
+            validation.origin["connection"].directory if "connection" in validation.origin else None
+        ),
     )

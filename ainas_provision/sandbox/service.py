@@ -13,7 +13,9 @@ import datetime as dt
 import json
 import re
 import secrets as random
+import threading
 from collections.abc import Collection, Iterable
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,6 +52,7 @@ PERMISSIONS = {
 ADMIN_LOGIN_ID = re.compile(r"[a-z2-8]{5}")
 USER_LOGIN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
 USER_ROLES = (SITE_MANAGER, *STAFF_ROLES)
+HASHED_FIELDS = ("password", "batch_password", "arrival_number_password")
 STAFF_ONLY = ("default_destination", "kei_default_destination", "default_menu")
 BATCH_KINDS = {"batch_account": BATCH_FIELDS, "kei_batch_account": KEI_BATCH_FIELDS}
 BATCH_WRITE_ONCE = ("payment_user_id", "batch_user_id", "batch_password")
@@ -125,6 +128,7 @@ class AinasSandbox:
 
     def __init__(self, path: Path | str) -> None:
         self.store = Store(Path(path))
+        self._local = threading.local()
 
     def close(self) -> None:
         self.store.close()
@@ -332,10 +336,17 @@ class AinasSandbox:
         offset: int = 0,
         limit: int | None = None,
         site_ids: Collection[str] | None = None,
+        name: str | None = None,
+        code: str | None = None,
     ) -> tuple[list[dict], int]:
-        """Sites with their batch accounts (write-only values never included), 拠点ID order."""
+        """Sites with their batch accounts (write-only values never included), 拠点ID order;
+        optionally only those of a 代理人拠点名 or 代理人拠点コード (the search screen's filters)."""
         self._usable(actor)
         where, args = self._visible_sites(actor, site_ids)
+        for key, value in (("name", name), ("code", code)):
+            if value is not None:
+                where += f" AND json_extract(fields, '$.{key}') = ?"
+                args.append(value)
         with self.store.snapshot() as db:
             total = db.execute(f"SELECT COUNT(*) FROM sites WHERE {where}", args).fetchone()[0]
             page = db.execute(
@@ -370,13 +381,18 @@ class AinasSandbox:
         offset: int = 0,
         limit: int | None = None,
         site_ids: Collection[str] | None = None,
+        login_ids: Collection[str] | None = None,
     ) -> tuple[list[dict], int]:
-        """Users (admins included), ログインID order; a site manager sees its own site's."""
+        """Users (admins included), ログインID order; a site manager sees its own site's;
+        optionally only the given ログインIDs (the search screen's filter)."""
         self._usable(actor)
         where, args = "org_id = ?", [actor.org_id]
         if not actor.is_admin:
             where += " AND site_id = ?"
             args.append(actor.site_id or "")
+        if login_ids is not None:
+            where += f" AND login_id IN ({','.join('?' * len(login_ids))})"
+            args.extend(login_ids)
         if site_ids is not None:
             where += f" AND (site_id IN ({','.join('?' * len(site_ids))}) OR role = ?)"
             args.extend([*site_ids, ADMIN_ROLE])
@@ -405,7 +421,7 @@ class AinasSandbox:
         handler = getattr(self, f"_create_{kind}", None)
         if handler is None:
             raise AinasError("unknown-kind", f"登録できない種類です: {kind}", 404)
-        with self.store.transaction() as db:
+        with self._hashed_before_locking(kind, fields), self.store.transaction() as db:
             self._fault(db, "create", kind, fields)
             return handler(db, actor, fields, parent)
 
@@ -416,7 +432,7 @@ class AinasSandbox:
         handler = getattr(self, f"_update_{kind}", None)
         if handler is None:
             raise AinasError("unknown-kind", f"更新できない種類です: {kind}", 404)
-        with self.store.transaction() as db:
+        with self._hashed_before_locking(kind, fields), self.store.transaction() as db:
             self._fault(db, "update", kind, {**fields, "id": id})
             handler(db, actor, id, fields)
 
@@ -427,6 +443,25 @@ class AinasSandbox:
         with self.store.transaction() as db:
             self._fault(db, "delete", kind, {"id": id})
             handler(db, actor, id)
+
+    @contextmanager
+    def _hashed_before_locking(self, kind: str, fields: dict):
+        """Hash a request's passwords before the write lock is taken: a salted scrypt takes
+        milliseconds, and concurrent requests should not queue behind it."""
+        ready = {}
+        if kind != "certificate":  # a certificate's password opens the file; it is not kept
+            for name in HASHED_FIELDS:
+                value = _reveal(fields.get(name))
+                if isinstance(value, str) and value:
+                    ready[value] = hash_password(value)
+        self._local.hashes = ready
+        try:
+            yield
+        finally:
+            self._local.hashes = {}
+
+    def _hash(self, password: str) -> str:
+        return getattr(self._local, "hashes", {}).get(password) or hash_password(password)
 
     # organization ----------------------------------------------------------------------------
     def _update_organization(self, db, actor: Actor, id: str, fields: dict) -> None:
@@ -605,8 +640,8 @@ class AinasSandbox:
                 site_id,
                 kind,
                 json.dumps(visible, ensure_ascii=False),
-                hash_password(_reveal(fields["batch_password"])),
-                hash_password(_reveal(fields["arrival_number_password"])),
+                self._hash(_reveal(fields["batch_password"])),
+                self._hash(_reveal(fields["arrival_number_password"])),
                 _now(),
             ),
         )
@@ -631,7 +666,7 @@ class AinasSandbox:
                     raise AinasError("required", "到達番号パスワードを入力してください。")
                 db.execute(
                     "UPDATE batch_accounts SET arrival_number_password = ? WHERE site_id = ? AND kind = ?",
-                    (hash_password(_reveal(value)), site_id, kind),
+                    (self._hash(_reveal(value)), site_id, kind),
                 )
             else:
                 visible[name] = value
@@ -726,7 +761,7 @@ class AinasSandbox:
             fields["name"],
             role,
             site_id,
-            hash_password(password),
+            self._hash(password),
             False,
             extra,
         )
@@ -776,7 +811,7 @@ class AinasSandbox:
             if not isinstance(password, str) or password_problem(password):
                 raise AinasError("password-rule", PASSWORD_RULE_MESSAGE)
             db.execute(
-                "UPDATE users SET password = ? WHERE login_id = ?", (hash_password(password), id)
+                "UPDATE users SET password = ? WHERE login_id = ?", (self._hash(password), id)
             )
 
     def _delete_user(self, db, actor: Actor, id: str) -> None:

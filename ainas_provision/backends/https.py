@@ -1,0 +1,490 @@
+"""The HTTPS backend: an AINAS endpoint (the sandbox server's API) over mutual TLS.
+
+It logs in with a ログインID and password, carries the session token, reads a tenant page by page
+with the server's maximum page size (the pages of a list in parallel), and performs single
+changes. Failures of the network are handled so that retrying can never create a duplicate:
+
+- reads (and the login) are retried, with a short exponential backoff, on a lost answer or a
+  server error;
+- a create whose answer was lost (or failed with a server error) is not simply sent again: the
+  backend first looks for what it asked for by its natural key — the ログインID of a user, the
+  代理人拠点名/コード and fields of a site, the site's batch account, the fingerprint of a
+  certificate — and takes a match that was not there before as success;
+- updates send the full values and may be repeated; a delete whose answer was lost succeeds when
+  the resource is gone; a password change whose answer was lost succeeds when the session no
+  longer needs one.
+
+Secret values are revealed only into request bodies; no message repeats one.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import random
+import threading
+import time
+from collections.abc import Callable, Collection, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+
+from cryptography.hazmat.primitives import hashes
+
+from ainas_provision.backends import convert
+from ainas_provision.backends.api_client import ApiClient, ApiError, NoAnswer, TlsRefused
+from ainas_provision.backends.base import BackendError, CurrentState, Session
+from ainas_provision.backends.connection import Connection, resolve_connection
+from ainas_provision.backends.tls import ClientTls, client_tls
+from ainas_provision.certs.errors import CertificateError
+from ainas_provision.certs.reader import load_p12
+from ainas_provision.errors import AinasProvisionError
+from ainas_provision.model.desired import DesiredState
+from ainas_provision.model.kinds import ADMIN_ROLE
+from ainas_provision.rules.passwords import password_problem
+
+ATTEMPTS = 4  # tries of one request in all
+BACKOFF = 0.05  # seconds before the first retry; doubled each time, with jitter
+BACKOFF_MAX = 1.0
+POOL_SIZE = 64  # the largest --parallelism: the executor bounds the requests in flight
+READ_PARALLELISM = 4  # pages fetched at once
+SITE_CHUNK = 50  # 拠点IDs per filtered list request
+BATCH_PATHS = {"batch_account": "batch-account", "kei_batch_account": "kei-batch-account"}
+
+
+class ConnectionProblem(BackendError):
+    """The endpoint cannot be used: unreachable, not trusted, refusing the client certificate,
+    or refusing the login. The message says what to fix."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(code, message, retriable=False)
+
+
+def _wire(fields: Mapping[str, object]) -> dict:
+    """A request body: secrets revealed (to be sent), everything else as is."""
+    return {
+        name: value.reveal() if hasattr(value, "reveal") else value
+        for name, value in fields.items()
+    }
+
+
+def _same(wanted: Mapping[str, object], live: Mapping[str, object]) -> bool:
+    def norm(value):
+        return list(value) if isinstance(value, tuple) else (None if value == "" else value)
+
+    return all(norm(value) == norm(live.get(name)) for name, value in wanted.items())
+
+
+class HttpsBackend:
+    def __init__(
+        self,
+        connection: Connection,
+        tls: ClientTls,
+        *,
+        pool_size: int = POOL_SIZE,
+        read_parallelism: int = READ_PARALLELISM,
+        backoff: float = BACKOFF,
+    ) -> None:
+        self.connection = connection
+        self.url = connection.url
+        self.description = connection.url
+        self.tls = tls
+        self.api = ApiClient(connection.url, tls.context, pool_size=pool_size)
+        self.read_parallelism = max(1, read_parallelism)
+        self.backoff = backoff
+        self._password = connection.password
+        self._session: Session | None = None
+        self._organization_id: str | None = None
+        self._token: str | None = None
+        self._login_lock = threading.Lock()
+        self._lock = threading.Lock()
+        # what the last read saw, and what this backend created since: a lost create is
+        # recognized only among resources that are neither
+        self._known_sites: set[str] = set()
+        self._known_certificates: set[str] = set()
+        self._claimed: set[str] = set()
+
+    @property
+    def requests(self) -> dict[str, int]:
+        """Requests sent so far, by kind: ``login``, ``read``, ``write`` (retries included)."""
+        return dict(self.api.counts)
+
+    # -- retries -------------------------------------------------------------------------
+    def _pause(self, attempt: int) -> None:
+        delay = min(BACKOFF_MAX, self.backoff * 2 ** (attempt - 1))
+        time.sleep(delay * (0.5 + random.random() / 2))
+
+    def _retrying(self, call: Callable[[], object]) -> object:
+        """A request that may be repeated as is (a read, the login, a full update)."""
+        for attempt in range(ATTEMPTS):
+            if attempt:
+                self._pause(attempt)
+            try:
+                return call()
+            except NoAnswer as exc:
+                last: BackendError = exc
+            except ApiError as exc:
+                if exc.status < 500:
+                    raise
+                last = exc
+        raise last
+
+    # -- session ---------------------------------------------------------------------------
+    def _login(self) -> None:
+        connection = self.connection
+        if not connection.login_id:
+            raise ConnectionProblem(
+                "no-login-id",
+                f"no login ID for {self.url}: set AINAS_LOGIN_ID (a ログインID of the "
+                "利用登録通知書, or of a site manager) or connection.login_id in the manifests",
+            )
+        if self._password is None:
+            raise ConnectionProblem(
+                "no-password",
+                f"no password for {connection.login_id} at {self.url}: set AINAS_PASSWORD (or "
+                "connection.password); the initial password of a new admin is 99999999",
+            )
+        body = {"login_id": connection.login_id, "password": self._password.reveal()}
+        try:
+            answer = self._retrying(lambda: self.api.send("POST", "/session", body=body))
+        except ApiError as exc:
+            if exc.status == 401:
+                raise ConnectionProblem(
+                    "login-failed",
+                    f"login to {self.url} as {connection.login_id} failed: AINAS says "
+                    f"{exc.message} Check {connection.source('password')} (and the login ID, "
+                    f"from {connection.source('login_id')})",
+                ) from None
+            raise
+        except (NoAnswer, TlsRefused) as exc:
+            raise self._unusable(exc) from None
+        self._token = answer["token"]
+        self._organization_id = str(answer["organization_id"])
+        self._session = Session(
+            answer["login_id"], answer["role"], answer["site_id"], answer["must_change_password"]
+        )
+
+    def _unusable(self, exc: BackendError) -> ConnectionProblem:
+        """The first contact failed: say why, and what to fix."""
+        cert = f"the client certificate {self.tls.certificate} (issued by {self.tls.issuer})"
+        if isinstance(exc, TlsRefused) and exc.code == "server-not-trusted":
+            ca = self.connection.ca_file
+            trusted = (
+                f"the CA in {ca} ({self.connection.source('ca_file')})"
+                if ca
+                else "the system's trusted CAs (set AINAS_CA_FILE to the server's CA)"
+            )
+            return ConnectionProblem(
+                "server-not-trusted",
+                f"the server at {self.url} is not trusted: certificate verify failed "
+                f"({exc.message}): its certificate is not signed by {trusted}, or is not for "
+                "this host; check the URL and the CA file",
+            )
+        if isinstance(exc, TlsRefused):
+            return ConnectionProblem(
+                "client-certificate-refused",
+                f"the server at {self.url} refused {cert} (TLS alert: {exc.message}): use the "
+                "クライアント証明書 issued for this server (AINAS_CLIENT_CERT)",
+            )
+        if isinstance(exc, NoAnswer) and exc.disconnected:
+            return ConnectionProblem(
+                "client-certificate-refused",
+                f"the server at {self.url} closed every connection during the TLS handshake "
+                f"without answering: it does not accept {cert}; use the クライアント証明書 "
+                "issued for this server (AINAS_CLIENT_CERT)",
+            )
+        if isinstance(exc, NoAnswer) and not exc.sent:
+            return ConnectionProblem(
+                "unreachable",
+                f"cannot reach {self.url}: {exc.message}; is the server running, and is the URL "
+                "(--target) right?",
+            )
+        return ConnectionProblem("no-answer", f"no answer from {self.url}: {exc.message}")
+
+    def _ensure_session(self) -> Session:
+        if self._session is None:
+            with self._login_lock:
+                if self._session is None:
+                    self._login()
+        return self._session
+
+    def _relogin(self, stale: str | None) -> None:
+        with self._login_lock:
+            if self._token == stale:
+                self._login()
+
+    def _send(
+        self, method: str, path: str, *, body: dict | None = None, params: dict | None = None
+    ) -> dict | None:
+        """One request in the session; a session the server forgot is opened again once."""
+        self._ensure_session()
+        token = self._token
+        try:
+            return self.api.send(method, path, body=body, params=params, token=token)
+        except ApiError as exc:
+            if exc.status != 401 or exc.code != "not-logged-in":
+                raise
+        self._relogin(token)
+        return self.api.send(method, path, body=body, params=params, token=self._token)
+
+    def _get(self, path: str, params: dict | None = None) -> dict:
+        return self._retrying(lambda: self._send("GET", path, params=params))
+
+    def session(self) -> Session:
+        return replace(self._ensure_session())
+
+    def organization_id(self) -> str:
+        self._ensure_session()
+        return self._organization_id
+
+    # -- reads -----------------------------------------------------------------------------
+    def _all(self, path: str, params: dict | None = None) -> list[dict]:
+        """Every item of a list: the first page, then the others in parallel."""
+        params = dict(params or {})
+        first = self._get(path, {**params, "offset": 0})
+        items = list(first["items"])
+        limit, total = first["limit"], first["total"]
+        offsets = range(limit, total, limit)
+        if offsets:
+            with ThreadPoolExecutor(max_workers=self.read_parallelism) as pool:
+                pages = pool.map(
+                    lambda offset: self._get(path, {**params, "offset": offset, "limit": limit}),
+                    offsets,
+                )
+                for page in pages:
+                    items.extend(page["items"])
+        return items
+
+    def _sites_and_users(self, sites: Collection[str] | None) -> tuple[list[dict], list[dict]]:
+        if sites is None:
+            return self._all("/sites"), self._all("/users")
+        ids = sorted(sites)
+        site_items: dict[str, dict] = {}
+        users: dict[str, dict] = {}
+        for start in range(0, len(ids), SITE_CHUNK):
+            chunk = {"site_id": ids[start : start + SITE_CHUNK]}
+            site_items.update((s["site_id"], s) for s in self._all("/sites", chunk))
+            users.update((u["login_id"], u) for u in self._all("/users", chunk))
+        if not ids:  # no site: only the admins
+            users = {u["login_id"]: u for u in self._all("/users") if u["role"] == ADMIN_ROLE}
+        return list(site_items.values()), sorted(users.values(), key=lambda u: u["login_id"])
+
+    def read(self, *, sites: Collection[str] | None = None) -> CurrentState:
+        session = self.session()
+        organization = self._get("/organization")
+        certificates = self._all("/certificates")
+        site_items, users = self._sites_and_users(sites)
+        with self._lock:
+            self._known_sites.update(str(s["site_id"]) for s in site_items)
+            self._known_certificates.update(str(c["id"]) for c in certificates)
+        return convert.state(
+            organization,
+            certificates,
+            site_items,
+            users,
+            session,
+            sorted(sites) if sites is not None else None,
+        )
+
+    # -- creates ---------------------------------------------------------------------------
+    def _create(self, path: str, body: dict, key: str, find: Callable[[], str | None]) -> str:
+        """POST, and on a lost or failed answer, look for the result before sending again."""
+        last: BackendError | None = None
+        for attempt in range(ATTEMPTS):
+            if attempt:
+                self._pause(attempt)
+            try:
+                return str(self._send("POST", path, body=body)[key])
+            except NoAnswer as exc:
+                last = exc
+                if not exc.sent:
+                    continue
+            except ApiError as exc:
+                last = exc
+                conflict_on_retry = attempt > 0 and exc.status == 409
+                if exc.status < 500 and not conflict_on_retry:
+                    raise
+            found = find()
+            if found is not None:
+                return found
+            if isinstance(last, ApiError) and last.status == 409:
+                raise last
+        raise last
+
+    def _claim(self, candidates: list[str]) -> str | None:
+        """One of the new resources matching a lost create, not yet taken by another: they
+        match every field sent, so any of them is the one asked for."""
+        with self._lock:
+            free = sorted(c for c in candidates if c not in self._claimed)
+            if free:
+                self._claimed.add(free[0])
+                return free[0]
+        return None
+
+    def _find_site(self, fields: Mapping[str, object]) -> str | None:
+        code, name = fields.get("code"), fields.get("name")
+        params = {"code": code} if code else {"name": name}
+        with self._lock:
+            known = set(self._known_sites)
+        candidates = [
+            str(item["site_id"])
+            for item in self._all("/sites", params)
+            if str(item["site_id"]) not in known and _same(fields, item["fields"])
+        ]
+        return self._claim(candidates)
+
+    def _find_batch(self, kind: str, site_id: str, fields: Mapping[str, object]) -> str | None:
+        try:
+            site = self._get(f"/sites/{site_id}")
+        except ApiError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        account = site.get(kind)
+        keys = {k: fields.get(k) for k in ("payment_user_id", "batch_user_id")}
+        return site_id if account is not None and _same(keys, account) else None
+
+    def _find_user(self, fields: Mapping[str, object]) -> str | None:
+        login_id = str(fields["login_id"])
+        try:
+            user = self._get(f"/users/{login_id}")
+        except ApiError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        wanted = {k: fields.get(k) for k in ("name", "role", "site_id")}
+        return login_id if _same(wanted, user) else None
+
+    def _find_certificate(self, fingerprint: str) -> str | None:
+        with self._lock:
+            known = set(self._known_certificates)
+        candidates = [
+            str(item["id"])
+            for item in self._all("/certificates")
+            if item.get("fingerprint") == fingerprint and str(item["id"]) not in known
+        ]
+        return self._claim(candidates)
+
+    def create(self, kind: str, fields: dict[str, object], *, parent: str | None = None) -> str:
+        body = _wire(fields)
+        if kind == "site":
+            site_id = self._create("/sites", body, "site_id", lambda: self._find_site(body))
+            with self._lock:
+                self._claimed.add(site_id)
+            return site_id
+        if kind in BATCH_PATHS:
+            if not parent:
+                raise BackendError("required", f"{kind}: no site given")
+            path = f"/sites/{parent}/{BATCH_PATHS[kind]}"
+            return self._create(path, body, "site_id", lambda: self._find_batch(kind, parent, body))
+        if kind == "user":
+            return self._create("/users", body, "login_id", lambda: self._find_user(body))
+        if kind == "certificate":
+            p12 = bytes(body.pop("p12"))
+            fingerprint = _fingerprint(p12, body.get("password"))
+            body["p12"] = base64.b64encode(p12).decode("ascii")
+            cert_id = self._create(
+                "/certificates", body, "id", lambda: self._find_certificate(fingerprint)
+            )
+            with self._lock:
+                self._claimed.add(cert_id)
+            return cert_id
+        raise BackendError("unknown-kind", f"cannot create a {kind} over HTTPS")
+
+    # -- updates and deletes ---------------------------------------------------------------
+    @staticmethod
+    def _path(kind: str, id: str) -> str:
+        paths = {
+            "organization": "/organization",
+            "certificate": f"/certificates/{id}",
+            "site": f"/sites/{id}",
+            "user": f"/users/{id}",
+            **{k: f"/sites/{id}/{p}" for k, p in BATCH_PATHS.items()},
+        }
+        if kind not in paths:
+            raise BackendError("unknown-kind", f"cannot change a {kind} over HTTPS")
+        return paths[kind]
+
+    def update(self, kind: str, id: str, fields: dict[str, object]) -> None:
+        if kind == "session":
+            self._change_password(fields.get("password"))
+            return
+        path, body = self._path(kind, id), _wire(fields)
+        self._retrying(lambda: self._send("PATCH", path, body=body))
+
+    def delete(self, kind: str, id: str) -> None:
+        path = self._path(kind, id)
+        last: BackendError | None = None
+        for attempt in range(ATTEMPTS):
+            if attempt:
+                self._pause(attempt)
+            try:
+                self._send("DELETE", path)
+                return
+            except NoAnswer as exc:
+                last = exc
+            except ApiError as exc:
+                if attempt > 0 and exc.status == 404 and last is not None:
+                    return  # the lost answer was a success: it is gone
+                if exc.status < 500:
+                    raise
+                last = exc
+        raise last
+
+    def _change_password(self, secret) -> None:
+        """パスワード更新 at first login; the new password is checked before it is sent."""
+        if secret is None or not hasattr(secret, "reveal"):
+            raise AinasProvisionError(
+                "no new password: set AINAS_NEW_PASSWORD (or connection.new_password)"
+            )
+        problem = password_problem(secret.reveal())
+        if problem:
+            raise AinasProvisionError(
+                f"the new password ({secret.source}) {problem}; set AINAS_NEW_PASSWORD to one "
+                "that AINAS accepts"
+            )
+        body = {"new_password": secret.reveal()}
+        for attempt in range(ATTEMPTS):
+            if attempt:
+                self._pause(attempt)
+            try:
+                self._send("PUT", "/session/password", body=body)
+                break
+            except NoAnswer as exc:
+                last: BackendError = exc
+            except ApiError as exc:
+                unchanged_on_retry = attempt > 0 and exc.code == "password-unchanged"
+                if exc.status < 500 and not unchanged_on_retry:
+                    raise
+                last = exc
+            if not self._get("/session")["must_change_password"]:
+                break  # the lost answer was a success
+        else:
+            raise last
+        self._password = secret
+        with self._login_lock:
+            self._session = replace(self._session, must_change_password=False)
+
+    def close(self) -> None:
+        self.api.close()
+
+
+def _fingerprint(p12: bytes, password) -> str:
+    try:
+        loaded = load_p12(p12, password if isinstance(password, str) else "")
+    except CertificateError as exc:
+        raise BackendError("certificate-invalid", exc.message) from None
+    return loaded.cert.certificate.fingerprint(hashes.SHA256()).hex()
+
+
+def open_https(
+    target,
+    desired: DesiredState | None,
+    env: Mapping[str, str] = os.environ,
+    *,
+    parallelism: int | None = None,
+) -> HttpsBackend:
+    """The backend for an ``https://`` target: settings from ``env`` and the manifests'
+    ``connection:`` section, the client certificate loaded, nothing sent yet."""
+    connection = resolve_connection(target.location, desired, env)
+    tls = client_tls(connection)
+    return HttpsBackend(connection, tls, pool_size=parallelism or POOL_SIZE)

@@ -1,0 +1,115 @@
+"""The TLS side of mutual TLS: an ``ssl.SSLContext`` holding the client certificate and trusting
+the configured CA.
+
+The クライアント証明書 arrives as a password-protected ``.pfx``; Python's ``ssl`` loads a key only
+from a file, so the key goes through a temporary file that only its owner can read, encrypted
+with a one-time password, and removed right after loading, whatever happens. The server is
+always verified — against the configured CA file, else the system's trust store — with host-name
+checking; there is no way to turn that off.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import secrets
+import ssl
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.x509.oid import NameOID
+
+from ainas_provision.backends.connection import Connection
+from ainas_provision.certs.errors import CertificateError
+from ainas_provision.certs.reader import load_p12
+from ainas_provision.errors import AinasProvisionError
+
+
+class TlsSetupError(AinasProvisionError):
+    """The client certificate or the CA file cannot be used."""
+
+
+@dataclass(frozen=True)
+class ClientTls:
+    context: ssl.SSLContext
+    certificate: Path
+    subject: str  # the client certificate's CN, e.g. oss-ainas-agt-1
+    issuer: str  # its issuer's CN, e.g. oss-ainasCA
+
+
+def _common_name(name: x509.Name) -> str:
+    found = name.get_attributes_for_oid(NameOID.COMMON_NAME)
+    return str(found[0].value) if found else name.rfc4514_string()
+
+
+def client_tls(connection: Connection) -> ClientTls:
+    """The TLS context for ``connection``; raises :class:`TlsSetupError` saying what to fix."""
+    path = connection.client_cert
+    if path is None:
+        raise TlsSetupError(
+            "no client certificate: AINAS is reached with the クライアント証明書 (.pfx) of the "
+            "利用登録通知書; set AINAS_CLIENT_CERT to its file (or connection.client_cert in the "
+            "manifests)"
+        )
+    where = f"the client certificate {path} ({connection.source('client_cert')})"
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise TlsSetupError(f"cannot read {where}: {exc.strerror or exc}") from None
+    password = connection.client_cert_password
+    if password is None:
+        raise TlsSetupError(
+            f"{where} needs its password: set AINAS_CLIENT_CERT_PASSWORD to the "
+            "クライアント証明書パスワード of the 利用登録通知書 (or connection.client_cert_password)"
+        )
+    try:
+        loaded = load_p12(data, password.reveal())
+    except CertificateError as exc:
+        raise TlsSetupError(
+            f"cannot open {where}: {exc.message} (the password comes from "
+            f"{connection.source('client_cert_password')})"
+        ) from None
+    cert = loaded.cert.certificate
+    if cert.not_valid_after_utc < dt.datetime.now(dt.UTC):
+        raise TlsSetupError(
+            f"{where} expired on {cert.not_valid_after_utc.date().isoformat()}: use the renewed "
+            "クライアント証明書"
+        )
+
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # verifies the server and its host name
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    if connection.ca_file is not None:
+        try:
+            context.load_verify_locations(cafile=str(connection.ca_file))
+        except (OSError, ssl.SSLError) as exc:
+            raise TlsSetupError(
+                f"cannot use the CA file {connection.ca_file} ({connection.source('ca_file')}): "
+                f"{getattr(exc, 'strerror', None) or exc}; give the PEM file of the CA that "
+                "signed the server's certificate"
+            ) from None
+    else:
+        context.load_default_certs()
+    chain = [cert, *(c.certificate for c in loaded.additional_certs)]
+    _load_key(context, loaded.key, chain, where)
+    return ClientTls(context, path, _common_name(cert.subject), _common_name(cert.issuer))
+
+
+def _load_key(context: ssl.SSLContext, key, chain: list[x509.Certificate], where: str) -> None:
+    one_time = secrets.token_bytes(32)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.BestAvailableEncryption(one_time),
+    ) + b"".join(c.public_bytes(serialization.Encoding.PEM) for c in chain)
+    fd, name = tempfile.mkstemp(prefix="ainas-client-", suffix=".pem")  # mode 0600
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(pem)
+        context.load_cert_chain(name, password=one_time)
+    except ssl.SSLError as exc:
+        raise TlsSetupError(f"cannot use {where}: {exc.reason or exc}") from None
+    finally:
+        os.unlink(name)

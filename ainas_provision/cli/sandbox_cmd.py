@@ -1,0 +1,114 @@
+"""``ainas-provision sandbox init | serve | reset``: the bundled AINAS sandbox server."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ainas_provision.sandbox import init as sandbox_init
+
+directory_argument = click.argument("directory", type=click.Path(path_type=Path, file_okay=False))
+
+
+@click.group("sandbox", short_help="The AINAS sandbox server (HTTPS, mutual TLS).")
+def command() -> None:
+    """The AINAS sandbox: test CA and certificates, the HTTPS server with mutual TLS."""
+
+
+@command.command("init", short_help="Create a sandbox: certificates, a tenant, its notice.")
+@directory_argument
+@click.option(
+    "--organization-id",
+    default=sandbox_init.DEFAULT_ORGANIZATION_ID,
+    show_default=True,
+    help="代理人組織ID of the tenant.",
+)
+@click.option(
+    "--name",
+    default=sandbox_init.DEFAULT_NAME,
+    show_default=True,
+    help="代理人組織名 of the tenant.",
+)
+@click.option("--force", is_flag=True, help="Replace an existing sandbox in DIRECTORY.")
+def init_command(directory: Path, organization_id: str, name: str, force: bool) -> None:
+    """Create a sandbox in DIRECTORY: CA, server and client certificates, a tenant with three
+    admins, and its 利用登録通知書."""
+    files = sandbox_init.init_sandbox(
+        directory, organization_id=organization_id, name=name, force=force
+    )
+    admins = ", ".join(login_id for login_id, _ in sandbox_init.ADMINS)
+    click.echo(
+        f"created the sandbox in {directory}: 代理人組織ID {organization_id} ({name}), admins "
+        f"{admins} (initial password 99999999)"
+    )
+    click.echo(
+        f"what a new agent receives is in {files.notice} (mode 0600: it holds the client "
+        "certificate's password)"
+    )
+    click.echo(f"serve it with: ainas-provision sandbox serve {directory}")
+
+
+@command.command("serve", short_help="Serve a sandbox over HTTPS with mutual TLS.")
+@directory_argument
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8443,
+    show_default=True,
+    help="Port to listen on (0: any free port; the URL printed says which).",
+)
+@click.option(
+    "--latency-ms",
+    type=click.FloatRange(0),
+    default=0,
+    show_default=True,
+    help="Delay every request by this many milliseconds.",
+)
+@click.option(
+    "--fail-rate",
+    type=click.FloatRange(0, 1),
+    default=0.0,
+    show_default=True,
+    help="Fraction of requests that fail: half with HTTP 500 before the change, half with the "
+    "connection cut after it.",
+)
+@click.option("--seed", type=int, default=None, help="Seed of --fail-rate's choices.")
+@click.option(
+    "--page-size",
+    type=click.IntRange(1, 10_000),
+    default=100,
+    show_default=True,
+    help="Maximum page size of every list.",
+)
+@click.option("--access-log", is_flag=True, help="Log every request (method, path, status).")
+def serve_command(
+    directory: Path,
+    host: str,
+    port: int,
+    latency_ms: float,
+    fail_rate: float,
+    seed: int | None,
+    page_size: int,
+    access_log: bool,
+) -> None:
+    """Serve the sandbox in DIRECTORY over HTTPS, requiring a client certificate of its CA."""
+    from ainas_provision.sandbox.serve import SandboxServer, ServeOptions  # loads uvicorn
+
+    options = ServeOptions(host, port, latency_ms, fail_rate, seed, page_size, access_log)
+    server = SandboxServer(directory, options)
+    server.run(lambda line: click.echo(line))
+
+
+@command.command("reset", short_help="Empty the tenant back to its initial state.")
+@directory_argument
+def reset_command(directory: Path) -> None:
+    """Empty the tenant in DIRECTORY back to its initial state (admins with 99999999); the
+    certificates are kept."""
+    for tenant in sandbox_init.reset_sandbox(directory):
+        admins = ", ".join(login_id for login_id, _ in tenant.admins)
+        click.echo(
+            f"reset 代理人組織ID {tenant.organization_id} ({tenant.name}): no certificate, site or "
+            f"user; admins {admins} with the initial password 99999999"
+        )

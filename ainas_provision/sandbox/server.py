@@ -1,0 +1,305 @@
+"""The sandbox server's HTTP face: a JSON API over the AINAS emulator.
+
+A thin layer: it authenticates the bearer token, turns requests into calls of
+:class:`~ainas_provision.sandbox.service.AinasSandbox` (which enforces every AINAS rule — the
+forced password change, the user-type table, write-once and write-only fields — for the session's
+actor) and turns the answers and :class:`AinasError` refusals into JSON. Every list is paginated
+with a maximum page size; every error is ``{"error": {"code": …, "message": …}}``. The API is
+described by ``openapi.yaml`` beside this module, served at ``/api/v1/openapi.yaml`` and ``.json``.
+
+The service is synchronous (SQLite, one connection per thread): each call runs in Starlette's
+thread pool, so requests are served concurrently.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Callable
+from functools import partial
+from importlib import resources
+
+import yaml
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from ainas_provision.sandbox.service import Actor, AinasError, AinasSandbox
+
+API = "/api/v1"
+DEFAULT_PAGE_SIZE = 100
+BATCH_PATHS = {"batch-account": "batch_account", "kei-batch-account": "kei_batch_account"}
+
+
+def openapi_text() -> str:
+    """The OpenAPI 3.1 document of this API, as shipped with the package."""
+    return resources.files("ainas_provision.sandbox").joinpath("openapi.yaml").read_text("utf-8")
+
+
+def error_response(code: str, message: str, status: int) -> JSONResponse:
+    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
+
+
+def _bad_request(message: str) -> AinasError:
+    return AinasError("invalid-request", message, 400)
+
+
+class Api:
+    """The endpoints, over one emulator."""
+
+    def __init__(self, sandbox: AinasSandbox, page_size: int = DEFAULT_PAGE_SIZE) -> None:
+        if page_size < 1:
+            raise ValueError("page_size must be at least 1")
+        self.sandbox = sandbox
+        self.page_size = page_size
+
+    # -- request helpers -------------------------------------------------------------------
+    def actor(self, request: Request) -> Actor:
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            raise AinasError("not-logged-in", "ログインしてください。", 401)
+        return self.sandbox.session_actor(token.strip())
+
+    def page(self, request: Request) -> tuple[int, int]:
+        """``offset`` and ``limit`` from the query; ``limit`` defaults to, and is capped at,
+        the maximum page size."""
+        try:
+            offset = int(request.query_params.get("offset", 0))
+            limit = int(request.query_params.get("limit", self.page_size))
+        except ValueError:
+            raise _bad_request("offset と limit は整数で指定してください。") from None
+        if offset < 0 or limit < 1:
+            raise _bad_request("offset は0以上、limit は1以上で指定してください。")
+        return offset, min(limit, self.page_size)
+
+    @staticmethod
+    def listed(request: Request, name: str) -> list[str] | None:
+        values = request.query_params.getlist(name)
+        return values or None
+
+    @staticmethod
+    def paged(items: list, total: int, offset: int, limit: int) -> JSONResponse:
+        return JSONResponse({"items": items, "total": total, "offset": offset, "limit": limit})
+
+    @staticmethod
+    def session_body(actor: Actor) -> dict:
+        return {
+            "login_id": actor.login_id,
+            "organization_id": actor.org_id,
+            "role": actor.role,
+            "site_id": actor.site_id,
+            "must_change_password": actor.must_change_password,
+        }
+
+    # -- session -----------------------------------------------------------------------------
+    def login(self, request: Request, body: dict) -> Response:
+        login_id, password = body.get("login_id"), body.get("password")
+        if not isinstance(login_id, str) or not isinstance(password, str):
+            raise AinasError("required", "ログインIDとパスワードを入力してください。", 400)
+        actor = self.sandbox.login(login_id, password)
+        token = self.sandbox.open_session(actor)
+        return JSONResponse({"token": token, **self.session_body(actor)}, status_code=201)
+
+    def get_session(self, request: Request, body: None) -> Response:
+        return JSONResponse(self.session_body(self.actor(request)))
+
+    def change_password(self, request: Request, body: dict) -> Response:
+        actor = self.sandbox.change_password(self.actor(request), body.get("new_password"))
+        return JSONResponse(self.session_body(actor))
+
+    # -- organization and certificates -------------------------------------------------------
+    def get_organization(self, request: Request, body: None) -> Response:
+        return JSONResponse(self.sandbox.read_organization(self.actor(request)))
+
+    def patch_organization(self, request: Request, body: dict) -> Response:
+        actor = self.actor(request)
+        self.sandbox.update(actor, "organization", actor.org_id, body)
+        return Response(status_code=204)
+
+    def list_certificates(self, request: Request, body: None) -> Response:
+        offset, limit = self.page(request)
+        items = self.sandbox.list_certificates(self.actor(request))
+        return self.paged(items[offset : offset + limit], len(items), offset, limit)
+
+    def create_certificate(self, request: Request, body: dict) -> Response:
+        actor = self.actor(request)
+        p12 = body.get("p12")
+        if not isinstance(p12, str):
+            raise AinasError(
+                "required", "証明書ファイルと証明書パスワードを指定してください。", 400
+            )
+        try:
+            data = base64.b64decode(p12, validate=True)
+        except (binascii.Error, ValueError):
+            raise _bad_request("証明書ファイル (p12) は base64 で指定してください。") from None
+        cert_id = self.sandbox.create(actor, "certificate", {**body, "p12": data})
+        return JSONResponse({"id": cert_id}, status_code=201)
+
+    def patch_certificate(self, request: Request, body: dict) -> Response:
+        cert_id = request.path_params["certificate_id"]
+        self.sandbox.update(self.actor(request), "certificate", cert_id, body)
+        return Response(status_code=204)
+
+    # -- sites and batch accounts ------------------------------------------------------------
+    def list_sites(self, request: Request, body: None) -> Response:
+        offset, limit = self.page(request)
+        items, total = self.sandbox.list_sites(
+            self.actor(request),
+            offset=offset,
+            limit=limit,
+            site_ids=self.listed(request, "site_id"),
+            name=request.query_params.get("name"),
+            code=request.query_params.get("code"),
+        )
+        return self.paged(items, total, offset, limit)
+
+    def get_site(self, request: Request, body: None) -> Response:
+        site_id = request.path_params["site_id"]
+        items, _ = self.sandbox.list_sites(self.actor(request), site_ids=[site_id])
+        if not items:
+            raise AinasError("not-found", f"代理人拠点が存在しません: {site_id}", 404)
+        return JSONResponse(items[0])
+
+    def create_site(self, request: Request, body: dict) -> Response:
+        site_id = self.sandbox.create(self.actor(request), "site", body)
+        return JSONResponse({"site_id": site_id}, status_code=201)
+
+    def patch_site(self, request: Request, body: dict) -> Response:
+        self.sandbox.update(self.actor(request), "site", request.path_params["site_id"], body)
+        return Response(status_code=204)
+
+    def delete_site(self, request: Request, body: None) -> Response:
+        self.sandbox.delete(self.actor(request), "site", request.path_params["site_id"])
+        return Response(status_code=204)
+
+    def create_batch(self, kind: str, request: Request, body: dict) -> Response:
+        site_id = request.path_params["site_id"]
+        self.sandbox.create(self.actor(request), kind, body, parent=site_id)
+        return JSONResponse({"site_id": site_id}, status_code=201)
+
+    def patch_batch(self, kind: str, request: Request, body: dict) -> Response:
+        self.sandbox.update(self.actor(request), kind, request.path_params["site_id"], body)
+        return Response(status_code=204)
+
+    # -- users -------------------------------------------------------------------------------
+    def list_users(self, request: Request, body: None) -> Response:
+        offset, limit = self.page(request)
+        items, total = self.sandbox.list_users(
+            self.actor(request),
+            offset=offset,
+            limit=limit,
+            site_ids=self.listed(request, "site_id"),
+            login_ids=self.listed(request, "login_id"),
+        )
+        return self.paged(items, total, offset, limit)
+
+    def get_user(self, request: Request, body: None) -> Response:
+        login_id = request.path_params["login_id"]
+        items, _ = self.sandbox.list_users(self.actor(request), login_ids=[login_id])
+        if not items:
+            raise AinasError("not-found", f"ユーザーが存在しません: {login_id}", 404)
+        return JSONResponse(items[0])
+
+    def create_user(self, request: Request, body: dict) -> Response:
+        login_id = self.sandbox.create(self.actor(request), "user", body)
+        return JSONResponse({"login_id": login_id}, status_code=201)
+
+    def patch_user(self, request: Request, body: dict) -> Response:
+        self.sandbox.update(self.actor(request), "user", request.path_params["login_id"], body)
+        return Response(status_code=204)
+
+    def delete_user(self, request: Request, body: None) -> Response:
+        self.sandbox.delete(self.actor(request), "user", request.path_params["login_id"])
+        return Response(status_code=204)
+
+    # -- the document ------------------------------------------------------------------------
+    def openapi_yaml(self, request: Request, body: None) -> Response:
+        return Response(openapi_text(), media_type="application/yaml")
+
+    def openapi_json(self, request: Request, body: None) -> Response:
+        return JSONResponse(yaml.safe_load(openapi_text()))
+
+    # -- wiring ------------------------------------------------------------------------------
+    def routes(self) -> list[Route]:
+        table = [
+            ("/openapi.yaml", {"GET": self.openapi_yaml}),
+            ("/openapi.json", {"GET": self.openapi_json}),
+            ("/session", {"POST": self.login, "GET": self.get_session}),
+            ("/session/password", {"PUT": self.change_password}),
+            ("/organization", {"GET": self.get_organization, "PATCH": self.patch_organization}),
+            ("/certificates", {"GET": self.list_certificates, "POST": self.create_certificate}),
+            ("/certificates/{certificate_id}", {"PATCH": self.patch_certificate}),
+            ("/sites", {"GET": self.list_sites, "POST": self.create_site}),
+            (
+                "/sites/{site_id}",
+                {"GET": self.get_site, "PATCH": self.patch_site, "DELETE": self.delete_site},
+            ),
+            *(
+                (
+                    f"/sites/{{site_id}}/{path}",
+                    {
+                        "POST": partial(self.create_batch, kind),
+                        "PATCH": partial(self.patch_batch, kind),
+                    },
+                )
+                for path, kind in BATCH_PATHS.items()
+            ),
+            ("/users", {"GET": self.list_users, "POST": self.create_user}),
+            (
+                "/users/{login_id}",
+                {"GET": self.get_user, "PATCH": self.patch_user, "DELETE": self.delete_user},
+            ),
+        ]
+        routes = []
+        for path, methods in table:
+            routes.append(Route(API + path, _dispatch(methods), methods=list(methods)))
+        return routes
+
+
+def _dispatch(methods: dict[str, Callable[[Request, dict | None], Response]]):
+    async def endpoint(request: Request) -> Response:
+        handler = methods[request.method]
+        try:
+            body = await _body(request) if request.method in ("POST", "PUT", "PATCH") else None
+            return await run_in_threadpool(handler, request, body)
+        except AinasError as exc:
+            return error_response(exc.code, exc.message, exc.status)
+
+    return endpoint
+
+
+async def _body(request: Request) -> dict:
+    raw = await request.body()
+    try:
+        body = json.loads(raw) if raw else {}
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise _bad_request("リクエストの本文が JSON ではありません。") from None
+    if not isinstance(body, dict):
+        raise _bad_request("リクエストの本文は JSON オブジェクトで指定してください。")
+    return body
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    code = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
+    message = {404: "ページが存在しません。", 405: "許可されていない操作です。"}.get(
+        exc.status_code, str(exc.detail)
+    )
+    return error_response(code, message, exc.status_code)
+
+
+async def _server_error(request: Request, exc: Exception) -> Response:
+    return error_response("internal-error", "システムエラーが発生しました。", 500)
+
+
+def create_app(sandbox: AinasSandbox, *, page_size: int = DEFAULT_PAGE_SIZE) -> Starlette:
+    """The ASGI application serving ``sandbox``."""
+    api = Api(sandbox, page_size)
+    return Starlette(
+        routes=api.routes(),
+        exception_handlers={HTTPException: _http_error, Exception: _server_error},
+    )
