@@ -72,16 +72,16 @@ def open_backend(
     announce: Callable[[str], None] = lambda message: None,
     *,
     create_tenant: bool = True,
+    parallelism: int | None = None,
 ) -> Backend:
     """The backend of ``target``. On first use, the embedded sandbox creates the tenant of the
-    manifests (unless ``create_tenant`` is false: then a missing tenant is an error)."""
+    manifests (unless ``create_tenant`` is false: then a missing tenant is an error). Over HTTPS,
+    at most ``parallelism`` requests are in flight."""
     if target.kind == "sandbox":
         return _open_sandbox(target, desired, env, announce, create_tenant)
-    from ainas_provision.backends.https import (
-        open_https,
-    )  # the HTTP client is loaded only when used
+    from ainas_provision.backends.https import open_https  # the HTTP client, only when used
 
-    return open_https(target, desired, env)
+    return open_https(target, desired, env, parallelism=parallelism)
 
 
 def _open_sandbox(

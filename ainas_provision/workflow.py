@@ -46,6 +46,7 @@ class Options:
     vars_files: list[str] = field(default_factory=list)
     rewrite_unknown_secrets: bool = False
     lock_timeout: float = 0.0
+    parallelism: int = 4
     env: Mapping[str, str] = field(default_factory=lambda: os.environ)
 
 
@@ -161,7 +162,13 @@ def _fingerprinter(
 def connect(run: Run) -> None:
     """Open the target and confirm it is the manifests' tenant before reading anything else."""
     run.backend = CountingBackend(
-        open_backend(run.target, run.desired, run.options.env, run.announce)
+        open_backend(
+            run.target,
+            run.desired,
+            run.options.env,
+            run.announce,
+            parallelism=run.options.parallelism,
+        )
     )
     org_id = run.backend.organization_id()
     if org_id != run.desired.organization_id:

@@ -151,6 +151,7 @@ def command(
         vars_files=list(vars_files),
         rewrite_unknown_secrets=rewrite_unknown_secrets,
         lock_timeout=lock_timeout,
+        parallelism=parallelism,
     )
     run = workflow.open_run(opts, announce=lambda message: click.echo(message, err=True), lock=True)
     try:

@@ -62,9 +62,11 @@ def summary_line(plan: Plan) -> str:
 
 def target_line(plan: Plan) -> str:
     target = plan.target
-    kind = "embedded sandbox" if target.get("kind") == "sandbox" else target.get("kind", "")
+    where = target.get("location")
+    if target.get("kind") == "sandbox":
+        where = f"embedded sandbox {where}"
     scope = f", sites {', '.join(plan.scope)}" if plan.scope else ""
-    return f"代理人組織ID {target.get('organization_id')} at {kind} {target.get('location')}{scope}"
+    return f"代理人組織ID {target.get('organization_id')} at {where}{scope}"
 
 
 def text_lines(plan: Plan) -> list[tuple[str, str | None]]:
