@@ -53,12 +53,7 @@ def command(
         plan = workflow.make_plan(run)
     finally:
         run.close()
-    if output_format == "json":
-        click.echo(render.render_json(plan))
-    elif output_format == "markdown":
-        click.echo(render.render_markdown(plan))
-    else:
-        render.echo_text(plan)
+    render.emit(plan, output_format)
     if plan.errors:
         raise SystemExit(1)
     if len(plan.deletions) > plan.max_deletes:

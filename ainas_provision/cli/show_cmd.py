@@ -17,9 +17,4 @@ from ainas_provision.plan.plan import Plan
 def command(file: Path, output_format: str) -> None:
     """Print the plan saved in FILE by `plan --out`."""
     plan = Plan.load(file)
-    if output_format == "json":
-        click.echo(render.render_json(plan))
-    elif output_format == "markdown":
-        click.echo(render.render_markdown(plan))
-    else:
-        render.echo_text(plan)
+    render.emit(plan, output_format)

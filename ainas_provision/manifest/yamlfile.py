@@ -87,22 +87,15 @@ def parse_yaml(text: str, make_mark: MarkFactory):
             raise _syntax_problem(exc, make_mark) from None
         except yaml.YAMLError as exc:  # pragma: no cover - libyaml reports unmarked errors rarely
             raise YamlProblem("yaml-syntax", f"YAML syntax error: {exc}", make_mark(0, 0)) from None
-        except RecursionError:
-            raise YamlProblem(
-                "too-complex",
-                f"the document is nested too deeply; a manifest needs at most {MAX_DEPTH} levels",
-                make_mark(0, 0),
-            ) from None
         if node is None:
             return None
-        try:
-            return _build(loader, node, make_mark)
-        except RecursionError:
-            raise YamlProblem(
-                "too-complex",
-                f"the document is nested too deeply; a manifest needs at most {MAX_DEPTH} levels",
-                make_mark(0, 0),
-            ) from None
+        return _build(loader, node, make_mark)
+    except RecursionError:  # the pure-Python parser on deep nesting (libyaml stops at 1,000)
+        raise YamlProblem(
+            "too-complex",
+            f"the document is nested too deeply; a manifest needs at most {MAX_DEPTH} levels",
+            make_mark(0, 0),
+        ) from None
     finally:
         loader.dispose()
 

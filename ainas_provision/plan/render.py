@@ -120,6 +120,16 @@ def echo_text(plan: Plan, *, err: bool = False) -> None:
         click.secho(line, fg=color, err=err)
 
 
+def emit(plan: Plan, output_format: str) -> None:
+    """Print the plan in ``text`` (coloured on a terminal), ``json`` or ``markdown``."""
+    if output_format == "json":
+        click.echo(render_json(plan))
+    elif output_format == "markdown":
+        click.echo(render_markdown(plan))
+    else:
+        echo_text(plan)
+
+
 def render_json(plan: Plan) -> str:
     return json.dumps(plan.to_json(), ensure_ascii=False, indent=2)
 

@@ -39,33 +39,26 @@ def _offenders(value: str, bad: list[int], convert) -> tuple[str, int]:
     return text, first
 
 
+def _explain(value, label: str, schema: dict, form: str, convert) -> Explanation:
+    """Name the first character outside the schema's class, its fix, and the whole value fixed."""
+    bad = bad_characters(schema["pattern"], value) if isinstance(value, str) else []
+    if not bad:
+        return Explanation(f"{label} must be {form}")
+    text, first = _offenders(value, bad, convert)
+    message = f"{label} must be {form}: {text}"
+    fixed = _convert(value, convert)
+    if not bad_characters(schema["pattern"], fixed):
+        message += f"; write '{fixed}'"
+    return Explanation(message, first)
+
+
 @explainer(
     "fullwidth", "全角 fields (拠点名, 略称, 証明書等管理業者名, …) take full-width characters only"
 )
 def fullwidth(value, label, schema) -> Explanation:
-    if not isinstance(value, str) or not value:
-        return Explanation(f"{label} must be full-width (全角) text")
-    bad = bad_characters(schema["pattern"], value)
-    if not bad:
-        return Explanation(f"{label} must be full-width (全角) text")
-    text, first = _offenders(value, bad, chars.to_fullwidth)
-    message = f"{label} must be full-width (全角): {text}"
-    fixed = _convert(value, chars.to_fullwidth)
-    if not bad_characters(schema["pattern"], fixed):
-        message += f"; write '{fixed}'"
-    return Explanation(message, first)
+    return _explain(value, label, schema, "full-width (全角)", chars.to_fullwidth)
 
 
 @explainer("katakana", "カナ fields take full-width katakana and full-width spaces only")
 def katakana(value, label, schema) -> Explanation:
-    if not isinstance(value, str) or not value:
-        return Explanation(f"{label} must be full-width katakana (全角カナ)")
-    bad = bad_characters(schema["pattern"], value)
-    if not bad:
-        return Explanation(f"{label} must be full-width katakana (全角カナ)")
-    text, first = _offenders(value, bad, chars.to_katakana)
-    message = f"{label} must be full-width katakana (全角カナ): {text}"
-    fixed = _convert(value, chars.to_katakana)
-    if not bad_characters(schema["pattern"], fixed):
-        message += f"; write '{fixed}'"
-    return Explanation(message, first)
+    return _explain(value, label, schema, "full-width katakana (全角カナ)", chars.to_katakana)
