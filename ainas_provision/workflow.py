@@ -128,7 +128,10 @@ def open_run(options: Options, announce: Announce, *, lock: bool = False) -> Run
 
 
 def _describe(identity: dict) -> str:
-    return f"代理人組織ID {identity.get('organization_id')} at {identity.get('kind')} {identity.get('location')}"
+    where = identity.get("location")
+    if identity.get("kind") == "sandbox":
+        where = f"the embedded sandbox {where}"
+    return f"代理人組織ID {identity.get('organization_id')} at {where}"
 
 
 def _fingerprinter(

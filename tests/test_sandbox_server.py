@@ -368,6 +368,7 @@ def test_injected_faults_fail_before_or_cut_after_the_change(files):
     assert injected == {
         "before": list(outcomes.values()).count("500"),
         "after": list(outcomes.values()).count("cut"),
+        "spike": 0,
     }
     sandbox = AinasSandbox(files.database)
     try:

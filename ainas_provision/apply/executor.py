@@ -25,6 +25,8 @@ from ainas_provision.state.model import State
 from ainas_provision.state.store import LocalStateStore
 
 BATCH_KINDS = ("batch_account", "kei_batch_account")
+# failures that mean the target is gone: the changes not yet started are not attempted
+HALT_CODES = ("unreachable",)
 
 
 @dataclass
@@ -304,10 +306,14 @@ class Executor:
                 if not waiting[dependent]:
                     heapq.heappush(ready, (by_address[dependent].rank, dependent))
 
+        halted: list[str] = []  # the target is gone: start nothing more
+
         def attempt(change: Change) -> Outcome:
             try:
                 return Outcome(change, "done", self.execute(change))
             except BackendError as exc:
+                if exc.code in HALT_CODES:
+                    halted.append(exc.code)
                 return Outcome(change, "failed", f"{exc.message} [{exc.code}]")
             except AinasProvisionError as exc:
                 return Outcome(change, "failed", str(exc))
@@ -320,6 +326,13 @@ class Executor:
                     if address in outcomes:
                         continue
                     change = by_address[address]
+                    if halted:
+                        finish(
+                            Outcome(
+                                change, "skipped", "not attempted: the target cannot be reached"
+                            )
+                        )
+                        continue
                     self.progress("start", change, None, done, total)
                     running[pool.submit(attempt, change)] = change
                 if not running:

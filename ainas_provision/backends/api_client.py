@@ -114,10 +114,13 @@ class ApiClient:
         body: dict | None = None,
         params: dict | None = None,
         token: str | None = None,
+        headers: dict | None = None,
     ) -> dict | None:
         """One request; the decoded JSON answer (None for an empty one)."""
         self._count(method, path)
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        headers = dict(headers or {})
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
         try:
             response = self.client.request(method, path, json=body, params=params, headers=headers)
         except httpx.TransportError as exc:

@@ -24,6 +24,7 @@ import os
 import random
 import threading
 import time
+import uuid
 from collections.abc import Callable, Collection, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
@@ -46,6 +47,7 @@ ATTEMPTS = 4  # tries of one request in all
 BACKOFF = 0.05  # seconds before the first retry; doubled each time, with jitter
 BACKOFF_MAX = 1.0
 POOL_SIZE = 64  # the largest --parallelism: the executor bounds the requests in flight
+DEFAULT_TIMEOUT = 60.0  # seconds for an answer (AINAS_HTTP_TIMEOUT)
 READ_PARALLELISM = 4  # pages fetched at once
 SITE_CHUNK = 50  # 拠点IDs per filtered list request
 BATCH_PATHS = {"batch_account": "batch-account", "kei_batch_account": "kei-batch-account"}
@@ -83,12 +85,13 @@ class HttpsBackend:
         pool_size: int = POOL_SIZE,
         read_parallelism: int = READ_PARALLELISM,
         backoff: float = BACKOFF,
+        timeout: float = DEFAULT_TIMEOUT,
     ) -> None:
         self.connection = connection
         self.url = connection.url
         self.description = connection.url
         self.tls = tls
-        self.api = ApiClient(connection.url, tls.context, pool_size=pool_size)
+        self.api = ApiClient(connection.url, tls.context, pool_size=pool_size, timeout=timeout)
         self.read_parallelism = max(1, read_parallelism)
         self.backoff = backoff
         self._password = connection.password
@@ -109,6 +112,22 @@ class HttpsBackend:
         return dict(self.api.counts)
 
     # -- retries -------------------------------------------------------------------------
+    def _gave_up(self, last: BackendError) -> BackendError:
+        """The error to report once every attempt failed: a clear sentence for a lost server."""
+        if isinstance(last, NoAnswer) and not last.sent:
+            return ConnectionProblem(
+                "unreachable",
+                f"cannot reach {self.url} ({last.message}): is the server running, and is the "
+                "URL (--target) right?",
+            )
+        if isinstance(last, NoAnswer):
+            return NoAnswer(
+                f"no answer from {self.url} after {ATTEMPTS} attempts ({last.message})",
+                sent=True,
+                disconnected=last.disconnected,
+            )
+        return last
+
     def _pause(self, attempt: int) -> None:
         delay = min(BACKOFF_MAX, self.backoff * 2 ** (attempt - 1))
         time.sleep(delay * (0.5 + random.random() / 2))
@@ -126,7 +145,7 @@ class HttpsBackend:
                 if exc.status < 500:
                     raise
                 last = exc
-        raise last
+        raise self._gave_up(last)
 
     # -- session ---------------------------------------------------------------------------
     def _login(self) -> None:
@@ -154,6 +173,8 @@ class HttpsBackend:
                     f"{exc.message} Check {connection.source('password')} (and the login ID, "
                     f"from {connection.source('login_id')})",
                 ) from None
+            raise
+        except ConnectionProblem:
             raise
         except (NoAnswer, TlsRefused) as exc:
             raise self._unusable(exc) from None
@@ -198,7 +219,10 @@ class HttpsBackend:
                 f"cannot reach {self.url}: {exc.message}; is the server running, and is the URL "
                 "(--target) right?",
             )
-        return ConnectionProblem("no-answer", f"no answer from {self.url}: {exc.message}")
+        message = exc.message
+        if not message.startswith("no answer from"):
+            message = f"no answer from {self.url}: {message}"
+        return ConnectionProblem("no-answer", message)
 
     def _ensure_session(self) -> Session:
         if self._session is None:
@@ -213,18 +237,28 @@ class HttpsBackend:
                 self._login()
 
     def _send(
-        self, method: str, path: str, *, body: dict | None = None, params: dict | None = None
+        self,
+        method: str,
+        path: str,
+        *,
+        body: dict | None = None,
+        params: dict | None = None,
+        headers: dict | None = None,
     ) -> dict | None:
         """One request in the session; a session the server forgot is opened again once."""
         self._ensure_session()
         token = self._token
         try:
-            return self.api.send(method, path, body=body, params=params, token=token)
+            return self.api.send(
+                method, path, body=body, params=params, token=token, headers=headers
+            )
         except ApiError as exc:
             if exc.status != 401 or exc.code != "not-logged-in":
                 raise
         self._relogin(token)
-        return self.api.send(method, path, body=body, params=params, token=self._token)
+        return self.api.send(
+            method, path, body=body, params=params, token=self._token, headers=headers
+        )
 
     def _get(self, path: str, params: dict | None = None) -> dict:
         return self._retrying(lambda: self._send("GET", path, params=params))
@@ -287,13 +321,18 @@ class HttpsBackend:
 
     # -- creates ---------------------------------------------------------------------------
     def _create(self, path: str, body: dict, key: str, find: Callable[[], str | None]) -> str:
-        """POST, and on a lost or failed answer, look for the result before sending again."""
+        """POST, and on a lost or failed answer, look for the result before sending again.
+
+        Every attempt carries the same ``Idempotency-Key``: a server that honours it answers a
+        repeated create with the first one's result — also when the first attempt, given up
+        on, arrives after the retry. The look-up covers a server that does not."""
+        headers = {"Idempotency-Key": uuid.uuid4().hex}
         last: BackendError | None = None
         for attempt in range(ATTEMPTS):
             if attempt:
                 self._pause(attempt)
             try:
-                return str(self._send("POST", path, body=body)[key])
+                return str(self._send("POST", path, body=body, headers=headers)[key])
             except NoAnswer as exc:
                 last = exc
                 if not exc.sent:
@@ -308,7 +347,7 @@ class HttpsBackend:
                 return found
             if isinstance(last, ApiError) and last.status == 409:
                 raise last
-        raise last
+        raise self._gave_up(last)
 
     def _claim(self, candidates: list[str]) -> str | None:
         """One of the new resources matching a lost create, not yet taken by another: they
@@ -428,7 +467,7 @@ class HttpsBackend:
                 if exc.status < 500:
                     raise
                 last = exc
-        raise last
+        raise self._gave_up(last)
 
     def _change_password(self, secret) -> None:
         """パスワード更新 at first login; the new password is checked before it is sent."""
@@ -459,7 +498,7 @@ class HttpsBackend:
             if not self._get("/session")["must_change_password"]:
                 break  # the lost answer was a success
         else:
-            raise last
+            raise self._gave_up(last)
         self._password = secret
         with self._login_lock:
             self._session = replace(self._session, must_change_password=False)
@@ -487,4 +526,18 @@ def open_https(
     ``connection:`` section, the client certificate loaded, nothing sent yet."""
     connection = resolve_connection(target.location, desired, env)
     tls = client_tls(connection)
-    return HttpsBackend(connection, tls, pool_size=parallelism or POOL_SIZE)
+    return HttpsBackend(connection, tls, pool_size=parallelism or POOL_SIZE, timeout=_timeout(env))
+
+
+def _timeout(env: Mapping[str, str]) -> float:
+    """Seconds to wait for an answer: ``AINAS_HTTP_TIMEOUT``, else 60."""
+    text = env.get("AINAS_HTTP_TIMEOUT")
+    if not text:
+        return DEFAULT_TIMEOUT
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1
+    if value <= 0:
+        raise AinasProvisionError(f"AINAS_HTTP_TIMEOUT is {text!r}: give a number of seconds")
+    return value

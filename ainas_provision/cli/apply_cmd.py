@@ -89,8 +89,10 @@ def summarize(outcomes: list[Outcome]) -> bool:
     )
     for outcome in failed:
         click.echo(f"  failed: {outcome.change.address}: {outcome.message}", err=True)
-    for outcome in skipped:
-        click.echo(f"  skipped: {outcome.change.address}", err=True)
+    if skipped:
+        names = ", ".join(o.change.address for o in skipped[:10])
+        more = f" and {len(skipped) - 10} more" if len(skipped) > 10 else ""
+        click.echo(f"  skipped: {names}{more}", err=True)
     click.echo("The state records what was applied; run apply again to finish.", err=True)
     return False
 

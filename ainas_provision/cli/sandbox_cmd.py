@@ -71,10 +71,32 @@ def init_command(directory: Path, organization_id: str, name: str, force: bool) 
     type=click.FloatRange(0, 1),
     default=0.0,
     show_default=True,
-    help="Fraction of requests that fail: half with HTTP 500 before the change, half with the "
-    "connection cut after it.",
+    help="Fraction of requests that fail: with HTTP 500 before the change, or with the connection "
+    "cut after it (and, with --stall-ms, stalled before it or answered late after it).",
 )
-@click.option("--seed", type=int, default=None, help="Seed of --fail-rate's choices.")
+@click.option(
+    "--stall-ms",
+    type=click.FloatRange(0),
+    default=0,
+    show_default=True,
+    help="With --fail-rate: also stall requests this long before the change, or hold the answer "
+    "this long after it (a client timeout).",
+)
+@click.option(
+    "--spike-rate",
+    type=click.FloatRange(0, 1),
+    default=0.0,
+    show_default=True,
+    help="Fraction of requests delayed by --spike-ms more (latency spikes).",
+)
+@click.option(
+    "--spike-ms",
+    type=click.FloatRange(0),
+    default=0,
+    show_default=True,
+    help="A spike's extra latency.",
+)
+@click.option("--seed", type=int, default=None, help="Seed of the failures' and spikes' choices.")
 @click.option(
     "--page-size",
     type=click.IntRange(1, 10_000),
@@ -89,6 +111,9 @@ def serve_command(
     port: int,
     latency_ms: float,
     fail_rate: float,
+    stall_ms: float,
+    spike_rate: float,
+    spike_ms: float,
     seed: int | None,
     page_size: int,
     access_log: bool,
@@ -96,7 +121,18 @@ def serve_command(
     """Serve the sandbox in DIRECTORY over HTTPS, requiring a client certificate of its CA."""
     from ainas_provision.sandbox.serve import SandboxServer, ServeOptions  # loads uvicorn
 
-    options = ServeOptions(host, port, latency_ms, fail_rate, seed, page_size, access_log)
+    options = ServeOptions(
+        host,
+        port,
+        latency_ms,
+        fail_rate,
+        seed,
+        page_size,
+        access_log,
+        stall_ms=stall_ms,
+        spike_rate=spike_rate,
+        spike_ms=spike_ms,
+    )
     server = SandboxServer(directory, options)
     server.run(lambda line: click.echo(line))
 

@@ -24,7 +24,9 @@ FORMAT_VERSION = 1
     help="Check the form of secret references but do not resolve them (no environment, no key "
     "needed: for pre-commit); the certificate is then checked for presence only.",
 )
-def command(path: Path, vars_files: tuple[str, ...], output_format: str, skip_secrets: bool) -> None:
+def command(
+    path: Path, vars_files: tuple[str, ...], output_format: str, skip_secrets: bool
+) -> None:
     """Check the manifests at PATH (schema, AINAS rules, secrets, certificate), offline."""
     result = validate(path, vars_files=vars_files, resolve_secrets=not skip_secrets)
     if output_format == "json":

@@ -38,6 +38,9 @@ class ServeOptions:
     seed: int | None = None
     page_size: int = DEFAULT_PAGE_SIZE
     access_log: bool = False
+    stall_ms: float = 0
+    spike_rate: float = 0.0
+    spike_ms: float = 0
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -79,6 +82,9 @@ class SandboxServer:
             latency_ms=options.latency_ms,
             fail_rate=options.fail_rate,
             seed=options.seed,
+            stall_ms=options.stall_ms,
+            spike_rate=options.spike_rate,
+            spike_ms=options.spike_ms,
         )
         self._quiet = QuietCuts()
         logging.getLogger("uvicorn.error").addFilter(self._quiet)

@@ -44,6 +44,14 @@ def error_response(code: str, message: str, status: int) -> JSONResponse:
     return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
 
 
+def _key(request: Request) -> str | None:
+    """The ``Idempotency-Key`` of a create: the same key, the same answer (see the service)."""
+    key = request.headers.get("idempotency-key")
+    if key is not None and not 1 <= len(key) <= 200:
+        raise _bad_request("Idempotency-Key は1〜200文字で指定してください。")
+    return key
+
+
 def _bad_request(message: str) -> AinasError:
     return AinasError("invalid-request", message, 400)
 
@@ -136,7 +144,9 @@ class Api:
             data = base64.b64decode(p12, validate=True)
         except (binascii.Error, ValueError):
             raise _bad_request("証明書ファイル (p12) は base64 で指定してください。") from None
-        cert_id = self.sandbox.create(actor, "certificate", {**body, "p12": data})
+        cert_id = self.sandbox.create(
+            actor, "certificate", {**body, "p12": data}, idempotency_key=_key(request)
+        )
         return JSONResponse({"id": cert_id}, status_code=201)
 
     def patch_certificate(self, request: Request, body: dict) -> Response:
@@ -165,7 +175,9 @@ class Api:
         return JSONResponse(items[0])
 
     def create_site(self, request: Request, body: dict) -> Response:
-        site_id = self.sandbox.create(self.actor(request), "site", body)
+        site_id = self.sandbox.create(
+            self.actor(request), "site", body, idempotency_key=_key(request)
+        )
         return JSONResponse({"site_id": site_id}, status_code=201)
 
     def patch_site(self, request: Request, body: dict) -> Response:
@@ -178,7 +190,9 @@ class Api:
 
     def create_batch(self, kind: str, request: Request, body: dict) -> Response:
         site_id = request.path_params["site_id"]
-        self.sandbox.create(self.actor(request), kind, body, parent=site_id)
+        self.sandbox.create(
+            self.actor(request), kind, body, parent=site_id, idempotency_key=_key(request)
+        )
         return JSONResponse({"site_id": site_id}, status_code=201)
 
     def patch_batch(self, kind: str, request: Request, body: dict) -> Response:
@@ -205,7 +219,9 @@ class Api:
         return JSONResponse(items[0])
 
     def create_user(self, request: Request, body: dict) -> Response:
-        login_id = self.sandbox.create(self.actor(request), "user", body)
+        login_id = self.sandbox.create(
+            self.actor(request), "user", body, idempotency_key=_key(request)
+        )
         return JSONResponse({"login_id": login_id}, status_code=201)
 
     def patch_user(self, request: Request, body: dict) -> Response:

@@ -417,13 +417,38 @@ class AinasSandbox:
         return items, total
 
     # -- writes ------------------------------------------------------------------------------
-    def create(self, actor: Actor, kind: str, fields: dict, *, parent: str | None = None) -> str:
+    def create(
+        self,
+        actor: Actor,
+        kind: str,
+        fields: dict,
+        *,
+        parent: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> str:
+        """Register one resource; returns its ID. With an ``idempotency_key``, a request that
+        comes again with the same key (a client retrying a create whose answer it lost, or the
+        lost request itself, arriving late) gets the first one's answer instead of a second
+        resource: the key is stored in the transaction that makes the change."""
         handler = getattr(self, f"_create_{kind}", None)
         if handler is None:
             raise AinasError("unknown-kind", f"登録できない種類です: {kind}", 404)
         with self._hashed_before_locking(kind, fields), self.store.transaction() as db:
+            if idempotency_key is not None:
+                row = db.execute(
+                    "SELECT result FROM idempotency WHERE key = ? AND login_id = ?",
+                    (idempotency_key, actor.login_id),
+                ).fetchone()
+                if row is not None:
+                    return row["result"]
             self._fault(db, "create", kind, fields)
-            return handler(db, actor, fields, parent)
+            result = handler(db, actor, fields, parent)
+            if idempotency_key is not None:
+                db.execute(
+                    "INSERT INTO idempotency VALUES (?, ?, ?, ?)",
+                    (idempotency_key, actor.login_id, result, _now()),
+                )
+            return result
 
     def update(self, actor: Actor, kind: str, id: str, fields: dict) -> None:
         if kind == "session":

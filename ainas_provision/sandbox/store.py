@@ -70,6 +70,12 @@ CREATE TABLE IF NOT EXISTS sessions (
     login_id TEXT NOT NULL REFERENCES users(login_id),
     created_at TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS idempotency (
+    key TEXT PRIMARY KEY,
+    login_id TEXT NOT NULL,
+    result TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS faults (
     fault_id INTEGER PRIMARY KEY AUTOINCREMENT,
     operation TEXT NOT NULL,
