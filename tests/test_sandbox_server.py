@@ -23,6 +23,7 @@ from tests.server_support import (
     NEW_PASSWORD,
     client_cert_password,
     copy_sandbox,
+    count,
     foreign_client_cert,
     make_template,
     running,
@@ -377,3 +378,15 @@ def test_injected_faults_fail_before_or_cut_after_the_change(files):
         sandbox.close()
     created = {item["fields"]["name"] for item in items}
     assert created == {name for name, outcome in outcomes.items() if outcome == "cut"}
+
+
+def test_a_create_repeated_with_its_idempotency_key_creates_once(files):
+    with running(files) as server, http_client(files, server) as client:
+        headers = {**bearer(admin_session(client)), "Idempotency-Key": "k-1"}
+        body = {"name": "冪等事務所", "short_name": "冪等"}
+        first = client.post("/sites", json=body, headers=headers)
+        again = client.post("/sites", json=body, headers=headers)
+        other = client.post("/sites", json=body, headers={**headers, "Idempotency-Key": "k-2"})
+    assert first.status_code == again.status_code == other.status_code == 201
+    assert first.json() == again.json() != other.json()
+    assert count(files, "sites") == 2
