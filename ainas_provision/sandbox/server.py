@@ -32,6 +32,7 @@ from ainas_provision.sandbox.service import Actor, AinasError, AinasSandbox
 
 API = "/api/v1"
 DEFAULT_PAGE_SIZE = 100
+MAX_OFFSET = 1_000_000_000
 BATCH_PATHS = {"batch-account": "batch_account", "kei-batch-account": "kei_batch_account"}
 
 
@@ -80,8 +81,10 @@ class Api:
             limit = int(request.query_params.get("limit", self.page_size))
         except ValueError:
             raise _bad_request("offset と limit は整数で指定してください。") from None
-        if offset < 0 or limit < 1:
-            raise _bad_request("offset は0以上、limit は1以上で指定してください。")
+        if not 0 <= offset <= MAX_OFFSET or limit < 1:
+            raise _bad_request(
+                f"offset は0以上{MAX_OFFSET}以下、limit は1以上で指定してください。"
+            )
         return offset, min(limit, self.page_size)
 
     @staticmethod

@@ -433,6 +433,7 @@ class AinasSandbox:
         handler = getattr(self, f"_create_{kind}", None)
         if handler is None:
             raise AinasError("unknown-kind", f"登録できない種類です: {kind}", 404)
+        _check_types(fields)
         with self._hashed_before_locking(kind, fields), self.store.transaction() as db:
             if idempotency_key is not None:
                 row = db.execute(
@@ -457,6 +458,7 @@ class AinasSandbox:
         handler = getattr(self, f"_update_{kind}", None)
         if handler is None:
             raise AinasError("unknown-kind", f"更新できない種類です: {kind}", 404)
+        _check_types(fields)
         with self._hashed_before_locking(kind, fields), self.store.transaction() as db:
             self._fault(db, "update", kind, {**fields, "id": id})
             handler(db, actor, id, fields)
@@ -889,6 +891,31 @@ class AinasSandbox:
             raise AinasError(
                 "injected-fault", "システムエラーが発生しました。(sandbox fault hook)", 500
             )
+
+
+BOOLEAN_FIELDS = ("kei.client_receipt_selectable",)
+PAIR_FIELDS = ("default_destination", "kei_default_destination")
+
+
+def _check_types(fields: dict) -> None:
+    """Every value is of the form its screen field takes: text (or empty), a checkbox, a pair
+    of selections; AINAS's forms accept nothing else."""
+    for name, value in fields.items():
+        value = _reveal(value)
+        if name == "p12":
+            ok = isinstance(value, bytes | bytearray)
+        elif name in BOOLEAN_FIELDS:
+            ok = isinstance(value, bool) or value is None
+        elif name in PAIR_FIELDS:
+            ok = value is None or (
+                isinstance(value, list | tuple)
+                and len(value) == 2
+                and all(isinstance(v, str) for v in value)
+            )
+        else:
+            ok = value is None or isinstance(value, str)
+        if not ok:
+            raise AinasError("invalid-value", f"{name} の値の形式が正しくありません。")
 
 
 def _chunks(items: list, size: int):
