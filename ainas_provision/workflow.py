@@ -8,6 +8,7 @@ read before the tenant's 代理人組織ID is confirmed, nothing is written befo
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 from collections.abc import Callable, Mapping
@@ -27,7 +28,7 @@ from ainas_provision.state.keys import Fingerprinter, StateKeyError, create_key_
 from ainas_provision.state.model import State
 from ainas_provision.state.store import LocalStateStore
 from ainas_provision.targets import Target, manifest_dir, open_backend, resolve
-from ainas_provision.validation.engine import Validation, validate
+from ainas_provision.validation.engine import Validation, gc_paused, validate
 
 if TYPE_CHECKING:
     from ainas_provision.importer import Imported
@@ -88,6 +89,7 @@ class Run:
                 self.backend.close()
         finally:
             self.store.lock.release()
+            gc.unfreeze()  # see load_desired
 
 
 def default_state_path(path: Path) -> Path:
@@ -97,10 +99,14 @@ def default_state_path(path: Path) -> Path:
 def load_desired(
     path: Path, env: Mapping[str, str], vars_files=()
 ) -> tuple[Validation, DesiredState]:
-    validation = validate(path, env=env, vars_files=vars_files)
-    if not validation.ok:
-        raise ManifestError(validation.diagnostics)
-    return validation, build(validation)
+    with gc_paused():
+        validation = validate(path, env=env, vars_files=vars_files)
+        if not validation.ok:
+            raise ManifestError(validation.diagnostics)
+        desired = build(validation)
+    # what was loaded lives as long as the run: keep the collector from rescanning it
+    gc.freeze()
+    return validation, desired
 
 
 def open_run(options: Options, announce: Announce, *, lock: bool = False) -> Run:
