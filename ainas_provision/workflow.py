@@ -263,7 +263,14 @@ def make_plan(run: Run) -> Plan:
 
 
 def check_saved_plan(run: Run, plan: Plan) -> None:
-    """A saved plan is applied only if nothing it was made from has moved."""
+    """A saved plan is applied only if nothing it was made from has moved. Its scope (``--site``)
+    is the plan's own: the check reads what the plan read."""
+    if run.options.sites and sorted(run.options.sites) != (plan.scope or []):
+        raise PlanRefused(
+            f"the plan was made for sites {', '.join(plan.scope or []) or '(all)'}, not for "
+            f"--site {', '.join(run.options.sites)}; apply it without --site"
+        )
+    run.options.sites = list(plan.scope or [])
     if plan.target != run.identity:
         raise PlanRefused(
             f"the plan was made for {_describe(plan.target)}, not {_describe(run.identity)}"

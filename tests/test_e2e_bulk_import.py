@@ -123,3 +123,14 @@ def test_a_site_managers_plan_never_mentions_other_sites(bulk, demo_env, monkeyp
         assert other not in plan.stdout
     applied = run("apply", "bulk", "--auto-approve")
     assert applied.exit_code == 0, applied.stderr
+
+
+def test_a_saved_plan_for_one_site_applies_with_its_own_scope(bulk):
+    assert run("plan", "bulk", "--site", "ikb03", "--out", "ikb03.plan").exit_code == 0
+    applied = run("apply", "bulk", "--plan", "ikb03.plan")
+    assert applied.exit_code == 0, applied.stderr
+    assert "Apply complete: 5 changes applied." in applied.stdout
+    other = run("plan", "bulk", "--site", "ikb03", "--out", "again.plan")
+    assert other.exit_code == 0
+    refused = run("apply", "bulk", "--plan", "again.plan", "--site", "sjk01")
+    assert refused.exit_code == 1 and "the plan was made for sites ikb03" in refused.stderr
