@@ -354,3 +354,10 @@ def test_markdown_stays_under_the_comment_limit(tmp_path):
     assert len(text) <= 60_000
     assert "Plan: 3000 to add" in text
     assert "more changes" in text
+
+
+def test_organization_fields_left_out_are_not_cleared(tmp_path):
+    d = desired(tmp_path)
+    d.organization.fields = {"name": None, "short_name": None}
+    plan = diff(d, current(), State(), FP)
+    assert plan.changes == [] and plan.notes == []

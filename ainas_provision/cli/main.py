@@ -92,11 +92,13 @@ def cli(ctx: click.Context, debug: bool) -> None:
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug
     logging.basicConfig(
-        level=logging.DEBUG if debug else logging.WARNING,
+        level=logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
         force=True,
     )
+    # --debug: this tool's own debug log (the libraries' stays at warnings: it would drown it)
+    logging.getLogger("ainas_provision").setLevel(logging.DEBUG if debug else logging.WARNING)
 
 
 def main() -> None:

@@ -147,7 +147,9 @@ class _Differ:
                     "correct the manifest",
                 )
             )
-        changes = _field_changes(kinds.ORGANIZATION, wanted, live.fields, skip=("name",))
+        # the organization is the association's record: only what the manifests say is compared
+        stated = {name: value for name, value in wanted.items() if value is not None}
+        changes = _field_changes(kinds.ORGANIZATION, stated, live.fields, skip=("name",))
         if changes:
             self.add(
                 Change(
