@@ -50,9 +50,33 @@ def _float_or_text(loader: SafeConstructor, node: yaml.ScalarNode):
     return SafeConstructor.construct_yaml_float(loader, node)
 
 
+def _checked(construct: Callable):
+    """A scalar constructor that reports a value its tag cannot hold (``!!int abc``,
+    ``!!bool ''``) as a marked YAML error, not as a Python exception."""
+
+    def checked(loader: SafeConstructor, node: yaml.ScalarNode):
+        try:
+            return construct(loader, node)
+        except (ValueError, IndexError, KeyError):
+            tag = node.tag.replace("tag:yaml.org,2002:", "!!")
+            raise yaml.constructor.ConstructorError(
+                None, None, f"'{node.value}' is not a {tag} value", node.start_mark
+            ) from None
+
+    return checked
+
+
 ManifestLoader.add_constructor("tag:yaml.org,2002:timestamp", _keep_text)
-ManifestLoader.add_constructor("tag:yaml.org,2002:int", _int_or_text)
-ManifestLoader.add_constructor("tag:yaml.org,2002:float", _float_or_text)
+ManifestLoader.add_constructor("tag:yaml.org,2002:int", _checked(_int_or_text))
+ManifestLoader.add_constructor("tag:yaml.org,2002:float", _checked(_float_or_text))
+ManifestLoader.add_constructor(
+    "tag:yaml.org,2002:bool", _checked(SafeConstructor.construct_yaml_bool)
+)
+# the plain values a scalar may be; any other tag on a scalar goes through the checks of
+# construct_object (a collection tag on a scalar, a Python tag: refused with a YAML error)
+_SCALAR_TAGS = {
+    f"tag:yaml.org,2002:{name}" for name in ("int", "float", "bool", "null", "binary", "timestamp")
+}
 
 
 class YamlProblem(Exception):
@@ -232,10 +256,12 @@ def _build(loader: ManifestLoader, root: yaml.Node, make_mark: MarkFactory):
         if isinstance(node, yaml.ScalarNode):
             if node.tag == _STR:
                 return node.value, False
-            constructor = constructors.get(node.tag)
-            if constructor is None:
+            if node.tag not in _SCALAR_TAGS:
                 return _scalar(loader, node, make_mark), False
-            return constructor(loader, node), False
+            try:
+                return constructors[node.tag](loader, node), False
+            except yaml.MarkedYAMLError as exc:
+                raise _syntax_problem(exc, make_mark) from None
         known = built.get(id(node))
         if known is not None:
             aliased = True
