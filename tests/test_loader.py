@@ -90,6 +90,27 @@ def test_merge_key_bomb_is_refused():
     assert len(root["a5"]) == 105
 
 
+def test_merge_copy_bomb_is_refused_before_copying():
+    # one mapping merging a 5,000-key mapping 5,000 times: 25 million pairs to go through
+    keys = ", ".join(f"k{i}: 1" for i in range(5000))
+    text = f"a0: &a0 {{{keys}}}\nbomb: {{<<: [{', '.join(['*a0'] * 5000)}]}}\n"
+    with pytest.raises(YamlProblem) as caught:
+        parse(text)
+    assert caught.value.rule == "too-complex"
+    assert "merge keys (<<) copy more than 500,000 values" in caught.value.message
+    assert caught.value.mark.line == 2
+
+
+def test_many_mappings_merging_one_large_mapping_are_refused():
+    # each copy is built (unlike an alias): 2,000 copies of 1,000 pairs would be gigabytes
+    keys = ", ".join(f"k{i}: 1" for i in range(1000))
+    text = f"a0: &a0 {{{keys}}}\nlist:\n" + "  - {<<: *a0}\n" * 2000
+    with pytest.raises(YamlProblem) as caught:
+        parse(text)
+    assert caught.value.rule == "too-complex"
+    assert "merge keys (<<)" in caught.value.message
+
+
 def test_empty_document_is_none():
     assert parse("# only a comment\n") is None
 

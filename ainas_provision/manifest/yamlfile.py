@@ -28,10 +28,64 @@ MAX_DEPTH = 64
 # Aliases may share structure; a document whose expanded size passes this is refused
 # (the "billion laughs" alias bomb).
 MAX_EXPANDED_NODES = 2_000_000
+_MERGE = "tag:yaml.org,2002:merge"
+# Merge keys (``<<: *defaults``) copy key/value pairs into every mapping that merges them:
+# unlike an alias, each copy is built. The pairs a document's merges may copy, in all: 20,000
+# users merging 25 defaults each. Past it the document is refused before copying (a few
+# kilobytes of merges would otherwise build gigabytes, or take hours).
+MAX_MERGED_PAIRS = 500_000
+
+
+class MergeTooLarge(yaml.YAMLError):
+    """The merge keys of a document would copy more than MAX_MERGED_PAIRS pairs."""
+
+    def __init__(self, node: yaml.MappingNode) -> None:
+        super().__init__(f"merge keys copy more than {MAX_MERGED_PAIRS:,} values")
+        self.node = node
 
 
 class ManifestLoader(_Base):
     """The safe loader for manifests."""
+
+    def flatten_mapping(self, node: yaml.MappingNode) -> None:
+        """Resolve merge keys, within the document's budget of copied pairs."""
+        sizes = self.__dict__.setdefault("_merged_sizes", {})
+        cost = 0
+        for key_node, value_node in node.value:
+            if key_node.tag == _MERGE:
+                sources = (
+                    value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
+                )
+                cost += sum(_merged_size(source, sizes, set()) for source in sources)
+        spent = self.__dict__.get("_merged_pairs", 0) + cost
+        if spent > MAX_MERGED_PAIRS:
+            raise MergeTooLarge(node)
+        self._merged_pairs = spent
+        super().flatten_mapping(node)
+
+
+def _merged_size(node: yaml.Node, sizes: dict[int, int], active: set[int]) -> int:
+    """At most how many pairs ``node`` holds once its merge keys are resolved (duplicates
+    counted: the bound, not the result), without resolving anything."""
+    if not isinstance(node, yaml.MappingNode):
+        return 0
+    key = id(node)
+    if key in sizes:
+        return sizes[key]
+    if key in active:  # a mapping merged into itself adds nothing
+        return 0
+    active.add(key)
+    size = 0
+    for key_node, value_node in node.value:
+        if key_node.tag != _MERGE:
+            size += 1
+            continue
+        sources = value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
+        for source in sources:
+            size += _merged_size(source, sizes, active)
+    active.discard(key)
+    sizes[key] = size
+    return size
 
 
 def _keep_text(loader: SafeConstructor, node: yaml.ScalarNode) -> str:
@@ -237,7 +291,6 @@ MAX_MAPPING_KEYS = 200_000
 
 
 _STR = "tag:yaml.org,2002:str"
-_MERGE = "tag:yaml.org,2002:merge"
 
 
 def _build(loader: ManifestLoader, root: yaml.Node, make_mark: MarkFactory):
@@ -338,6 +391,13 @@ def _prepare_mapping(loader: ManifestLoader, node: yaml.MappingNode, make_mark) 
             loader.flatten_mapping(node)
         except yaml.MarkedYAMLError as exc:
             raise _syntax_problem(exc, make_mark) from None
+        except MergeTooLarge as exc:
+            raise YamlProblem(
+                "too-complex",
+                f"the document's merge keys (<<) copy more than {MAX_MERGED_PAIRS:,} values; "
+                "write the values out or merge less",
+                _scalar_mark(exc.node, make_mark),
+            ) from None
         if len(node.value) > MAX_MAPPING_KEYS:
             raise YamlProblem(
                 "too-complex",
