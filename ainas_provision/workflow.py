@@ -77,7 +77,8 @@ class Run:
                 if calls is not None:
                     log.debug(
                         "backend calls: %s",
-                        ", ".join(f"{name} {count}" for name, count in sorted(calls.items())) or "none",
+                        ", ".join(f"{name} {count}" for name, count in sorted(calls.items()))
+                        or "none",
                     )
                 self.backend.close()
         finally:
@@ -155,7 +156,9 @@ def _fingerprinter(
 
 def connect(run: Run) -> None:
     """Open the target and confirm it is the manifests' tenant before reading anything else."""
-    run.backend = CountingBackend(open_backend(run.target, run.desired, run.options.env, run.announce))
+    run.backend = CountingBackend(
+        open_backend(run.target, run.desired, run.options.env, run.announce)
+    )
     org_id = run.backend.organization_id()
     if org_id != run.desired.organization_id:
         raise AinasProvisionError(

@@ -223,7 +223,9 @@ def test_invalid_manifests_read_and_change_nothing(quickstart):
     edit(quickstart / "ainas.yaml", "postal_code: 123-4567", "postal_code: 1234567")
     result = run("apply", "quickstart", "--auto-approve")
     assert result.exit_code == 1
-    assert "quickstart/ainas.yaml:20:16: error: 郵便番号 (postal_code) must be text" in result.stderr
+    assert (
+        "quickstart/ainas.yaml:20:16: error: 郵便番号 (postal_code) must be text" in result.stderr
+    )
     assert (
         "error: the manifests are invalid (1 error); nothing was read or changed" in result.stderr
     )

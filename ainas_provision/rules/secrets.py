@@ -165,7 +165,9 @@ def resolve_all(
 def _label(path: tuple, key: str) -> str:
     """The AINAS label of a secret field (``sites.*.…``: the key of a keyed section does not
     change the label, so the pattern is looked up — and cached — instead of the path)."""
-    pattern = tuple("*" if i == 1 and path[0] in ("sites", "users") else p for i, p in enumerate(path))
+    pattern = tuple(
+        "*" if i == 1 and path[0] in ("sites", "users") else p for i, p in enumerate(path)
+    )
     return manifest_schema.label(pattern) or key
 
 

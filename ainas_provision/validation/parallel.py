@@ -114,7 +114,9 @@ class Precheck:
             return set(), set()
 
 
-def check_documents(documents: list[Document], precheck: Precheck | None = None) -> list[Diagnostic]:
+def check_documents(
+    documents: list[Document], precheck: Precheck | None = None
+) -> list[Diagnostic]:
     """Schema diagnostics for every document: the parent checks the files the child was not
     given, then the child's answer tells which of its files need explaining."""
     assigned = precheck.assigned if precheck is not None else set()
