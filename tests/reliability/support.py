@@ -63,9 +63,19 @@ def read_tenant(directory: Path, org_id: str = ORG_ID) -> dict:
         sandbox.close()
 
 
-def _rows(directory: Path, sql: str, args=()) -> list[tuple]:
-    with closing(sqlite3.connect(directory / SANDBOX)) as db:
-        return db.execute(sql, args).fetchall()
+def rows(directory: Path, sql: str, args=()) -> list[tuple]:
+    """Rows of the sandbox file, read only; none when an apply died before making the file (or
+    its table)."""
+    path = directory / SANDBOX
+    if not path.exists():
+        return []
+    with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
+        try:
+            return db.execute(sql, args).fetchall()
+        except sqlite3.OperationalError as exc:
+            if "no such table" in str(exc):
+                return []
+            raise
 
 
 def site_fields(site: dict) -> dict:
@@ -119,13 +129,13 @@ def assert_tenant_matches(directory: Path, manifest: dict) -> None:
 def assert_secrets_match(directory: Path, manifest: dict, state: State, bound: dict) -> None:
     fingerprint = fingerprinter(directory)
     hashes = {}
-    for site_id, kind, batch, arrival in _rows(
+    for site_id, kind, batch, arrival in rows(
         directory,
         "SELECT site_id, kind, batch_password, arrival_number_password FROM batch_accounts",
     ):
         hashes[(site_id, kind, "batch_password")] = batch
         hashes[(site_id, kind, "arrival_number_password")] = arrival
-    users = dict(_rows(directory, "SELECT login_id, password FROM users"))
+    users = dict(rows(directory, "SELECT login_id, password FROM users"))
     for (section, key, name), value in secret_values(manifest).items():
         if section == "sites":
             kind, field = name.split(".")
@@ -140,10 +150,10 @@ def assert_secrets_match(directory: Path, manifest: dict, state: State, bound: d
 
 def duplicates(directory: Path) -> dict[str, list]:
     """Sites sharing a code or a name, users sharing a ログインID (none, ever)."""
-    fields = [json.loads(row[0]) for row in _rows(directory, "SELECT fields FROM sites")]
+    fields = [json.loads(row[0]) for row in rows(directory, "SELECT fields FROM sites")]
     codes = Counter(f.get("code") for f in fields if f.get("code"))
     names = Counter(f.get("name") for f in fields)
-    logins = Counter(row[0] for row in _rows(directory, "SELECT login_id FROM users"))
+    logins = Counter(row[0] for row in rows(directory, "SELECT login_id FROM users"))
     return {
         "site codes": [c for c, n in codes.items() if n > 1],
         "site names": [c for c, n in names.items() if n > 1],
@@ -153,9 +163,9 @@ def duplicates(directory: Path) -> dict[str, list]:
 
 def counts(directory: Path) -> tuple[int, int]:
     """(sites, non-admin users) in the sandbox."""
-    sites = _rows(directory, "SELECT COUNT(*) FROM sites")[0][0]
-    users = _rows(directory, "SELECT COUNT(*) FROM users WHERE role != '管理者'")[0][0]
-    return sites, users
+    sites = rows(directory, "SELECT site_id FROM sites")
+    users = rows(directory, "SELECT login_id FROM users WHERE role != '管理者'")
+    return len(sites), len(users)
 
 
 def secret(value: str) -> SecretValue:
