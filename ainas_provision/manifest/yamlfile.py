@@ -106,15 +106,20 @@ def _float_or_text(loader: SafeConstructor, node: yaml.ScalarNode):
 
 def _checked(construct: Callable):
     """A scalar constructor that reports a value its tag cannot hold (``!!int abc``,
-    ``!!bool ''``) as a marked YAML error, not as a Python exception."""
+    ``!!bool ''``, a number of more than 4,300 digits) as a marked YAML error, not as a Python
+    exception."""
 
     def checked(loader: SafeConstructor, node: yaml.ScalarNode):
         try:
             return construct(loader, node)
         except (ValueError, IndexError, KeyError):
             tag = node.tag.replace("tag:yaml.org,2002:", "!!")
+            shown = node.value if len(node.value) <= 40 else node.value[:40] + "…"
             raise yaml.constructor.ConstructorError(
-                None, None, f"'{node.value}' is not a {tag} value", node.start_mark
+                None,
+                None,
+                f"'{shown}' cannot be read as {tag} (write it in quotes to keep it as text)",
+                node.start_mark,
             ) from None
 
     return checked
