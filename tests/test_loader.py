@@ -60,6 +60,7 @@ def test_merge_keys_and_shared_aliases():
         ("a: !!map x\n", "yaml-tag", 1),
         ("a: !!seq x\n", "yaml-tag", 1),
         ("a: " + "1" * 5000 + "\n", "yaml-tag", 1),  # past Python's 4,300 digits
+        ("a:\n- 0x" + "f" * 5000 + "\n", "yaml-tag", 2),  # reads, but no message could show it
         ("a: &a [*a]\n", "too-complex", 1),
         ("x: " + "[" * 70 + "]" * 70 + "\n", "too-complex", 1),
         ("x: " + "[" * 5000 + "]" * 5000 + "\n", "yaml-syntax", 1),

@@ -95,7 +95,11 @@ def _keep_text(loader: SafeConstructor, node: yaml.ScalarNode) -> str:
 def _int_or_text(loader: SafeConstructor, node: yaml.ScalarNode):
     if ":" in node.value:  # YAML 1.1 sexagesimal: 16:00 is a time here, not 960
         return node.value
-    return SafeConstructor.construct_yaml_int(loader, node)
+    value = SafeConstructor.construct_yaml_int(loader, node)
+    # 0x…, 0o… and 0b… numbers read past the 4,300 decimal digits Python converts, and then no
+    # message can show them: converting raises ValueError here, as for a decimal one
+    str(value)
+    return value
 
 
 def _float_or_text(loader: SafeConstructor, node: yaml.ScalarNode):
