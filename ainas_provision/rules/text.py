@@ -8,6 +8,11 @@ import unicodedata
 from ainas_provision.rules import chars
 from ainas_provision.rules.registry import Explanation, explainer
 
+# A value longer than this is wrong by its length already (the schema says so): only its first
+# characters are looked at, so that a 10 MB value costs no more to explain than a short one
+# (naming every character of it took over a gigabyte).
+EXPLAINED_LENGTH = 1000
+
 
 def bad_characters(pattern: str, value: str) -> list[int]:
     """Indexes of the characters of ``value`` outside the character class of an anchored
@@ -45,13 +50,16 @@ def _offenders(value: str, bad: list[int], convert) -> tuple[str, int]:
 def fullwidth(value, label, schema) -> Explanation:
     if not isinstance(value, str) or not value:
         return Explanation(f"{label} must be full-width (全角) text")
-    bad = bad_characters(schema["pattern"], value)
+    shown = value[:EXPLAINED_LENGTH]
+    bad = bad_characters(schema["pattern"], shown)
     if not bad:
         return Explanation(f"{label} must be full-width (全角) text")
+    if len(shown) < len(value):
+        bad = bad[:1]  # the first is named; the rest of the value is not looked at
     text, first = _offenders(value, bad, chars.to_fullwidth)
     message = f"{label} must be full-width (全角): {text}"
-    fixed = _convert(value, chars.to_fullwidth)
-    if not bad_characters(schema["pattern"], fixed):
+    fixed = _convert(shown, chars.to_fullwidth)
+    if len(shown) == len(value) and not bad_characters(schema["pattern"], fixed):
         message += f"; write '{fixed}'"
     return Explanation(message, first)
 
@@ -60,12 +68,15 @@ def fullwidth(value, label, schema) -> Explanation:
 def katakana(value, label, schema) -> Explanation:
     if not isinstance(value, str) or not value:
         return Explanation(f"{label} must be full-width katakana (全角カナ)")
-    bad = bad_characters(schema["pattern"], value)
+    shown = value[:EXPLAINED_LENGTH]
+    bad = bad_characters(schema["pattern"], shown)
     if not bad:
         return Explanation(f"{label} must be full-width katakana (全角カナ)")
+    if len(shown) < len(value):
+        bad = bad[:1]  # the first is named; the rest of the value is not looked at
     text, first = _offenders(value, bad, chars.to_katakana)
     message = f"{label} must be full-width katakana (全角カナ): {text}"
-    fixed = _convert(value, chars.to_katakana)
-    if not bad_characters(schema["pattern"], fixed):
+    fixed = _convert(shown, chars.to_katakana)
+    if len(shown) == len(value) and not bad_characters(schema["pattern"], fixed):
         message += f"; write '{fixed}'"
     return Explanation(message, first)
