@@ -18,7 +18,7 @@ EXAMPLES = REPO / "examples"
 # before a release: HYPOTHESIS_PROFILE=deep .venv/bin/pytest tests/reliability (see
 # RELIABILITY.md). A test that sets max_examples itself scales it with settings.default.
 settings.register_profile(
-    "ci", max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+    "ci", max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
 settings.register_profile(
     "deep", max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow]

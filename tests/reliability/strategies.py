@@ -214,6 +214,50 @@ def manifests(
     return manifest
 
 
+@st.composite
+def successors(draw, before: dict) -> dict:
+    """A next version of ``before``, as a person edits manifests: each site kept, redrawn or
+    dropped, new sites; each user kept, redrawn (renamed, moved, another role or password) or
+    dropped, new users. Write-once values are not kept here: see :func:`keep_write_once`."""
+    after = copy.deepcopy(before)
+    after["organization"]["short_name"] = draw(
+        st.sampled_from(["代理人Ａ", "代理人Ａ本社", "エー"])
+    )
+    for handle in list(after["sites"]):
+        choice = draw(st.sampled_from(["redraw", "drop", "keep"]))
+        if choice == "redraw":
+            after["sites"][handle] = draw(sites(HANDLES.index(handle)))
+        elif choice == "drop":
+            del after["sites"][handle]
+    free = [h for h in HANDLES if h not in after["sites"]]
+    for handle in draw(st.lists(st.sampled_from(free), max_size=2, unique=True)) if free else []:
+        after["sites"][handle] = draw(sites(HANDLES.index(handle) + len(HANDLES)))
+    handles = list(after["sites"])
+    if not handles:
+        after["users"] = {}
+        return after
+    for login in list(after["users"]):
+        choice = draw(st.sampled_from(["redraw", "drop", "keep"]))
+        if choice == "keep" and after["users"][login]["site"] not in after["sites"]:
+            choice = "redraw"  # its site is gone: the user moves
+        if choice == "redraw":
+            after["users"][login] = draw(users(handles))
+        elif choice == "drop":
+            del after["users"][login]
+    free = [u for u in LOGIN_IDS if u not in after["users"]]
+    for login in draw(st.lists(st.sampled_from(free), max_size=2, unique=True)) if free else []:
+        after["users"][login] = draw(users(handles))
+    return after
+
+
+@st.composite
+def histories(draw) -> tuple[dict, dict]:
+    """Two versions of the manifests, A then B: B an edit of A, or unrelated to it."""
+    before = draw(manifests())
+    after = draw(st.one_of(successors(before), manifests()))
+    return before, keep_write_once(before, after)
+
+
 def batch_of(site: dict, section: str) -> dict | None:
     part = site.get(section)
     return part.get("batch_account") if part else None
