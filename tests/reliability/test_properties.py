@@ -1,6 +1,7 @@
 """Laws of plan and apply, over generated valid manifests, on the embedded sandbox.
 
-- apply, then plan: the plan is empty;
+- apply, then plan: the plan is empty (and no secret value is in what plan and apply printed,
+  the saved plan or the state);
 - apply(A), then apply(B): the tenant holds B — every field as AINAS shows it, every secret by
   its hash in the sandbox and its fingerprint in the state — whatever A and B are, within the
   rules: write-once batch-account values stay (a change is refused and changes nothing),
@@ -30,9 +31,10 @@ from tests.reliability.strategies import (
     expected_deletions,
     histories,
     manifests,
+    secret_values,
     write_manifests,
 )
-from tests.reliability.support import assert_tenant_matches
+from tests.reliability.support import STATE, assert_tenant_matches
 
 
 @contextmanager
@@ -79,10 +81,18 @@ def test_apply_then_plan_is_empty(manifest):
     describe(manifest)
     with workspace() as directory:
         write_manifests(manifest, directory)
+        saved = directory.parent / "first.plan"
+        planned = run("plan", str(directory), "--out", str(saved))
+        assert planned.exit_code == 0, planned.stdout + planned.stderr
         applied = apply(directory)
         assert applied.exit_code == 0, applied.stdout + applied.stderr
         assert_tenant_matches(directory, manifest)
         assert_plan_is_empty(directory)
+        # no secret value in what the tool printed or wrote
+        written = [planned.stdout, planned.stderr, applied.stdout, applied.stderr]
+        written += [path.read_text("utf-8") for path in (saved, directory / STATE) if path.exists()]
+        for value in secret_values(manifest).values():
+            assert not any(value in text for text in written)
 
 
 @given(histories(), st.sampled_from([0, 1000]))
