@@ -31,14 +31,18 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pytest
+
 from ainas_provision.sandbox.store import verify_password
 from ainas_provision.state.store import LocalStateStore
 from bench.generate import ENV, generate
+from tests.conftest import EXAMPLES
 from tests.helpers import run
 from tests.reliability.support import (
     STATE,
@@ -221,3 +225,38 @@ def test_killed_applies_lose_nothing_and_a_rerun_converges(tmp_path, monkeypatch
         f"{tally.journals_left} journals replayed, {tally.stale_locks_broken} stale locks "
         f"broken; killed after (changes; d: by delay): {' '.join(tally.kill_points)}"
     )
+
+
+APPLY_QUICKSTART = ("apply", "quickstart", "--auto-approve")
+
+
+@pytest.mark.parametrize(
+    "victim",
+    ["certificate", "site", "batch_account", "kei_batch_account", "user:dairi001", "user:dairi002"],
+)
+def test_a_crash_right_after_a_creation_loses_nothing(victim, tmp_path, monkeypatch):
+    """The narrowest window: AINAS has created the resource, the state has not recorded it yet.
+    The next apply must neither create it twice nor forget the secrets it was created with (a
+    user adopted without its password's fingerprint would never see a later change of it)."""
+    monkeypatch.chdir(tmp_path)
+    shutil.copytree(EXAMPLES / "quickstart", tmp_path / "quickstart")
+    died = subprocess.run(
+        [sys.executable, "-m", "tests.reliability.die", victim, "--", *APPLY_QUICKSTART],
+        env=subprocess_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert died.returncode == 137, died.stdout + died.stderr
+    assert run("state", "unlock", "quickstart").exit_code == 0
+    again = run("apply", "quickstart", "--auto-approve")
+    assert again.exit_code == 0, again.stdout + again.stderr
+    plan = run("plan", "quickstart", "--detailed-exitcode")
+    assert plan.exit_code == 0, plan.stdout
+    assert "was not written by this tool" not in plan.stdout, plan.stdout
+    directory = tmp_path / "quickstart"
+    assert not any(duplicates(directory).values()) and counts(directory) == (1, 2)
+    assert len(rows(directory, "SELECT cert_id FROM certificates")) == 1
+    state = load_state(directory)
+    assert set(state.fingerprints("users", "dairi001")) == {"initial_password"}
+    assert len(state.fingerprints("sites", "akihabara")) == 4  # both batch accounts' secrets
