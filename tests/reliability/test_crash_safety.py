@@ -15,8 +15,11 @@ deletions alike. After every kill:
   with the documented message.
 
 At the end, an apply finishes and converges: the plan is empty (``--detailed-exitcode`` 0), the
-tenant holds exactly the manifests' sites and users, and every secret the sandbox holds is the
-manifests' (checked against its password hashes).
+tenant holds exactly the manifests' sites and users, every secret the sandbox holds is the
+manifests' (checked against its password hashes), and the state has the fingerprint of each.
+
+The narrowest window — AINAS has created a resource, the state has not recorded it — is hit
+exactly, for each kind of resource, by :mod:`tests.reliability.die`.
 
 ``AINAS_RELIABILITY_KILLS`` (default 10) sets the number of kills, ``AINAS_RELIABILITY_SEED``
 the seed (default: a fixed one; ``random`` for a new one, printed).
@@ -218,6 +221,10 @@ def test_killed_applies_lose_nothing_and_a_rerun_converges(tmp_path, monkeypatch
     state = load_state(directory)
     assert len(state.sites) == FULL[0] and len(state.users) == FULL[1]
     assert_secrets_reached_the_tenant(directory)
+    # and the state knows every secret it wrote (none adopted as written by someone else)
+    assert all("initial_password" in state.fingerprints("users", u) for u in state.users)
+    assert all(len(state.fingerprints("sites", h)) == 4 for h in state.sites)
+    assert "was not written by this tool" not in plan.stdout
     print(
         f"\ncrash safety (seed {SEED}): {tally.kills} kills survived, "
         f"{tally.finished_runs} applies finished before their kill, "
