@@ -22,7 +22,7 @@ from ainas_provision.state.keys import Fingerprinter, find_key
 from ainas_provision.state.model import State
 from ainas_provision.state.store import LocalStateStore
 from tests.conftest import REPO
-from tests.reliability.strategies import ORG_ID, SecretValue, batch_of, secret_values
+from tests.reliability.strategies import ORG_ID, batch_of, secret_values
 
 SANDBOX = "ainas.sandbox.sqlite"
 STATE = "ainas.state.json"
@@ -166,10 +166,6 @@ def counts(directory: Path) -> tuple[int, int]:
     sites = rows(directory, "SELECT site_id FROM sites")
     users = rows(directory, "SELECT login_id FROM users WHERE role != '管理者'")
     return len(sites), len(users)
-
-
-def secret(value: str) -> SecretValue:
-    return SecretValue(value, "plain")
 
 
 def cli_command(*args: str) -> list[str]:
