@@ -6,12 +6,24 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from ainas_provision import pki
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "tests" / "fixtures"
 EXAMPLES = REPO / "examples"
+
+# Hypothesis profiles: `ci` (the default) keeps the whole suite quick; `deep` is for a long run
+# before a release: HYPOTHESIS_PROFILE=deep .venv/bin/pytest tests/reliability (see
+# RELIABILITY.md). A test that sets max_examples itself scales it with settings.default.
+settings.register_profile(
+    "ci", max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.register_profile(
+    "deep", max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 @pytest.fixture(autouse=True)

@@ -164,6 +164,12 @@ def test_parse_vars_option(here):
             "bad.json:2:7: error: data file bad.json is not valid JSON: Expecting value [vars-file]",
         ),
         (
+            "huge.json",
+            '{"a": ' + "1" * 5000 + "}",
+            "huge.json:1:1: error: data file huge.json holds a number of more than 4,300 digits; "
+            "write it as a string [vars-file]",
+        ),
+        (
             "bad.yaml",
             "a: [1,\n",
             "bad.yaml:2:1: error: data file bad.yaml: YAML syntax error: while parsing a flow "

@@ -51,6 +51,16 @@ def test_merge_keys_and_shared_aliases():
         ("a: !!python/name:os.system ''\n", "yaml-tag", 1),
         ("a: !custom 1\n", "yaml-tag", 1),
         ("a: !!set {x, y}\n", "yaml-tag", 1),
+        # a value its explicit tag cannot hold, a collection tag on a plain value
+        ("a: !!int abc\n", "yaml-tag", 1),
+        ("a:\n  b: !!int ''\n", "yaml-tag", 2),
+        ("a: !!float .\n", "yaml-tag", 1),
+        ("a: !!bool maybe\n", "yaml-tag", 1),
+        ("a: !!binary あ\n", "yaml-tag", 1),
+        ("a: !!map x\n", "yaml-tag", 1),
+        ("a: !!seq x\n", "yaml-tag", 1),
+        ("a: " + "1" * 5000 + "\n", "yaml-tag", 1),  # past Python's 4,300 digits
+        ("a:\n- 0x" + "f" * 5000 + "\n", "yaml-tag", 2),  # reads, but no message could show it
         ("a: &a [*a]\n", "too-complex", 1),
         ("x: " + "[" * 70 + "]" * 70 + "\n", "too-complex", 1),
         ("x: " + "[" * 5000 + "]" * 5000 + "\n", "yaml-syntax", 1),
@@ -80,6 +90,27 @@ def test_merge_key_bomb_is_refused():
         lines.append(f"a{i}: &a{i} {{<<: [*a{i - 1}], x{i}: 1}}")
     root = parse("\n".join(lines) + "\n")  # modest merging is fine
     assert len(root["a5"]) == 105
+
+
+def test_merge_copy_bomb_is_refused_before_copying():
+    # one mapping merging a 5,000-key mapping 5,000 times: 25 million pairs to go through
+    keys = ", ".join(f"k{i}: 1" for i in range(5000))
+    text = f"a0: &a0 {{{keys}}}\nbomb: {{<<: [{', '.join(['*a0'] * 5000)}]}}\n"
+    with pytest.raises(YamlProblem) as caught:
+        parse(text)
+    assert caught.value.rule == "too-complex"
+    assert "merge keys (<<) copy more than 500,000 values" in caught.value.message
+    assert caught.value.mark.line == 2
+
+
+def test_many_mappings_merging_one_large_mapping_are_refused():
+    # each copy is built (unlike an alias): 2,000 copies of 1,000 pairs would be gigabytes
+    keys = ", ".join(f"k{i}: 1" for i in range(1000))
+    text = f"a0: &a0 {{{keys}}}\nlist:\n" + "  - {<<: *a0}\n" * 2000
+    with pytest.raises(YamlProblem) as caught:
+        parse(text)
+    assert caught.value.rule == "too-complex"
+    assert "merge keys (<<)" in caught.value.message
 
 
 def test_empty_document_is_none():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+from pathlib import Path
 
 import pytest
 
@@ -128,3 +129,35 @@ def test_fingerprints_depend_on_key_address_and_field():
     assert a("user.x", "initial_password", "P") == a("user.x", "initial_password", "P")
     assert a.key_check != b.key_check
     assert "a" * 32 not in repr(a)
+
+
+def test_a_lock_file_is_never_seen_without_its_holder(tmp_path, monkeypatch):
+    """The holder is written first and linked into place: a process that dies while taking the
+    lock leaves no lock file or a whole one (an empty one named no holder, so it was never
+    reported stale and `state unlock` wanted --force)."""
+    seen = []
+    real_link = os.link
+
+    def link(source, target):
+        assert not os.path.exists(target)
+        seen.append(json.loads(Path(source).read_text(encoding="utf-8")))
+        real_link(source, target)
+
+    monkeypatch.setattr(os, "link", link)
+    lock = FileLock(tmp_path / "s.lock")
+    info = lock.acquire("apply")
+    assert seen == [info.__dict__]
+    assert [p.name for p in tmp_path.iterdir()] == ["s.lock"]  # no temporary file left
+    lock.release()
+
+
+def test_a_lock_is_taken_where_there_are_no_hard_links(tmp_path, monkeypatch):
+    def no_link(source, target):
+        raise PermissionError("no hard links on this file system")
+
+    monkeypatch.setattr(os, "link", no_link)
+    info = FileLock(tmp_path / "s.lock").acquire("apply")
+    assert FileLock(tmp_path / "s.lock").read() == info
+    with pytest.raises(LockHeld):
+        FileLock(tmp_path / "s.lock").acquire("apply")
+    assert [p.name for p in tmp_path.iterdir()] == ["s.lock"]

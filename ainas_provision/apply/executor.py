@@ -2,7 +2,8 @@
 
 Each change becomes one or two backend calls; after each success the state is updated and the
 update made durable at once (the state journal), so that an apply that dies half-way leaves a
-true record. A failing change does not stop the others: its dependents are skipped, everything
+true record; a creation with secrets records their fingerprints just before it, so that dying
+right after it loses none of them. A failing change does not stop the others: its dependents are skipped, everything
 independent goes on, and the outcome says what happened to each change. Secret values are taken
 from the manifests at apply time and checked against the fingerprints the plan recorded.
 """
@@ -11,8 +12,9 @@ from __future__ import annotations
 
 import heapq
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from ainas_provision.backends.base import Backend, BackendError
@@ -116,6 +118,30 @@ class Executor:
         with self._lock:
             self.store.record(self.state, {"op": "delete", "section": section, "key": key})
 
+    @contextmanager
+    def _recorded_first(
+        self,
+        section: str,
+        key: str,
+        update: Callable[[dict], dict] | dict,
+        take_back: Callable[[dict], dict] | None,
+    ) -> Iterator[None]:
+        """Record a creation's fingerprints *before* creating it, and take them back if the
+        creation fails (``take_back``; None: remove the entry). An apply that dies once AINAS
+        has created the resource then leaves a state that knows its secrets: the next plan
+        finds it managed, instead of adopting it as a resource whose secrets no one wrote. (One
+        that dies before the creation, or between a failure and its taking back, leaves an entry
+        whose resource is missing: the next plan creates it.)"""
+        self._set(section, key, update)
+        try:
+            yield
+        except Exception:
+            if take_back is None:
+                self._delete(section, key)
+            else:
+                self._set(section, key, take_back)
+            raise
+
     def _fingerprints(self, change: Change, prefix: str = "") -> dict[str, str]:
         return {f"{prefix}{name}": fp for name, fp in change.secrets.items()}
 
@@ -157,16 +183,21 @@ class Executor:
         if kind in BATCH_KINDS:
             fields = {**change.payload, **{n: self.secret(change, n) for n in change.secrets}}
             site_id = self._site_id(change.key)
+            prints = self._fingerprints(change, f"{kind}.")
+
+            def record(entry: dict) -> dict:
+                return {**entry, "fingerprints": {**entry.get("fingerprints", {}), **prints}}
+
+            def take_back(entry: dict) -> dict:
+                kept = {k: v for k, v in entry.get("fingerprints", {}).items() if k not in prints}
+                return {**entry, "fingerprints": kept}
+
             if action == "create":
-                backend.create(kind, fields, parent=site_id)
+                with self._recorded_first("sites", change.key, record, take_back):
+                    backend.create(kind, fields, parent=site_id)
             else:
                 backend.update(kind, site_id, fields)
-            prints = self._fingerprints(change, f"{kind}.")
-            self._set(
-                "sites",
-                change.key,
-                lambda e: {**e, "fingerprints": {**e.get("fingerprints", {}), **prints}},
-            )
+                self._set("sites", change.key, record)
             return "created" if action == "create" else "updated"
         if kind == "user":
             return self._user(change)
@@ -229,8 +260,9 @@ class Executor:
             if action == "replace":
                 backend.delete("user", login_id)
                 self._delete("users", login_id)
-            backend.create("user", self._user_fields(change, creating=True))
-            self._set("users", login_id, {"fingerprints": prints})
+            fields = self._user_fields(change, creating=True)
+            with self._recorded_first("users", login_id, {"fingerprints": prints}, None):
+                backend.create("user", fields)
             return "replaced" if action == "replace" else "created"
         if change.fields:
             backend.update("user", login_id, self._user_fields(change, creating=False))

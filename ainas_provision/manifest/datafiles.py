@@ -289,6 +289,11 @@ def read_json(text: str, shown: str) -> object:
         ) from None
     except RecursionError:
         raise DataFileError(f"data file {shown} is nested too deeply", Mark(shown, 1, 1)) from None
+    except ValueError:  # a number of more than 4,300 digits (Python's limit for int())
+        raise DataFileError(
+            f"data file {shown} holds a number of more than 4,300 digits; write it as a string",
+            Mark(shown, 1, 1),
+        ) from None
 
 
 def data_file_paths(sources: Iterable[VarsSource]) -> set[Path]:

@@ -28,10 +28,64 @@ MAX_DEPTH = 64
 # Aliases may share structure; a document whose expanded size passes this is refused
 # (the "billion laughs" alias bomb).
 MAX_EXPANDED_NODES = 2_000_000
+_MERGE = "tag:yaml.org,2002:merge"
+# Merge keys (``<<: *defaults``) copy key/value pairs into every mapping that merges them:
+# unlike an alias, each copy is built. The pairs a document's merges may copy, in all: 20,000
+# users merging 25 defaults each. Past it the document is refused before copying (a few
+# kilobytes of merges would otherwise build gigabytes, or take hours).
+MAX_MERGED_PAIRS = 500_000
+
+
+class MergeTooLarge(yaml.YAMLError):
+    """The merge keys of a document would copy more than MAX_MERGED_PAIRS pairs."""
+
+    def __init__(self, node: yaml.MappingNode) -> None:
+        super().__init__(f"merge keys copy more than {MAX_MERGED_PAIRS:,} values")
+        self.node = node
 
 
 class ManifestLoader(_Base):
     """The safe loader for manifests."""
+
+    def flatten_mapping(self, node: yaml.MappingNode) -> None:
+        """Resolve merge keys, within the document's budget of copied pairs."""
+        sizes = self.__dict__.setdefault("_merged_sizes", {})
+        cost = 0
+        for key_node, value_node in node.value:
+            if key_node.tag == _MERGE:
+                sources = (
+                    value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
+                )
+                cost += sum(_merged_size(source, sizes, set()) for source in sources)
+        spent = self.__dict__.get("_merged_pairs", 0) + cost
+        if spent > MAX_MERGED_PAIRS:
+            raise MergeTooLarge(node)
+        self._merged_pairs = spent
+        super().flatten_mapping(node)
+
+
+def _merged_size(node: yaml.Node, sizes: dict[int, int], active: set[int]) -> int:
+    """At most how many pairs ``node`` holds once its merge keys are resolved (duplicates
+    counted: the bound, not the result), without resolving anything."""
+    if not isinstance(node, yaml.MappingNode):
+        return 0
+    key = id(node)
+    if key in sizes:
+        return sizes[key]
+    if key in active:  # a mapping merged into itself adds nothing
+        return 0
+    active.add(key)
+    size = 0
+    for key_node, value_node in node.value:
+        if key_node.tag != _MERGE:
+            size += 1
+            continue
+        sources = value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
+        for source in sources:
+            size += _merged_size(source, sizes, active)
+    active.discard(key)
+    sizes[key] = size
+    return size
 
 
 def _keep_text(loader: SafeConstructor, node: yaml.ScalarNode) -> str:
@@ -41,7 +95,11 @@ def _keep_text(loader: SafeConstructor, node: yaml.ScalarNode) -> str:
 def _int_or_text(loader: SafeConstructor, node: yaml.ScalarNode):
     if ":" in node.value:  # YAML 1.1 sexagesimal: 16:00 is a time here, not 960
         return node.value
-    return SafeConstructor.construct_yaml_int(loader, node)
+    value = SafeConstructor.construct_yaml_int(loader, node)
+    # 0x…, 0o… and 0b… numbers read past the 4,300 decimal digits Python converts, and then no
+    # message can show them: converting raises ValueError here, as for a decimal one
+    str(value)
+    return value
 
 
 def _float_or_text(loader: SafeConstructor, node: yaml.ScalarNode):
@@ -50,9 +108,38 @@ def _float_or_text(loader: SafeConstructor, node: yaml.ScalarNode):
     return SafeConstructor.construct_yaml_float(loader, node)
 
 
+def _checked(construct: Callable):
+    """A scalar constructor that reports a value its tag cannot hold (``!!int abc``,
+    ``!!bool ''``, a number of more than 4,300 digits) as a marked YAML error, not as a Python
+    exception."""
+
+    def checked(loader: SafeConstructor, node: yaml.ScalarNode):
+        try:
+            return construct(loader, node)
+        except (ValueError, IndexError, KeyError):
+            tag = node.tag.replace("tag:yaml.org,2002:", "!!")
+            shown = node.value if len(node.value) <= 40 else node.value[:40] + "…"
+            raise yaml.constructor.ConstructorError(
+                None,
+                None,
+                f"'{shown}' cannot be read as {tag} (write it in quotes to keep it as text)",
+                node.start_mark,
+            ) from None
+
+    return checked
+
+
 ManifestLoader.add_constructor("tag:yaml.org,2002:timestamp", _keep_text)
-ManifestLoader.add_constructor("tag:yaml.org,2002:int", _int_or_text)
-ManifestLoader.add_constructor("tag:yaml.org,2002:float", _float_or_text)
+ManifestLoader.add_constructor("tag:yaml.org,2002:int", _checked(_int_or_text))
+ManifestLoader.add_constructor("tag:yaml.org,2002:float", _checked(_float_or_text))
+ManifestLoader.add_constructor(
+    "tag:yaml.org,2002:bool", _checked(SafeConstructor.construct_yaml_bool)
+)
+# the plain values a scalar may be; any other tag on a scalar goes through the checks of
+# construct_object (a collection tag on a scalar, a Python tag: refused with a YAML error)
+_SCALAR_TAGS = {
+    f"tag:yaml.org,2002:{name}" for name in ("int", "float", "bool", "null", "binary", "timestamp")
+}
 
 
 class YamlProblem(Exception):
@@ -206,7 +293,6 @@ MAX_MAPPING_KEYS = 200_000
 
 
 _STR = "tag:yaml.org,2002:str"
-_MERGE = "tag:yaml.org,2002:merge"
 
 
 def _build(loader: ManifestLoader, root: yaml.Node, make_mark: MarkFactory):
@@ -225,10 +311,12 @@ def _build(loader: ManifestLoader, root: yaml.Node, make_mark: MarkFactory):
         if isinstance(node, yaml.ScalarNode):
             if node.tag == _STR:
                 return node.value, False
-            constructor = constructors.get(node.tag)
-            if constructor is None:
+            if node.tag not in _SCALAR_TAGS:
                 return _scalar(loader, node, make_mark), False
-            return constructor(loader, node), False
+            try:
+                return constructors[node.tag](loader, node), False
+            except yaml.MarkedYAMLError as exc:
+                raise _syntax_problem(exc, make_mark) from None
         known = built.get(id(node))
         if known is not None:
             aliased = True
@@ -305,6 +393,13 @@ def _prepare_mapping(loader: ManifestLoader, node: yaml.MappingNode, make_mark) 
             loader.flatten_mapping(node)
         except yaml.MarkedYAMLError as exc:
             raise _syntax_problem(exc, make_mark) from None
+        except MergeTooLarge as exc:
+            raise YamlProblem(
+                "too-complex",
+                f"the document's merge keys (<<) copy more than {MAX_MERGED_PAIRS:,} values; "
+                "write the values out or merge less",
+                _scalar_mark(exc.node, make_mark),
+            ) from None
         if len(node.value) > MAX_MAPPING_KEYS:
             raise YamlProblem(
                 "too-complex",

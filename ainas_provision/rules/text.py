@@ -8,6 +8,11 @@ import unicodedata
 from ainas_provision.rules import chars
 from ainas_provision.rules.registry import Explanation, explainer
 
+# A value longer than this is wrong by its length already (the schema says so): only its first
+# characters are looked at, so that a 10 MB value costs no more to explain than a short one
+# (naming every character of it took over a gigabyte).
+EXPLAINED_LENGTH = 1000
+
 
 def bad_characters(pattern: str, value: str) -> list[int]:
     """Indexes of the characters of ``value`` outside the character class of an anchored
@@ -40,14 +45,20 @@ def _offenders(value: str, bad: list[int], convert) -> tuple[str, int]:
 
 
 def _explain(value, label: str, schema: dict, form: str, convert) -> Explanation:
-    """Name the first character outside the schema's class, its fix, and the whole value fixed."""
-    bad = bad_characters(schema["pattern"], value) if isinstance(value, str) else []
+    """Name the first character outside the schema's class, its fix, and the whole value fixed.
+    Only the first EXPLAINED_LENGTH characters are looked at: a huge value is named, not echoed."""
+    if not isinstance(value, str) or not value:
+        return Explanation(f"{label} must be {form}")
+    shown = value[:EXPLAINED_LENGTH]
+    bad = bad_characters(schema["pattern"], shown)
     if not bad:
         return Explanation(f"{label} must be {form}")
+    if len(shown) < len(value):
+        bad = bad[:1]  # the first is named; the rest of the value is not looked at
     text, first = _offenders(value, bad, convert)
     message = f"{label} must be {form}: {text}"
-    fixed = _convert(value, convert)
-    if not bad_characters(schema["pattern"], fixed):
+    fixed = _convert(shown, convert)
+    if len(shown) == len(value) and not bad_characters(schema["pattern"], fixed):
         message += f"; write '{fixed}'"
     return Explanation(message, first)
 

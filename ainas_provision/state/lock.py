@@ -80,6 +80,14 @@ class LockHeld(AinasProvisionError):
         super().__init__(message)
 
 
+def _write(path: Path, info: LockInfo, flags: int) -> None:
+    fd = os.open(path, flags, 0o644)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        json.dump(info.__dict__, handle)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
 class FileLock:
     """A lock file beside the state."""
 
@@ -103,18 +111,30 @@ class FileLock:
         deadline = time.monotonic() + timeout
         while True:
             try:
-                fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+                self._create(info)
             except FileExistsError:
                 if time.monotonic() >= deadline:
                     raise LockHeld(self.path, self.read()) from None
                 time.sleep(min(0.1, max(0.0, deadline - time.monotonic())))
                 continue
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(info.__dict__, handle)
-                handle.flush()
-                os.fsync(handle.fileno())
             self.info = info
             return info
+
+    def _create(self, info: LockInfo) -> None:
+        """Create the lock file with its holder in it, at once: the holder is written to a
+        temporary file that is then linked into place (``link`` fails when the lock exists).
+        A process that dies while taking the lock leaves no lock, or a whole one — never an
+        empty one, which would name no holder and could not be told stale."""
+        temporary = self.path.with_name(f"{self.path.name}.{info.id}.tmp")
+        _write(temporary, info, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+        try:
+            os.link(temporary, self.path)
+        except FileExistsError:
+            raise
+        except OSError:  # a file system without hard links: create, then write
+            _write(self.path, info, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+        finally:
+            temporary.unlink(missing_ok=True)
 
     def release(self) -> None:
         if self.info is None:
