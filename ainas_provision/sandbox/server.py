@@ -82,9 +82,7 @@ class Api:
         except ValueError:
             raise _bad_request("offset と limit は整数で指定してください。") from None
         if not 0 <= offset <= MAX_OFFSET or limit < 1:
-            raise _bad_request(
-                f"offset は0以上{MAX_OFFSET}以下、limit は1以上で指定してください。"
-            )
+            raise _bad_request(f"offset は0以上{MAX_OFFSET}以下、limit は1以上で指定してください。")
         return offset, min(limit, self.page_size)
 
     @staticmethod

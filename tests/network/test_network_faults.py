@@ -35,6 +35,7 @@ from tests.server_support import (
 )
 
 RUNS = int(os.environ.get("AINAS_RELIABILITY_NETWORK_RUNS", "10"))
+SCALE = int(os.environ.get("AINAS_RELIABILITY_NETWORK_SCALE", "1"))  # deep runs: more to apply
 
 
 @pytest.fixture(scope="module")
@@ -104,7 +105,7 @@ def assert_no_duplicates_and_true_state(files, root: Path, sites: int, users: in
 
 @pytest.mark.slow
 def test_applies_converge_through_drops_errors_timeouts_and_spikes(files, tmp_path):
-    sites, users = 6, 18
+    sites, users = 6 * SCALE, 18 * SCALE
     root = manifests(tmp_path, sites, users)
     key = key_text(secrets.token_bytes(32))
     options = {"fail_rate": 0.25, "stall_ms": 1500, "spike_rate": 0.1, "spike_ms": 200, "seed": 11}
@@ -125,7 +126,7 @@ def test_applies_converge_through_drops_errors_timeouts_and_spikes(files, tmp_pa
         injected = dict(server.app.injected)
     assert all(injected[kind] for kind in ("before", "after", "stall", "held", "spike")), injected
     assert_no_duplicates_and_true_state(files, root, sites, users)
-    print(f"converged in {runs} runs; faults injected: {injected}")
+    print(f"{sites} sites, {users} users: converged in {runs} runs; faults injected: {injected}")
 
 
 def _free_port() -> int:
