@@ -14,10 +14,9 @@ from pathlib import Path
 import ainas_provision.rules  # noqa: F401  (registers every rule)
 from ainas_provision.diagnostics import Diagnostic
 from ainas_provision.manifest import datafiles
-from ainas_provision.manifest.loader import Document, load_file, manifest_files
+from ainas_provision.manifest.loader import TEMPLATE_SUFFIX, Document, load_file, manifest_files
 from ainas_provision.manifest.marks import Mark, MarkedMap, key_mark_of
 from ainas_provision.manifest.merge import merge
-from ainas_provision.manifest.templates import is_template, load_template
 from ainas_provision.rules import references
 from ainas_provision.rules.certificate import CertificateCheck
 from ainas_provision.rules.certificate import check as check_certificate
@@ -80,7 +79,7 @@ def load_documents(
     loaded: dict[Path, tuple[Document | None, list[Diagnostic]]] = {}
     sources: list[datafiles.VarsSource] = []
     for file in files:
-        if is_template(file):
+        if file.name.endswith(TEMPLATE_SUFFIX):
             continue
         doc, problem = load_file(file)
         found = [problem] if problem else []
@@ -100,6 +99,8 @@ def load_documents(
         if file in loaded:
             doc, found = loaded[file]
         else:
+            from ainas_provision.manifest.templates import load_template  # Jinja2, when used
+
             doc, problem = load_template(file, variables)
             found = [problem] if problem else []
             if doc and "vars" in doc.root:
