@@ -134,3 +134,38 @@ def test_a_saved_plan_for_one_site_applies_with_its_own_scope(bulk):
     assert other.exit_code == 0
     refused = run("apply", "bulk", "--plan", "again.plan", "--site", "sjk01")
     assert refused.exit_code == 1 and "the plan was made for sites ikb03" in refused.stderr
+
+
+def test_a_tenant_of_500_sites_is_imported_in_one_command(tmp_path, monkeypatch):
+    from ainas_provision.sandbox.service import AinasSandbox
+
+    monkeypatch.chdir(tmp_path)
+    sandbox = AinasSandbox(tmp_path / "big.sqlite")
+    sandbox.create_tenant("500", "大規模代理人", "大規模", [("abcde", "管理者一郎")])
+    admin = sandbox.first_admin("500")
+    actor = admin.__class__(admin.login_id, "500", admin.role, None, False)
+    for n in range(500):
+        wide = "".join(chr(0xFF10 + int(d)) for d in str(n))
+        site_id = sandbox.create(
+            actor, "site", {"name": f"支店{wide}", "short_name": f"支店{wide}", "code": f"B{n:03}"}
+        )
+        sandbox.create(
+            actor,
+            "user",
+            {
+                "login_id": f"u{n:03}",
+                "name": f"担当{n}",
+                "role": "担当者(送信可)",
+                "site_id": site_id,
+                "password": "Pass-word-01",
+            },
+        )
+    sandbox.close()
+    result = run("--debug", "import", "--target", "sandbox:big.sqlite", "--out", "imported")
+    assert result.exit_code == 0, result.stderr
+    assert "Imported 500 sites and 500 users into imported" in result.stdout
+    assert len(list(Path("imported/sites").glob("*.yaml"))) == 500
+    assert "read 1" in result.stderr  # one read of the whole tenant
+    env = {f"USER_U{n:03}_PASSWORD": "Pass-word-01" for n in range(500)}
+    plan = run("plan", "imported", "--target", "sandbox:big.sqlite", "--detailed-exitcode", env=env)
+    assert plan.exit_code == 0, plan.stdout[-2000:] + plan.stderr[-2000:]
