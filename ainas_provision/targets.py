@@ -98,10 +98,14 @@ def _open_sandbox(
         password=env.get("AINAS_PASSWORD"),
     )
     if not backend.tenant_exists():
-        if not create_tenant:
+        others = backend.sandbox.tenants()
+        if not create_tenant or others:
             backend.close()
+            held = f" (it holds 代理人組織ID {', '.join(others)})" if others else ""
             raise AinasProvisionError(
-                f"{target.location} holds no tenant with 代理人組織ID {desired.organization_id}"
+                f"{target.describe()} holds no tenant with 代理人組織ID {desired.organization_id}"
+                f"{held}: refusing to plan against another organization; check --target, or "
+                "organization.id"
             )
         admins = [
             (login, (admin.fields.get("name") or "管理者"))

@@ -266,3 +266,19 @@ def test_repeated_applies_converge_on_a_lossy_server_without_duplicates(files, m
     assert rows(files) == {"sites": 4, "batch_accounts": 2, "certificates": 1, "users": 25}
     names = count(files, "(SELECT DISTINCT json_extract(fields, '$.name') FROM sites)")
     assert names == 4  # no site twice
+
+
+def test_a_tenant_of_another_organization_is_refused_before_anything_is_read(files, manifests):
+    text = (manifests / "ainas.yaml").read_text(encoding="utf-8")
+    (manifests / "ainas.yaml").write_text(text.replace('id: "1"', 'id: "2"', 1), encoding="utf-8")
+    before = rows(files)
+    with running(files) as server:
+        cli = Cli(files, manifests, server)
+        result = run("--debug", "plan", str(manifests), "--target", cli.target, env=cli.env())
+    assert result.exit_code == 1
+    assert (
+        f"error: {cli.target} is the tenant of 代理人組織ID 1, but the manifests describe "
+        "代理人組織ID 2: refusing to plan against another organization"
+    ) in result.stderr
+    assert "backend calls: organization_id 1" in result.stderr  # nothing was read
+    assert rows(files) == before

@@ -333,3 +333,16 @@ def test_unlock_refuses_a_live_holder_without_force(quickstart):
     assert refused.exit_code == 1
     assert "its holder is still running" in refused.stderr
     assert run("state", "unlock", "quickstart", "--force").exit_code == 0
+
+
+def test_a_tenant_of_another_organization_is_refused_before_anything_is_read(quickstart):
+    sandbox = AinasSandbox(quickstart / "other.sqlite")
+    sandbox.create_tenant("999", "別の代理人", "別", [("abcde", "利活用一郎")])
+    sandbox.close()
+    result = run("--debug", "plan", "quickstart", "--target", "sandbox:quickstart/other.sqlite")
+    assert result.exit_code == 1
+    assert (
+        "error: embedded sandbox quickstart/other.sqlite holds no tenant with 代理人組織ID 1 "
+        "(it holds 代理人組織ID 999): refusing to plan against another organization"
+    ) in result.stderr
+    assert not (quickstart / "ainas.state.json").exists()
