@@ -24,7 +24,13 @@ from ainas_provision.model.desired import DesiredState, build
 from ainas_provision.plan.diff import DiffOptions, diff
 from ainas_provision.plan.plan import Plan, PlanRefused
 from ainas_provision.secrets.values import Secret
-from ainas_provision.state.keys import Fingerprinter, StateKeyError, create_key_file, find_key
+from ainas_provision.state.keys import (
+    Fingerprinter,
+    StateKeyError,
+    create_key_file,
+    find_key,
+    new_key,
+)
 from ainas_provision.state.model import State
 from ainas_provision.state.store import LocalStateStore
 from ainas_provision.targets import Target, manifest_dir, open_backend, resolve
@@ -64,6 +70,7 @@ class Run:
     fingerprint: Fingerprinter
     backend: Backend | None = None
     current: CurrentState | None = None
+    new_key_file: Path | None = None  # no key yet: written by save_new_key
     announce: Announce = print
 
     @property
@@ -119,8 +126,9 @@ def open_run(options: Options, announce: Announce, *, lock: bool = False) -> Run
         store.lock.acquire("apply", timeout=options.lock_timeout)
     try:
         state = store.load()
-        fingerprint = _fingerprinter(store, state, options, announce)
+        fingerprint, new_key_file = _fingerprinter(store, state, options)
         run = Run(options, validation, desired, target, store, state, fingerprint)
+        run.new_key_file = new_key_file
         run.announce = announce
         if state.target is not None and state.target != run.identity:
             raise AinasProvisionError(
@@ -141,31 +149,42 @@ def _describe(identity: dict) -> str:
 
 
 def _fingerprinter(
-    store: LocalStateStore, state: State, options: Options, announce: Announce
-) -> Fingerprinter:
+    store: LocalStateStore, state: State, options: Options
+) -> tuple[Fingerprinter, Path | None]:
+    """The fingerprint key's fingerprinter, and the key file still to write when there is no
+    key yet (see :func:`save_new_key`: nothing is written before the target is confirmed)."""
     source = find_key(store.path, options.env)
-    key = source.key
+    key, pending = source.key, None
     if key is None:
         if state.key_check is not None:
             raise StateKeyError(
                 f"the state {store.path} was written with a fingerprint key that is not available: "
                 f"set AINAS_STATE_KEY, or restore {source.description}"
             )
-        try:
-            key = create_key_file(source.path)
-        except FileExistsError:  # made by a run that started at the same moment
-            return _fingerprinter(store, state, options, announce)
-        announce(
-            f"created the state key {source.path} (mode 0600): keep it, and keep it out of git; "
-            "CI keeps it as the secret AINAS_STATE_KEY"
-        )
+        key, pending = new_key(), source.path
     fingerprint = Fingerprinter(key)
     if state.key_check is not None and state.key_check != fingerprint.key_check:
         raise StateKeyError(
             f"the fingerprint key from {source.description} is not the one the state {store.path} "
             "was written with: use the right key (AINAS_STATE_KEY or the key file)"
         )
-    return fingerprint
+    return fingerprint, pending
+
+
+def save_new_key(run: Run) -> None:
+    """Write the key file of a first run, once the target is known to be the right one."""
+    if run.new_key_file is None:
+        return
+    path, run.new_key_file = run.new_key_file, None
+    try:
+        create_key_file(path, run.fingerprint.key)
+    except FileExistsError:  # a run that started at the same moment made one: use it
+        run.fingerprint, _ = _fingerprinter(run.store, run.state, run.options)
+        return
+    run.announce(
+        f"created the state key {path} (mode 0600): keep it, and keep it out of git; "
+        "CI keeps it as the secret AINAS_STATE_KEY"
+    )
 
 
 def connect(run: Run) -> None:
@@ -185,6 +204,7 @@ def connect(run: Run) -> None:
             f"{run.target.describe()} is the tenant of 代理人組織ID {org_id}, but the manifests describe "
             f"代理人組織ID {run.desired.organization_id}: refusing to plan against another organization"
         )
+    save_new_key(run)
 
 
 def _scope(run: Run, session) -> set[str] | None:
@@ -385,7 +405,13 @@ def import_tenant(
                 f"{options.out} already holds manifests ({existing[0].name}…): import into an empty "
                 "directory, or pass --force to overwrite"
             )
-        fingerprint = _fingerprinter(store, state, Options(env=options.env), announce)
+        fingerprint, new_key_file = _fingerprinter(store, state, Options(env=options.env))
+        if new_key_file is not None:
+            create_key_file(new_key_file, fingerprint.key)
+            announce(
+                f"created the state key {new_key_file} (mode 0600): keep it, and keep it out of "
+                "git; CI keeps it as the secret AINAS_STATE_KEY"
+            )
         imported = importer.build(current, state.handle_of)
         total = len(imported.files)
         for number, (name, text) in enumerate(sorted(imported.files.items()), 1):

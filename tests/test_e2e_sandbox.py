@@ -346,3 +346,4 @@ def test_a_tenant_of_another_organization_is_refused_before_anything_is_read(qui
         "(it holds 代理人組織ID 999): refusing to plan against another organization"
     ) in result.stderr
     assert not (quickstart / "ainas.state.json").exists()
+    assert not (quickstart / "ainas.state.key").exists()  # nothing written for a refused target

@@ -82,8 +82,13 @@ def find_key(state_path: Path, env: Mapping[str, str] = os.environ) -> KeySource
     return KeySource(None, str(path), path)
 
 
-def create_key_file(path: Path) -> bytes:
-    key = secrets.token_bytes(32)
+def new_key() -> bytes:
+    return secrets.token_bytes(32)
+
+
+def create_key_file(path: Path, key: bytes | None = None) -> bytes:
+    """Write ``key`` (a new one if None) to a key file readable by its owner only."""
+    key = new_key() if key is None else key
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="ascii") as handle:
@@ -97,6 +102,11 @@ class Fingerprinter:
 
     def __init__(self, key: bytes) -> None:
         self._key = key
+
+    @property
+    def key(self) -> bytes:
+        """The key itself, for writing the key file of a first run (never shown)."""
+        return self._key
 
     @property
     def key_check(self) -> str:
