@@ -145,13 +145,13 @@ def command(
     lock_timeout,
 ):
     """Apply the manifests at PATH (or a saved plan) to the target."""
-    opts = workflow.Options(
-        path=path,
-        state_path=state_path,
-        target=target,
-        sites=list(sites),
-        vars_files=list(vars_files),
-        rewrite_unknown_secrets=rewrite_unknown_secrets,
+    opts = options.run_options(
+        path,
+        vars_files,
+        target,
+        state_path,
+        sites,
+        rewrite_unknown_secrets,
         lock_timeout=lock_timeout,
         parallelism=parallelism,
     )

@@ -61,3 +61,18 @@ rewrite_unknown_secrets = click.option(
     help="Write from the manifests the write-only secrets this tool never wrote (it cannot "
     "compare them); without it they are left as they are.",
 )
+
+
+def run_options(path, vars_files, target, state_path, sites, rewrite_unknown_secrets, **more):
+    """The workflow options of the options plan and apply share (``more``: apply's own)."""
+    from ainas_provision.workflow import Options
+
+    return Options(
+        path=path,
+        state_path=state_path,
+        target=target,
+        sites=list(sites),
+        vars_files=list(vars_files),
+        rewrite_unknown_secrets=rewrite_unknown_secrets,
+        **more,
+    )

@@ -40,14 +40,7 @@ def command(
     output_format,
 ):
     """Read the target and show what applying the manifests at PATH would change."""
-    opts = workflow.Options(
-        path=path,
-        state_path=state_path,
-        target=target,
-        sites=list(sites),
-        vars_files=list(vars_files),
-        rewrite_unknown_secrets=rewrite_unknown_secrets,
-    )
+    opts = options.run_options(path, vars_files, target, state_path, sites, rewrite_unknown_secrets)
     run = workflow.open_run(opts, announce=lambda message: click.echo(message, err=True))
     try:
         plan = workflow.make_plan(run)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ainas_provision.certs.errors import CertificateError
@@ -59,11 +59,7 @@ class CertificateCheck:
 
     path: Path | None = None
     info: CertificateInfo | None = None
-    diagnostics: list[Diagnostic] = None  # type: ignore[assignment]
-
-    def __post_init__(self) -> None:
-        if self.diagnostics is None:
-            self.diagnostics = []
+    diagnostics: list[Diagnostic] = field(default_factory=list)
 
 
 def certificate_path(merged: MarkedMap, origin: Mapping[str, Document]) -> Path | None:
