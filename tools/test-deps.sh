@@ -9,7 +9,7 @@ set -eu
 
 missing=""
 have_chromium() {
-    for bin in /usr/lib/chromium/chrome-headless-shell /usr/lib/chromium/chromium \
+    for bin in /usr/lib/chromium/chromium-headless-shell /usr/lib/chromium/chromium \
         /usr/bin/chromium /usr/bin/chromium-browser; do
         [ -x "$bin" ] && return 0
     done
