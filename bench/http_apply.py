@@ -22,11 +22,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ainas_provision.backends.https import open_https
 from ainas_provision.sandbox.files import SandboxFiles
 from ainas_provision.sandbox.init import init_sandbox
 from ainas_provision.secrets.values import Secret
-from ainas_provision.targets import Target
+from ainas_provision.targets.https.backend import open_https
+from ainas_provision.targets.registry import Target
 
 NEW_PASSWORD = "Bench-Admin-Pw-1"
 USER_PASSWORD = Secret("Bench-User-Pw-1", "bench")

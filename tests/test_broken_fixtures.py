@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from ainas_provision.rules import RULES
 from ainas_provision.validation.engine import validate
+from ainas_provision.validation.rules import RULES
 
 BROKEN = "tests/fixtures/broken"
 

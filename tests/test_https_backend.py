@@ -11,17 +11,18 @@ from pathlib import Path
 
 import pytest
 
-from ainas_provision.backends import https, tls
-from ainas_provision.backends.base import BackendError
-from ainas_provision.backends.connection import resolve_connection
-from ainas_provision.backends.https import ConnectionProblem, HttpsBackend, open_https
-from ainas_provision.backends.tls import TlsSetupError
+from ainas_provision.domain.desired import DesiredState, Policy, Resource
 from ainas_provision.errors import AinasProvisionError
-from ainas_provision.model.desired import DesiredState, Policy, Resource
 from ainas_provision.sandbox.service import AinasSandbox
 from ainas_provision.sandbox.store import hash_password
 from ainas_provision.secrets.values import Secret
-from ainas_provision.targets import Target
+from ainas_provision.targets.base import BackendError
+from ainas_provision.targets.https import backend as https
+from ainas_provision.targets.https import tls
+from ainas_provision.targets.https.backend import ConnectionProblem, HttpsBackend, open_https
+from ainas_provision.targets.https.connection import resolve_connection
+from ainas_provision.targets.https.tls import TlsSetupError
+from ainas_provision.targets.registry import Target
 from tests.server_support import (
     NEW_PASSWORD,
     client_cert_password,

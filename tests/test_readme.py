@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from ainas_provision.rules import RULES
+from ainas_provision.validation.rules import RULES
 from tests.conftest import REPO
 
 README = (REPO / "README.md").read_text(encoding="utf-8")

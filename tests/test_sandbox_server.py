@@ -14,11 +14,11 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 from starlette.routing import Route
 
-from ainas_provision.backends.connection import Connection
-from ainas_provision.backends.tls import client_tls
 from ainas_provision.sandbox.server import API, create_app, openapi_text
 from ainas_provision.sandbox.service import AinasSandbox
 from ainas_provision.secrets.values import Secret
+from ainas_provision.targets.https.connection import Connection
+from ainas_provision.targets.https.tls import client_tls
 from tests.server_support import (
     NEW_PASSWORD,
     client_cert_password,

@@ -7,7 +7,7 @@ import tracemalloc
 import pytest
 
 from ainas_provision import schema as manifest_schema
-from ainas_provision.rules.text import fullwidth, katakana
+from ainas_provision.validation.rules.text import fullwidth, katakana
 
 FULLWIDTH = manifest_schema.manifest_schema()["$defs"]["fullwidthText"]
 KATAKANA = manifest_schema.manifest_schema()["$defs"]["katakanaText"]

@@ -5,7 +5,7 @@ python tools/rules_table.py
 
 from __future__ import annotations
 
-from ainas_provision.rules import RULES
+from ainas_provision.validation.rules import RULES
 
 STAGES = ["load", "schema", "manifest", "secrets", "certificate"]
 

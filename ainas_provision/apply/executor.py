@@ -17,14 +17,14 @@ from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from ainas_provision.backends.base import Backend, BackendError
+from ainas_provision.domain.desired import DesiredState, Resource
 from ainas_provision.errors import AinasProvisionError
-from ainas_provision.model.desired import DesiredState, Resource
 from ainas_provision.plan.changes import Change
 from ainas_provision.plan.plan import Plan, PlanRefused
 from ainas_provision.secrets.values import Secret
 from ainas_provision.state.model import State
 from ainas_provision.state.store import LocalStateStore
+from ainas_provision.targets.base import Backend, BackendError
 
 BATCH_KINDS = ("batch_account", "kei_batch_account")
 # failures that mean the target is gone: the changes not yet started are not attempted

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import click
 
-from ainas_provision import workflow
 from ainas_provision.apply.executor import Outcome
 from ainas_provision.cli import options
 from ainas_provision.cli.progress import Progress
@@ -15,6 +14,7 @@ from ainas_provision.errors import AinasProvisionError
 from ainas_provision.plan import render
 from ainas_provision.plan.changes import Change
 from ainas_provision.plan.plan import Plan
+from ainas_provision.workflow import run as workflow
 
 VERBS = {
     "create": "creating",

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
-from ainas_provision import workflow
 from ainas_provision.cli.progress import Progress
+from ainas_provision.workflow import run as workflow
 
 
 @click.command("import")

@@ -65,7 +65,7 @@ rewrite_unknown_secrets = click.option(
 
 def run_options(path, vars_files, target, state_path, sites, rewrite_unknown_secrets, **more):
     """The workflow options of the options plan and apply share (``more``: apply's own)."""
-    from ainas_provision.workflow import Options
+    from ainas_provision.workflow.run import Options
 
     return Options(
         path=path,

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import click
 
-from ainas_provision import workflow
 from ainas_provision.cli import options
 from ainas_provision.plan import render
+from ainas_provision.workflow import run as workflow
 
 EXIT_CHANGES = 2
 

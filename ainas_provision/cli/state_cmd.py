@@ -7,8 +7,8 @@ from pathlib import Path
 
 import click
 
-from ainas_provision import workflow
 from ainas_provision.state.store import LocalStateStore
+from ainas_provision.workflow import run as workflow
 
 state_path_option = click.option(
     "--state",

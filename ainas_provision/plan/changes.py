@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ainas_provision.model.kinds import KINDS, SITE_MANAGER
+from ainas_provision.domain.kinds import KINDS, SITE_MANAGER
 
 SYMBOLS = {
     "create": "+",

@@ -13,13 +13,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ainas_provision.backends.base import CurrentState, LiveResource
-from ainas_provision.model import kinds
-from ainas_provision.model.desired import DesiredState, Resource
+from ainas_provision.domain import kinds
+from ainas_provision.domain.desired import DesiredState, Resource
 from ainas_provision.plan.changes import SENSITIVE, Change, FieldChange, Note
 from ainas_provision.plan.plan import Plan
 from ainas_provision.secrets.values import Secret
 from ainas_provision.state.model import State
+from ainas_provision.targets.base import CurrentState, LiveResource
 
 Fingerprint = Callable[[str, str, str], str]
 

@@ -22,8 +22,8 @@ from pathlib import Path
 
 from ainas_provision import pki
 from ainas_provision.certs.kinds import CORPORATE, SCRIVENER
+from ainas_provision.domain.kinds import ADMIN_ROLE
 from ainas_provision.errors import AinasProvisionError
-from ainas_provision.model.kinds import ADMIN_ROLE
 from ainas_provision.sandbox.files import SandboxFiles, write_private, write_public
 from ainas_provision.sandbox.service import INITIAL_PASSWORD, AinasSandbox
 

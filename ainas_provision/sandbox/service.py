@@ -21,7 +21,7 @@ from pathlib import Path
 
 from ainas_provision.certs.errors import CertificateError
 from ainas_provision.certs.reader import read_p12
-from ainas_provision.model.kinds import (
+from ainas_provision.domain.kinds import (
     ADMIN_ROLE,
     BATCH_FIELDS,
     CERTIFICATE_TYPED,
@@ -30,8 +30,8 @@ from ainas_provision.model.kinds import (
     SITE_MANAGER,
     STAFF_ROLES,
 )
-from ainas_provision.rules.passwords import password_problem
 from ainas_provision.sandbox.store import Store, hash_password, verify_password
+from ainas_provision.validation.rules.passwords import password_problem
 
 INITIAL_PASSWORD = "99999999"
 PERMISSIONS = {

@@ -11,19 +11,19 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import ainas_provision.rules  # noqa: F401  (registers every rule)
+import ainas_provision.validation.rules  # noqa: F401  (registers every rule)
 from ainas_provision.diagnostics import Diagnostic
 from ainas_provision.manifest import datafiles
 from ainas_provision.manifest.loader import TEMPLATE_SUFFIX, Document, load_file, manifest_files
 from ainas_provision.manifest.marks import Mark, MarkedMap, key_mark_of
 from ainas_provision.manifest.merge import merge
-from ainas_provision.rules import references
-from ainas_provision.rules.certificate import CertificateCheck
-from ainas_provision.rules.certificate import check as check_certificate
-from ainas_provision.rules.secrets import resolve_all
 from ainas_provision.secrets.crypto import SecretsKeyError, load_key, make_decryptor
 from ainas_provision.secrets.values import Secret
 from ainas_provision.validation.parallel import Precheck, check_documents
+from ainas_provision.validation.rules import references
+from ainas_provision.validation.rules.certificate import CertificateCheck
+from ainas_provision.validation.rules.certificate import check as check_certificate
+from ainas_provision.validation.rules.secrets import resolve_all
 
 
 @dataclass

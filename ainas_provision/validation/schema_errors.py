@@ -17,7 +17,7 @@ from ainas_provision import schema as manifest_schema
 from ainas_provision.diagnostics import Diagnostic, dotted
 from ainas_provision.manifest.loader import Document
 from ainas_provision.manifest.marks import Mark, key_mark_of, locate, raw_of
-from ainas_provision.rules import RULES
+from ainas_provision.validation.rules import RULES
 
 _TYPE_WORDS = {
     "string": "text",

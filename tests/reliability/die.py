@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import sys
 
-from ainas_provision.backends.sandbox import SandboxBackend
+from ainas_provision.targets.embedded import SandboxBackend
 
 
 def main() -> None:

@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 
 import yaml
 
-from ainas_provision.backends.base import CurrentState, LiveResource
-from ainas_provision.model import kinds
+from ainas_provision.domain import kinds
+from ainas_provision.targets.base import CurrentState, LiveResource
 
 SCHEMA_FILE = "ainas-manifest.schema.json"
 

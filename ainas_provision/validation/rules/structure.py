@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ainas_provision.rules.registry import register
+from ainas_provision.validation.rules.registry import register
 
 register("unknown-key", "keys not in the manifest format are refused, with a suggestion", "schema")
 register("required", "required keys must be present", "schema")

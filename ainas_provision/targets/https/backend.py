@@ -31,17 +31,17 @@ from dataclasses import replace
 
 from cryptography.hazmat.primitives import hashes
 
-from ainas_provision.backends import convert
-from ainas_provision.backends.api_client import ApiClient, ApiError, NoAnswer, TlsRefused
-from ainas_provision.backends.base import BackendError, CurrentState, Session
-from ainas_provision.backends.connection import Connection, resolve_connection
-from ainas_provision.backends.tls import ClientTls, client_tls
 from ainas_provision.certs.errors import CertificateError
 from ainas_provision.certs.reader import load_p12
+from ainas_provision.domain.desired import DesiredState
+from ainas_provision.domain.kinds import ADMIN_ROLE
 from ainas_provision.errors import AinasProvisionError
-from ainas_provision.model.desired import DesiredState
-from ainas_provision.model.kinds import ADMIN_ROLE
-from ainas_provision.rules.passwords import password_problem
+from ainas_provision.targets import convert
+from ainas_provision.targets.base import BackendError, CurrentState, Session
+from ainas_provision.targets.https.api_client import ApiClient, ApiError, NoAnswer, TlsRefused
+from ainas_provision.targets.https.connection import Connection, resolve_connection
+from ainas_provision.targets.https.tls import ClientTls, client_tls
+from ainas_provision.validation.rules.passwords import password_problem
 
 ATTEMPTS = 4  # tries of one request in all
 BACKOFF = 0.05  # seconds before the first retry; doubled each time, with jitter

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ainas_provision.rules.registry import register
+from ainas_provision.validation.rules.registry import register
 
 register("path", "the manifest path exists and holds manifest files", "load")
 register("encoding", "manifest files are UTF-8", "load")

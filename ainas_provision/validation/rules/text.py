@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from ainas_provision.rules import chars
-from ainas_provision.rules.registry import Explanation, explainer
+from ainas_provision.validation.rules import chars
+from ainas_provision.validation.rules.registry import Explanation, explainer
 
 # A value longer than this is wrong by its length already (the schema says so): only its first
 # characters are looked at, so that a 10 MB value costs no more to explain than a short one

@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Collection
 from pathlib import Path
 
-from ainas_provision.backends import convert
-from ainas_provision.backends.base import BackendError, CurrentState, Session
 from ainas_provision.sandbox.service import Actor, AinasError, AinasSandbox
+from ainas_provision.targets import convert
+from ainas_provision.targets.base import BackendError, CurrentState, Session
 
 
 def _error(exc: AinasError) -> BackendError:

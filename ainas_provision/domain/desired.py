@@ -1,7 +1,7 @@
 """The desired state: what the manifests say AINAS should hold, as resources.
 
 Built from a validation that found no errors. Each resource is a flat mapping of its fields
-(names as in :mod:`ainas_provision.model.kinds`) plus its secrets, which stay :class:`Secret`
+(names as in :mod:`ainas_provision.domain.kinds`) plus its secrets, which stay :class:`Secret`
 objects until a backend sends them.
 """
 
@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ainas_provision.certs.info import CertificateInfo
+from ainas_provision.domain import kinds
 from ainas_provision.manifest.marks import Mark, mark_of
-from ainas_provision.model import kinds
 from ainas_provision.secrets.values import Secret
 from ainas_provision.validation.engine import Validation
 

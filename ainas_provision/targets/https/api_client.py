@@ -19,7 +19,7 @@ import threading
 
 import httpx
 
-from ainas_provision.backends.base import BackendError
+from ainas_provision.targets.base import BackendError
 
 API_PATH = "/api/v1"
 # alerts a server sends when it refuses the client certificate

@@ -17,10 +17,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ainas_provision.apply.executor import Executor, Outcome, Progress
-from ainas_provision.backends.base import Backend, CountingBackend, CurrentState, LiveResource
+from ainas_provision.domain import kinds
+from ainas_provision.domain.desired import DesiredState, build
 from ainas_provision.errors import AinasProvisionError, ManifestError
-from ainas_provision.model import kinds
-from ainas_provision.model.desired import DesiredState, build
 from ainas_provision.plan.diff import DiffOptions, diff
 from ainas_provision.plan.plan import Plan, PlanRefused
 from ainas_provision.secrets.values import Secret
@@ -33,11 +32,12 @@ from ainas_provision.state.keys import (
 )
 from ainas_provision.state.model import State
 from ainas_provision.state.store import LocalStateStore
-from ainas_provision.targets import Target, manifest_dir, open_backend, resolve
+from ainas_provision.targets.base import Backend, CountingBackend, CurrentState, LiveResource
+from ainas_provision.targets.registry import Target, manifest_dir, open_backend, resolve
 from ainas_provision.validation.engine import Validation, gc_paused, validate
 
 if TYPE_CHECKING:
-    from ainas_provision.importer import Imported
+    from ainas_provision.workflow.importing import Imported
 
 STATE_NAME = "ainas.state.json"
 log = logging.getLogger("ainas_provision")
@@ -365,7 +365,7 @@ def import_tenant(
 ) -> tuple[Imported, Path]:
     """Read the target, write manifests describing it into ``options.out``, and bind the
     state to them. Returns what was written and the state file."""
-    from ainas_provision import importer
+    from ainas_provision.workflow import importing as importer
 
     target = resolve(options.target, options.out / "manifest", options.env)
     org_id = _import_organization(target, options)

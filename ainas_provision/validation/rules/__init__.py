@@ -1,6 +1,6 @@
 """Validation rules. Importing this package registers every rule in :data:`RULES`."""
 
-from ainas_provision.rules import (  # noqa: F401  (registration)
+from ainas_provision.validation.rules import (  # noqa: F401  (registration)
     certificate,
     formats,
     loading,
@@ -11,6 +11,6 @@ from ainas_provision.rules import (  # noqa: F401  (registration)
     templating,
     text,
 )
-from ainas_provision.rules.registry import RULES, Rule
+from ainas_provision.validation.rules.registry import RULES, Rule
 
 __all__ = ["RULES", "Rule"]

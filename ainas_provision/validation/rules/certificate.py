@@ -13,9 +13,9 @@ from ainas_provision.certs.info import CertificateInfo, validity_problems
 from ainas_provision.diagnostics import Diagnostic, Severity
 from ainas_provision.manifest.loader import Document, display_path
 from ainas_provision.manifest.marks import Mark, MarkedMap, mark_of
-from ainas_provision.rules import chars
-from ainas_provision.rules.registry import register
 from ainas_provision.secrets.values import Secret
+from ainas_provision.validation.rules import chars
+from ainas_provision.validation.rules.registry import register
 
 register("certificate-file", "the certificate file exists and is readable", "certificate")
 register(

@@ -13,9 +13,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from ainas_provision.backends.base import Backend
+from ainas_provision.domain.desired import DesiredState
 from ainas_provision.errors import AinasProvisionError
-from ainas_provision.model.desired import DesiredState
+from ainas_provision.targets.base import Backend
 
 DEFAULT_SANDBOX = "ainas.sandbox.sqlite"
 # [project decision] the admin a new embedded-sandbox tenant gets when the manifests list none
@@ -79,7 +79,7 @@ def open_backend(
     at most ``parallelism`` requests are in flight."""
     if target.kind == "sandbox":
         return _open_sandbox(target, desired, env, announce, create_tenant)
-    from ainas_provision.backends.https import open_https  # the HTTP client, only when used
+    from ainas_provision.targets.https.backend import open_https  # the HTTP client, only when used
 
     return open_https(target, desired, env, parallelism=parallelism)
 
@@ -87,7 +87,7 @@ def open_backend(
 def _open_sandbox(
     target: Target, desired: DesiredState, env, announce, create_tenant: bool
 ) -> Backend:
-    from ainas_provision.backends.sandbox import SandboxBackend
+    from ainas_provision.targets.embedded import SandboxBackend
 
     if not create_tenant and not Path(target.location).is_file():
         raise AinasProvisionError(f"no sandbox at {target.location}")

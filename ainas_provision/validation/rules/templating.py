@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ainas_provision.rules.registry import register
+from ainas_provision.validation.rules.registry import register
 
 register("template-syntax", "templates (`*.yaml.j2`) are valid Jinja2", "load")
 register(

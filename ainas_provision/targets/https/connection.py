@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ainas_provision.domain.desired import DesiredState
 from ainas_provision.errors import AinasProvisionError
-from ainas_provision.model.desired import DesiredState
 from ainas_provision.secrets.values import Secret
 
 ENV = {

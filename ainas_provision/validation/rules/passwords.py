@@ -4,7 +4,7 @@ sandbox, which enforces it on its own as AINAS does."""
 
 from __future__ import annotations
 
-from ainas_provision.rules.registry import register
+from ainas_provision.validation.rules.registry import register
 
 MIN_LENGTH = 8
 KINDS = ("digits", "upper case", "lower case", "symbols")

@@ -3,7 +3,7 @@ current-state model. One place, used by every backend that speaks that shape."""
 
 from __future__ import annotations
 
-from ainas_provision.backends.base import CurrentState, LiveResource, Session
+from ainas_provision.targets.base import CurrentState, LiveResource, Session
 
 USER_FIELDS = (
     "name",

@@ -22,10 +22,10 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import NameOID
 
-from ainas_provision.backends.connection import Connection
 from ainas_provision.certs.errors import CertificateError
 from ainas_provision.certs.reader import load_p12
 from ainas_provision.errors import AinasProvisionError
+from ainas_provision.targets.https.connection import Connection
 
 
 class TlsSetupError(AinasProvisionError):

@@ -9,8 +9,8 @@ from __future__ import annotations
 import datetime
 import re
 
-from ainas_provision.rules import chars
-from ainas_provision.rules.registry import Explanation, explainer
+from ainas_provision.validation.rules import chars
+from ainas_provision.validation.rules.registry import Explanation, explainer
 
 
 def _non_ascii(value: str, allowed=None) -> tuple[str, int] | None:

@@ -11,10 +11,10 @@ from ainas_provision import schema as manifest_schema
 from ainas_provision.diagnostics import Diagnostic
 from ainas_provision.manifest.loader import Document
 from ainas_provision.manifest.marks import MarkedMap, mark_of
-from ainas_provision.rules.passwords import password_problem
-from ainas_provision.rules.registry import Explanation, explainer, register
 from ainas_provision.secrets.refs import SecretError, SecretRef, parse_ref, resolve
 from ainas_provision.secrets.values import Secret
+from ainas_provision.validation.rules.passwords import password_problem
+from ainas_provision.validation.rules.registry import Explanation, explainer, register
 
 register(
     "secret-plaintext",

@@ -7,7 +7,7 @@ import difflib
 
 from ainas_provision.diagnostics import Diagnostic, Severity
 from ainas_provision.manifest.marks import MarkedMap, key_mark_of, mark_of
-from ainas_provision.rules.registry import register
+from ainas_provision.validation.rules.registry import register
 
 register("organization-required", "one file defines the organization (代理人組織ID)", "manifest")
 register("site-reference", "every user's site is a site of the manifests", "manifest")

@@ -1,1 +1,0 @@
-"""Backends: what the tool provisions (the embedded sandbox, an HTTPS endpoint)."""

@@ -1,0 +1,1 @@
+"""The domain: resource kinds and their fields, the desired state."""

@@ -1,0 +1,1 @@
+"""The HTTPS target: a client of the AINAS JSON API with client-certificate TLS."""
