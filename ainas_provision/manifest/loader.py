@@ -45,13 +45,18 @@ def display_path(path: Path) -> str:
         return str(path)
 
 
+# the screen catalogue's local override (ainas_catalogue.OVERRIDE_NAME): not a manifest
+SCREENS_OVERRIDE = "ainas-screens.local.yaml"
+
+
 def find_manifest_files(root: Path) -> list[Path]:
-    """Manifest files below a directory, in a stable order; hidden entries are skipped."""
+    """Manifest files below a directory, in a stable order; hidden entries and the screen
+    catalogue's override file are skipped."""
     found: list[Path] = []
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         for name in sorted(filenames):
-            if name.startswith("."):
+            if name.startswith(".") or name == SCREENS_OVERRIDE:
                 continue
             if name.endswith(MANIFEST_SUFFIXES) or name.endswith(TEMPLATE_SUFFIX):
                 found.append(Path(dirpath) / name)
