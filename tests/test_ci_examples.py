@@ -4,6 +4,7 @@ ainas-provision command they contain runs against the embedded sandbox, in their
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from ainas_provision.plan.plan import Plan
 from ainas_provision.state.keys import create_key_file
 from tests.conftest import EXAMPLES, REPO
 
@@ -81,7 +83,19 @@ def test_ci_example_commands_run_against_the_sandbox(name, repository):
     for line in review:  # pull/merge request: validate, plan, the markdown comment
         result = sh(line, root, env)
         assert result.returncode == 0, (line, result.stdout, result.stderr)
-    assert (root / "plan.md").read_text(encoding="utf-8").startswith("### ainas-provision plan")
+    reviewed = (root / "plan.md").read_text(encoding="utf-8")
+    assert reviewed.startswith("### ainas-provision plan")
+    # the digest the reviewer read, handed to the apply job outside the artifact
+    env = {**env, "PLAN_DIGEST": re.search(r"Plan digest: (sha256:[0-9a-f]{64})", reviewed)[1]}
+    assert all('--expect-digest "$PLAN_DIGEST"' in line for line in apply)
+    pristine = (root / "plan.json").read_text(encoding="utf-8")
+    edited = Plan.load(root / "plan.json")
+    edited.max_deletes = 9  # a well-formed edit, its own digest right: not the reviewed plan
+    edited.save(root / "plan.json")
+    for line in apply:
+        result = sh(line, root, env)
+        assert result.returncode == 1 and "not the reviewed" in result.stderr, result.stderr
+    (root / "plan.json").write_text(pristine, encoding="utf-8")
     before = sh(drift[0], root, env)
     assert before.returncode == 2  # the drift check sees the unapplied changes
     for line in apply:  # main: apply the reviewed plan

@@ -108,6 +108,12 @@ def summarize(outcomes: list[Outcome]) -> bool:
     type=click.Path(path_type=Path, dir_okay=False),
     help="Apply exactly this saved plan.",
 )
+@click.option(
+    "--expect-digest",
+    metavar="SHA256",
+    help="With --plan: refuse the plan unless its digest is this one (the digest printed with "
+    "the reviewed plan).",
+)
 @click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation.")
 @click.option(
     "--parallelism",
@@ -139,12 +145,15 @@ def command(
     sites,
     rewrite_unknown_secrets,
     plan_file,
+    expect_digest,
     auto_approve,
     parallelism,
     allow_deletes,
     lock_timeout,
 ):
     """Apply the manifests at PATH (or a saved plan) to the target."""
+    if expect_digest is not None and plan_file is None:
+        raise AinasProvisionError("--expect-digest checks a saved plan: give it with --plan FILE")
     opts = options.run_options(
         path,
         vars_files,
@@ -157,7 +166,7 @@ def command(
     )
     run = workflow.open_run(opts, announce=lambda message: click.echo(message, err=True), lock=True)
     try:
-        ok = _apply(run, plan_file, auto_approve, parallelism, allow_deletes)
+        ok = _apply(run, plan_file, expect_digest, auto_approve, parallelism, allow_deletes)
     finally:
         run.close()
     raise SystemExit(0 if ok else 1)
@@ -171,11 +180,12 @@ def _execute(run, plan, parallelism) -> list[Outcome]:
         printer.close()
 
 
-def _apply(run, plan_file, auto_approve, parallelism, allow_deletes) -> bool:
+def _apply(run, plan_file, expect_digest, auto_approve, parallelism, allow_deletes) -> bool:
     if plan_file is not None:
-        plan = Plan.load(plan_file)
+        saved = Plan.load(plan_file)
         workflow.connect(run)
-        workflow.check_saved_plan(run, plan)
+        # what runs is the fresh plan, once the saved one is shown to be the same plan
+        plan = workflow.check_saved_plan(run, saved, expect_digest)
         render.echo_text(plan)
         plan.raise_if_unsafe(allow_deletes)
     else:

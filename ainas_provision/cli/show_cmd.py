@@ -14,7 +14,16 @@ from ainas_provision.plan.plan import Plan
 @click.command("show")
 @click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
 @options.output_format(("text", "json", "markdown"))
-def command(file: Path, output_format: str) -> None:
+@click.option(
+    "--digest",
+    "digest_only",
+    is_flag=True,
+    help="Print only the plan's digest (what `apply --expect-digest` checks).",
+)
+def command(file: Path, output_format: str, digest_only: bool) -> None:
     """Print the plan saved in FILE by `plan --out`."""
     plan = Plan.load(file)
+    if digest_only:
+        click.echo(plan.digest())
+        return
     render.emit(plan, output_format)

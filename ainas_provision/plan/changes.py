@@ -117,6 +117,8 @@ class Change:
 
     @classmethod
     def from_json(cls, data: dict) -> Change:
+        if data.get("action") not in SYMBOLS or data.get("kind") not in KINDS:
+            raise ValueError(f"unknown change {data.get('action')!r} of {data.get('kind')!r}")
         return cls(
             action=data["action"],
             kind=data["kind"],

@@ -5,11 +5,21 @@ changed, an ambiguous adoption, a change the acting user may not make) is refuse
 more deletions than ``policy.max_deletes`` is refused unless ``--allow-deletes N`` allows them.
 A saved plan records the state's lineage and serial and digests of the target and of the
 manifests, so that applying it later is refused when anything moved.
+
+What is reviewed is what is applied. A saved plan carries its own digest (SHA-256 of its
+canonical JSON, every key but the digest itself); loading a file whose content does not match
+its digest is refused, and the text and markdown renderings print it, so that a CI job can check
+that the plan a person reviewed and the file it applies are the same plan (``apply
+--expect-digest``). A saved plan is never trusted for what it says: ``apply --plan`` makes the
+plan afresh and applies it only if the saved changes are the fresh ones, change by change
+(:func:`first_difference`); the guard rails (errors, ``max_deletes``) are the fresh plan's, from
+the manifests' policy, never the file's.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -91,7 +101,16 @@ class Plan:
             )
 
     # -- the saved form --------------------------------------------------------------------
+    def digest(self) -> str:
+        """``sha256:…`` of the plan's canonical JSON (every key of :meth:`to_json` but the
+        digest itself): what a reviewer and an apply compare."""
+        return content_digest(self._content())
+
     def to_json(self) -> dict:
+        content = self._content()
+        return {**content, "digest": content_digest(content)}
+
+    def _content(self) -> dict:
         return {
             "format_version": FORMAT_VERSION,
             "created_at": self.created_at,
@@ -113,23 +132,38 @@ class Plan:
     def from_json(cls, data: dict) -> Plan:
         if not isinstance(data, dict) or data.get("format_version") != FORMAT_VERSION:
             raise ValueError("not a plan file of this version")
-        state = data.get("state") or {}
-        return cls(
-            changes=[Change.from_json(c) for c in data.get("changes", [])],
-            notes=[Note.from_json(n) for n in data.get("notes", [])],
-            errors=list(data.get("errors", [])),
-            target=dict(data.get("target") or {}),
-            lineage=state.get("lineage", ""),
-            serial=int(state.get("serial", 0)),
-            key_check=state.get("key_check"),
-            target_digest=data.get("target_digest", ""),
-            manifest_digest=data.get("manifest_digest", ""),
-            max_deletes=int(data.get("max_deletes", 0)),
-            scope=data.get("scope"),
-            created_at=data.get("created_at", ""),
-            incomplete=data.get("incomplete"),
-            forget=[tuple(item) for item in data.get("forget", [])],
+        saved = data.get("digest")
+        if not isinstance(saved, str):
+            raise ValueError("it has no digest: make a new plan with this version")
+        content = {key: value for key, value in data.items() if key != "digest"}
+        if content_digest(content) != saved:
+            raise PlanEdited(
+                "its content does not match its digest: the file was changed after "
+                "`plan --out` saved it; make a new plan and review it"
+            )
+        state = _typed(data.get("state"), dict, "state")
+        scope = _typed(data.get("scope"), (list, type(None)), "scope")
+        if scope is not None and not all(isinstance(handle, str) for handle in scope):
+            raise ValueError("its scope is not a list of site handles")
+        plan = cls(
+            changes=[Change.from_json(c) for c in _typed(data.get("changes"), list, "changes")],
+            notes=[Note.from_json(n) for n in _typed(data.get("notes"), list, "notes")],
+            errors=[str(e) for e in _typed(data.get("errors"), list, "errors")],
+            target=_typed(data.get("target"), dict, "target"),
+            lineage=_typed(state.get("lineage"), str, "state.lineage"),
+            serial=_typed(state.get("serial"), int, "state.serial"),
+            key_check=_typed(state.get("key_check"), (str, type(None)), "state.key_check"),
+            target_digest=_typed(data.get("target_digest"), str, "target_digest"),
+            manifest_digest=_typed(data.get("manifest_digest"), str, "manifest_digest"),
+            max_deletes=_typed(data.get("max_deletes"), int, "max_deletes"),
+            scope=scope,
+            created_at=_typed(data.get("created_at"), str, "created_at"),
+            incomplete=_typed(data.get("incomplete"), (str, type(None)), "incomplete"),
+            forget=[tuple(item) for item in _typed(data.get("forget"), list, "forget")],
         )
+        if plan._content() != content:  # a shape this version does not write
+            raise ValueError("its content is not in the form `plan --out` writes")
+        return plan
 
     def save(self, path: Path) -> None:
         from ainas_provision.state.store import write_atomically
@@ -143,7 +177,64 @@ class Plan:
             return cls.from_json(data)
         except FileNotFoundError:
             raise AinasProvisionError(f"no such plan file: {path}") from None
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+        except PlanEdited as exc:
+            raise PlanRefused(f"the plan {path} is refused: {exc}; nothing was changed") from None
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
             raise AinasProvisionError(
                 f"{path} is not a plan saved by `ainas-provision plan --out` ({exc})"
             ) from None
+
+
+def _typed(value, types, name: str):
+    if not isinstance(value, types) or (isinstance(value, bool) and types is int):
+        raise ValueError(f"its {name} is missing or of the wrong type")
+    return value
+
+
+class PlanEdited(ValueError):
+    """A saved plan whose content does not match its digest."""
+
+
+def content_digest(content: dict) -> str:
+    """SHA-256 of a JSON value in canonical form (sorted keys, no spaces, UTF-8)."""
+    text = json.dumps(content, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def first_difference(saved: Plan, fresh: Plan) -> str | None:
+    """Where a saved plan departs from the plan made afresh from the same manifests, state and
+    target: the first change (in the plan's order) that differs, is missing or is extra, by its
+    address and the first differing key; None when they are the same plan. Values are never
+    named: a difference is shown by where it is, not by what it holds."""
+    for index in range(max(len(saved.changes), len(fresh.changes))):
+        if index >= len(saved.changes):
+            return f"it lacks the change {fresh.changes[index].address} ({fresh.changes[index].action})"
+        if index >= len(fresh.changes):
+            extra = saved.changes[index]
+            return f"its change {extra.address} ({extra.action}) is not one the manifests make"
+        old, new = saved.changes[index].to_json(), fresh.changes[index].to_json()
+        if old != new:
+            if old.get("address") != new.get("address"):
+                return (
+                    f"change {index + 1} is {old.get('address')} in the file, "
+                    f"{new.get('address')} afresh"
+                )
+            return f"change {new['address']} differs at {_first_key(old, new)}"
+    old_json, new_json = saved._content(), fresh._content()
+    for key in dict.fromkeys([*old_json, *new_json]):
+        if key not in ("changes", "created_at") and old_json.get(key) != new_json.get(key):
+            return f"its '{key}' differs from the fresh plan's"
+    return None
+
+
+def _first_key(old: object, new: object, path: str = "") -> str:
+    """The first JSON path where two values differ."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        for key in sorted(set(old) | set(new), key=str):
+            if old.get(key) != new.get(key):
+                return _first_key(old.get(key), new.get(key), f"{path}.{key}" if path else key)
+    if isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
+        for index, (a, b) in enumerate(zip(old, new, strict=True)):
+            if a != b:
+                return _first_key(a, b, f"{path}[{index}]")
+    return path or "(the whole change)"

@@ -1,6 +1,8 @@
 """Showing a plan: text in Terraform's idiom, JSON for programs, markdown for a pull request.
 
-Secrets show as ``(sensitive)``; nothing here ever has a secret value to show.
+Secrets show as ``(sensitive)``; nothing here ever has a secret value to show. The text and
+markdown forms end (text) or start (markdown, where a long plan is cut at the end) with the
+plan's digest: the one ``apply --expect-digest`` checks the applied file against.
 """
 
 from __future__ import annotations
@@ -106,7 +108,12 @@ def text_lines(plan: Plan) -> list[tuple[str, str | None]]:
         lines.append((f"Error: {error}", "red"))
     if plan.changes:
         lines.append((summary_line(plan), None))
+    lines.append((digest_line(plan), None))
     return lines
+
+
+def digest_line(plan: Plan) -> str:
+    return f"Plan digest: {plan.digest()}"
 
 
 def render_text(plan: Plan) -> str:
@@ -147,7 +154,7 @@ def _markdown_details(change: Change) -> str:
 def render_markdown(plan: Plan, limit: int = MARKDOWN_LIMIT) -> str:
     """For a pull-request comment: a summary table and the details, cut down to stay under
     ``limit`` characters on a large plan (the rest is named, not dropped silently)."""
-    head = [f"### ainas-provision plan — {target_line(plan)}", ""]
+    head = [f"### ainas-provision plan — {target_line(plan)}", "", f"`{digest_line(plan)}`", ""]
     if plan.errors:
         head += ["**The plan cannot be applied:**", ""] + [f"- ❌ {e}" for e in plan.errors] + [""]
     if not plan.changes:

@@ -21,7 +21,7 @@ from ainas_provision.domain import kinds
 from ainas_provision.domain.desired import DesiredState, build
 from ainas_provision.errors import AinasProvisionError, ManifestError
 from ainas_provision.plan.diff import DiffOptions, diff
-from ainas_provision.plan.plan import Plan, PlanRefused
+from ainas_provision.plan.plan import Plan, PlanRefused, first_difference
 from ainas_provision.secrets.values import Secret
 from ainas_provision.state.keys import (
     Fingerprinter,
@@ -282,9 +282,17 @@ def make_plan(run: Run) -> Plan:
     return plan
 
 
-def check_saved_plan(run: Run, plan: Plan) -> None:
-    """A saved plan is applied only if nothing it was made from has moved. Its scope (``--site``)
-    is the plan's own: the check reads what the plan read."""
+def check_saved_plan(run: Run, plan: Plan, expect_digest: str | None = None) -> Plan:
+    """A saved plan is applied only if nothing it was made from has moved, and only if it is
+    the plan those things make: the plan is made afresh, the saved changes must be the fresh
+    ones change by change, and the fresh plan is returned — what is applied, with its own
+    guard rails (errors, ``max_deletes`` from the manifests' policy). Its scope (``--site``) is
+    the plan's own: the check reads what the plan read."""
+    if expect_digest is not None and plan.digest() != expect_digest.strip():
+        raise PlanRefused(
+            f"the plan's digest is {plan.digest()}, not the reviewed {expect_digest.strip()}: "
+            "this file is not the plan that was reviewed; nothing was changed"
+        )
     if run.options.sites and sorted(run.options.sites) != (plan.scope or []):
         raise PlanRefused(
             f"the plan was made for sites {', '.join(plan.scope or []) or '(all)'}, not for "
@@ -311,6 +319,15 @@ def check_saved_plan(run: Run, plan: Plan) -> None:
         raise PlanRefused(
             f"the plan is stale: {run.target.describe()} changed since the plan was made; make a new plan"
         )
+    fresh.created_at = plan.created_at  # the same plan has the same digest
+    difference = first_difference(plan, fresh)
+    if difference is not None:
+        raise PlanRefused(
+            f"the saved plan is not the plan the manifests, the state and the target make: "
+            f"{difference}; it was changed after it was made — make a new plan and review it "
+            "(nothing was changed)"
+        )
+    return fresh
 
 
 def execute(run: Run, plan: Plan, parallelism: int, progress: Progress | None) -> list[Outcome]:
