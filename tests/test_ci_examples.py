@@ -16,7 +16,7 @@ import yaml
 
 from ainas_provision.plan.plan import Plan
 from ainas_provision.state.keys import create_key_file
-from tests.conftest import EXAMPLES, REPO
+from tests.conftest import REPO, copy_example
 
 BIN = Path(sys.executable).parent
 
@@ -51,7 +51,7 @@ def commands(ci_file: Path) -> list[str]:
 def repository(tmp_path) -> tuple[Path, dict]:
     """A manifest repository as the examples expect it (manifests/), and the CI environment
     (secrets as variables), with the embedded sandbox as the target."""
-    shutil.copytree(EXAMPLES / "quickstart", tmp_path / "manifests")
+    copy_example("quickstart", tmp_path / "manifests")
     key_file = tmp_path / "state.key"
     create_key_file(key_file)
     env = {
@@ -112,7 +112,7 @@ def test_ci_example_commands_run_against_the_sandbox(name, repository):
 def test_pre_commit_hook_runs_its_entry_with_its_args(tmp_path):
     hooks = yaml.safe_load((REPO / ".pre-commit-hooks.yaml").read_text(encoding="utf-8"))
     hook = next(h for h in hooks if h["id"] == "ainas-validate")
-    shutil.copytree(EXAMPLES / "quickstart", tmp_path / "repo")
+    copy_example("quickstart", tmp_path / "repo")
     shutil.rmtree(tmp_path / "repo" / "secrets")  # a hook runs without secrets
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
     line = " ".join([hook["entry"], *map(shlex.quote, hook["args"])])

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import EXAMPLES
+from tests.conftest import copy_example
 from tests.helpers import bulk_demo_environment, run
 
 
@@ -19,7 +18,7 @@ def demo_env() -> dict[str, str]:
 @pytest.fixture
 def bulk(tmp_path, monkeypatch, demo_env) -> Path:
     path = tmp_path / "bulk"
-    shutil.copytree(EXAMPLES / "bulk-onboarding", path)
+    copy_example("bulk-onboarding", path)
     for name, value in demo_env.items():
         monkeypatch.setenv(name, value)
     monkeypatch.chdir(tmp_path)

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 
 import pytest
 
 from ainas_provision import pki
 from ainas_provision.certs.kinds import SCRIVENER
 from ainas_provision.sandbox.service import AinasSandbox
-from tests.conftest import EXAMPLES
+from tests.conftest import copy_example
 from tests.helpers import run
 
 JST = dt.timezone(dt.timedelta(hours=9))
@@ -19,7 +18,7 @@ JST = dt.timezone(dt.timedelta(hours=9))
 @pytest.fixture
 def quickstart(tmp_path, monkeypatch):
     path = tmp_path / "quickstart"
-    shutil.copytree(EXAMPLES / "quickstart", path)
+    copy_example("quickstart", path)
     monkeypatch.chdir(tmp_path)
     assert run("apply", "quickstart", "--auto-approve").exit_code == 0
     return path

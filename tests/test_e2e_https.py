@@ -8,13 +8,12 @@ client certificate's password, the new admin password — may appear in any outp
 from __future__ import annotations
 
 import secrets
-import shutil
 from pathlib import Path
 
 import pytest
 
 from ainas_provision.state.keys import key_text
-from tests.conftest import EXAMPLES
+from tests.conftest import copy_example
 from tests.helpers import run
 from tests.server_support import (
     NEW_PASSWORD,
@@ -42,7 +41,7 @@ def files(template, tmp_path):
 
 @pytest.fixture
 def manifests(tmp_path) -> Path:
-    return Path(shutil.copytree(EXAMPLES / "quickstart", tmp_path / "quickstart"))
+    return copy_example("quickstart", tmp_path / "quickstart")
 
 
 def secret_values(files, manifests: Path) -> list[str]:

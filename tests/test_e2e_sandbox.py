@@ -6,7 +6,6 @@ import json
 import os
 import pty
 import re
-import shutil
 import sqlite3
 import subprocess
 import sys
@@ -16,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from ainas_provision.sandbox.service import AinasSandbox
-from tests.conftest import EXAMPLES
+from tests.conftest import copy_example
 from tests.helpers import run
 
 SECOND_SITE = """
@@ -32,7 +31,7 @@ sites:
 @pytest.fixture
 def quickstart(tmp_path, monkeypatch) -> Path:
     path = tmp_path / "quickstart"
-    shutil.copytree(EXAMPLES / "quickstart", path)
+    copy_example("quickstart", path)
     monkeypatch.chdir(tmp_path)
     return path
 
@@ -79,11 +78,38 @@ def test_apply_then_plan_is_empty_and_noop_apply_writes_nothing(quickstart):
 
 
 def test_first_use_creates_the_tenant_and_says_so(quickstart):
-    result = run("plan", "quickstart")
+    result = run("apply", "quickstart", "--auto-approve")
     assert result.exit_code == 0
     assert "created the sandbox tenant 代理人組織ID 1" in result.stderr
     assert "with admin abcde (initial password 99999999)" in result.stderr
     assert "created the state key" in result.stderr
+
+
+def test_a_first_plan_writes_nothing_and_plans_against_the_tenant_to_be(quickstart):
+    before = sorted(p.name for p in quickstart.parent.rglob("*"))
+    result = run("plan", "quickstart", "--detailed-exitcode")
+    assert result.exit_code == 2, result.stderr
+    assert (
+        "holds no tenant yet: planning against the tenant 代理人組織ID 1 the association would "
+        "create, with admin abcde (initial password 99999999); nothing is written until apply "
+        "creates it"
+    ) in result.stderr
+    assert "created" not in result.stderr
+    assert "Plan: 6 to add" in result.stdout
+    assert sorted(p.name for p in quickstart.parent.rglob("*")) == before
+    # twice in a row, then apply: the same plan is applied, and the next plan is empty
+    assert run("plan", "quickstart").exit_code == 0
+    assert run("apply", "quickstart", "--auto-approve").exit_code == 0
+    assert run("plan", "quickstart", "--detailed-exitcode").exit_code == 0
+
+
+def test_a_saved_plan_creates_what_its_apply_needs(quickstart):
+    saved = run("plan", "quickstart", "--out", "plan.json")
+    assert saved.exit_code == 0, saved.stderr
+    assert "created the state key" in saved.stderr
+    applied = run("apply", "quickstart", "--plan", "plan.json")
+    assert applied.exit_code == 0, applied.stderr
+    assert "Apply complete: 6 changes applied." in applied.stdout
 
 
 def test_one_changed_field_is_one_update(quickstart):

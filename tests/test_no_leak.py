@@ -15,7 +15,7 @@ from ainas_provision import pki
 from ainas_provision.certs.kinds import SCRIVENER
 from ainas_provision.sandbox.service import AinasSandbox
 from ainas_provision.secrets.crypto import encrypt, generate_key, key_text
-from tests.conftest import EXAMPLES
+from tests.conftest import copy_example
 from tests.helpers import run
 
 JST = dt.timezone(dt.timedelta(hours=9))
@@ -50,7 +50,7 @@ def workspace(tmp_path, monkeypatch):
     """The quickstart with every secret from the environment (and one encrypted), and a
     certificate whose PIN is a canary."""
     path = tmp_path / "quickstart"
-    shutil.copytree(EXAMPLES / "quickstart", path)
+    copy_example("quickstart", path)
     shutil.rmtree(path / "secrets")
     issued = pki.make_signing_certificate(
         SCRIVENER,

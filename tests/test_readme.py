@@ -30,3 +30,34 @@ def test_rules_table_lists_every_rule():
     for rule_id in listed:
         row = re.search(rf"^\| `{rule_id}` \| (.*?) \|", table, re.M).group(1)
         assert RULES[rule_id].summary in row
+
+
+def test_quick_start_runs_twice_and_leaves_only_what_tests_never_copy(tmp_path, monkeypatch):
+    """The Quick start writes beside the example manifests; the tests copy the examples without
+    what it wrote (tests.conftest.GENERATED), so its commands and the test command work in
+    either order in one checkout."""
+    import fnmatch
+    import shlex
+
+    from tests.conftest import GENERATED, copy_example
+    from tests.helpers import run
+
+    copy_example("quickstart", tmp_path / "examples" / "quickstart")
+    monkeypatch.chdir(tmp_path)
+    before = {p.relative_to(tmp_path) for p in tmp_path.rglob("*")}
+    commands = [
+        shlex.split(part)[1:]
+        for part in quick_start_commands()[0].split("&&")
+        if part.strip().startswith(".venv/bin/ainas-provision")
+    ]
+    assert len(commands) == 3, commands
+    for _ in range(2):
+        for args in commands:
+            result = run(*args)
+            assert result.exit_code == 0, (args, result.stdout, result.stderr)
+    left = {p.relative_to(tmp_path) for p in tmp_path.rglob("*")} - before
+    assert left  # the state, its key and the sandbox
+    ignored = (REPO / ".gitignore").read_text(encoding="utf-8").split()
+    for path in left:
+        assert any(fnmatch.fnmatch(path.name, pattern) for pattern in GENERATED), path
+        assert any(fnmatch.fnmatch(path.name, pattern) for pattern in ignored), path

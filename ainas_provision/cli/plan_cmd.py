@@ -40,7 +40,11 @@ def command(
     output_format,
 ):
     """Read the target and show what applying the manifests at PATH would change."""
-    opts = options.run_options(path, vars_files, target, state_path, sites, rewrite_unknown_secrets)
+    # a plan that is only shown writes nothing; a saved one is made as apply will see it (the
+    # state key and the embedded sandbox's tenant are created, so that the plan stays valid)
+    opts = options.run_options(
+        path, vars_files, target, state_path, sites, rewrite_unknown_secrets, dry_run=out is None
+    )
     run = workflow.open_run(opts, announce=lambda message: click.echo(message, err=True))
     try:
         plan = workflow.make_plan(run)

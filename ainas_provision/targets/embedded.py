@@ -7,6 +7,7 @@ no credentials. It acts as the tenant's first admin without logging in; with ``A
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Collection
 from pathlib import Path
 
@@ -21,9 +22,16 @@ def _error(exc: AinasError) -> BackendError:
 
 class SandboxBackend:
     def __init__(
-        self, path: Path, org_id: str, *, login_id: str | None = None, password: str | None = None
+        self,
+        path: Path,
+        org_id: str,
+        *,
+        login_id: str | None = None,
+        password: str | None = None,
+        scratch: tempfile.TemporaryDirectory | None = None,
     ) -> None:
         self.path = Path(path)
+        self.scratch = scratch  # a plan's stand-in for a tenant not created yet: removed on close
         self.description = f"embedded sandbox {path}"
         self.sandbox = AinasSandbox(self.path)
         self.org_id = org_id
@@ -100,3 +108,5 @@ class SandboxBackend:
 
     def close(self) -> None:
         self.sandbox.close()
+        if self.scratch is not None:
+            self.scratch.cleanup()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,30 +74,42 @@ def open_backend(
     *,
     create_tenant: bool = True,
     parallelism: int | None = None,
+    dry_run: bool = False,
 ) -> Backend:
     """The backend of ``target``. On first use, the embedded sandbox creates the tenant of the
-    manifests (unless ``create_tenant`` is false: then a missing tenant is an error). Over HTTPS,
-    at most ``parallelism`` requests are in flight."""
+    manifests (unless ``create_tenant`` is false: then a missing tenant is an error). With
+    ``dry_run`` (a plan that is not saved) nothing is written: a sandbox file that does not hold
+    the tenant yet is stood in for by a scratch copy, deleted on close, holding the tenant the
+    association would create. Over HTTPS, at most ``parallelism`` requests are in flight."""
     if target.kind == "sandbox":
-        return _open_sandbox(target, desired, env, announce, create_tenant)
+        return _open_sandbox(target, desired, env, announce, create_tenant, dry_run)
     from ainas_provision.targets.https.backend import open_https  # the HTTP client, only when used
 
     return open_https(target, desired, env, parallelism=parallelism)
 
 
 def _open_sandbox(
-    target: Target, desired: DesiredState, env, announce, create_tenant: bool
+    target: Target, desired: DesiredState, env, announce, create_tenant: bool, dry_run: bool
 ) -> Backend:
     from ainas_provision.targets.embedded import SandboxBackend
 
-    if not create_tenant and not Path(target.location).is_file():
+    exists = Path(target.location).is_file()
+    if not create_tenant and not exists:
         raise AinasProvisionError(f"no sandbox at {target.location}")
-    backend = SandboxBackend(
-        Path(target.location),
-        desired.organization_id,
-        login_id=env.get("AINAS_LOGIN_ID") or None,
-        password=env.get("AINAS_PASSWORD"),
-    )
+    login = {"login_id": env.get("AINAS_LOGIN_ID") or None, "password": env.get("AINAS_PASSWORD")}
+    backend = None
+    if exists:
+        backend = SandboxBackend(Path(target.location), desired.organization_id, **login)
+        if not backend.tenant_exists() and dry_run and not backend.sandbox.tenants():
+            backend.close()
+            backend = None
+    if backend is None and dry_run:
+        scratch = tempfile.TemporaryDirectory(prefix="ainas-plan-")
+        backend = SandboxBackend(
+            Path(scratch.name) / DEFAULT_SANDBOX, desired.organization_id, scratch=scratch, **login
+        )
+    elif backend is None:
+        backend = SandboxBackend(Path(target.location), desired.organization_id, **login)
     if not backend.tenant_exists():
         others = backend.sandbox.tenants()
         if not create_tenant or others:
@@ -115,6 +128,14 @@ def _open_sandbox(
         org = desired.organization.fields
         name = org.get("name") or f"代理人{desired.organization_id}"
         backend.create_tenant(name, org.get("short_name") or name, admins)
+        logins = f"admin{'s' if len(admins) > 1 else ''} {', '.join(login for login, _ in admins)}"
+        if backend.scratch is not None:
+            announce(
+                f"{target.location} holds no tenant yet: planning against the tenant 代理人組織ID "
+                f"{desired.organization_id} the association would create, with {logins} (initial "
+                "password 99999999); nothing is written until apply creates it"
+            )
+            return backend
         announce(
             f"created the sandbox tenant 代理人組織ID {desired.organization_id} in {target.location}, "
             f"as the association would, with admin{'s' if len(admins) > 1 else ''} "

@@ -54,6 +54,8 @@ class Options:
     rewrite_unknown_secrets: bool = False
     lock_timeout: float = 0.0
     parallelism: int = 4
+    # a plan that is not saved: it writes nothing (no state key, no sandbox tenant)
+    dry_run: bool = False
     env: Mapping[str, str] = field(default_factory=lambda: os.environ)
 
 
@@ -196,6 +198,7 @@ def connect(run: Run) -> None:
             run.options.env,
             run.announce,
             parallelism=run.options.parallelism,
+            dry_run=run.options.dry_run,
         )
     )
     org_id = run.backend.organization_id()
@@ -204,7 +207,8 @@ def connect(run: Run) -> None:
             f"{run.target.describe()} is the tenant of 代理人組織ID {org_id}, but the manifests describe "
             f"代理人組織ID {run.desired.organization_id}: refusing to plan against another organization"
         )
-    save_new_key(run)
+    if not run.options.dry_run:
+        save_new_key(run)
 
 
 def _scope(run: Run, session) -> set[str] | None:

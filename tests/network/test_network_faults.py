@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import re
 import secrets
-import shutil
 import signal
 import socket
 import subprocess
@@ -23,7 +22,7 @@ import pytest
 
 from ainas_provision.state.keys import key_text
 from ainas_provision.state.store import LocalStateStore
-from tests.conftest import EXAMPLES
+from tests.conftest import copy_example
 from tests.helpers import run
 from tests.server_support import (
     NEW_PASSWORD,
@@ -50,7 +49,7 @@ def files(template, tmp_path):
 
 def manifests(tmp_path: Path, sites: int, users: int) -> Path:
     """The quickstart plus ``sites`` branches, each with a batch account, and ``users`` staff."""
-    root = Path(shutil.copytree(EXAMPLES / "quickstart", tmp_path / "manifests"))
+    root = copy_example("quickstart", tmp_path / "manifests")
     lines = ["version: 1", "sites:"]
     for n in range(sites):
         wide = "".join(chr(0xFF10 + int(d)) for d in str(n))

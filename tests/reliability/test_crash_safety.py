@@ -45,7 +45,7 @@ import pytest
 from ainas_provision.sandbox.store import verify_password
 from ainas_provision.state.store import LocalStateStore
 from bench.generate import ENV, generate
-from tests.conftest import EXAMPLES
+from tests.conftest import copy_example
 from tests.helpers import run
 from tests.reliability.support import (
     STATE,
@@ -246,7 +246,7 @@ def test_a_crash_right_after_a_creation_loses_nothing(victim, tmp_path, monkeypa
     The next apply must neither create it twice nor forget the secrets it was created with (a
     user adopted without its password's fingerprint would never see a later change of it)."""
     monkeypatch.chdir(tmp_path)
-    shutil.copytree(EXAMPLES / "quickstart", tmp_path / "quickstart")
+    copy_example("quickstart", tmp_path / "quickstart")
     died = subprocess.run(
         [sys.executable, "-m", "tests.reliability.die", victim, "--", *APPLY_QUICKSTART],
         env=subprocess_env(),
