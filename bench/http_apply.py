@@ -22,8 +22,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ainas_provision.sandbox.files import SandboxFiles
-from ainas_provision.sandbox.init import init_sandbox
+from ainas_emulator.files import SandboxFiles
+from ainas_emulator.init import init_sandbox
 from ainas_provision.secrets.values import Secret
 from ainas_provision.targets.https.backend import open_https
 from ainas_provision.targets.registry import Target

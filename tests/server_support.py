@@ -11,10 +11,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from ainas_emulator.files import SandboxFiles
+from ainas_emulator.init import init_sandbox
+from ainas_emulator.serve import SandboxServer, ServeOptions
 from ainas_provision import pki
-from ainas_provision.sandbox.files import SandboxFiles
-from ainas_provision.sandbox.init import init_sandbox
-from ainas_provision.sandbox.serve import SandboxServer, ServeOptions
 
 NEW_PASSWORD = "Canary-7f3Q!xZ"  # a canary: it must never appear in any output
 ADMIN = "abcde"

@@ -136,7 +136,7 @@ def test_a_saved_plan_for_one_site_applies_with_its_own_scope(bulk):
 
 
 def test_a_tenant_of_500_sites_is_imported_in_one_command(tmp_path, monkeypatch):
-    from ainas_provision.sandbox.service import AinasSandbox
+    from ainas_emulator.service import AinasSandbox
 
     monkeypatch.chdir(tmp_path)
     sandbox = AinasSandbox(tmp_path / "big.sqlite")

@@ -6,9 +6,9 @@ import datetime as dt
 
 import pytest
 
+from ainas_emulator.service import AinasSandbox
 from ainas_provision import pki
 from ainas_provision.certs.kinds import SCRIVENER
-from ainas_provision.sandbox.service import AinasSandbox
 from tests.conftest import copy_example
 from tests.helpers import run
 

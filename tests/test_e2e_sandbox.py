@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from ainas_provision.sandbox.service import AinasSandbox
+from ainas_emulator.service import AinasSandbox
 from tests.conftest import copy_example
 from tests.helpers import run
 

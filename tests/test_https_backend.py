@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from ainas_emulator.service import AinasSandbox
+from ainas_emulator.store import hash_password
 from ainas_provision.domain.desired import DesiredState, Policy, Resource
 from ainas_provision.errors import AinasProvisionError
-from ainas_provision.sandbox.service import AinasSandbox
-from ainas_provision.sandbox.store import hash_password
 from ainas_provision.secrets.values import Secret
 from ainas_provision.targets.base import BackendError
 from ainas_provision.targets.https import backend as https

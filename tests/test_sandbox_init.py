@@ -12,9 +12,9 @@ import sys
 import pytest
 from cryptography.x509.oid import NameOID
 
+from ainas_emulator.files import SandboxFiles
+from ainas_emulator.service import ADMIN_LOGIN_ID, INITIAL_PASSWORD, AinasSandbox
 from ainas_provision.certs.reader import load_p12, read_p12
-from ainas_provision.sandbox.files import SandboxFiles
-from ainas_provision.sandbox.service import ADMIN_LOGIN_ID, INITIAL_PASSWORD, AinasSandbox
 from tests.helpers import run
 from tests.server_support import client_cert_password, count
 

@@ -14,8 +14,8 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 from starlette.routing import Route
 
-from ainas_provision.sandbox.server import API, create_app, openapi_text
-from ainas_provision.sandbox.service import AinasSandbox
+from ainas_emulator.server import API, create_app, openapi_text
+from ainas_emulator.service import AinasSandbox
 from ainas_provision.secrets.values import Secret
 from ainas_provision.targets.https.connection import Connection
 from ainas_provision.targets.https.tls import client_tls

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from ainas_provision.sandbox import init as sandbox_init
+from ainas_emulator import init as sandbox_init
 
 directory_argument = click.argument("directory", type=click.Path(path_type=Path, file_okay=False))
 
@@ -119,7 +119,7 @@ def serve_command(
     access_log: bool,
 ) -> None:
     """Serve the sandbox in DIRECTORY over HTTPS, requiring a client certificate of its CA."""
-    from ainas_provision.sandbox.serve import SandboxServer, ServeOptions  # loads uvicorn
+    from ainas_emulator.serve import SandboxServer, ServeOptions  # loads uvicorn
 
     options = ServeOptions(
         host,

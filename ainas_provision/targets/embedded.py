@@ -11,7 +11,7 @@ import tempfile
 from collections.abc import Collection
 from pathlib import Path
 
-from ainas_provision.sandbox.service import Actor, AinasError, AinasSandbox
+from ainas_emulator.service import Actor, AinasError, AinasSandbox
 from ainas_provision.targets import convert
 from ainas_provision.targets.base import BackendError, CurrentState, Session
 

@@ -363,7 +363,7 @@ def _import_organization(target: Target, options: ImportOptions) -> str:
     if options.organization_id:
         return options.organization_id
     if target.kind == "sandbox" and Path(target.location).is_file():
-        from ainas_provision.sandbox.service import AinasSandbox
+        from ainas_emulator.service import AinasSandbox
 
         sandbox = AinasSandbox(Path(target.location))
         try:

@@ -14,10 +14,10 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis import checks
 
-from ainas_provision.sandbox.files import SandboxFiles
-from ainas_provision.sandbox.init import init_sandbox
-from ainas_provision.sandbox.server import create_app
-from ainas_provision.sandbox.service import AinasSandbox
+from ainas_emulator.files import SandboxFiles
+from ainas_emulator.init import init_sandbox
+from ainas_emulator.server import create_app
+from ainas_emulator.service import AinasSandbox
 
 EXAMPLES = int(os.environ.get("AINAS_SCHEMATHESIS_EXAMPLES", "15"))
 CHECKS = [

@@ -15,9 +15,9 @@ from collections import Counter
 from contextlib import closing
 from pathlib import Path
 
+from ainas_emulator.service import Actor, AinasSandbox
+from ainas_emulator.store import verify_password
 from ainas_provision.domain.kinds import BATCH_FIELDS, KEI_BATCH_FIELDS, SITE_FIELDS
-from ainas_provision.sandbox.service import Actor, AinasSandbox
-from ainas_provision.sandbox.store import verify_password
 from ainas_provision.state.keys import Fingerprinter, find_key
 from ainas_provision.state.model import State
 from ainas_provision.state.store import LocalStateStore

@@ -25,7 +25,7 @@ import sys
 import time
 from pathlib import Path
 
-from ainas_provision.sandbox.service import AinasSandbox
+from ainas_emulator.service import AinasSandbox
 from bench.generate import ENV, generate
 from tests.conftest import REPO
 from tests.helpers import run

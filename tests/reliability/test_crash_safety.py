@@ -42,7 +42,7 @@ from pathlib import Path
 
 import pytest
 
-from ainas_provision.sandbox.store import verify_password
+from ainas_emulator.store import verify_password
 from ainas_provision.state.store import LocalStateStore
 from bench.generate import ENV, generate
 from tests.conftest import copy_example

@@ -1,7 +1,7 @@
 """The sandbox server's HTTP face: a JSON API over the AINAS emulator.
 
 A thin layer: it authenticates the bearer token, turns requests into calls of
-:class:`~ainas_provision.sandbox.service.AinasSandbox` (which enforces every AINAS rule — the
+:class:`~ainas_emulator.service.AinasSandbox` (which enforces every AINAS rule — the
 forced password change, the user-type table, write-once and write-only fields — for the session's
 actor) and turns the answers and :class:`AinasError` refusals into JSON. Every list is paginated
 with a maximum page size; every error is ``{"error": {"code": …, "message": …}}``. The API is
@@ -28,7 +28,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ainas_provision.sandbox.service import Actor, AinasError, AinasSandbox
+from ainas_emulator.service import Actor, AinasError, AinasSandbox
 
 API = "/api/v1"
 DEFAULT_PAGE_SIZE = 100
@@ -38,7 +38,7 @@ BATCH_PATHS = {"batch-account": "batch_account", "kei-batch-account": "kei_batch
 
 def openapi_text() -> str:
     """The OpenAPI 3.1 document of this API, as shipped with the package."""
-    return resources.files("ainas_provision.sandbox").joinpath("openapi.yaml").read_text("utf-8")
+    return resources.files("ainas_emulator").joinpath("openapi.yaml").read_text("utf-8")
 
 
 def error_response(code: str, message: str, status: int) -> JSONResponse:

@@ -20,12 +20,12 @@ import string
 from dataclasses import dataclass
 from pathlib import Path
 
+from ainas_emulator.files import SandboxFiles, write_private, write_public
+from ainas_emulator.service import INITIAL_PASSWORD, AinasSandbox
 from ainas_provision import pki
 from ainas_provision.certs.kinds import CORPORATE, SCRIVENER
 from ainas_provision.domain.kinds import ADMIN_ROLE
 from ainas_provision.errors import AinasProvisionError
-from ainas_provision.sandbox.files import SandboxFiles, write_private, write_public
-from ainas_provision.sandbox.service import INITIAL_PASSWORD, AinasSandbox
 
 DEFAULT_ORGANIZATION_ID = "1"
 DEFAULT_NAME = "代理人A"

@@ -20,11 +20,11 @@ from pathlib import Path
 
 import uvicorn
 
+from ainas_emulator.files import SandboxFiles
+from ainas_emulator.server import DEFAULT_PAGE_SIZE, create_app
+from ainas_emulator.service import AinasSandbox
+from ainas_emulator.unreliable import QuietCuts, Unreliable
 from ainas_provision.errors import AinasProvisionError
-from ainas_provision.sandbox.files import SandboxFiles
-from ainas_provision.sandbox.server import DEFAULT_PAGE_SIZE, create_app
-from ainas_provision.sandbox.service import AinasSandbox
-from ainas_provision.sandbox.unreliable import QuietCuts, Unreliable
 
 DEFAULT_PORT = 8443
 

@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from ainas_emulator.store import Store, hash_password, verify_password
 from ainas_provision.certs.errors import CertificateError
 from ainas_provision.certs.reader import read_p12
 from ainas_provision.domain.kinds import (
@@ -30,7 +31,6 @@ from ainas_provision.domain.kinds import (
     SITE_MANAGER,
     STAFF_ROLES,
 )
-from ainas_provision.sandbox.store import Store, hash_password, verify_password
 from ainas_provision.validation.rules.passwords import password_problem
 
 INITIAL_PASSWORD = "99999999"
