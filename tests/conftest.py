@@ -51,6 +51,33 @@ def isolated_environment(tmp_path_factory, monkeypatch):
 
 
 @pytest.fixture
+def without_compiled_schema(monkeypatch):
+    """As on a platform without the jsonschema-rs wheel: its import fails, the pure-Python
+    validator decides as well as explains."""
+    import sys
+
+    from ainas_provision import schema
+
+    monkeypatch.setitem(sys.modules, "jsonschema_rs", None)  # `import` raises ImportError
+    schema.compiled_validator.cache_clear()
+    assert not schema.compiled_available()
+    yield
+    schema.compiled_validator.cache_clear()
+
+
+@pytest.fixture(params=["compiled", "pure-python"])
+def schema_validators(request):
+    """Runs a test once with the compiled validator deciding, once with the fallback."""
+    if request.param == "pure-python":
+        request.getfixturevalue("without_compiled_schema")
+    else:
+        from ainas_provision import schema
+
+        assert schema.compiled_available(), "the jsonschema-rs wheel is a dependency"
+    return request.param
+
+
+@pytest.fixture
 def in_repo(monkeypatch):
     """Run from the repository root, so that messages show repository-relative paths."""
     monkeypatch.chdir(REPO)

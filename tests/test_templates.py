@@ -470,3 +470,12 @@ def test_bulk_example_is_fifty_sites_and_a_hundred_users(in_repo, monkeypatch):
     assert messages(result) == []
     assert len(result.merged["sites"]) == 50
     assert len(result.merged["users"]) == 100
+
+
+def test_a_template_rendered_twice_in_one_process_gives_the_same_places(in_repo):
+    """Compiled again, a template's code objects are equal to the first ones but their constants
+    are other objects: the places must not come from the first compilation's table."""
+    first = [str(d) for d in validate(Path("examples/bulk-onboarding")).diagnostics]
+    second = [str(d) for d in validate(Path("examples/bulk-onboarding")).diagnostics]
+    assert first == second
+    assert any(":29:25: " in line for line in first)

@@ -102,4 +102,7 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 
 def main() -> None:
+    from ainas_provision import validation
+
+    validation.ONE_SHOT_PROCESS = True  # this process ends with the command
     cli(prog_name="ainas-provision")

@@ -41,29 +41,55 @@ class MarkedMap(dict):
     large manifest has hundreds of thousands of values and most places are never shown.
     """
 
-    __slots__ = ("key_marks", "mark", "raw", "source", "value_marks")
+    __slots__ = ("_mark", "exact", "key_marks", "raw", "source", "value_marks")
 
-    def __init__(self, mark: Mark, source=_no_source) -> None:
+    def __init__(self, mark: Mark | tuple[int, int], source=_no_source) -> None:
         super().__init__()
-        self.mark = mark
+        self._mark = mark  # a Mark, or the parser's (line, col) made into one when asked for
         self.source = source
         self.key_marks: dict = {}
         self.value_marks: dict = {}
         # source text of scalars that YAML turned into something other than a string
         self.raw: dict = {}
+        # on a document's root: False when a value below it is beyond what the compiled schema
+        # validator reads exactly (see ainas_provision.schema.exact_in_compiled)
+        self.exact = True
+
+    @property
+    def mark(self) -> Mark:
+        return _own_mark(self)
+
+    @mark.setter
+    def mark(self, value: Mark) -> None:
+        self._mark = value
 
 
 class MarkedList(list):
     """A sequence that remembers where it and each item are."""
 
-    __slots__ = ("item_marks", "mark", "raw", "source")
+    __slots__ = ("_mark", "item_marks", "raw", "source")
 
-    def __init__(self, mark: Mark, source=_no_source) -> None:
+    def __init__(self, mark: Mark | tuple[int, int], source=_no_source) -> None:
         super().__init__()
-        self.mark = mark
+        self._mark = mark
         self.source = source
         self.item_marks: list = []
         self.raw: dict = {}
+
+    @property
+    def mark(self) -> Mark:
+        return _own_mark(self)
+
+    @mark.setter
+    def mark(self, value: Mark) -> None:
+        self._mark = value
+
+
+def _own_mark(container) -> Mark:
+    mark = container._mark
+    if mark.__class__ is tuple:
+        mark = container._mark = container.source(*mark)
+    return mark
 
 
 def _as_mark(container, stored) -> Mark:

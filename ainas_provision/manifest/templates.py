@@ -366,10 +366,23 @@ def _generator_frames(generator) -> list[FrameType]:
     return frames
 
 
-@functools.lru_cache(maxsize=256)
+_CONSTANT_IDS: dict[int, tuple[object, frozenset[int]]] = {}
+
+
 def _constant_ids(code) -> frozenset[int]:
-    # the code object stays alive in the cache, so the ids of its constants stay valid
-    return frozenset(id(c) for c in code.co_consts if isinstance(c, str))
+    """The ids of a code object's text constants. Keyed by the code object's identity: code
+    objects compare equal by content, and the constants of an equal code object compiled again
+    (the same template rendered twice in one process) are other objects."""
+    entry = _CONSTANT_IDS.get(id(code))
+    if entry is None or entry[0] is not code:
+        if len(_CONSTANT_IDS) >= 256:
+            _CONSTANT_IDS.clear()
+        # the code object stays alive in the table, so the ids of its constants stay valid
+        entry = _CONSTANT_IDS[id(code)] = (
+            code,
+            frozenset(id(c) for c in code.co_consts if isinstance(c, str)),
+        )
+    return entry[1]
 
 
 def _shown(filename: str | None) -> str:

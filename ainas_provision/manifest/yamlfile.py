@@ -12,6 +12,7 @@ text instead of becoming a date.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import yaml
@@ -34,6 +35,9 @@ _MERGE = "tag:yaml.org,2002:merge"
 # users merging 25 defaults each. Past it the document is refused before copying (a few
 # kilobytes of merges would otherwise build gigabytes, or take hours).
 MAX_MERGED_PAIRS = 500_000
+
+
+_STR = "tag:yaml.org,2002:str"
 
 
 class MergeTooLarge(yaml.YAMLError):
@@ -62,6 +66,40 @@ class ManifestLoader(_Base):
             raise MergeTooLarge(node)
         self._merged_pairs = spent
         super().flatten_mapping(node)
+
+    def resolve(self, kind, value, implicit):
+        """The tag of a node without one. libyaml's composer asks this for every node; most
+        scalars of a manifest are keys and text that no implicit rule can match (they start
+        with a letter no rule starts with, or are quoted), and the others repeat (``true``,
+        ``"16:00"``): answered from a table instead of the resolver's regular expressions."""
+        if kind is yaml.ScalarNode:
+            if not implicit[0]:
+                return _STR
+            if value and value[0] not in _IMPLICIT_FIRST and not _WILDCARD:
+                return _STR
+            tag = _RESOLVED.get(value)
+            if tag is None:
+                tag = super().resolve(kind, value, implicit)
+                if len(_RESOLVED) < _RESOLVED_MAX:
+                    _RESOLVED[value] = tag
+            return tag
+        return super().resolve(kind, value, implicit)
+
+    def descend_resolver(self, current_node, current_index):
+        pass  # no path resolvers: nothing to track on the way down
+
+    def ascend_resolver(self):
+        pass
+
+
+# the first characters an implicit tag (bool, int, float, null, merge…) can start with
+_IMPLICIT_FIRST = frozenset(k for k in ManifestLoader.yaml_implicit_resolvers if k)
+_WILDCARD = None in ManifestLoader.yaml_implicit_resolvers or bool(
+    ManifestLoader.yaml_path_resolvers
+)
+# plain scalars already resolved (keys and short values repeat across a large manifest)
+_RESOLVED: dict[str, str] = {}
+_RESOLVED_MAX = 100_000
 
 
 def _merged_size(node: yaml.Node, sizes: dict[int, int], active: set[int]) -> int:
@@ -292,9 +330,6 @@ def _postorder(root: yaml.Node, make_mark: MarkFactory) -> list[yaml.Node]:
 MAX_MAPPING_KEYS = 200_000
 
 
-_STR = "tag:yaml.org,2002:str"
-
-
 def _build(loader: ManifestLoader, root: yaml.Node, make_mark: MarkFactory):
     """Build marked containers from the node graph in one iterative pass (no recursion limit).
 
@@ -305,18 +340,23 @@ def _build(loader: ManifestLoader, root: yaml.Node, make_mark: MarkFactory):
     built: dict[int, object] = {}
     constructors = loader.yaml_constructors
     aliased = False
+    exact = True  # every scalar is one the compiled schema validator reads exactly
 
     def make(node: yaml.Node, depth: int):
-        nonlocal aliased
+        nonlocal aliased, exact
         if isinstance(node, yaml.ScalarNode):
             if node.tag == _STR:
                 return node.value, False
             if node.tag not in _SCALAR_TAGS:
-                return _scalar(loader, node, make_mark), False
-            try:
-                return constructors[node.tag](loader, node), False
-            except yaml.MarkedYAMLError as exc:
-                raise _syntax_problem(exc, make_mark) from None
+                value = _scalar(loader, node, make_mark)
+            else:
+                try:
+                    value = constructors[node.tag](loader, node)
+                except yaml.MarkedYAMLError as exc:
+                    raise _syntax_problem(exc, make_mark) from None
+            if exact and not _exact_scalar(value):
+                exact = False
+            return value, False
         known = built.get(id(node))
         if known is not None:
             aliased = True
@@ -334,7 +374,7 @@ def _build(loader: ManifestLoader, root: yaml.Node, make_mark: MarkFactory):
                 f"unsupported tag '{node.tag}': manifests use plain YAML mappings and lists only",
                 _scalar_mark(node, make_mark),
             )
-        mark = make_mark(node.start_mark.line, node.start_mark.column)
+        mark = (node.start_mark.line, node.start_mark.column)  # made a Mark when asked for
         obj = (
             MarkedMap(mark, make_mark)
             if isinstance(node, yaml.MappingNode)
@@ -345,31 +385,55 @@ def _build(loader: ManifestLoader, root: yaml.Node, make_mark: MarkFactory):
 
     top, fresh = make(root, 0)
     stack = [(root, top, 0)] if fresh else []
+    scalar_node = yaml.ScalarNode
     while stack:
         node, obj, depth = stack.pop()
         if isinstance(node, yaml.MappingNode):
             _prepare_mapping(loader, node, make_mark)
             key_marks, value_marks, raw = obj.key_marks, obj.value_marks, obj.raw
             for key_node, value_node in node.value:
-                if not isinstance(key_node, yaml.ScalarNode):
+                if key_node.__class__ is not scalar_node:
                     raise YamlProblem(
                         "yaml-syntax",
                         "a mapping key must be a plain value, not a list or mapping",
                         _scalar_mark(key_node, make_mark),
                     )
-                key, _ = make(key_node, depth)
-                value, fresh = make(value_node, depth + 1)
-                obj[key] = value
+                # text (most keys and values) is taken as it is, without a call
+                key = key_node.value if key_node.tag == _STR else make(key_node, depth)[0]
                 start = key_node.start_mark
                 key_marks[key] = (start.line, start.column)
-                value_marks[key] = _value_pos(value_node)
+                start = value_node.start_mark
+                if value_node.__class__ is scalar_node:
+                    if value_node.tag == _STR:
+                        obj[key] = value_node.value
+                    else:
+                        value = obj[key] = make(value_node, depth + 1)[0]
+                        if not isinstance(value, str):
+                            raw[key] = value_node.value
+                    # a quoted value's place is its first character inside the quotes
+                    value_marks[key] = (
+                        (start.line, start.column + 1)
+                        if value_node.style in _QUOTES
+                        else (start.line, start.column)
+                    )
+                    continue
+                value, fresh = make(value_node, depth + 1)
+                obj[key] = value
+                value_marks[key] = (start.line, start.column)
                 if fresh:
                     stack.append((value_node, value, depth + 1))
-                elif isinstance(value_node, yaml.ScalarNode) and not isinstance(value, str):
-                    raw[key] = value_node.value
         else:
             item_marks, raw = obj.item_marks, obj.raw
             for index, item_node in enumerate(node.value):
+                if item_node.__class__ is scalar_node and item_node.tag == _STR:
+                    obj.append(item_node.value)
+                    start = item_node.start_mark
+                    item_marks.append(
+                        (start.line, start.column + 1)
+                        if item_node.style in _QUOTES
+                        else (start.line, start.column)
+                    )
+                    continue
                 value, fresh = make(item_node, depth + 1)
                 obj.append(value)
                 item_marks.append(_value_pos(item_node))
@@ -380,15 +444,34 @@ def _build(loader: ManifestLoader, root: yaml.Node, make_mark: MarkFactory):
     if aliased:
         _postorder(root, make_mark)
         _check_graph(root, make_mark)
+    if not exact and isinstance(top, MarkedMap):
+        top.exact = False
     return top
+
+
+def _exact_scalar(value) -> bool:
+    """A non-text scalar the compiled schema validator reads exactly (a 64-bit integer, a finite
+    float, a boolean, null)."""
+    kind = type(value)
+    if value is None or kind is bool:
+        return True
+    if kind is int:
+        return -(2**63) <= value <= 2**64 - 1
+    if kind is float:
+        return math.isfinite(value)
+    return False
+
+
+_QUOTES = ("'", '"')
 
 
 def _prepare_mapping(loader: ManifestLoader, node: yaml.MappingNode, make_mark) -> None:
     """Refuse duplicate keys, then resolve YAML merge keys (``<<: *defaults``)."""
-    keys = [k.value for k, _ in node.value if isinstance(k, yaml.ScalarNode)]
-    if len(set(keys)) != len(keys):
+    pairs = node.value
+    keys = {k.value for k, _ in pairs if k.__class__ is yaml.ScalarNode}
+    if len(keys) != len(pairs):  # a duplicate (or a key that is not a scalar: refused later)
         _check_duplicates(node, make_mark)
-    if any(k.tag == _MERGE for k, _ in node.value):
+    if any(k.tag == _MERGE for k, _ in pairs):
         try:
             loader.flatten_mapping(node)
         except yaml.MarkedYAMLError as exc:

@@ -1,6 +1,8 @@
 """JSON Schema errors, turned into diagnostics a person can act on.
 
-jsonschema decides; this module says it in the manifest's terms: the place (mapped back through
+The compiled validator decides (see :func:`ainas_provision.schema.is_valid`); for a file it
+rejects, the pure-Python ``jsonschema`` walks the errors and this module says them in the
+manifest's terms: the place (mapped back through
 the loader's marks), the AINAS label of the field, a "did you mean" for unknown keys and
 selections, and, for values the schema marks with ``x-ainas-rule``, the rule's own explanation.
 """
@@ -10,14 +12,16 @@ from __future__ import annotations
 import difflib
 import unicodedata
 from collections import defaultdict
-
-import jsonschema
+from typing import TYPE_CHECKING
 
 from ainas_provision import schema as manifest_schema
 from ainas_provision.diagnostics import Diagnostic, dotted
 from ainas_provision.manifest.loader import Document
 from ainas_provision.manifest.marks import Mark, key_mark_of, locate, raw_of
 from ainas_provision.validation.rules import RULES
+
+if TYPE_CHECKING:
+    import jsonschema
 
 _TYPE_WORDS = {
     "string": "text",
@@ -295,5 +299,18 @@ def _get(root, path):
 
 
 def check_document(doc: Document) -> list[Diagnostic]:
-    """Schema diagnostics for one manifest file."""
-    return SchemaMapper(doc).run()
+    """Schema diagnostics for one manifest file: none when the schema accepts it (decided by the
+    compiled validator where installed), else the Python validator's errors, explained."""
+    if manifest_schema.is_valid(doc.root, exact=getattr(doc.root, "exact", None)):
+        return []
+    found = SchemaMapper(doc).run()
+    if not found:  # the validators disagree: never report a rejected file as clean
+        found = [
+            Diagnostic(
+                doc.root.mark,
+                "the schema's compiled validator rejects this file, but its explaining validator "
+                "finds no error to show: please report this file",
+                "schema",
+            )
+        ]
+    return found
