@@ -11,6 +11,9 @@ from hypothesis import HealthCheck, settings
 
 from ainas_provision import pki
 
+# Chromium and Playwright fixtures for the tests that need a real browser
+pytest_plugins = ["tests.browser_support"]
+
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "tests" / "fixtures"
 EXAMPLES = REPO / "examples"

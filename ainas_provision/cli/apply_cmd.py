@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -154,6 +155,16 @@ def command(
     """Apply the manifests at PATH (or a saved plan) to the target."""
     if expect_digest is not None and plan_file is None:
         raise AinasProvisionError("--expect-digest checks a saved plan: give it with --plan FILE")
+    if (target or os.environ.get("AINAS_TARGET")) == "runbook:":
+        # a person carries out the runbook target's changes: show them the steps
+        from ainas_provision.cli import runbook_cmd
+
+        opts = options.run_options(path, vars_files, target, state_path, sites, False)
+        raise SystemExit(
+            runbook_cmd.serve(
+                opts, plan_file, allow_deletes=allow_deletes, open_browser=sys.stdout.isatty()
+            )
+        )
     opts = options.run_options(
         path,
         vars_files,

@@ -31,6 +31,7 @@ COMMANDS = {
     "show": "show_cmd",
     "render": "render_cmd",
     "import": "import_cmd",
+    "runbook": "runbook_cmd",
     "state": "state_cmd",
     "schema": "schema_cmd",
     "certs": "certs_cmd",

@@ -29,6 +29,8 @@ class State:
     )
     sites: dict[str, dict] = field(default_factory=dict)  # handle -> {"site_id", "fingerprints"}
     users: dict[str, dict] = field(default_factory=dict)  # login ID -> {"fingerprints"}
+    # the runbook in progress: {"plan", "from_serial", "serial", "steps": {address: {...}}}
+    runbook: dict | None = None
 
     # -- reading -------------------------------------------------------------------------
     def site_id(self, handle: str) -> str | None:
@@ -49,7 +51,7 @@ class State:
     def apply(self, record: dict) -> None:
         """Apply one journal record: ``{"op": "set"|"delete", "section", "key", "value"}``."""
         op, section = record["op"], record["section"]
-        if section in ("target", "key_check", "certificate"):
+        if section in ("target", "key_check", "certificate", "runbook"):
             setattr(self, section, None if op == "delete" else copy.deepcopy(record["value"]))
             return
         if section not in ("sites", "users"):
@@ -74,6 +76,7 @@ class State:
             "certificate": self.certificate,
             "sites": dict(sorted(self.sites.items())),
             "users": dict(sorted(self.users.items())),
+            **({"runbook": self.runbook} if self.runbook is not None else {}),
         }
 
     @classmethod
@@ -92,6 +95,7 @@ class State:
                 certificate=data.get("certificate"),
                 sites=dict(data.get("sites") or {}),
                 users=dict(data.get("users") or {}),
+                runbook=data.get("runbook"),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise StateFormatError(f"missing or malformed field: {exc}") from None

@@ -2,7 +2,9 @@
 
 - absent: the embedded sandbox in ``ainas.sandbox.sqlite`` beside the manifests;
 - ``sandbox:PATH``: the embedded sandbox in another file;
-- ``https://…``: an AINAS endpoint (the bundled sandbox server, or AINAS) over mutual TLS.
+- ``https://…``: an AINAS endpoint (the bundled sandbox server, or AINAS) over mutual TLS;
+- ``runbook:``: a person does the steps at AINAS (``ainas-provision runbook``); what is current
+  is what the state records as done (the tool cannot read AINAS there).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from pathlib import Path
 
 from ainas_provision.domain.desired import DesiredState
 from ainas_provision.errors import AinasProvisionError
+from ainas_provision.state.model import State
 from ainas_provision.targets.base import Backend
 
 DEFAULT_SANDBOX = "ainas.sandbox.sqlite"
@@ -25,7 +28,7 @@ DEFAULT_ADMIN = ("kanri", "管理者")
 
 @dataclass(frozen=True)
 class Target:
-    kind: str  # sandbox | https
+    kind: str  # sandbox | https | runbook
     location: str  # a path (sandbox) or a URL
 
     def identity(self, organization_id: str, relative_to: Path | None = None) -> dict:
@@ -36,7 +39,21 @@ class Target:
         return {"kind": self.kind, "location": location, "organization_id": organization_id}
 
     def describe(self) -> str:
+        if self.kind == "runbook":
+            return "the runbook (a person at AINAS; what the state records as done)"
         return f"embedded sandbox {self.location}" if self.kind == "sandbox" else self.location
+
+
+def same_tenant(recorded: dict, identity: dict) -> bool:
+    """Whether a state recorded for ``recorded`` may be used with the target ``identity``.
+    [project decision] A person at AINAS works on whichever AINAS the office uses: a state the
+    runbook wrote serves the machine targets of the same organization, and the runbook serves a
+    state any target of that organization wrote."""
+    if recorded == identity:
+        return True
+    return "runbook" in (recorded.get("kind"), identity.get("kind")) and recorded.get(
+        "organization_id"
+    ) == identity.get("organization_id")
 
 
 def manifest_dir(path: Path) -> Path:
@@ -54,6 +71,12 @@ def resolve(spec: str | None, manifest_path: Path, env: Mapping[str, str] = os.e
                 "--target sandbox:PATH needs a path, e.g. sandbox:ainas.sandbox.sqlite"
             )
         return Target("sandbox", location)
+    if spec == "runbook:":
+        return Target("runbook", "")
+    if spec.startswith("runbook:"):
+        raise AinasProvisionError(
+            f"--target {spec}: the runbook target takes nothing after 'runbook:'"
+        )
     if spec.startswith("https://"):
         return Target("https", spec.rstrip("/"))
     if spec.startswith("http://"):
@@ -61,8 +84,8 @@ def resolve(spec: str | None, manifest_path: Path, env: Mapping[str, str] = os.e
             f"--target {spec}: AINAS is reached over HTTPS with a client certificate only; use https://"
         )
     raise AinasProvisionError(
-        f"--target {spec} is not a target: give sandbox:PATH or https://…, or leave it out for the "
-        "embedded sandbox beside the manifests"
+        f"--target {spec} is not a target: give sandbox:PATH, https://… or runbook:, or leave it "
+        "out for the embedded sandbox beside the manifests"
     )
 
 
@@ -75,12 +98,18 @@ def open_backend(
     create_tenant: bool = True,
     parallelism: int | None = None,
     dry_run: bool = False,
+    state: State | None = None,
 ) -> Backend:
     """The backend of ``target``. On first use, the embedded sandbox creates the tenant of the
     manifests (unless ``create_tenant`` is false: then a missing tenant is an error). With
     ``dry_run`` (a plan that is not saved) nothing is written: a sandbox file that does not hold
     the tenant yet is stood in for by a scratch copy, deleted on close, holding the tenant the
-    association would create. Over HTTPS, at most ``parallelism`` requests are in flight."""
+    association would create. Over HTTPS, at most ``parallelism`` requests are in flight. The
+    runbook reads ``state``."""
+    if target.kind == "runbook":
+        from ainas_provision.targets.runbook import RunbookBackend
+
+        return RunbookBackend(state if state is not None else State(), desired)
     if target.kind == "sandbox":
         return _open_sandbox(target, desired, env, announce, create_tenant, dry_run)
     from ainas_provision.targets.https.backend import open_https  # the HTTP client, only when used

@@ -20,6 +20,7 @@ from ainas_provision.apply.executor import Executor, Outcome, Progress
 from ainas_provision.domain import kinds
 from ainas_provision.domain.desired import DesiredState, build
 from ainas_provision.errors import AinasProvisionError, ManifestError
+from ainas_provision.plan.changes import Note
 from ainas_provision.plan.diff import DiffOptions, diff
 from ainas_provision.plan.plan import Plan, PlanRefused, first_difference
 from ainas_provision.secrets.values import Secret
@@ -33,7 +34,13 @@ from ainas_provision.state.keys import (
 from ainas_provision.state.model import State
 from ainas_provision.state.store import LocalStateStore
 from ainas_provision.targets.base import Backend, CountingBackend, CurrentState, LiveResource
-from ainas_provision.targets.registry import Target, manifest_dir, open_backend, resolve
+from ainas_provision.targets.registry import (
+    Target,
+    manifest_dir,
+    open_backend,
+    resolve,
+    same_tenant,
+)
 from ainas_provision.validation.engine import Validation, gc_paused, validate
 
 if TYPE_CHECKING:
@@ -118,21 +125,23 @@ def load_desired(
     return validation, desired
 
 
-def open_run(options: Options, announce: Announce, *, lock: bool = False) -> Run:
-    """Validate the manifests, take the state lock (for an apply) and load the state; the
-    target is opened later, by :func:`connect`."""
+def open_run(
+    options: Options, announce: Announce, *, lock: bool = False, operation: str = "apply"
+) -> Run:
+    """Validate the manifests, take the state lock (for an apply, or ``operation``) and load the
+    state; the target is opened later, by :func:`connect`."""
     validation, desired = load_desired(options.path, options.env, options.vars_files)
     target = resolve(options.target, options.path, options.env)
     store = LocalStateStore(options.state_path or default_state_path(options.path))
     if lock:
-        store.lock.acquire("apply", timeout=options.lock_timeout)
+        store.lock.acquire(operation, timeout=options.lock_timeout)
     try:
         state = store.load()
         fingerprint, new_key_file = _fingerprinter(store, state, options)
         run = Run(options, validation, desired, target, store, state, fingerprint)
         run.new_key_file = new_key_file
         run.announce = announce
-        if state.target is not None and state.target != run.identity:
+        if state.target is not None and not same_tenant(state.target, run.identity):
             raise AinasProvisionError(
                 f"the state {store.path} belongs to {_describe(state.target)}, not to "
                 f"{_describe(run.identity)}; use another --state for another target"
@@ -199,6 +208,7 @@ def connect(run: Run) -> None:
             run.announce,
             parallelism=run.options.parallelism,
             dry_run=run.options.dry_run,
+            state=run.state,
         )
     )
     org_id = run.backend.organization_id()
@@ -283,6 +293,10 @@ def make_plan(run: Run) -> Plan:
     plan.target_digest = run.current.digest()
     plan.manifest_digest = run.desired.digest()
     plan.key_check = run.fingerprint.key_check
+    if run.target.kind == "runbook":
+        from ainas_provision.targets.runbook import CANNOT_READ
+
+        plan.notes.insert(0, Note("info", "target", CANNOT_READ))
     return plan
 
 

@@ -1,0 +1,129 @@
+"""The ``runbook:`` target: AINAS as the state records it, for a plan a person carries out.
+
+The tool cannot read AINAS here: a person types the steps in, and confirms each one. What is
+*current* is therefore what the state records as done — the sites it binds (with the fields a
+person confirmed), the batch accounts and users it records, the certificate it registered — so
+that ``plan --target runbook:`` compares the manifests with that, and the diff, the guard rails
+and the saved plans work as for any target.
+
+Where the state knows a resource but not its fields (an ``apply`` to a machine target made it),
+the manifests' values are taken as current: nothing contradicts them, and the plan says so
+(:data:`CANNOT_READ`). The organization and the admins are the association's and cannot be
+compared either: they are taken as the manifests state them.
+
+This backend only reads. Its ``create``, ``update`` and ``delete`` refuse: a runbook's changes
+are made by a person, and recorded by :mod:`ainas_provision.runbook.session`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+from ainas_provision.domain import kinds
+from ainas_provision.domain.desired import DesiredState
+from ainas_provision.state.model import State
+from ainas_provision.targets.base import BackendError, CurrentState, LiveResource, Session
+
+CANNOT_READ = (
+    "the runbook target cannot read AINAS: this plan compares the manifests with what the state "
+    "records as done by people (and by earlier applies); the organization and the admins are "
+    "taken as the manifests state them"
+)
+BATCH_KINDS = ("batch_account", "kei_batch_account")
+
+
+def recorded(entry: dict | None, part: str | None = None) -> dict | None:
+    """The fields a person confirmed, as the runbook recorded them in a state entry."""
+    if not entry:
+        return None
+    book = entry.get("runbook") or {}
+    if part is not None:
+        book = book.get(part) or {}
+    fields = book.get("fields")
+    return dict(fields) if isinstance(fields, dict) else None
+
+
+class RunbookBackend:
+    description = "the runbook (a person at AINAS)"
+
+    def __init__(self, state: State, desired: DesiredState) -> None:
+        self.state = state
+        self.desired = desired
+
+    def session(self) -> Session:
+        # the tool logs in nowhere: the person at AINAS does, as an admin (the guide's setup)
+        return Session("", kinds.ADMIN_ROLE)
+
+    def organization_id(self) -> str:
+        return self.desired.organization_id
+
+    def read(self, *, sites: Collection[str] | None = None) -> CurrentState:
+        desired, state = self.desired, self.state
+        org = {k: v for k, v in desired.organization.fields.items() if v is not None}
+        current = CurrentState(LiveResource("organization", desired.organization_id, org))
+        cert = state.certificate
+        if cert and cert.get("fingerprint"):
+            fields = recorded(cert)
+            if fields is None and desired.certificate is not None:
+                fields = {n: desired.certificate.fields.get(n) for n in kinds.CERTIFICATE_TYPED}
+            current.certificates.append(
+                LiveResource(
+                    "certificate",
+                    str(cert.get("id") or ""),
+                    {
+                        **(fields or {}),
+                        "fingerprint": cert["fingerprint"],
+                        "expiry_date": cert.get("expiry_date"),
+                    },
+                )
+            )
+        for handle, entry in state.sites.items():
+            site_id = entry["site_id"]
+            if sites is not None and site_id not in sites:
+                continue
+            wanted = desired.sites.get(handle)
+            fields = recorded(entry, "site")
+            if fields is None:
+                fields = dict(wanted.fields) if wanted else {"name": handle}
+            current.sites[site_id] = LiveResource("site", site_id, fields)
+            prints = entry.get("fingerprints") or {}
+            for kind in BATCH_KINDS:
+                fields = recorded(entry, kind)
+                if fields is None and any(name.startswith(f"{kind}.") for name in prints):
+                    group = getattr(desired, f"{kind}s")
+                    fields = dict(group[handle].fields) if handle in group else {}
+                if fields is not None:
+                    getattr(current, f"{kind}s")[site_id] = LiveResource(kind, site_id, fields)
+        for login_id, entry in state.users.items():
+            fields = recorded(entry)
+            wanted = desired.users.get(login_id)
+            if fields is None:
+                fields = dict(wanted.fields) if wanted else {"name": login_id, "role": None}
+            handle = fields.pop("site", None)
+            fields["site_id"] = state.site_id(handle) if handle else None
+            if sites is not None and fields["site_id"] not in sites:
+                continue
+            current.users[login_id] = LiveResource("user", login_id, fields)
+        for login_id, admin in desired.admins.items():
+            current.users.setdefault(
+                login_id,
+                LiveResource(
+                    "user",
+                    login_id,
+                    {"name": admin.fields.get("name"), "role": kinds.ADMIN_ROLE, "site_id": None},
+                ),
+            )
+        current.scope = sorted(sites) if sites is not None else None
+        return current
+
+    def _refuse(self, *args, **kwargs):
+        raise BackendError(
+            "runbook",
+            "the runbook target is carried out by a person: run `ainas-provision runbook` (or "
+            "`apply --target runbook:`), which shows the steps and records what is confirmed",
+        )
+
+    create = update = delete = _refuse
+
+    def close(self) -> None:
+        pass
