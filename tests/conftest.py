@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -44,13 +46,42 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 @pytest.fixture(autouse=True)
 def isolated_environment(tmp_path_factory, monkeypatch):
-    """A fresh HOME and no AINAS_* variables (secrets keys included) from whoever runs the tests."""
+    """A fresh HOME, and no AINAS_* variables (secrets keys included) nor libpq's PG* variables
+    from whoever runs the tests."""
     home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("HOME", str(home))
     for name in list(os.environ):
-        if name.startswith("AINAS_"):
+        if name.startswith(("AINAS_", "PG")):
             monkeypatch.delenv(name)
     yield
+
+
+@pytest.fixture(scope="session")
+def postgres_server(ca):
+    """A real PostgreSQL server for the session (see tests/pg_server.py). Never skipped: without
+    the server binaries the tests fail, saying how to install them."""
+    from tests import pg_server
+
+    try:
+        server = pg_server.start_server(ca)
+    except pg_server.ServerMissing as exc:
+        pytest.fail(str(exc), pytrace=False)
+    try:
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(server.root, ignore_errors=True)
+
+
+@pytest.fixture
+def pg_database(postgres_server, request) -> str:
+    """A fresh database owned by the operators' role, named after the test."""
+    name = "t_" + re.sub(r"[^a-z0-9]+", "_", request.node.name.lower())[:40]
+    name = f"{name}_{next(_databases)}"
+    return postgres_server.create_database(name)
+
+
+_databases = itertools.count(1)
 
 
 @pytest.fixture

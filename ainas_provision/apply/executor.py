@@ -348,6 +348,8 @@ class Executor:
                     halted.append(exc.code)
                 return Outcome(change, "failed", f"{exc.message} [{exc.code}]")
             except AinasProvisionError as exc:
+                if getattr(exc, "halts", False):  # the state's connection (and lock) is gone
+                    halted.append("state")
                 return Outcome(change, "failed", str(exc))
 
         with ThreadPoolExecutor(max_workers=self.parallelism) as pool:
@@ -361,7 +363,11 @@ class Executor:
                     if halted:
                         finish(
                             Outcome(
-                                change, "skipped", "not attempted: the target cannot be reached"
+                                change,
+                                "skipped",
+                                "not attempted: the state cannot be written"
+                                if "state" in halted
+                                else "not attempted: the target cannot be reached",
                             )
                         )
                         continue

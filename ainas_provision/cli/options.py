@@ -42,9 +42,10 @@ def target_options(func):
     func = click.option(
         "--state",
         "state_path",
-        type=click.Path(path_type=Path, dir_okay=False),
         default=None,
-        help="The state file [default: ainas.state.json beside the manifests].",
+        metavar="FILE|postgresql://…",
+        help="The state: a file, or postgresql://…/DB[?schema=S][#NAME] "
+        "[default: $AINAS_STATE, else connection.state, else ainas.state.json beside the manifests].",
     )(func)
     func = click.option(
         "--target",

@@ -1,4 +1,4 @@
-"""``ainas-provision state``: look at the state, break a stale lock."""
+"""``ainas-provision state``: look at the state, make its tables, move it, break a lock."""
 
 from __future__ import annotations
 
@@ -7,46 +7,151 @@ from pathlib import Path
 
 import click
 
-from ainas_provision.state.store import LocalStateStore
-from ainas_provision.workflow import run as workflow
+from ainas_provision.errors import AinasProvisionError
+from ainas_provision.state.location import StateStore, resolve_store, state_setting
+from ainas_provision.state.postgres import PostgresStateStore, is_postgres_url
 
 state_path_option = click.option(
     "--state",
     "state_path",
-    type=click.Path(path_type=Path, dir_okay=False),
     default=None,
-    help="The state file [default: ainas.state.json beside PATH].",
+    metavar="FILE|postgresql://…",
+    help="The state: a file, or postgresql://…/DB[?schema=S][#NAME] [default: $AINAS_STATE, "
+    "else connection.state, else ainas.state.json beside PATH].",
 )
 
 
-def _store(path: Path, state_path: Path | None) -> LocalStateStore:
-    return LocalStateStore(state_path or workflow.default_state_path(path))
+def _announce(message: str) -> None:
+    click.echo(message, err=True)
+
+
+def _store(path: Path, state_path: str | None) -> StateStore:
+    import os
+
+    setting = None
+    if not state_path and not os.environ.get("AINAS_STATE"):
+        setting = state_setting(path)
+    return resolve_store(state_path, path, os.environ, setting=setting, announce=_announce)
 
 
 @click.group("state")
 def command() -> None:
-    """Inspect the state; break a stale lock."""
+    """Inspect the state, make its tables, move it; break a lock."""
 
 
 @command.command("show")
 @click.argument("path", type=click.Path(path_type=Path), default=".", required=False)
 @state_path_option
-def show(path: Path, state_path: Path | None) -> None:
+def show(path: Path, state_path: str | None) -> None:
     """Print the state (it holds no secret values)."""
     store = _store(path, state_path)
-    if not store.exists():
-        raise click.ClickException(f"no state at {store.path}")
-    click.echo(json.dumps(store.load().to_json(), ensure_ascii=False, indent=2))
+    try:
+        if not store.exists():
+            raise AinasProvisionError(f"no state at {store.describe()}{_others(store)}")
+        click.echo(json.dumps(store.load().to_json(), ensure_ascii=False, indent=2))
+    finally:
+        store.close()
+
+
+def _others(store: StateStore) -> str:
+    if isinstance(store, PostgresStateStore):
+        names = store.names()
+        if names:
+            return f" (the states in that schema: {', '.join('#' + n for n in names)})"
+    return ""
+
+
+@command.command("init")
+@click.argument("path", type=click.Path(path_type=Path), default=".", required=False)
+@state_path_option
+def init(path: Path, state_path: str | None) -> None:
+    """Create the state tables in a PostgreSQL database (apply also does it on first use)."""
+    store = _store(path, state_path)
+    try:
+        if not isinstance(store, PostgresStateStore):
+            raise AinasProvisionError(
+                f"state init makes the tables of a PostgreSQL state; {store.describe()} is a file, "
+                "made by the first apply: give --state postgresql://…"
+            )
+        if not store.ensure_schema():
+            click.echo(
+                f"the state tables in schema {store.location.schema} are ready "
+                f"(schema version {store.version()})"
+            )
+    finally:
+        store.close()
+
+
+@command.command("migrate")
+@click.argument("path", type=click.Path(path_type=Path), default=".", required=False)
+@state_path_option
+@click.option(
+    "--to",
+    "destination",
+    required=True,
+    metavar="FILE|postgresql://…",
+    help="Where to copy the state: a file, or postgresql://…/DB[?schema=S][#NAME].",
+)
+def migrate(path: Path, state_path: str | None, destination: str) -> None:
+    """Copy the state to another store (a file to PostgreSQL, or back), both locked; the
+    destination must hold no state. The source is left as it was."""
+    source = _store(path, state_path)
+    target = resolve_store(destination, path, {}, announce=_announce)
+    try:
+        if source.describe() == target.describe():
+            raise AinasProvisionError(f"--to {target.describe()} is the state itself")
+        source.lock.acquire("migrate")
+        target.lock.acquire("migrate")
+        if not source.exists():
+            raise AinasProvisionError(f"no state at {source.describe()}: nothing to migrate")
+        if target.exists():
+            held = target.load()
+            raise AinasProvisionError(
+                f"{target.describe()} already holds a state (serial {held.serial}, "
+                f"{len(held.sites)} sites, {len(held.users)} users): migrate into an empty "
+                "destination (another file, or another #NAME)"
+            )
+        state = source.load()
+        target.write(state)
+        copied = target.load()
+        if copied.to_json() != state.to_json():  # pragma: no cover - a store's own bug
+            raise AinasProvisionError(f"{target.describe()} does not read back what was written")
+    finally:
+        for store in (target, source):
+            try:
+                store.lock.release()
+            finally:
+                store.close()
+    using = "--state (or AINAS_STATE, or connection.state)"
+    click.echo(
+        f"copied the state (lineage {state.lineage}, serial {state.serial}, {len(state.sites)} "
+        f"sites, {len(state.users)} users) from {source.describe()} to {target.describe()}; "
+        f"use it with {using}. The source is left as it was: remove it once every operator "
+        "and CI job uses the new one"
+        + (
+            "."
+            if not is_postgres_url(destination)
+            else " (the fingerprint key stays out of the "
+            "database: keep AINAS_STATE_KEY or the key file as before)."
+        )
+    )
 
 
 @command.command("unlock")
 @click.argument("path", type=click.Path(path_type=Path), default=".", required=False)
 @state_path_option
-@click.option("--force", is_flag=True, help="Remove the lock even if its holder may be running.")
-def unlock(path: Path, state_path: Path | None, force: bool) -> None:
-    """Break the lock of an apply that died (its holder process is gone)."""
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Remove the lock even if its holder may be running (PostgreSQL: end its connection).",
+)
+def unlock(path: Path, state_path: str | None, force: bool) -> None:
+    """Break the lock of an apply that died (file), or of a wedged holder (PostgreSQL)."""
     store = _store(path, state_path)
-    removed = store.lock.break_lock(force=force)
+    try:
+        removed = store.lock.break_lock(force=force)
+    finally:
+        store.close()
     if removed is None:
         click.echo(f"{store.lock.path}: not locked")
     else:

@@ -62,7 +62,11 @@ class KeySource:
     path: Path | None  # the key file to create, when there is none yet
 
 
-def find_key(state_path: Path, env: Mapping[str, str] = os.environ) -> KeySource:
+def find_key(
+    state_path: Path | None, env: Mapping[str, str] = os.environ, *, key_path: Path | None = None
+) -> KeySource:
+    """The key from the environment, else from ``key_path`` (default: the key file beside the
+    state file ``state_path``)."""
     if env.get(KEY_ENV):
         return KeySource(_parse(env[KEY_ENV], KEY_ENV), KEY_ENV, None)
     if env.get(KEY_FILE_ENV):
@@ -73,7 +77,7 @@ def find_key(state_path: Path, env: Mapping[str, str] = os.environ) -> KeySource
             raise StateKeyError(f"{KEY_FILE_ENV} names {path}, which does not exist") from None
         except (OSError, UnicodeDecodeError):
             raise StateKeyError(f"{KEY_FILE_ENV} names {path}, which cannot be read") from None
-    path = default_key_path(state_path)
+    path = key_path if key_path is not None else default_key_path(state_path)
     if path.exists():
         try:
             return KeySource(_parse(path.read_text(encoding="ascii"), str(path)), str(path), None)

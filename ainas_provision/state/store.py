@@ -64,6 +64,26 @@ class LocalStateStore:
         self._journal = None
         self._mutex = threading.Lock()
 
+    kind = "file"
+
+    def describe(self) -> str:
+        """How messages name the state."""
+        return str(self.path)
+
+    @property
+    def home(self) -> Path:
+        """The directory the state's own paths (the embedded sandbox's) are relative to."""
+        return self.path.parent
+
+    @property
+    def default_key_path(self) -> Path:
+        from ainas_provision.state.keys import default_key_path
+
+        return default_key_path(self.path)
+
+    def close(self) -> None:
+        """Nothing to close: the journal is closed by commit or abandon."""
+
     def exists(self) -> bool:
         return self.path.exists() or self.journal_path.exists()
 

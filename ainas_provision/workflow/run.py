@@ -31,8 +31,8 @@ from ainas_provision.state.keys import (
     find_key,
     new_key,
 )
+from ainas_provision.state.location import StateStore, resolve_store
 from ainas_provision.state.model import State
-from ainas_provision.state.store import LocalStateStore
 from ainas_provision.targets.base import Backend, CountingBackend, CurrentState, LiveResource
 from ainas_provision.targets.registry import (
     Target,
@@ -54,7 +54,7 @@ Announce = Callable[[str], None]
 @dataclass
 class Options:
     path: Path = Path(".")
-    state_path: Path | None = None
+    state_path: str | Path | None = None  # a file or postgresql://… (--state)
     target: str | None = None
     sites: list[str] = field(default_factory=list)
     vars_files: list[str] = field(default_factory=list)
@@ -74,7 +74,7 @@ class Run:
     validation: Validation
     desired: DesiredState
     target: Target
-    store: LocalStateStore
+    store: StateStore
     state: State
     fingerprint: Fingerprinter
     backend: Backend | None = None
@@ -84,7 +84,7 @@ class Run:
 
     @property
     def identity(self) -> dict:
-        return self.target.identity(self.desired.organization_id, self.store.path.parent)
+        return self.target.identity(self.desired.organization_id, self.store.home)
 
     def new_password(self) -> Secret | None:
         value = self.options.env.get("AINAS_NEW_PASSWORD")
@@ -104,12 +104,29 @@ class Run:
                     )
                 self.backend.close()
         finally:
-            self.store.lock.release()
-            gc.unfreeze()  # see load_desired
+            try:
+                self.store.lock.release()
+            finally:
+                self.store.close()
+                gc.unfreeze()  # see load_desired
 
 
 def default_state_path(path: Path) -> Path:
     return manifest_dir(path) / STATE_NAME
+
+
+def open_store(options: Options, desired: DesiredState, announce: Announce) -> StateStore:
+    """The store of the state: ``--state``, ``AINAS_STATE``, the manifests' ``connection.state``,
+    else the file beside the manifests (see :mod:`ainas_provision.state.location`)."""
+    setting = desired.connection.get("state")
+    where = desired.connection_dir or manifest_dir(options.path)
+    return resolve_store(
+        options.state_path,
+        options.path,
+        options.env,
+        setting=(str(setting), where) if setting else None,
+        announce=announce,
+    )
 
 
 def load_desired(
@@ -132,9 +149,13 @@ def open_run(
     state; the target is opened later, by :func:`connect`."""
     validation, desired = load_desired(options.path, options.env, options.vars_files)
     target = resolve(options.target, options.path, options.env)
-    store = LocalStateStore(options.state_path or default_state_path(options.path))
-    if lock:
-        store.lock.acquire(operation, timeout=options.lock_timeout)
+    store = open_store(options, desired, announce)
+    try:
+        if lock:
+            store.lock.acquire(operation, timeout=options.lock_timeout)
+    except BaseException:
+        store.close()
+        raise
     try:
         state = store.load()
         fingerprint, new_key_file = _fingerprinter(store, state, options)
@@ -143,11 +164,14 @@ def open_run(
         run.announce = announce
         if state.target is not None and not same_tenant(state.target, run.identity):
             raise AinasProvisionError(
-                f"the state {store.path} belongs to {_describe(state.target)}, not to "
+                f"the state {store.describe()} belongs to {_describe(state.target)}, not to "
                 f"{_describe(run.identity)}; use another --state for another target"
             )
     except BaseException:
-        store.lock.release()
+        try:
+            store.lock.release()
+        finally:
+            store.close()
         raise
     return run
 
@@ -160,23 +184,23 @@ def _describe(identity: dict) -> str:
 
 
 def _fingerprinter(
-    store: LocalStateStore, state: State, options: Options
+    store: StateStore, state: State, options: Options
 ) -> tuple[Fingerprinter, Path | None]:
     """The fingerprint key's fingerprinter, and the key file still to write when there is no
     key yet (see :func:`save_new_key`: nothing is written before the target is confirmed)."""
-    source = find_key(store.path, options.env)
+    source = find_key(None, options.env, key_path=store.default_key_path)
     key, pending = source.key, None
     if key is None:
         if state.key_check is not None:
             raise StateKeyError(
-                f"the state {store.path} was written with a fingerprint key that is not available: "
+                f"the state {store.describe()} was written with a fingerprint key that is not available: "
                 f"set AINAS_STATE_KEY, or restore {source.description}"
             )
         key, pending = new_key(), source.path
     fingerprint = Fingerprinter(key)
     if state.key_check is not None and state.key_check != fingerprint.key_check:
         raise StateKeyError(
-            f"the fingerprint key from {source.description} is not the one the state {store.path} "
+            f"the fingerprint key from {source.description} is not the one the state {store.describe()} "
             "was written with: use the right key (AINAS_STATE_KEY or the key file)"
         )
     return fingerprint, pending
@@ -324,7 +348,7 @@ def check_saved_plan(run: Run, plan: Plan, expect_digest: str | None = None) -> 
     if plan.lineage != run.state.lineage or plan.serial != run.state.serial:
         raise PlanRefused(
             f"the plan is stale: it was made from state serial {plan.serial}, and the state "
-            f"{run.store.path} is now at serial {run.state.serial}"
+            f"{run.store.describe()} is now at serial {run.state.serial}"
             + ("" if plan.lineage == run.state.lineage else " of another lineage")
             + "; make a new plan"
         )
@@ -367,7 +391,7 @@ def execute(run: Run, plan: Plan, parallelism: int, progress: Progress | None) -
 class ImportOptions:
     out: Path = Path(".")
     target: str | None = None
-    state_path: Path | None = None
+    state_path: str | Path | None = None
     organization_id: str | None = None
     force: bool = False
     env: Mapping[str, str] = field(default_factory=lambda: os.environ)
@@ -425,13 +449,19 @@ def import_tenant(
         )
     finally:
         backend.close()
-    store = LocalStateStore(options.state_path or options.out / STATE_NAME)
-    store.lock.acquire("import")
+    store = resolve_store(
+        options.state_path, options.out / STATE_NAME, options.env, announce=announce
+    )
+    try:
+        store.lock.acquire("import")
+    except BaseException:
+        store.close()
+        raise
     try:
         state = store.load()
         if state.sites or state.users:
             raise AinasProvisionError(
-                f"the state {store.path} already manages sites or users: import into a new "
+                f"the state {store.describe()} already manages sites or users: import into a new "
                 "directory, or give another --state"
             )
         existing = [p for p in options.out.rglob("*.yaml")] if options.out.exists() else []
@@ -454,7 +484,7 @@ def import_tenant(
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text, encoding="utf-8")
             wrote(name, number, total)
-        identity = target.identity(current.organization.id, store.path.parent)
+        identity = target.identity(current.organization.id, store.home)
         store.begin(state)
         records = [
             {"op": "set", "section": "target", "key": None, "value": identity},
@@ -477,5 +507,8 @@ def import_tenant(
             store.record(state, record)
         store.commit(state)
     finally:
-        store.lock.release()
-    return imported, store.path
+        try:
+            store.lock.release()
+        finally:
+            store.close()
+    return imported, store.describe()

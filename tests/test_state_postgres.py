@@ -1,0 +1,379 @@
+"""The state in PostgreSQL, against a real server (tests/pg_server.py): the plan/apply/plan
+cycle, the schema made on first use, several states side by side, each record a committed row,
+the serial's compare-and-swap, the lock and its holder, migration both ways, masking."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from urllib.parse import quote
+
+import pytest
+
+from ainas_provision.state.keys import create_key_file
+from ainas_provision.state.postgres import PostgresStateStore
+from ainas_provision.state.store import StateError
+from tests.conftest import EXAMPLES, REPO
+from tests.helpers import run
+from tests.pg_server import OPERATOR_PASSWORD
+
+
+@pytest.fixture
+def quickstart(tmp_path):
+    path = tmp_path / "quickstart"
+    shutil.copytree(EXAMPLES / "quickstart", path)
+    return path
+
+
+@pytest.fixture
+def key_env(tmp_path) -> dict[str, str]:
+    key_file = tmp_path / "team.key"
+    create_key_file(key_file)
+    return {"AINAS_STATE_KEY": key_file.read_text(encoding="ascii").strip()}
+
+
+def test_plan_apply_plan_on_a_postgresql_state(quickstart, postgres_server, pg_database, key_env):
+    url = postgres_server.url(pg_database) + "#tenant-a"
+    first = run("plan", str(quickstart), "--state", url, "--detailed-exitcode", env=key_env)
+    assert first.exit_code == 2, first.output
+    applied = run("apply", str(quickstart), "--state", url, "--auto-approve", env=key_env)
+    assert applied.exit_code == 0, applied.stderr
+    assert "created the state tables in schema ainas_provision" in applied.stderr
+    again = run("plan", str(quickstart), "--state", url, "--detailed-exitcode", env=key_env)
+    assert again.exit_code == 0, again.stdout + again.stderr
+    assert not (quickstart / "ainas.state.json").exists()
+    assert not (quickstart / "ainas.state.key").exists()
+    for result in (first, applied, again):
+        assert OPERATOR_PASSWORD not in result.stdout + result.stderr
+    shown = run("state", "show", str(quickstart), "--state", url)
+    assert shown.exit_code == 0, shown.stderr
+    state = json.loads(shown.stdout)
+    assert state["serial"] == 1 and "akihabara" in state["sites"]
+
+
+# -- helpers -----------------------------------------------------------------------------------
+def cli_process(*args: str, env: dict, cwd=None) -> subprocess.Popen:
+    """``ainas-provision ARGS`` as a separate process (another operator)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "ainas_provision", *args],
+        env={**_base_env(), **env},
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _base_env() -> dict:
+    return {k: v for k, v in os.environ.items() if not k.startswith(("AINAS_", "PG"))} | {
+        "PYTHONPATH": str(REPO)
+    }
+
+
+@contextlib.contextmanager
+def holder(url: str, mode: str = "idle"):
+    """A process holding the state's lock (see tests/pg_holder.py); killed on exit."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tests.pg_holder", url, mode],
+        cwd=REPO,
+        env=_base_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        line = process.stdout.readline()
+        assert line.startswith("locked"), process.stderr.read()
+        yield process
+    finally:
+        process.kill()
+        process.communicate(timeout=10)  # reaps it and closes its pipes
+
+
+def journal(server, database: str, name: str, schema: str = "ainas_provision") -> list[tuple]:
+    return server.query(
+        database,
+        f"SELECT serial, seq, record FROM {schema}.journal WHERE state = %s ORDER BY serial, seq",
+        (name,),
+    )
+
+
+# -- the schema --------------------------------------------------------------------------------
+def test_state_init_makes_the_versioned_schema_named_by_the_url(postgres_server, pg_database):
+    url = postgres_server.url(pg_database, schema="team_state") + "#a"
+    made = run("state", "init", "--state", url)
+    assert made.exit_code == 0, made.stderr
+    assert "created the state tables in schema team_state" in made.stderr
+    assert "(schema version 1)" in made.stderr
+    again = run("state", "init", "--state", url)
+    assert again.exit_code == 0 and "ready (schema version 1)" in again.stdout
+    tables = postgres_server.query(
+        pg_database,
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'team_state' "
+        "ORDER BY 1",
+    )
+    assert [t for (t,) in tables] == ["journal", "locks", "resources", "schema_version", "states"]
+    assert postgres_server.query(pg_database, "SELECT version FROM team_state.schema_version") == [
+        (1,)
+    ]
+
+
+def test_a_newer_schema_version_is_refused(quickstart, postgres_server, pg_database, key_env):
+    url = postgres_server.url(pg_database) + "#t"
+    assert run("state", "init", "--state", url).exit_code == 0
+    postgres_server.query(pg_database, "INSERT INTO ainas_provision.schema_version VALUES (99)")
+    result = run("apply", str(quickstart), "--state", url, "--auto-approve", env=key_env)
+    assert result.exit_code == 1
+    assert "schema version 99, newer than this ainas-provision knows (1): upgrade" in result.stderr
+
+
+def test_state_init_refuses_a_file_state(tmp_path):
+    result = run("state", "init", "--state", str(tmp_path / "s.json"))
+    assert result.exit_code == 1
+    assert "is a file, made by the first apply" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("fragment", "message"),
+    [
+        ("#a b", "the state name #a b must be letters, digits"),
+        ("?schema=1bad", "schema '1bad' is not a plain SQL name"),
+    ],
+)
+def test_bad_state_names_are_clear_errors(fragment, message):
+    password = quote(OPERATOR_PASSWORD, safe="")
+    result = run("state", "show", "--state", f"postgresql://u:{password}@h/db{fragment}")
+    assert result.exit_code == 1
+    assert message in result.stderr
+    assert password not in result.stderr and "u:***@h" in result.stderr
+
+
+def test_a_password_that_is_not_percent_encoded_is_refused_masked():
+    result = run("state", "show", "--state", f"postgresql://u:{OPERATOR_PASSWORD}@h/db#t")
+    assert result.exit_code == 1
+    assert "must be percent-encoded ('#' as %23" in result.stderr
+    assert "postgresql://u:***@h/db#t" in result.stderr
+    for part in OPERATOR_PASSWORD.split("#"):
+        assert part not in result.stderr
+
+
+def test_several_states_live_side_by_side(tmp_path, postgres_server, pg_database, key_env):
+    base = postgres_server.url(pg_database)
+    for name, organization in (("tenant-a", "1"), ("tenant-b", "2")):
+        manifests = tmp_path / name
+        shutil.copytree(EXAMPLES / "quickstart", manifests)
+        text = (manifests / "ainas.yaml").read_text(encoding="utf-8")
+        (manifests / "ainas.yaml").write_text(
+            text.replace('id: "1"', f'id: "{organization}"', 1), encoding="utf-8"
+        )
+        result = run(
+            "apply", str(manifests), "--state", f"{base}#{name}", "--auto-approve", env=key_env
+        )
+        assert result.exit_code == 0, result.stderr
+    a = json.loads(run("state", "show", "--state", f"{base}#tenant-a").stdout)
+    b = json.loads(run("state", "show", "--state", f"{base}#tenant-b").stdout)
+    assert a["lineage"] != b["lineage"]
+    assert a["target"]["organization_id"] == "1" and b["target"]["organization_id"] == "2"
+    missing = run("state", "show", "--state", f"{base}#tenant-c")
+    assert missing.exit_code == 1
+    assert "(the states in that schema: #tenant-a, #tenant-b)" in missing.stderr
+
+
+# -- records and the serial --------------------------------------------------------------------
+def test_each_record_is_a_committed_row_as_the_apply_goes(postgres_server, pg_database):
+    url = postgres_server.url(pg_database) + "#r"
+    store = PostgresStateStore(url)
+    try:
+        state = store.load()
+        store.begin(state)
+        store.record(
+            state, {"op": "set", "section": "sites", "key": "a", "value": {"site_id": "1"}}
+        )
+        # another connection sees the row before the apply ends
+        rows = postgres_server.query(
+            pg_database, "SELECT key, value FROM ainas_provision.resources WHERE state = 'r'"
+        )
+        assert rows == [("a", {"site_id": "1"})]
+        store.record(state, {"op": "delete", "section": "sites", "key": "a"})
+        store.record(state, {"op": "set", "section": "key_check", "key": None, "value": "abc"})
+        store.commit(state)
+    finally:
+        store.close()
+    assert [(s, q) for s, q, _ in journal(postgres_server, pg_database, "r")] == [
+        (1, 0),
+        (1, 1),
+        (1, 2),
+        (1, 3),
+    ]
+    again = PostgresStateStore(url)
+    try:
+        loaded = again.load()
+    finally:
+        again.close()
+    assert loaded.sites == {} and loaded.key_check == "abc" and loaded.serial == 1
+
+
+def test_the_serial_moves_by_compare_and_swap(postgres_server, pg_database):
+    url = postgres_server.url(pg_database) + "#cas"
+    first, second = PostgresStateStore(url), PostgresStateStore(url)
+    try:
+        seed = first.load()
+        first.begin(seed)
+        first.commit(seed)
+        mine, theirs = first.load(), second.load()
+        assert mine.serial == theirs.serial == 1
+        first.begin(mine)
+        first.commit(mine)
+        with pytest.raises(StateError, match=r"is now at serial 2, not serial 1 as read: another"):
+            second.begin(theirs)
+    finally:
+        first.close()
+        second.close()
+
+
+def test_a_saved_plan_is_refused_once_another_operator_applied(
+    quickstart, tmp_path, postgres_server, pg_database, key_env
+):
+    url = postgres_server.url(pg_database) + "#t"
+    assert (
+        run("apply", str(quickstart), "--state", url, "--auto-approve", env=key_env).exit_code == 0
+    )
+    text = (quickstart / "ainas.yaml").read_text(encoding="utf-8")
+    (quickstart / "ainas.yaml").write_text(text.replace("16:00", "15:30", 1), encoding="utf-8")
+    saved = tmp_path / "plan.json"
+    made = run("plan", str(quickstart), "--state", url, "--out", str(saved), env=key_env)
+    assert made.exit_code == 0, made.stderr
+    other = tmp_path / "other"  # another operator's checkout, the same change
+    shutil.copytree(quickstart, other)
+    assert run("apply", str(other), "--state", url, "--auto-approve", env=key_env).exit_code == 0
+    stale = run("apply", str(quickstart), "--state", url, "--plan", str(saved), env=key_env)
+    assert stale.exit_code == 1
+    assert "the plan is stale: it was made from state serial 1" in stale.stderr
+    assert "is now at serial 2" in stale.stderr
+
+
+# -- the lock ----------------------------------------------------------------------------------
+def test_a_second_apply_is_refused_at_once_naming_the_holder(
+    quickstart, postgres_server, pg_database, key_env
+):
+    url = postgres_server.url(pg_database) + "#t"
+    with holder(url) as process:
+        refused = run("apply", str(quickstart), "--state", url, "--auto-approve", env=key_env)
+        assert refused.exit_code == 1
+        assert re.search(
+            rf"error: the state postgresql://operator:\*\*\*@127\.0\.0\.1:\d+/\w+#t is locked by "
+            rf"\S+@\S+ \(pid {process.pid}, apply\) since \d{{4}}-",
+            refused.stderr,
+        ), refused.stderr
+        assert OPERATOR_PASSWORD not in refused.stderr
+        waited = run(
+            "apply",
+            str(quickstart),
+            "--state",
+            url,
+            "--auto-approve",
+            "--lock-timeout",
+            "0.3",
+            env=key_env,
+        )
+        assert waited.exit_code == 1 and "is locked by" in waited.stderr
+        unlock = run("state", "unlock", "--state", url)
+        assert unlock.exit_code == 1
+        assert "whose connection is alive" in unlock.stderr and "--force" in unlock.stderr
+
+
+@pytest.mark.parametrize("mode", ["idle", "query"])
+def test_a_holder_killed_with_sigkill_lets_the_waiting_apply_go_on(
+    mode, quickstart, postgres_server, pg_database, key_env
+):
+    """Killed idle, or while the server works for it (a long query): the lock goes with its
+    connection — within the connection check, long before the query would have ended."""
+    url = postgres_server.url(pg_database) + "#t"
+    with holder(url, mode) as process:
+        waiting = cli_process(
+            "apply",
+            str(quickstart),
+            "--state",
+            url,
+            "--auto-approve",
+            "--lock-timeout",
+            "60",
+            env=key_env,
+        )
+        time.sleep(1.5)  # the waiter is waiting on the lock (the holder sleeps 600 s)
+        assert waiting.poll() is None
+        process.send_signal(signal.SIGKILL)
+        out, err = waiting.communicate(timeout=60)
+    assert waiting.returncode == 0, err
+    assert "Apply complete" in out
+    assert (
+        run("plan", str(quickstart), "--state", url, "--detailed-exitcode", env=key_env).exit_code
+        == 0
+    )
+
+
+def test_unlock_force_ends_a_wedged_holder(postgres_server, pg_database, quickstart, key_env):
+    url = postgres_server.url(pg_database) + "#t"
+    with holder(url) as process:
+        forced = run("state", "unlock", "--state", url, "--force")
+        assert forced.exit_code == 0, forced.stderr
+        assert "removed the lock held by" in forced.stdout and f"pid {process.pid}" in forced.stdout
+        applied = run("apply", str(quickstart), "--state", url, "--auto-approve", env=key_env)
+        assert applied.exit_code == 0, applied.stderr
+    assert run("state", "unlock", "--state", url).stdout.endswith("not locked\n")
+
+
+def test_two_applies_at_once_one_waits_journals_contiguous_no_lost_update(
+    quickstart, tmp_path, postgres_server, pg_database, key_env
+):
+    url = postgres_server.url(pg_database) + "#t"
+    other = tmp_path / "other"  # another operator: the same tenant, one more user
+    shutil.copytree(quickstart, other)
+    users = (other / "ainas.yaml").read_text(encoding="utf-8")
+    sandbox = f"sandbox:{tmp_path / 'ainas.sandbox.sqlite'}"
+    env = {**key_env, "AINAS_TARGET": sandbox}
+    first = run("apply", str(quickstart), "--state", url, "--auto-approve", env=env)
+    assert first.exit_code == 0, first.stderr
+    text = (quickstart / "ainas.yaml").read_text(encoding="utf-8")
+    (quickstart / "ainas.yaml").write_text(text.replace("16:00", "15:30", 1), encoding="utf-8")
+    (other / "ainas.yaml").write_text(users.replace("16:00", "15:45", 1), encoding="utf-8")
+    with holder(url):  # both start while the lock is held, and race for it when it is freed
+        a = cli_process(
+            "apply",
+            str(quickstart),
+            "--state",
+            url,
+            "--auto-approve",
+            "--lock-timeout",
+            "60",
+            env=env,
+        )
+        b = cli_process(
+            "apply", str(other), "--state", url, "--auto-approve", "--lock-timeout", "60", env=env
+        )
+        time.sleep(1.5)
+        assert a.poll() is None and b.poll() is None
+    results = [p.communicate(timeout=60) for p in (a, b)]
+    assert a.returncode == 0 and b.returncode == 0, results
+    rows = journal(postgres_server, pg_database, "t")
+    serials = sorted({serial for serial, _, _ in rows})
+    assert serials == [1, 2, 3]
+    for serial in serials:
+        seqs = [seq for s, seq, _ in rows if s == serial]
+        assert seqs == list(range(len(seqs)))  # from the apply's start (0), no gap
+    state = json.loads(run("state", "show", "--state", url).stdout)
+    assert state["serial"] == 3
+    # the last apply's manifests are what AINAS holds, and nothing was lost on the way
+    last = [
+        m
+        for m in (quickstart, other)
+        if run("plan", str(m), "--state", url, "--detailed-exitcode", env=env).exit_code == 0
+    ]
+    assert len(last) == 1
