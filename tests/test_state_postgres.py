@@ -377,3 +377,128 @@ def test_two_applies_at_once_one_waits_journals_contiguous_no_lost_update(
         if run("plan", str(m), "--state", url, "--detailed-exitcode", env=env).exit_code == 0
     ]
     assert len(last) == 1
+
+
+# -- where the state is named ------------------------------------------------------------------
+def test_the_state_from_ainas_state_and_from_the_manifests(
+    quickstart, postgres_server, pg_database, key_env
+):
+    url = postgres_server.url(pg_database, password=False)
+    env = {**key_env, "PGPASSWORD": OPERATOR_PASSWORD}
+    by_env = run("apply", str(quickstart), "--auto-approve", env={**env, "AINAS_STATE": url + "#e"})
+    assert by_env.exit_code == 0, by_env.stderr
+    text = (quickstart / "ainas.yaml").read_text(encoding="utf-8")
+    (quickstart / "ainas.yaml").write_text(
+        text + f"connection:\n  state: {url}#e\n", encoding="utf-8"
+    )
+    planned = run("plan", str(quickstart), "--detailed-exitcode", env=env)
+    assert planned.exit_code == 0, planned.stdout + planned.stderr
+    shown = run("state", "show", str(quickstart), env=env)
+    assert json.loads(shown.stdout)["serial"] == 1
+    assert not (quickstart / "ainas.state.json").exists()
+    with_password = postgres_server.url(pg_database) + "#e"
+    (quickstart / "ainas.yaml").write_text(
+        text + f"connection:\n  state: {with_password}\n", encoding="utf-8"
+    )
+    refused = run("plan", str(quickstart), env=env)
+    assert refused.exit_code == 1
+    assert "holds a password: the manifests are kept in git" in refused.stderr
+    assert quote(OPERATOR_PASSWORD, safe="") not in refused.stderr
+
+
+def test_a_relative_state_file_in_the_manifests_is_relative_to_them(quickstart, key_env):
+    text = (quickstart / "ainas.yaml").read_text(encoding="utf-8")
+    (quickstart / "ainas.yaml").write_text(
+        text + "connection:\n  state: states/team.json\n", encoding="utf-8"
+    )
+    assert run("apply", str(quickstart), "--auto-approve", env=key_env).exit_code == 0
+    assert (quickstart / "states" / "team.json").exists()
+
+
+def test_verify_full_and_libpq_environment(quickstart, postgres_server, pg_database, key_env):
+    url = f"postgresql://operator@localhost:{postgres_server.port}/{pg_database}#tls"
+    env = {
+        **key_env,
+        "PGPASSWORD": OPERATOR_PASSWORD,
+        "PGSSLMODE": "verify-full",
+        "PGSSLROOTCERT": str(postgres_server.ca_file),
+    }
+    applied = run("apply", str(quickstart), "--state", url, "--auto-approve", env=env)
+    assert applied.exit_code == 0, applied.stderr
+    ssl = postgres_server.query(
+        pg_database,
+        "SELECT count(*) FROM ainas_provision.journal",  # written over the verified TLS session
+    )
+    assert ssl[0][0] > 0
+
+
+def test_verify_full_refuses_a_server_the_ca_did_not_sign(
+    tmp_path, quickstart, postgres_server, pg_database, key_env
+):
+    from ainas_provision import pki
+
+    other_ca = tmp_path / "other-ca.pem"
+    other_ca.write_bytes(pki.make_ca("Another CA").cert_pem())
+    url = (
+        f"postgresql://operator:{quote(OPERATOR_PASSWORD, safe='')}@localhost:"
+        f"{postgres_server.port}/{pg_database}?sslmode=verify-full&sslrootcert={other_ca}#tls"
+    )
+    result = run("plan", str(quickstart), "--state", url, env=key_env)
+    assert result.exit_code == 1
+    assert (
+        "cannot connect to the state database postgresql://operator:***@localhost" in result.stderr
+    )
+    assert "certificate verify failed" in result.stderr
+    assert quote(OPERATOR_PASSWORD, safe="") not in result.stderr
+
+
+def test_a_wrong_password_is_an_error_that_does_not_show_it(
+    quickstart, postgres_server, pg_database, key_env
+):
+    wrong = "Wrong-Canary-Pw-77x"
+    url = f"postgresql://operator:{wrong}@127.0.0.1:{postgres_server.port}/{pg_database}#t"
+    for args in (
+        ("plan", str(quickstart), "--state", url),
+        ("apply", str(quickstart), "--state", url, "--auto-approve"),
+        ("state", "show", "--state", url),
+        ("state", "unlock", "--state", url),
+        ("state", "init", "--state", url),
+    ):
+        result = run(*args, env=key_env)
+        assert result.exit_code == 1, args
+        assert 'password authentication failed for user "operator"' in result.stderr
+        assert wrong not in result.stdout + result.stderr
+        assert "operator:***@127.0.0.1" in result.stderr
+        assert "Traceback" not in result.stderr
+
+
+# -- migration ---------------------------------------------------------------------------------
+def test_migrate_file_to_postgresql_to_file_is_identical(
+    quickstart, tmp_path, postgres_server, pg_database, key_env
+):
+    assert run("apply", str(quickstart), "--auto-approve", env=key_env).exit_code == 0
+    original = quickstart / "ainas.state.json"
+    url = postgres_server.url(pg_database) + "#moved"
+    there = run("state", "migrate", str(quickstart), "--to", url)
+    assert there.exit_code == 0, there.stderr
+    assert "copied the state (lineage" in there.stdout and "operator:***@" in there.stdout
+    planned = run("plan", str(quickstart), "--state", url, "--detailed-exitcode", env=key_env)
+    assert planned.exit_code == 0, planned.stdout + planned.stderr
+    back = tmp_path / "back.json"
+    result = run("state", "migrate", "--state", url, "--to", str(back))
+    assert result.exit_code == 0, result.stderr
+    assert back.read_bytes() == original.read_bytes()
+    refused = run("state", "migrate", str(quickstart), "--to", url)
+    assert refused.exit_code == 1
+    assert "already holds a state (serial 1, 1 sites, 2 users)" in refused.stderr
+    refused = run("state", "migrate", "--state", url, "--to", str(back))
+    assert refused.exit_code == 1 and "migrate into an empty destination" in refused.stderr
+    nothing = run(
+        "state",
+        "migrate",
+        "--state",
+        url.replace("#moved", "#none"),
+        "--to",
+        str(tmp_path / "x.json"),
+    )
+    assert nothing.exit_code == 1 and "nothing to migrate" in nothing.stderr

@@ -712,13 +712,15 @@ class PostgresStateStore:
 
 
 def _json(value: Any):
-    from psycopg.types.json import Jsonb
+    from psycopg.types.json import Json
 
-    return None if value is None else Jsonb(value, dumps=_dumps)
+    return None if value is None else Json(value, dumps=_dumps)
 
 
 def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    # json, not jsonb: the keys keep their order, so that a state moved to the database and back
+    # is the same file, byte for byte
+    return json.dumps(value, ensure_ascii=False)
 
 
 class _Guard:
@@ -757,13 +759,13 @@ class _Guard:
 MIGRATIONS: dict[int, list[str]] = {
     1: [
         "CREATE TABLE {s}.states (name text PRIMARY KEY, lineage text NOT NULL, "
-        "serial bigint NOT NULL, target jsonb, key_check text, certificate jsonb, "
+        "serial bigint NOT NULL, target json, key_check text, certificate json, "
         "updated_at timestamptz NOT NULL DEFAULT now())",
         "CREATE TABLE {s}.resources (state text NOT NULL REFERENCES {s}.states (name) "
         "ON DELETE CASCADE, section text NOT NULL CHECK (section IN ('sites', 'users')), "
-        "key text NOT NULL, value jsonb NOT NULL, PRIMARY KEY (state, section, key))",
+        "key text NOT NULL, value json NOT NULL, PRIMARY KEY (state, section, key))",
         "CREATE TABLE {s}.journal (state text NOT NULL, serial bigint NOT NULL, "
-        "seq integer NOT NULL, record jsonb NOT NULL, "
+        "seq integer NOT NULL, record json NOT NULL, "
         "recorded_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (state, serial, seq))",
         "CREATE TABLE {s}.locks (state text PRIMARY KEY, id text NOT NULL, holder text, "
         "host text, pid integer, operation text, since timestamptz, "
