@@ -176,3 +176,43 @@ def test_plan_file_and_state_hold_fingerprints_not_values(workspace):
     state = json.loads((workspace / "ainas.state.json").read_text(encoding="utf-8"))
     prints = state["users"]["dairi001"]["fingerprints"]["initial_password"]
     assert len(prints) == 64 and CANARIES["CANARY_DAIRI001"] not in json.dumps(state)
+
+
+def test_a_postgresql_state_holds_no_secret_nor_the_key(workspace, postgres_server, pg_database):
+    """The same commands with the state in PostgreSQL: no canary in the output, and none — nor
+    the fingerprint key, nor the database password — anywhere in the database."""
+    from ainas_provision.state.keys import create_key_file
+    from tests.pg_server import OPERATOR_PASSWORD
+
+    key_file = workspace.parent / "team.key"
+    create_key_file(key_file)
+    key = key_file.read_text(encoding="ascii").strip()
+    key_file.unlink()
+    url = postgres_server.url(pg_database) + "#canary"
+    env = {"AINAS_STATE_KEY": key}
+    for args, code in (
+        (("plan", "quickstart", "--out", "saved.plan"), 0),
+        (("apply", "quickstart", "--plan", "saved.plan"), 0),
+        (("plan", "quickstart", "--detailed-exitcode"), 0),
+        (("state", "show"), 0),
+        (("state", "unlock"), 0),
+        (("state", "migrate", "--to", "moved.json"), 0),
+    ):
+        result = run("--debug", *args, "--state", url, env=env)
+        text = outputs(result)
+        assert_clean(text, " ".join(args))
+        assert OPERATOR_PASSWORD not in text and key not in text
+        assert result.exit_code == code, (args, result.stdout, result.stderr)
+    dump = postgres_server.query(
+        pg_database,
+        "SELECT string_agg(t::text, ' ') FROM (SELECT row_to_json(x)::text AS t FROM "
+        "ainas_provision.states x UNION ALL SELECT row_to_json(x)::text FROM "
+        "ainas_provision.resources x UNION ALL SELECT row_to_json(x)::text FROM "
+        "ainas_provision.journal x UNION ALL SELECT row_to_json(x)::text FROM "
+        "ainas_provision.locks x) rows",
+    )[0][0]
+    assert "fingerprints" in dump and "akihabara" in dump  # the dump holds the state
+    assert_clean(dump, "the database")
+    assert key not in dump and key.split(":", 1)[1] not in dump
+    assert OPERATOR_PASSWORD not in dump
+    assert_files_clean(workspace.parent)

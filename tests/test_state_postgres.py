@@ -502,3 +502,71 @@ def test_migrate_file_to_postgresql_to_file_is_identical(
         str(tmp_path / "x.json"),
     )
     assert nothing.exit_code == 1 and "nothing to migrate" in nothing.stderr
+
+
+# -- a connection dropped mid-apply ------------------------------------------------------------
+def test_a_connection_dropped_mid_apply_stops_it_and_the_rerun_converges(
+    tmp_path, postgres_server, pg_database, key_env, monkeypatch
+):
+    manifests = tmp_path / "multi-branch"  # two sites: changes that do not wait for each other
+    shutil.copytree(EXAMPLES / "multi-branch", manifests)
+    url = postgres_server.url(pg_database) + "#t"
+    write = PostgresStateStore._write_record
+    written = []
+
+    def dropping(self, record):
+        written.append(record)
+        if len(written) == 4:  # the administrator ends the session in the middle of the apply
+            pid = self._conn.info.backend_pid
+            postgres_server.query(pg_database, "SELECT pg_terminate_backend(%s)", (pid,))
+        return write(self, record)
+
+    monkeypatch.setattr(PostgresStateStore, "_write_record", dropping)
+    broken = run(
+        "apply",
+        str(manifests),
+        "--state",
+        url,
+        "--auto-approve",
+        "--parallelism",
+        "1",
+        env=key_env,
+    )
+    assert broken.exit_code == 1
+    assert "the connection to the state database postgresql://operator:***@" in broken.stderr
+    assert "not attempted: the state cannot be written" in broken.stderr + broken.stdout
+    assert "Traceback" not in broken.stderr
+    recorded = postgres_server.query(
+        pg_database, "SELECT count(*) FROM ainas_provision.journal WHERE seq > 0"
+    )[0][0]
+    assert recorded == 3  # what was committed before the drop, and nothing after
+    monkeypatch.setattr(PostgresStateStore, "_write_record", write)
+    rerun = run("apply", str(manifests), "--state", url, "--auto-approve", env=key_env)
+    assert rerun.exit_code == 0, rerun.stdout + rerun.stderr
+    final = run("plan", str(manifests), "--state", url, "--detailed-exitcode", env=key_env)
+    assert final.exit_code == 0, final.stdout
+
+
+def test_without_psycopg_the_message_says_what_to_install(monkeypatch, quickstart, key_env):
+    monkeypatch.setitem(sys.modules, "psycopg", None)  # as if it were not installed
+    result = run("plan", str(quickstart), "--state", "postgresql://u@h/db", env=key_env)
+    assert result.exit_code == 1
+    assert "pip install 'ainas-provision[postgresql]'" in result.stderr
+
+
+def test_import_binds_a_postgresql_state(
+    tmp_path, quickstart, postgres_server, pg_database, key_env
+):
+    sandbox = tmp_path / "tenant.sqlite"
+    env = {**key_env, "AINAS_TARGET": f"sandbox:{sandbox}"}
+    assert run("apply", str(quickstart), "--auto-approve", env=env).exit_code == 0
+    url = postgres_server.url(pg_database) + "#imported"
+    out = tmp_path / "imported"
+    result = run("import", "--out", str(out), "--state", url, env=env)
+    assert result.exit_code == 0, result.stderr
+    assert "operator:***@" in result.stdout and OPERATOR_PASSWORD not in result.stdout
+    state = json.loads(run("state", "show", "--state", url).stdout)
+    assert list(state["sites"]) == ["site-1"] and len(state["users"]) == 2
+    assert not list(out.rglob("*.json*")) or [p.name for p in out.rglob("*.json*")] == [
+        "ainas-manifest.schema.json"
+    ]

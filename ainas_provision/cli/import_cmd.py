@@ -28,9 +28,10 @@ from ainas_provision.workflow import run as workflow
 @click.option(
     "--state",
     "state_path",
-    type=click.Path(path_type=Path, dir_okay=False),
     default=None,
-    help="The state to bind [default: ainas.state.json in --out].",
+    metavar="FILE|postgresql://…",
+    help="The state to bind: a file, or postgresql://…/DB[?schema=S][#NAME] "
+    "[default: $AINAS_STATE, else ainas.state.json in --out].",
 )
 @click.option(
     "--organization-id",
@@ -40,7 +41,7 @@ from ainas_provision.workflow import run as workflow
 )
 @click.option("--force", is_flag=True, help="Overwrite manifests already in --out.")
 def command(
-    out: Path, target: str | None, state_path: Path | None, organization_id: str | None, force: bool
+    out: Path, target: str | None, state_path: str | None, organization_id: str | None, force: bool
 ) -> None:
     """Write manifests that describe the target, and bind the state to them, so that an existing
     tenant comes under management: `plan` right after shows no changes."""

@@ -254,6 +254,8 @@ class PostgresLock:
             return
         info, self.info = self.info, None
         store = self.store
+        if store._conn is None or store._conn.closed:
+            return  # the lock went with the connection: nothing to give back
         try:
             with store._guard():
                 conn = store._connection()
