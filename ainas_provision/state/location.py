@@ -79,6 +79,12 @@ def resolve_store(
             f"--state {chosen.split('://', 1)[0]}://…: a state is a file path or a "
             "postgresql:// URL"
         )
+    if str(chosen).startswith(("postgresql:/", "postgres:/")):
+        # a URL that went through a path option ("//" collapsed): never a file to create
+        raise AinasProvisionError(
+            "--state: a postgresql:// URL was read as a file path by this command; give it with "
+            "AINAS_STATE, or to a command that takes a URL"
+        )
     path = Path(chosen)
     if relative_to is not None and not path.is_absolute():
         path = relative_to / path
