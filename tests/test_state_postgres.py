@@ -570,3 +570,28 @@ def test_import_binds_a_postgresql_state(
     assert not list(out.rglob("*.json*")) or [p.name for p in out.rglob("*.json*")] == [
         "ainas-manifest.schema.json"
     ]
+
+
+def test_after_a_lost_connection_the_store_writes_nothing_more(postgres_server, pg_database):
+    """A record arriving after the drop (another change finishing) must not reconnect: it would
+    write without the lock, which went with the old connection."""
+    from ainas_provision.state.postgres import StateConnectionLost
+
+    url = postgres_server.url(pg_database) + "#lost"
+    store = PostgresStateStore(url)
+    try:
+        store.lock.acquire("apply")
+        state = store.load()
+        store.begin(state)
+        pid = store._conn.info.backend_pid
+        postgres_server.query(pg_database, "SELECT pg_terminate_backend(%s)", (pid,))
+        for key in ("a", "b"):
+            with pytest.raises(StateConnectionLost, match="was lost"):
+                store.record(state, {"op": "set", "section": "users", "key": key, "value": {}})
+        store.commit(state)
+        store.lock.release()
+    finally:
+        store.close()
+    rows = postgres_server.query(pg_database, "SELECT count(*) FROM ainas_provision.resources")
+    assert rows == [(0,)]
+    assert state.users == {}  # the in-memory state did not take what was not written

@@ -361,6 +361,9 @@ class PostgresStateStore:
         self._mutex = threading.RLock()
         self._seq = 0
         self._serial: int | None = None  # the serial this store's apply holds
+        # the connection broke: its lock went with it, so nothing more may be written through
+        # this store — not even on a new connection, which would write without the lock
+        self._lost: str | None = None
 
     # -- describing ---------------------------------------------------------------------
     def describe(self) -> str:
@@ -385,6 +388,8 @@ class PostgresStateStore:
         return _Guard(self)
 
     def _connection(self) -> psycopg.Connection:
+        if self._lost is not None:
+            raise StateConnectionLost(self._lost)
         if self._conn is not None:
             if self._conn.closed:
                 raise StateConnectionLost(
@@ -749,12 +754,13 @@ class _Guard:
             raise StateError(
                 f"cannot connect to the state database {store.describe()}: {text}"
             ) from None
-        if conn.closed or isinstance(exc, psycopg.OperationalError):
+        if conn.closed or conn.broken:
             store.close()
-            raise StateConnectionLost(
+            store._lost = (
                 f"the connection to the state database {store.describe()} was lost ({text}); "
                 "what was recorded before is kept: run apply again"
-            ) from None
+            )
+            raise StateConnectionLost(store._lost) from None
         raise StateError(f"the state database {store.describe()}: {text}") from None
 
 
