@@ -89,11 +89,21 @@ def assert_files_clean(root: Path, skip: tuple[str, ...] = ("secrets",)) -> None
             assert_no_canary(path.read_bytes(), str(path.relative_to(root)))
 
 
-def session(path: Path, *, plan_file: Path | None = None, lang: str = "en") -> RunbookSession:
+def session(
+    path: Path,
+    *,
+    plan_file: Path | None = None,
+    lang: str = "en",
+    allow_deletes: int | None = None,
+) -> RunbookSession:
     import os
 
     return open_session(
-        Options(path=path, env=dict(os.environ)), plan_file, lang, lambda message: None
+        Options(path=path, env=dict(os.environ)),
+        plan_file,
+        lang,
+        lambda message: None,
+        allow_deletes=allow_deletes,
     )
 
 

@@ -148,10 +148,16 @@ def test_a_confirmed_step_is_recorded_at_once_with_who_and_when(workspace):
         "batch_account.batch_password",
         "batch_account.arrival_number_password",
     }
-    book = entry["runbook"]
-    assert book["site"]["fields"]["name"] == "利活用事務所"
-    assert book["site"]["by"] and book["site"]["at"]
+    assert set(entry) == {"site_id", "fingerprints"}  # what an apply records, nothing more
     progress = state.runbook
+    entered = progress["recorded"]["site.akihabara"]
+    assert entered["fields"]["name"] == "利活用事務所"
+    assert entered["by"] and entered["at"]
+    assert set(progress["recorded"]) == {
+        "certificate",
+        "site.akihabara",
+        "batch_account.akihabara",
+    }
     assert progress["from_serial"] == 0 and progress["serial"] == 3
     assert [a for a, s in progress["steps"].items() if s["status"] == "done"] == QUICKSTART_STEPS[:3]
     assert progress["steps"]["site.akihabara"]["answers"] == {"site_id": SITE_ID}
@@ -249,6 +255,35 @@ def test_a_change_of_the_manifests_after_the_runbook_is_planned(workspace):
     assert screen.menu == ["代理人ユーザー管理", "ログインID dairi001", "ユーザー更新"]
     assert screen.partial
     assert {f.label: f.value for f in screen.fields}["ユーザー名"] == "管理者一"
+
+
+def test_a_deletion_is_a_step_too(workspace):
+    opened = session(workspace)
+    try:
+        confirm_all(opened)
+    finally:
+        opened.close()
+    text = (workspace / "ainas.yaml").read_text(encoding="utf-8")
+    start = text.index("  dairi002:")
+    end = text.index("admins:")
+    (workspace / "ainas.yaml").write_text(text[:start] + "\n" + text[end:], encoding="utf-8")
+    with pytest.raises(PlanRefused, match="--allow-deletes 1"):
+        session(workspace)
+    opened = session(workspace, lang="ja", allow_deletes=1)
+    try:
+        (step,) = opened.steps()
+        assert step.address == "user.dairi002" and step.action == "delete"
+        assert step.screens[0].name == "ユーザー削除"
+        assert step.screens[0].menu == ["代理人ユーザー管理", "ログインID dairi002", "ユーザー削除"]
+        assert step.screens[0].button == "削除"
+        opened.confirm("user.dairi002")
+    finally:
+        opened.close()
+    state = state_of(workspace)
+    assert "dairi002" not in state.users
+    assert "user.dairi002" not in state.runbook["recorded"]
+    result = run("plan", str(workspace), "--target", "runbook:", "--detailed-exitcode")
+    assert result.exit_code == 0, result.stdout + result.stderr
 
 
 def test_a_failed_step_ends_the_runbook_with_a_true_state(workspace):

@@ -261,8 +261,13 @@ def test_apply_to_the_runbook_target_serves_the_page_and_a_failure_ends_it(works
         page.goto(url)
         current = page.locator(".step.current")
         expect(current).to_have_attribute("data-address", "certificate", timeout=TIMEOUT)
-        # keyboard: c copies the next value; j and k move between steps
+        # the keyboard: the current step has the focus; j and k move between steps
+        focused = "() => document.activeElement.closest('.step').dataset.address"
+        assert page.evaluate(focused) == "certificate"
         page.keyboard.press("j")
+        assert page.evaluate(focused) == "site.akihabara"
+        page.keyboard.press("k")
+        assert page.evaluate(focused) == "certificate"
         current.locator("button.failed").click()
         current.locator("textarea").fill("証明書パスワードが正しくありません。")
         current.locator(".failbox button").click()

@@ -12,8 +12,9 @@ apply would race the person), and the secrets are checked against the plan's fin
 **Confirming.** Steps are confirmed in order (a batch account needs its site). A confirmed step's
 effects are written to the state at once, as an apply writes them — a new site's 拠点ID
 (which the person reads on 代理人拠点照会 and types in: nine digits, not bound to another site),
-the fingerprints of the secrets entered, the users now managed — with the fields the person
-entered, so that the ``runbook:`` target can compare them later, and who (the OS user) and when.
+the fingerprints of the secrets entered, the users now managed. The state's ``runbook`` section
+keeps the rest: the fields the person entered, by address, so that the ``runbook:`` target can
+compare them later, and who (the OS user) and when.
 Each confirmation is one state write: the serial moves by one, and the ``runbook`` record says
 which plan and serial the runbook is at. Before writing, the state is read again: a state moved
 by anything else makes the runbook stale.
@@ -154,17 +155,7 @@ class RunbookSession:
         return self._secret(change, name).reveal()
 
     def _secret(self, change: Change, name: str) -> Secret:
-        desired = self.run.desired
-        if change.kind == "certificate":
-            resource = desired.certificate
-        else:
-            group = {
-                "batch_account": desired.batch_accounts,
-                "kei_batch_account": desired.kei_batch_accounts,
-                "user": desired.users,
-                "site": desired.sites,
-            }.get(change.kind, {})
-            resource = group.get(change.key)
+        resource = self._resource(change)
         secret = resource.secrets.get(name) if resource is not None else None
         if secret is None:
             raise PlanRefused(
@@ -194,7 +185,7 @@ class RunbookSession:
             change = self._current(address)
             answers = self._check_answers(change, dict(answers or {}))
             status = Status("done", who(), now(), answers=answers)
-            self._write(change, status, self.effects(change, answers, status))
+            self._write(change, status, *self.effects(change, answers))
             self.statuses[address] = status
 
     def fail(self, address: str, message: str) -> None:
@@ -204,7 +195,7 @@ class RunbookSession:
             if not message:
                 raise RunbookRefused("paste the message AINAS showed, so that the state says why")
             status = Status("failed", who(), now(), message=message)
-            self._write(change, status, [])
+            self._write(change, status, [], {})
             self.failed = status
 
     def _current(self, address: str) -> Change:
@@ -246,7 +237,13 @@ class RunbookSession:
             answers["site_id"] = site_id
         return answers
 
-    def _write(self, change: Change, status: Status, effects: list[dict]) -> None:
+    def _write(
+        self,
+        change: Change,
+        status: Status,
+        effects: list[dict],
+        fields: dict[str, dict | None],
+    ) -> None:
         store = self.run.store
         state = store.load()
         if (state.lineage, state.serial) != self.expected:
@@ -256,6 +253,12 @@ class RunbookSession:
                 "Nothing was recorded; open the runbook again"
             )
         book = dict(state.runbook or {})
+        entered = dict(book.get("recorded") or {})  # kept from runbook to runbook
+        for address, values in fields.items():
+            if values is None:
+                entered.pop(address, None)
+            else:
+                entered[address] = {"fields": values, "by": status.by, "at": status.at}
         if book.get("plan") != self.id:
             book = {"plan": self.id, "from_serial": self.plan.serial, "steps": {}}
         steps = dict(book.get("steps") or {})
@@ -268,93 +271,82 @@ class RunbookSession:
                 store.record(state, _set("key_check", self.run.fingerprint.key_check))
             for record in effects:
                 store.record(state, record)
-            store.record(state, _set("runbook", {**book, "serial": state.serial, "steps": steps}))
+            store.record(
+                state,
+                _set(
+                    "runbook",
+                    {**book, "serial": state.serial, "steps": steps, "recorded": entered},
+                ),
+            )
         finally:
             store.commit(state)
         self.run.state = state
         self.expected = (state.lineage, state.serial)
 
     # -- what a step does to the state -----------------------------------------------------
-    def effects(self, change: Change, answers: dict, status: Status) -> list[dict]:
-        """The state records of a confirmed step: what an apply would record, plus the fields
-        the person entered (for the ``runbook:`` target to compare later), who and when."""
+    def effects(self, change: Change, answers: dict) -> tuple[list[dict], dict[str, dict | None]]:
+        """What a confirmed step does to the state: the records an apply would make (a site's
+        binding, fingerprints, the users managed, the certificate in force), and the fields the
+        person entered, by address (None: forget them), for the ``runbook:`` target to compare
+        later. Both are written at once, with who and when."""
         kind, action, key = change.kind, change.action, change.key
         state = self.state
-        stamp = {"by": status.by, "at": status.at}
+        address = change.address
         payload = {k: v for k, v in change.payload.items() if k != "previous_role"}
+        base = recorded(state, address)
+        if base is None:
+            # confirmed before by no person (an apply did it): start from the manifests
+            wanted = self._resource(change)
+            base = dict(wanted.fields) if wanted is not None else {}
         if kind == "certificate":
+            fields = {k: v for k, v in {**base, **payload}.items() if k != "fingerprint"}
             cert = dict(state.certificate or {})
-            info = self.run.desired.certificate.info if self.run.desired.certificate else None
-            fields = {**(recorded(cert) or {}), **payload}
-            fields.pop("fingerprint", None)
             if action in ("create", "renew"):
+                info = self.run.desired.certificate.info
                 cert = {
-                    "id": None,
+                    "id": None,  # AINAS shows its 登録日時, not an ID: none to record
                     "fingerprint": change.payload.get("fingerprint"),
                     "expiry_date": info.expiry_date.isoformat() if info else None,
                 }
-            cert["runbook"] = {"fields": fields, **stamp}
-            return [_set("certificate", cert)]
+            return [_set("certificate", cert)], {address: fields}
         if kind == "site":
+            forget = {f"{k}.{key}": None for k in ("site", "batch_account", "kei_batch_account")}
             if action == "delete":
-                return [] if key.startswith("[") else [_delete("sites", key)]
+                return ([] if key.startswith("[") else [_delete("sites", key)]), forget
             if action == "create":
                 entry = {"site_id": answers["site_id"], "fingerprints": {}}
-                fields = payload
-            else:
-                entry = dict(
-                    state.sites.get(key) or {"site_id": change.live_id, "fingerprints": {}}
-                )
-                base = recorded(entry, "site")
-                if base is None:
-                    wanted = self.run.desired.sites.get(key)
-                    base = dict(wanted.fields) if wanted else {}
-                fields = {**base, **payload}
-            book = dict(entry.get("runbook") or {})
-            book["site"] = {"fields": fields, **stamp}
-            return [_set("sites", {**entry, "runbook": book}, key)]
+                return [_set("sites", entry, key)], {**forget, address: payload}
+            return [], {address: {**base, **payload}}
         if kind in ("batch_account", "kei_batch_account"):
-            entry = dict(state.sites.get(key) or {})
-            if "site_id" not in entry:
+            site_id = state.site_id(key)
+            if site_id is None:
                 raise RunbookRefused(f"site.{key} has no 拠点ID recorded yet: confirm it first")
-            prints = {**entry.get("fingerprints", {})}
+            prints = state.fingerprints("sites", key)
             prints.update({f"{kind}.{name}": fp for name, fp in change.secrets.items()})
-            book = dict(entry.get("runbook") or {})
-            base = recorded(entry, kind) or {}
-            book[kind] = {"fields": {**base, **payload}, **stamp}
-            return [_set("sites", {**entry, "fingerprints": prints, "runbook": book}, key)]
+            entry = {"site_id": site_id, "fingerprints": prints}
+            fields = payload if action == "create" else {**base, **payload}
+            return [_set("sites", entry, key)], {address: fields}
         if kind == "user":
             if action == "delete":
-                return [_delete("users", key)]
+                return [_delete("users", key)], {address: None}
             if action in ("create", "replace"):
-                return [
-                    _set(
-                        "users",
-                        {
-                            "fingerprints": dict(change.secrets),
-                            "runbook": {"fields": payload, **stamp},
-                        },
-                        key,
-                    )
-                ]
-            entry = dict(state.users.get(key) or {})
-            base = recorded(entry)
-            if base is None:
-                wanted = self.run.desired.users.get(key)
-                base = dict(wanted.fields) if wanted else {}
-            prints = {**entry.get("fingerprints", {}), **change.secrets}
-            return [
-                _set(
-                    "users",
-                    {
-                        **entry,
-                        "fingerprints": prints,
-                        "runbook": {"fields": {**base, **payload}, **stamp},
-                    },
-                    key,
-                )
-            ]
-        return []  # the organization: the association's record, nothing the state keeps
+                entry = {"fingerprints": dict(change.secrets)}
+                return [_set("users", entry, key)], {address: payload}
+            prints = {**state.fingerprints("users", key), **change.secrets}
+            return [_set("users", {"fingerprints": prints}, key)], {address: {**base, **payload}}
+        return [], {}  # the organization: the association's record, nothing the state keeps
+
+    def _resource(self, change: Change):
+        desired = self.run.desired
+        if change.kind == "certificate":
+            return desired.certificate
+        group = {
+            "batch_account": desired.batch_accounts,
+            "kei_batch_account": desired.kei_batch_accounts,
+            "user": desired.users,
+            "site": desired.sites,
+        }.get(change.kind, {})
+        return group.get(change.key)
 
     # -- closing ---------------------------------------------------------------------------
     def close(self) -> None:

@@ -32,14 +32,13 @@ CANNOT_READ = (
 BATCH_KINDS = ("batch_account", "kei_batch_account")
 
 
-def recorded(entry: dict | None, part: str | None = None) -> dict | None:
-    """The fields a person confirmed, as the runbook recorded them in a state entry."""
-    if not entry:
-        return None
-    book = entry.get("runbook") or {}
-    if part is not None:
-        book = book.get(part) or {}
-    fields = book.get("fields")
+def recorded(state: State, address: str) -> dict | None:
+    """The fields a person confirmed for the resource at ``address`` (``site.akihabara``,
+    ``batch_account.akihabara``, ``user.dairi001``, ``certificate``), as the runbook recorded
+    them in the state's ``runbook`` section; None when no person confirmed it."""
+    book = state.runbook or {}
+    entry = (book.get("recorded") or {}).get(address) or {}
+    fields = entry.get("fields")
     return dict(fields) if isinstance(fields, dict) else None
 
 
@@ -63,7 +62,7 @@ class RunbookBackend:
         current = CurrentState(LiveResource("organization", desired.organization_id, org))
         cert = state.certificate
         if cert and cert.get("fingerprint"):
-            fields = recorded(cert)
+            fields = recorded(state, "certificate")
             if fields is None and desired.certificate is not None:
                 fields = {n: desired.certificate.fields.get(n) for n in kinds.CERTIFICATE_TYPED}
             current.certificates.append(
@@ -77,25 +76,25 @@ class RunbookBackend:
                     },
                 )
             )
-        for handle, entry in state.sites.items():
-            site_id = entry["site_id"]
+        for handle in state.sites:
+            site_id = state.site_id(handle)
             if sites is not None and site_id not in sites:
                 continue
             wanted = desired.sites.get(handle)
-            fields = recorded(entry, "site")
+            fields = recorded(state, f"site.{handle}")
             if fields is None:
                 fields = dict(wanted.fields) if wanted else {"name": handle}
             current.sites[site_id] = LiveResource("site", site_id, fields)
-            prints = entry.get("fingerprints") or {}
+            prints = state.fingerprints("sites", handle)
             for kind in BATCH_KINDS:
-                fields = recorded(entry, kind)
+                fields = recorded(state, f"{kind}.{handle}")
                 if fields is None and any(name.startswith(f"{kind}.") for name in prints):
                     group = getattr(desired, f"{kind}s")
                     fields = dict(group[handle].fields) if handle in group else {}
                 if fields is not None:
                     getattr(current, f"{kind}s")[site_id] = LiveResource(kind, site_id, fields)
-        for login_id, entry in state.users.items():
-            fields = recorded(entry)
+        for login_id in state.users:
+            fields = recorded(state, f"user.{login_id}")
             wanted = desired.users.get(login_id)
             if fields is None:
                 fields = dict(wanted.fields) if wanted else {"name": login_id, "role": None}
