@@ -6,7 +6,10 @@ browser download is not used. Registered as a pytest plugin by ``tests/conftest.
 test module can ask for these fixtures:
 
 - ``chromium_path``: the browser binary (the session fails, never skips, when there is none);
-- ``browser``: one browser for the whole session;
+- ``playwright_instance`` and ``browser``: one Playwright and one browser per test module
+  (module, not session: Playwright's synchronous API allows one instance per thread at a time,
+  and code under test — the browser target — starts its own; a module that needs the driver
+  to trust a test CA sets ``NODE_EXTRA_CA_CERTS`` in a module fixture that these depend on);
 - ``browser_context``: a fresh context (cookies, storage) per test, closed after it;
 - ``page``: a page in that context, with the page's console errors collected and asserted
   empty at the end (a script error in a page is a failing test).
@@ -49,7 +52,7 @@ def chromium_path() -> str:
     return path
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def playwright_instance():
     from playwright.sync_api import sync_playwright
 
@@ -57,7 +60,7 @@ def playwright_instance():
         yield playwright
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(playwright_instance, chromium_path):
     browser = playwright_instance.chromium.launch(executable_path=chromium_path)
     yield browser
