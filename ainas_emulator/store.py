@@ -116,6 +116,18 @@ def verify_password(password: str, stored: str) -> bool:
     return hmac.compare_digest(got, expected)
 
 
+def owner_only(path: Path) -> None:
+    """Create the database file 0600 (or make an older one so) before SQLite opens it: it holds
+    the tenant's .p12 and password hashes. SQLite gives the -wal and -shm files it creates the
+    database file's mode."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        if hasattr(os, "fchmod") and os.fstat(fd).st_mode & 0o077:
+            os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
+
+
 class Store:
     """The SQLite file. ``transaction()`` gives a connection in an immediate transaction."""
 
@@ -123,6 +135,7 @@ class Store:
         self.path = Path(path)
         self._local = threading.local()
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        owner_only(self.path)
         self.connection().executescript(SCHEMA)  # executescript manages its own transaction
         with self.transaction() as db:
             db.execute(

@@ -26,13 +26,13 @@ EXPECTED = {
         ":15:29: error: 住所(都道府県〜番地) (expect.address) '東京都千代田区三崎町2丁目15ー6' differs from the certificate's '東京都千代田区三崎町2丁目15-6': at character 16 the manifest has full-width 'ー' (U+30FC KATAKANA-HIRAGANA PROLONGED SOUND MARK), the certificate half-width '-' (U+002D). AINAS reads this field from the certificate; one character off and OSS filings fail [certificate-expect] (certificate.expect.address)",
     ],
     "certificate-expiring": [
-        ":6:9: warning: ../../../examples/quickstart/certs/gyoseishoshi.p12: the certificate expires on 2029-10-31 (証明書有効期限), in 1071 days (warning within 1200 days): renew it in time [certificate-expiring] (certificate.file)",
+        ":6:9: warning: certs/gyoseishoshi.p12: the certificate expires on 2029-10-31 (証明書有効期限), in 1071 days (warning within 1200 days): renew it in time [certificate-expiring] (certificate.file)",
     ],
     "certificate-file": [
         ":6:9: error: 証明書ファイル (file) certs/missing.p12 does not exist (looked for tests/fixtures/broken/certs/missing.p12) [certificate-file] (certificate.file)",
     ],
     "certificate-open": [
-        ":6:9: error: ../../../examples/quickstart/certs/gyoseishoshi.p12: cannot open the .p12 file: either the PIN/password is wrong, or the file uses a legacy encryption (such as RC2-40) that this OpenSSL cannot read (this file is encrypted with AES-256). Check the PIN/password; if it is right, re-export the file with AES encryption [certificate-open] (certificate.file)",
+        ":6:9: error: certs/gyoseishoshi.p12: cannot open the .p12 file: either the PIN/password is wrong, or the file uses a legacy encryption (such as RC2-40) that this OpenSSL cannot read (this file is encrypted with AES-256). Check the PIN/password; if it is right, re-export the file with AES encryption [certificate-open] (certificate.file)",
     ],
     "certificate-type": [
         ":6:9: error: certs/corporate.p12: this is a 商業登記電子証明書 (it has the registeredCorporationInfo extension), not a 行政書士電子証明書; check `certificate.type` [certificate-type] (certificate.file)",

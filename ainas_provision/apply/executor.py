@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from ainas_provision.domain.desired import DesiredState, Resource
 from ainas_provision.errors import AinasProvisionError
+from ainas_provision.files import MAX_KEY_FILE_BYTES, read_regular
 from ainas_provision.plan.changes import Change
 from ainas_provision.plan.plan import Plan, PlanRefused
 from ainas_provision.secrets.values import Secret
@@ -215,7 +216,12 @@ class Executor:
                 )
             fields = {k: v for k, v in change.payload.items() if k != "fingerprint"}
             cert_id = self.backend.create(
-                "certificate", {**fields, "p12": cert.path.read_bytes(), "password": password}
+                "certificate",
+                {
+                    **fields,
+                    "p12": read_regular(cert.path, limit=MAX_KEY_FILE_BYTES),
+                    "password": password,
+                },
             )
         else:
             cert_id = change.live_id

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ainas_provision.diagnostics import Diagnostic
+from ainas_provision.files import read_regular
 from ainas_provision.manifest.loader import Document, decode, display_path
 from ainas_provision.manifest.marks import Mark, MarkedMap, key_mark_of, mark_of
 from ainas_provision.manifest.yamlfile import YamlProblem, parse_yaml
@@ -68,13 +69,16 @@ class VarsSource:
     """A data file to read: ``name`` is the variable it becomes (None: from the file itself).
 
     ``mark`` and ``path_label`` say where it was named, for messages: the ``vars:`` entry (and
-    ``vars.<name>``), or None for the command line.
+    ``vars.<name>``), or None for the command line. ``within`` is the directory a file named
+    by a manifest must stay inside (links resolved); a file named on the command line is the
+    operator's choice (None).
     """
 
     path: Path
     name: str | None = None
     mark: Mark | None = None
     path_label: str = ""
+    within: Path | None = None
 
     @property
     def shown(self) -> str:
@@ -103,7 +107,9 @@ def parse_vars_option(text: str) -> VarsSource:
     return VarsSource(Path(text))
 
 
-def vars_setting(doc: Document) -> tuple[list[VarsSource], list[Diagnostic]]:
+def vars_setting(
+    doc: Document, root: Path | None = None
+) -> tuple[list[VarsSource], list[Diagnostic]]:
     """The data files a plain manifest's ``vars:`` names. A malformed setting is left to the
     schema check; names a template cannot use are reported here."""
     setting = doc.root.get("vars")
@@ -126,7 +132,9 @@ def vars_setting(doc: Document) -> tuple[list[VarsSource], list[Diagnostic]]:
             )
             continue
         sources.append(
-            VarsSource(doc.directory / file, name, mark_of(setting, name), f"vars.{name}")
+            VarsSource(
+                doc.directory / file, name, mark_of(setting, name), f"vars.{name}", within=root
+            )
         )
     return sources, problems
 
@@ -174,7 +182,7 @@ def read_source(source: VarsSource) -> dict[str, object]:
             where,
         )
     try:
-        data = source.path.read_bytes()
+        data = read_regular(source.path, within=source.within, shown=shown)
     except FileNotFoundError:
         raise DataFileError(f"data file {shown} does not exist", where) from None
     except IsADirectoryError:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ainas_provision.diagnostics import Diagnostic
+from ainas_provision.files import read_regular
 from ainas_provision.manifest.marks import Mark, MarkedMap
 from ainas_provision.manifest.yamlfile import YamlProblem, parse_yaml
 
@@ -150,10 +151,19 @@ def parse_document(
     return Document(path, shown, root), None
 
 
-def load_file(path: Path) -> tuple[Document | None, Diagnostic | None]:
+def manifest_root(path: Path) -> Path:
+    """The directory the manifests at ``path`` may read from (links resolved): the directory
+    given, or the one of the file given."""
+    resolved = path.resolve()
+    return resolved if resolved.is_dir() else resolved.parent
+
+
+def load_file(path: Path, root: Path | None = None) -> tuple[Document | None, Diagnostic | None]:
+    """Load one manifest file; with ``root``, only if it is inside that directory (links
+    resolved). Only a regular file is read (see :mod:`ainas_provision.files`)."""
     shown = display_path(path)
     try:
-        data = path.read_bytes()
+        data = read_regular(path, within=root, shown=shown)
     except OSError as exc:
         return None, Diagnostic(Mark(shown, 1, 1), f"cannot read the file: {exc.strerror}", "path")
     text, problem = decode(data, shown)

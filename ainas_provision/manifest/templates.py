@@ -71,6 +71,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from jinja2.utils import object_type_repr
 
 from ainas_provision.diagnostics import Diagnostic
+from ainas_provision.files import UnsafeFile, read_regular
 from ainas_provision.manifest.datafiles import DataRow, Unavailable
 from ainas_provision.manifest.loader import (
     TEMPLATE_SUFFIX,
@@ -183,16 +184,26 @@ class TemplateEncodingError(TemplateError):
         self.diagnostic = diagnostic
 
 
-class _TemplateFiles(BaseLoader):
-    """Templates from one directory and below it (``..`` is refused), decoded as manifests are."""
+class TemplateRefused(TemplateError):
+    """An include that is not read: a link out of the manifest directory, or not a regular
+    file."""
 
-    def __init__(self, directory: Path) -> None:
+
+class _TemplateFiles(BaseLoader):
+    """Templates from one directory and below it (``..`` is refused), decoded as manifests are;
+    after links are resolved, only from inside ``root`` (the manifest directory), and only
+    regular files."""
+
+    def __init__(self, directory: Path, root: Path | None = None) -> None:
         self.directory = directory
+        self.root = root if root is not None else directory
 
     def get_source(self, environment, template: str) -> tuple[str, str, Callable[[], bool]]:
         path = self.directory.joinpath(*split_template_path(template))
         try:
-            data = path.read_bytes()
+            data = read_regular(path, within=self.root, shown=display_path(path))
+        except UnsafeFile as exc:
+            raise TemplateRefused(f"'{template}' is refused: {exc.strerror}") from None
         except OSError:
             raise TemplateNotFound(template) from None
         text, problem = decode(data, display_path(path))
@@ -207,9 +218,9 @@ class TemplateEnvironment(SandboxedEnvironment):
     code_generator_class = _LineMarkingCodeGenerator
     intercepted_binops = frozenset({"*", "**"})
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, root: Path | None = None) -> None:
         super().__init__(
-            loader=_TemplateFiles(directory),
+            loader=_TemplateFiles(directory, root),
             undefined=_Undefined,
             keep_trailing_newline=True,
             autoescape=False,
@@ -441,10 +452,13 @@ class TemplateProblem(Exception):
         self.diagnostic = diagnostic
 
 
-def render_template(path: Path, variables: Mapping[str, object]) -> Rendered:
-    """Render the template file at ``path``. Raises :class:`TemplateProblem`."""
+def render_template(
+    path: Path, variables: Mapping[str, object], root: Path | None = None
+) -> Rendered:
+    """Render the template file at ``path``; it and its includes are read only from inside
+    ``root`` (default: its directory). Raises :class:`TemplateProblem`."""
     shown = display_path(path)
-    environment = TemplateEnvironment(path.parent)
+    environment = TemplateEnvironment(path.parent, root)
     output = _OutputMap(shown)
     try:
         template = environment.get_template(path.name)
@@ -456,12 +470,12 @@ def render_template(path: Path, variables: Mapping[str, object]) -> Rendered:
 
 
 def load_template(
-    path: Path, variables: Mapping[str, object]
+    path: Path, variables: Mapping[str, object], root: Path | None = None
 ) -> tuple[Document | None, Diagnostic | None]:
     """Render and parse a template file. A template that renders to nothing but blank text
     gives no document (and no error): it has nothing to say for these variables."""
     try:
-        rendered = render_template(path, variables)
+        rendered = render_template(path, variables, root)
     except TemplateProblem as problem:
         return None, problem.diagnostic
     if not rendered.text.strip():
@@ -510,6 +524,8 @@ def _diagnostic(exc: Exception, shown: str, variables: Mapping[str, object]) -> 
             f"refused by the template sandbox: {(exc.message or '').rstrip('.')}",
             "template-error",
         )
+    if isinstance(exc, TemplateRefused):
+        return Diagnostic(mark, f"included template {exc.message}", "template-error")
     if isinstance(exc, TemplateNotFound):
         return Diagnostic(
             mark,

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from ainas_provision.files import MAX_SECRET_BYTES, read_regular
 from ainas_provision.secrets.values import Secret
 
 KINDS = ("env", "file", "encrypted")
@@ -103,7 +104,43 @@ def resolve(
     decrypt: Decryptor | None = None,
 ) -> Secret:
     """The secret's value. ``field_path`` is the manifest path (the associated data of an
-    encrypted value); ``plaintext`` is the value of a plain string."""
+    encrypted value); ``plaintext`` is the value of a plain string. A value that is not valid
+    Unicode text (an environment variable's undecodable bytes arrive as lone surrogates) is an
+    error here, where it can be placed, not when it is first encoded to be sent."""
+    secret = _resolve(
+        ref,
+        field_path=field_path,
+        base_dir=base_dir,
+        env=env,
+        allow_plaintext=allow_plaintext,
+        plaintext=plaintext,
+        decrypt=decrypt,
+    )
+    if not is_text(secret.reveal()):
+        rule = {"env": "secret-env", "file": "secret-file"}.get(ref.kind, "secret-form")
+        raise SecretError(rule, f"{ref.describe()} is not valid UTF-8 text")
+    return secret
+
+
+def is_text(value: str) -> bool:
+    """Whether ``value`` can be sent as UTF-8 (no lone surrogate)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _resolve(
+    ref: SecretRef,
+    *,
+    field_path: str,
+    base_dir: Path,
+    env: Mapping[str, str],
+    allow_plaintext: bool,
+    plaintext: str | None,
+    decrypt: Decryptor | None,
+) -> Secret:
     if ref.kind == "plain":
         if not allow_plaintext:
             raise SecretError(
@@ -127,7 +164,7 @@ def resolve(
     if ref.kind == "file":
         path = base_dir / ref.ref
         try:
-            data = path.read_bytes()
+            data = read_regular(path, limit=MAX_SECRET_BYTES, shown=ref.ref)
         except FileNotFoundError:
             raise SecretError("secret-file", f"reads {ref.ref}, which does not exist") from None
         except OSError as exc:

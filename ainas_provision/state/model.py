@@ -60,6 +60,7 @@ class State:
         if op == "delete":
             table.pop(record["key"], None)
         else:
+            check_entry(section, record["key"], record["value"])
             table[record["key"]] = copy.deepcopy(record["value"])
 
     def copy(self) -> State:
@@ -87,7 +88,7 @@ class State:
                 f" is not {FORMAT_VERSION}"
             )
         try:
-            return cls(
+            state = cls(
                 lineage=str(data["lineage"]),
                 serial=int(data["serial"]),
                 target=data.get("target"),
@@ -99,3 +100,42 @@ class State:
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise StateFormatError(f"missing or malformed field: {exc}") from None
+        for section in ("sites", "users"):
+            for key, entry in getattr(state, section).items():
+                check_entry(section, key, entry)
+        return state
+
+
+def check_entry(section: str, key: object, entry: object) -> None:
+    """An entry of ``sites`` (``{"site_id": "…", "fingerprints": {name: "…"}}``) or ``users``
+    (``{"fingerprints": {…}}``) as this version writes it; else a :class:`StateFormatError`
+    naming the entry, so that a hand-edited state is reported, not crashed on."""
+    where = f"{section}.{key}"
+    if not isinstance(key, str) or not isinstance(entry, dict):
+        raise StateFormatError(f"{where} is {_json_type(entry)}, not an entry of the state")
+    if section == "sites" and not isinstance(entry.get("site_id"), str):
+        raise StateFormatError(
+            f"{where}.site_id is {_json_type(entry.get('site_id'))}, not a 拠点ID"
+        )
+    fingerprints = entry.get("fingerprints", {})
+    if not isinstance(fingerprints, dict) or not all(
+        isinstance(name, str) and isinstance(value, str) for name, value in fingerprints.items()
+    ):
+        raise StateFormatError(
+            f"{where}.fingerprints is {_json_type(fingerprints)}, not a mapping of field names "
+            "to fingerprints"
+        )
+
+
+def _json_type(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    return "a string" if isinstance(value, str) else type(value).__name__

@@ -22,8 +22,12 @@ import uuid
 from pathlib import Path
 
 from ainas_provision.errors import AinasProvisionError
+from ainas_provision.files import read_regular
 from ainas_provision.state.lock import FileLock
 from ainas_provision.state.model import State, StateFormatError
+
+# a state file or journal: a regular file, read whole (a tenant of 100,000 users is ~30 MB)
+MAX_STATE_BYTES = 512 * 1024 * 1024
 
 
 class StateError(AinasProvisionError):
@@ -92,7 +96,8 @@ class LocalStateStore:
         state = State()
         if self.path.exists():
             try:
-                state = State.from_json(json.loads(self.path.read_text(encoding="utf-8")))
+                text = read_regular(self.path, limit=MAX_STATE_BYTES).decode("utf-8")
+                state = State.from_json(json.loads(text))
             except (OSError, ValueError, StateFormatError) as exc:
                 raise StateError(f"cannot read the state file {self.path}: {exc}") from None
         if self.journal_path.exists():
@@ -101,8 +106,9 @@ class LocalStateStore:
 
     def _replay(self, state: State) -> None:
         try:
-            lines = self.journal_path.read_text(encoding="utf-8").splitlines()
-        except OSError as exc:
+            data = read_regular(self.journal_path, limit=MAX_STATE_BYTES)
+            lines = data.decode("utf-8").splitlines()
+        except (OSError, ValueError) as exc:
             raise StateError(f"cannot read the state journal {self.journal_path}: {exc}") from None
         for number, line in enumerate(lines, 1):
             try:
@@ -113,11 +119,16 @@ class LocalStateStore:
                 raise StateError(
                     f"the state journal {self.journal_path} is damaged at line {number}"
                 ) from None
-            if record.get("op") == "begin":
-                state.lineage = record["lineage"]
-                state.serial = record["serial"]
-                continue
-            state.apply(record)
+            try:
+                if record.get("op") == "begin":
+                    state.lineage = str(record["lineage"])
+                    state.serial = int(record["serial"])
+                    continue
+                state.apply(record)
+            except (StateFormatError, KeyError, TypeError, ValueError, AttributeError) as exc:
+                raise StateError(
+                    f"the state journal {self.journal_path} is damaged at line {number}: {exc}"
+                ) from None
 
     # -- an apply --------------------------------------------------------------------------
     def begin(self, state: State) -> None:
@@ -129,7 +140,11 @@ class LocalStateStore:
         if not state.lineage:
             state.lineage = str(uuid.uuid4())
         state.serial += 1
-        self._journal = open(self.journal_path, "a", encoding="utf-8")  # noqa: SIM115
+        # owner-only, as the state is: it holds the same records
+        fd = os.open(self.journal_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        if hasattr(os, "fchmod"):  # one left by an older version may be 0644
+            os.fchmod(fd, 0o600)
+        self._journal = os.fdopen(fd, "a", encoding="utf-8")
         self._append({"op": "begin", "lineage": state.lineage, "serial": state.serial})
 
     def record(self, state: State, record: dict) -> None:

@@ -15,7 +15,13 @@ import ainas_provision.validation.rules  # noqa: F401  (registers every rule)
 from ainas_provision import validation
 from ainas_provision.diagnostics import Diagnostic
 from ainas_provision.manifest import datafiles
-from ainas_provision.manifest.loader import TEMPLATE_SUFFIX, Document, load_file, manifest_files
+from ainas_provision.manifest.loader import (
+    TEMPLATE_SUFFIX,
+    Document,
+    load_file,
+    manifest_files,
+    manifest_root,
+)
 from ainas_provision.manifest.marks import Mark, MarkedMap, key_mark_of
 from ainas_provision.manifest.merge import merge
 from ainas_provision.secrets.crypto import SecretsKeyError, load_key, make_decryptor
@@ -84,15 +90,16 @@ def load_documents(
     manifest.
     """
     files, problems = manifest_files(path)
+    root = manifest_root(path) if files else None  # what manifests may read: nothing outside
     loaded: dict[Path, tuple[Document | None, list[Diagnostic]]] = {}
     sources: list[datafiles.VarsSource] = []
     for file in files:
         if file.name.endswith(TEMPLATE_SUFFIX):
             continue
-        doc, problem = load_file(file)
+        doc, problem = load_file(file, root)
         found = [problem] if problem else []
         if doc:
-            setting, setting_problems = datafiles.vars_setting(doc)
+            setting, setting_problems = datafiles.vars_setting(doc, root)
             sources.extend(setting)
             found.extend(setting_problems)
         loaded[file] = (doc, found)
@@ -109,7 +116,7 @@ def load_documents(
         else:
             from ainas_provision.manifest.templates import load_template  # Jinja2, when used
 
-            doc, problem = load_template(file, variables)
+            doc, problem = load_template(file, variables, root)
             found = [problem] if problem else []
             if doc and "vars" in doc.root:
                 found.append(_vars_in_template(doc))
@@ -177,7 +184,9 @@ def _validate(path, *, vars_files, env, decrypt, resolve_secrets, now) -> Valida
             )
             result.secrets = resolved.values
             result.diagnostics.extend(resolved.diagnostics)
-        result.certificate = check_certificate(merged, origin, result.secrets, now)
+        result.certificate = check_certificate(
+            merged, origin, result.secrets, now, root=manifest_root(path)
+        )
         result.diagnostics.extend(result.certificate.diagnostics)
     elif not problems:
         result.diagnostics.append(Diagnostic(Mark(str(path), 1, 1), "no manifest found", "path"))

@@ -23,6 +23,7 @@ from ainas_provision.errors import AinasProvisionError, ManifestError
 from ainas_provision.plan.changes import Note
 from ainas_provision.plan.diff import DiffOptions, diff
 from ainas_provision.plan.plan import Plan, PlanRefused, first_difference
+from ainas_provision.secrets.refs import is_text
 from ainas_provision.secrets.values import Secret
 from ainas_provision.state.keys import (
     Fingerprinter,
@@ -89,6 +90,8 @@ class Run:
     def new_password(self) -> Secret | None:
         value = self.options.env.get("AINAS_NEW_PASSWORD")
         if value:
+            if not is_text(value):
+                raise AinasProvisionError("AINAS_NEW_PASSWORD is not valid UTF-8 text")
             return Secret(value, "AINAS_NEW_PASSWORD")
         return self.desired.connection_secrets.get("new_password")
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from ainas_provision.domain.desired import DesiredState
 from ainas_provision.errors import AinasProvisionError
+from ainas_provision.secrets.refs import is_text
 from ainas_provision.secrets.values import Secret
 
 ENV = {
@@ -61,6 +62,8 @@ def resolve_connection(
         value = env.get(variable)
         if value:
             if name in SECRETS:
+                if not is_text(value):
+                    raise AinasProvisionError(f"{variable} is not valid UTF-8 text")
                 values[name] = Secret(value, variable)
             elif name in PATHS:
                 values[name] = Path(value)

@@ -25,6 +25,7 @@ from cryptography.x509.oid import NameOID
 from ainas_provision.certs.errors import CertificateError
 from ainas_provision.certs.reader import load_p12
 from ainas_provision.errors import AinasProvisionError
+from ainas_provision.files import MAX_KEY_FILE_BYTES, read_regular
 from ainas_provision.targets.https.connection import Connection
 
 
@@ -56,7 +57,7 @@ def client_tls(connection: Connection) -> ClientTls:
         )
     where = f"the client certificate {path} ({connection.source('client_cert')})"
     try:
-        data = path.read_bytes()
+        data = read_regular(path, limit=MAX_KEY_FILE_BYTES)
     except OSError as exc:
         raise TlsSetupError(f"cannot read {where}: {exc.strerror or exc}") from None
     password = connection.client_cert_password
@@ -83,7 +84,9 @@ def client_tls(connection: Connection) -> ClientTls:
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     if connection.ca_file is not None:
         try:
-            context.load_verify_locations(cafile=str(connection.ca_file))
+            # read here, as a regular file (a FIFO would hang OpenSSL's own read)
+            pem = read_regular(connection.ca_file, limit=MAX_KEY_FILE_BYTES)
+            context.load_verify_locations(cadata=pem.decode("ascii", "replace"))
         except (OSError, ssl.SSLError) as exc:
             raise TlsSetupError(
                 f"cannot use the CA file {connection.ca_file} ({connection.source('ca_file')}): "

@@ -11,6 +11,7 @@ from pathlib import Path
 from ainas_provision.certs.errors import CertificateError
 from ainas_provision.certs.info import CertificateInfo, validity_problems
 from ainas_provision.diagnostics import Diagnostic, Severity
+from ainas_provision.files import MAX_KEY_FILE_BYTES, read_regular
 from ainas_provision.manifest.loader import Document, display_path
 from ainas_provision.manifest.marks import Mark, MarkedMap, mark_of
 from ainas_provision.secrets.values import Secret
@@ -75,6 +76,8 @@ def check(
     origin: Mapping[str, Document],
     secrets: Mapping[str, Secret] | None,
     now: dt.datetime,
+    *,
+    root: Path | None = None,
 ) -> CertificateCheck:
     """Check the certificate section. Without ``secrets`` (or without the password among them)
     only the file's presence is checked."""
@@ -82,7 +85,7 @@ def check(
     if result.path is None:
         return result
     cert = merged["certificate"]
-    data = _read(result, cert)
+    data = _read(result, cert, root)
     password = (secrets or {}).get("certificate.password")
     if (
         data is None
@@ -134,10 +137,11 @@ def check(
     return result
 
 
-def _read(result: CertificateCheck, cert: MarkedMap) -> bytes | None:
+def _read(result: CertificateCheck, cert: MarkedMap, root: Path | None) -> bytes | None:
+    """The certificate file's bytes: a regular file, inside the manifest directory ``root``."""
     full = result.path
     try:
-        return full.read_bytes()
+        return read_regular(full, within=root, limit=MAX_KEY_FILE_BYTES, shown=cert["file"])
     except FileNotFoundError:
         message = (
             f"証明書ファイル (file) {cert['file']} does not exist (looked for {display_path(full)})"

@@ -1,0 +1,120 @@
+"""Reading the files manifests name, without being led astray by them.
+
+Manifests, data files, templates, certificate files and ``{file: …}`` secrets are named by
+whoever writes the repository; a hostile one may name ``/dev/zero`` (memory exhausted), a FIFO
+(a read that never ends), ``/proc/self/environ`` (another process's secrets, copied into a field
+and printed in a plan), or a link inside the manifest directory that points out of it. So every
+such read goes through :func:`read_regular`:
+
+- the path is resolved (every link followed) first; with ``within``, the resolved path must be
+  inside that directory (itself resolved), else the read is refused naming the link;
+- nothing under ``/proc`` or ``/sys`` is read: their files say they are regular, with size 0;
+- the file is opened without blocking (a FIFO's open would wait for a writer) and without
+  following a link put in place since, and must then be a regular file (``fstat``);
+- at most ``limit`` bytes are read; a larger file is refused, not truncated.
+
+A refusal is an :class:`UnsafeFile`, an :class:`OSError` whose ``strerror`` says why in plain
+words: code that already reports ``cannot read …: {strerror}`` reports it as such, at the place
+that named the file.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+from pathlib import Path
+
+MAX_MANIFEST_BYTES = 64 * 1024 * 1024  # a manifest, a template, a data file
+MAX_SECRET_BYTES = 64 * 1024  # a {file: …} secret
+MAX_KEY_FILE_BYTES = 4 * 1024 * 1024  # a certificate (.p12/.pfx)
+PSEUDO_FILESYSTEMS = ("/proc", "/sys")
+_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
+_FLAGS |= getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+
+
+class UnsafeFile(OSError):
+    """A file that is refused: not a regular file, too large, or outside its directory."""
+
+    def __init__(self, path: Path | str, reason: str, *, outside: bool = False) -> None:
+        super().__init__(errno.EPERM, reason, str(path))
+        self.outside = outside
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe)"
+    if stat.S_ISCHR(mode):
+        return "a character device"
+    if stat.S_ISBLK(mode):
+        return "a block device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"
+
+
+def _inside(path: str, directory: str) -> bool:
+    try:
+        return os.path.commonpath([path, directory]) == directory
+    except ValueError:  # another drive on Windows
+        return False
+
+
+def resolve_within(path: Path, within: Path | None, shown: str | None = None) -> str:
+    """``path`` with every link followed; with ``within``, refused unless it stays inside it."""
+    resolved = os.path.realpath(path)
+    if within is not None:
+        root = os.path.realpath(within)
+        if not _inside(resolved, root):
+            name = shown or str(path)
+            # inside before links are followed: a link took it out, and is named as such
+            linked = _inside(os.path.abspath(path), os.path.abspath(within))
+            how = "is a link to" if linked else "is"
+            raise UnsafeFile(
+                path,
+                f"{name} {how} {resolved}, outside the manifest directory {root}: files named "
+                "by manifests are read only from inside it",
+                outside=True,
+            )
+    if any(_inside(resolved, root) for root in PSEUDO_FILESYSTEMS):
+        raise UnsafeFile(path, f"{shown or path} is a system file (/proc, /sys): never read")
+    return resolved
+
+
+def read_regular(
+    path: Path,
+    *,
+    within: Path | None = None,
+    limit: int = MAX_MANIFEST_BYTES,
+    shown: str | None = None,
+) -> bytes:
+    """The bytes of the regular file at ``path`` (see the module's docstring). Raises
+    :class:`FileNotFoundError` and other :class:`OSError` as opening would, and
+    :class:`UnsafeFile`."""
+    resolved = resolve_within(Path(path), within, shown)
+    fd = os.open(resolved, _FLAGS)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise UnsafeFile(path, f"it is {_kind(info.st_mode)}: only regular files are read")
+        if info.st_size > limit:
+            raise UnsafeFile(path, _too_large(info.st_size, limit))
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            chunk = os.read(fd, min(1 << 20, limit + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > limit:
+                raise UnsafeFile(path, _too_large(size, limit))
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def _too_large(size: int, limit: int) -> str:
+    return f"it is larger than {limit:,} bytes ({size:,} or more): refused, not read"
