@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from ainas_emulator.store import Store
 from ainas_provision.files import MAX_SECRET_BYTES, UnsafeFile, read_regular
-from ainas_provision.sandbox.store import Store
 from ainas_provision.state.model import State
 from ainas_provision.state.store import LocalStateStore
 from ainas_provision.validation.engine import validate
