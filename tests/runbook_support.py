@@ -95,11 +95,12 @@ def session(
     plan_file: Path | None = None,
     lang: str = "en",
     allow_deletes: int | None = None,
+    state: str | None = None,
 ) -> RunbookSession:
     import os
 
     return open_session(
-        Options(path=path, env=dict(os.environ)),
+        Options(path=path, state_path=state, env=dict(os.environ)),
         plan_file,
         lang,
         lambda message: None,

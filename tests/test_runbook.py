@@ -337,6 +337,36 @@ def test_the_state_is_locked_while_the_runbook_is_open(workspace):
         opened.close()
 
 
+def test_the_runbook_keeps_its_record_in_a_postgresql_state(
+    workspace, postgres_server, pg_database, monkeypatch
+):
+    from ainas_provision.state.keys import key_text, new_key
+    from ainas_provision.state.postgres import PostgresStateStore
+
+    monkeypatch.setenv("AINAS_STATE_KEY", key_text(new_key()))
+    url = postgres_server.url(pg_database) + "#runbook"
+    opened = session(workspace, state=url)
+    try:
+        opened.confirm("certificate")
+        opened.confirm("site.akihabara", {"site_id": SITE_ID})
+    finally:
+        opened.close()
+    opened = session(workspace, state=url)  # opened again: it resumes
+    try:
+        assert opened.addresses[0] == "batch_account.akihabara"
+        store = opened.run.store
+        assert isinstance(store, PostgresStateStore)
+        state = store.load()
+    finally:
+        opened.close()
+    assert state.site_id("akihabara") == SITE_ID
+    assert state.runbook["recorded"]["site.akihabara"]["fields"]["name"] == "利活用事務所"
+    assert not (workspace / "ainas.state.json").exists()
+    result = run("plan", str(workspace), "--target", "runbook:", "--state", url)
+    assert result.exit_code == 0, result.stderr
+    assert "Plan: 4 to add" in result.stdout
+
+
 # -- saved plans -----------------------------------------------------------------------------
 def test_a_saved_plan_resumes_and_a_stale_one_is_refused(workspace, tmp_path):
     saved = tmp_path / "runbook.plan"

@@ -111,18 +111,17 @@ def test_state_init_makes_the_versioned_schema_named_by_the_url(postgres_server,
     made = run("state", "init", "--state", url)
     assert made.exit_code == 0, made.stderr
     assert "created the state tables in schema team_state" in made.stderr
-    assert "(schema version 1)" in made.stderr
+    assert "(schema version 2)" in made.stderr
     again = run("state", "init", "--state", url)
-    assert again.exit_code == 0 and "ready (schema version 1)" in again.stdout
+    assert again.exit_code == 0 and "ready (schema version 2)" in again.stdout
     tables = postgres_server.query(
         pg_database,
         "SELECT table_name FROM information_schema.tables WHERE table_schema = 'team_state' "
         "ORDER BY 1",
     )
     assert [t for (t,) in tables] == ["journal", "locks", "resources", "schema_version", "states"]
-    assert postgres_server.query(pg_database, "SELECT version FROM team_state.schema_version") == [
-        (1,)
-    ]
+    versions = "SELECT version FROM team_state.schema_version ORDER BY 1"
+    assert postgres_server.query(pg_database, versions) == [(1,), (2,)]
 
 
 def test_a_newer_schema_version_is_refused(quickstart, postgres_server, pg_database, key_env):
@@ -131,7 +130,7 @@ def test_a_newer_schema_version_is_refused(quickstart, postgres_server, pg_datab
     postgres_server.query(pg_database, "INSERT INTO ainas_provision.schema_version VALUES (99)")
     result = run("apply", str(quickstart), "--state", url, "--auto-approve", env=key_env)
     assert result.exit_code == 1
-    assert "schema version 99, newer than this ainas-provision knows (1): upgrade" in result.stderr
+    assert "schema version 99, newer than this ainas-provision knows (2): upgrade" in result.stderr
 
 
 def test_state_init_refuses_a_file_state(tmp_path):

@@ -111,9 +111,10 @@ def export(opts: workflow.Options, plan_file: Path | None, output_format: str, o
 @click.option(
     "--state",
     "state_path",
-    type=click.Path(path_type=Path, dir_okay=False),
     default=None,
-    help="The state file [default: ainas.state.json beside the manifests].",
+    metavar="FILE|postgresql://…",
+    help="The state: a file, or postgresql://…/DB[?schema=S][#NAME] "
+    "[default: $AINAS_STATE, else connection.state, else ainas.state.json beside the manifests].",
 )
 @click.option(
     "--site", "sites", multiple=True, metavar="HANDLE", help="Limit to this site (repeatable)."

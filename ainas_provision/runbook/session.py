@@ -248,7 +248,7 @@ class RunbookSession:
         state = store.load()
         if (state.lineage, state.serial) != self.expected:
             raise RunbookRefused(
-                f"the runbook is stale: the state {store.path} is at serial {state.serial}, and "
+                f"the runbook is stale: the state {store.describe()} is at serial {state.serial}, and "
                 f"this runbook expected serial {self.expected[1]}: something else wrote it. "
                 "Nothing was recorded; open the runbook again"
             )
@@ -416,7 +416,7 @@ def check_saved_plan(run: workflow.Run, plan: Plan) -> Plan:
         return plan
     raise PlanRefused(
         f"the plan is stale: it was made from state serial {plan.serial}, and the state "
-        f"{run.store.path} is now at serial {state.serial}"
+        f"{run.store.describe()} is now at serial {state.serial}"
         + ("" if same_lineage else " of another lineage")
         + ", moved by something other than this plan's runbook; make a new plan"
     )

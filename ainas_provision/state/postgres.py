@@ -63,7 +63,7 @@ if TYPE_CHECKING:
     import psycopg
 
 SCHEMES = ("postgresql://", "postgres://")
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 DEFAULT_SCHEMA = "ainas_provision"
 DEFAULT_NAME = "default"
 MASK = "***"
@@ -541,7 +541,8 @@ class PostgresStateStore:
                 conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
                 row = conn.execute(
                     self._sql(
-                        "SELECT lineage, serial, target, key_check, certificate FROM {s}.states "
+                        "SELECT lineage, serial, target, key_check, certificate, runbook "
+                        "FROM {s}.states "
                         "WHERE name = %s"
                     ),
                     (self.location.name,),
@@ -555,8 +556,8 @@ class PostgresStateStore:
                     ),
                     (self.location.name,),
                 ).fetchall()
-        lineage, serial, target, key_check, certificate = row
-        state = State(lineage, serial, target, key_check, certificate)
+        lineage, serial, target, key_check, certificate, runbook = row
+        state = State(lineage, serial, target, key_check, certificate, runbook=runbook)
         for section, key, value in resources:
             getattr(state, section)[key] = value
         return state
@@ -638,7 +639,7 @@ class PostgresStateStore:
         with self._guard():
             conn = self._connection()
             with conn.transaction():
-                if section in ("target", "key_check", "certificate"):
+                if section in ("target", "key_check", "certificate", "runbook"):
                     value = None if record["op"] == "delete" else record["value"]
                     conn.execute(
                         self._sql(f"UPDATE {{s}}.states SET {section} = %s WHERE name = %s"),
@@ -690,10 +691,11 @@ class PostgresStateStore:
                 conn.execute(
                     self._sql(
                         "INSERT INTO {s}.states (name, lineage, serial, target, key_check, "
-                        "certificate) VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (name) DO "
-                        "UPDATE SET lineage = EXCLUDED.lineage, serial = EXCLUDED.serial, "
-                        "target = EXCLUDED.target, key_check = EXCLUDED.key_check, "
-                        "certificate = EXCLUDED.certificate, updated_at = now()"
+                        "certificate, runbook) VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT "
+                        "(name) DO UPDATE SET lineage = EXCLUDED.lineage, serial = "
+                        "EXCLUDED.serial, target = EXCLUDED.target, key_check = "
+                        "EXCLUDED.key_check, certificate = EXCLUDED.certificate, runbook = "
+                        "EXCLUDED.runbook, updated_at = now()"
                     ),
                     (
                         name,
@@ -702,6 +704,7 @@ class PostgresStateStore:
                         _json(state.target),
                         state.key_check,
                         _json(state.certificate),
+                        _json(state.runbook),
                     ),
                 )
                 with conn.cursor() as cursor:
@@ -779,4 +782,6 @@ MIGRATIONS: dict[int, list[str]] = {
         "host text, pid integer, operation text, since timestamptz, "
         "backend_pid integer NOT NULL)",
     ],
+    # the runbook's record: which plan a person is carrying out, and what they entered
+    2: ["ALTER TABLE {s}.states ADD COLUMN runbook json"],
 }
