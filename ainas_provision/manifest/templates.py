@@ -6,8 +6,13 @@ Rendering
     variable or column is an error, never an empty string), ``keep_trailing_newline`` and no
     autoescaping. Variables come from data files (:mod:`ainas_provision.manifest.datafiles`).
     ``{% include %}`` reads files beside the template (never above it). The sandbox refuses
-    access to internals (``''.__class__``…) and, here, also ``*`` and ``**`` that would build
-    huge values; the output is capped at :data:`MAX_OUTPUT` characters.
+    access to internals (``''.__class__``…) and, here, anything that would build a value of
+    more than :data:`MAX_SEQUENCE` items or characters before building it: ``*``, ``**``, the
+    string methods that pad, repeat or join (``ljust``, ``center``, ``zfill``, ``expandtabs``,
+    ``replace``, ``join``), format widths and precisions (``'%0Nd' % x``, ``'%0Nd'|format``,
+    ``'{:N}'.format``, ``format_map``) and the filters that grow a value (``center``,
+    ``indent``, ``join``, ``replace``, ``format``); the output is capped at :data:`MAX_OUTPUT`
+    characters.
 
 How a rendered position is traced back to the template
     Jinja compiles a template into a Python generator function and records, for some lines of
@@ -67,7 +72,7 @@ from jinja2.exceptions import (
 )
 from jinja2.loaders import split_template_path
 from jinja2.runtime import missing
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2.sandbox import SandboxedEnvironment, SandboxedFormatter
 from jinja2.utils import object_type_repr
 
 from ainas_provision.diagnostics import Diagnostic
@@ -81,6 +86,7 @@ from ainas_provision.manifest.loader import (
     parse_document,
 )
 from ainas_provision.manifest.marks import Mark
+from ainas_provision.manifest.scalars import Interpolations, ScalarRefused
 
 MAX_OUTPUT = 64 * 1024 * 1024  # characters of rendered output
 MAX_SEQUENCE = 1_000_000  # items a `*` may build
@@ -216,15 +222,21 @@ class TemplateEnvironment(SandboxedEnvironment):
     """The sandbox manifests are rendered in."""
 
     code_generator_class = _LineMarkingCodeGenerator
-    intercepted_binops = frozenset({"*", "**"})
+    intercepted_binops = frozenset({"*", "**", "%"})
 
     def __init__(self, directory: Path, root: Path | None = None) -> None:
+        # every {{ … }} becomes a token, written as a scalar of its place when the output is
+        # assembled (see ainas_provision.manifest.scalars)
+        self.interpolations = Interpolations()
         super().__init__(
+            finalize=self.interpolations.finalize,
             loader=_TemplateFiles(directory, root),
             undefined=_Undefined,
             keep_trailing_newline=True,
             autoescape=False,
         )
+        for name, check in _FILTER_CHECKS.items():
+            self.filters[name] = _checked_filter(self.filters[name], check)
 
     def getattr(self, obj, attribute):
         # a CSV column wins over a dict method or a row attribute of the same name
@@ -239,7 +251,36 @@ class TemplateEnvironment(SandboxedEnvironment):
             _check_repeat(right, left)
         elif operator_ == "**":
             _check_power(left, right)
+        elif operator_ == "%" and isinstance(left, str):
+            _check_percent_format(left, right)
         return super().call_binop(context, operator_, left, right)
+
+    def call(__self, __context, __obj, *args, **kwargs):  # Jinja's signature
+        owner = getattr(__obj, "__self__", None)
+        if isinstance(owner, str):
+            name = getattr(__obj, "__name__", "")
+            if name == "join" and args and not isinstance(args[0], str | list | tuple):
+                args = (list(args[0]), *args[1:])  # measured before it is joined
+            _check_str_method(owner, name, args, kwargs)
+        return super().call(__context, __obj, *args, **kwargs)
+
+    def wrap_str_format(self, value):
+        """``str.format``/``format_map``, with each field's width and precision checked once
+        resolved (nested ``{:{w}}`` included) before the field is formatted."""
+        wrapped = super().wrap_str_format(value)
+        if wrapped is None:
+            return None
+        text, is_map = value.__self__, value.__name__ == "format_map"
+        formatter = _BoundedFormatter(self)
+
+        def bounded(*args, **kwargs):
+            if is_map:
+                if kwargs or len(args) != 1:
+                    raise TypeError("format_map() takes exactly one argument")
+                args, kwargs = (), args[0]
+            return type(text)(formatter.vformat(text, args, kwargs))
+
+        return bounded
 
 
 def _check_repeat(sequence, times) -> None:
@@ -250,6 +291,116 @@ def _check_repeat(sequence, times) -> None:
                 f"'*' would build a value of {size:,} items; templates may build at most "
                 f"{MAX_SEQUENCE:,}"
             )
+
+
+def _refuse_size(size: int, what: str) -> None:
+    if size > MAX_SEQUENCE:
+        raise SecurityError(
+            f"{what} would build a value of {size:,} characters; templates may build at most "
+            f"{MAX_SEQUENCE:,}"
+        )
+
+
+def _as_int(value, default: int = 0) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else default
+
+
+def _check_str_method(text: str, name: str, args: tuple, kwargs: dict) -> None:
+    """The size of what a string method would build, refused above the limit before it is
+    built."""
+    if name in ("ljust", "rjust", "center", "zfill"):
+        width = args[0] if args else kwargs.get("width", 0)
+        _refuse_size(_as_int(width), f"'{name}'")
+    elif name == "expandtabs":
+        size = _as_int(args[0] if args else kwargs.get("tabsize", 8), 8)
+        _refuse_size(len(text) + text.count("\t") * size, "'expandtabs'")
+    elif name == "replace" and len(args) >= 2:
+        old, new = args[0], args[1]
+        if isinstance(old, str) and isinstance(new, str):
+            times = text.count(old) if old else len(text) + 1
+            count = _as_int(args[2] if len(args) > 2 else kwargs.get("count", -1), -1)
+            if count >= 0:
+                times = min(times, count)
+            _refuse_size(len(text) + times * max(0, len(new) - len(old)), "'replace'")
+    elif name == "join" and args and isinstance(args[0], list | tuple):
+        _check_join(text, args[0])
+
+
+def _check_join(separator: str, items) -> None:
+    items = list(items)
+    size = sum(len(str(item)) for item in items) + len(separator) * max(0, len(items) - 1)
+    _refuse_size(size, "'join'")
+
+
+# a %-conversion: %[(key)][flags][width][.precision][length]type
+_PERCENT = re.compile(r"%(?:\([^)]*\))?[#0\- +]*(\*|\d+)?(?:\.(\*|\d+))?[hlL]?[a-zA-Z%]")
+
+
+def _check_percent_format(text: str, values) -> None:
+    for match in _PERCENT.finditer(text):
+        for part in match.groups():
+            if part == "*":
+                raise SecurityError("a '*' width or precision in a % format is refused")
+            if part is not None:
+                _refuse_size(int(part), "a % format width or precision")
+
+
+class _BoundedFormatter(SandboxedFormatter):
+    """The sandbox's ``str.format``, with every field's width and precision checked."""
+
+    def format_field(self, value, format_spec: str):
+        for number in re.findall(r"\d+", format_spec):
+            _refuse_size(int(number), "a format width or precision")
+        return super().format_field(value, format_spec)
+
+
+def _check_center_filter(value, width=80, *args, **kwargs) -> None:
+    _refuse_size(_as_int(width), "'center'")
+
+
+def _check_indent_filter(value, width=4, *args, **kwargs) -> None:
+    lines = str(value).count("\n") + 1
+    step = len(width) if isinstance(width, str) else _as_int(width)
+    _refuse_size(len(str(value)) + lines * step, "'indent'")
+
+
+def _check_join_filter(value, d="", *args, **kwargs) -> None:
+    if isinstance(value, list | tuple) and isinstance(d, str):
+        _check_join(d, value)
+
+
+def _check_replace_filter(value, old="", new="", count=None) -> None:
+    _check_str_method(str(value), "replace", (old, new, -1 if count is None else count), {})
+
+
+def _check_format_filter(value, *args, **kwargs) -> None:
+    if isinstance(value, str):
+        _check_percent_format(value, args or kwargs)
+
+
+_FILTER_CHECKS = {
+    "center": _check_center_filter,
+    "indent": _check_indent_filter,
+    "join": _check_join_filter,
+    "replace": _check_replace_filter,
+    "format": _check_format_filter,
+}
+
+
+def _checked_filter(function, check):
+    """``function`` (a Jinja filter), refusing before it runs what ``check`` refuses; the
+    filter keeps its pass_context/pass_eval_context marks."""
+
+    @functools.wraps(function)
+    def checked(*args, **kwargs):
+        skip = 1 if getattr(function, "jinja_pass_arg", None) is not None else 0
+        if len(args) > skip and not isinstance(args[skip], str | list | tuple | dict):
+            # an iterator (`range(n) | map(…)`) is measured, so it is read into a list first
+            args = (*args[:skip], list(args[skip]), *args[skip + 1 :])
+        check(*args[skip:], **kwargs)
+        return function(*args, **kwargs)
+
+    return checked
 
 
 def _check_power(base, exponent) -> None:
@@ -306,15 +457,26 @@ class Rendered:
 
 
 class _OutputMap:
-    """Builds :class:`Rendered` from chunks and their origins."""
+    """Builds :class:`Rendered` from chunks and their origins, writing each interpolated value
+    as a scalar of its place (the rendered line before it tells the place)."""
 
-    def __init__(self, shown: str) -> None:
+    def __init__(self, shown: str, interpolations: Interpolations | None = None) -> None:
         self.rendered = Rendered(shown)
         self.parts: list[str] = []
         self.col = 0
         self.size = 0
+        self.interpolations = interpolations
+        self.line = ""  # the current rendered line so far
 
     def add(self, chunk: str, origin: Origin, literal: bool) -> None:
+        if self.interpolations is not None:
+            try:
+                chunk = self.interpolations.resolve(chunk, self.line)
+            except ScalarRefused as exc:
+                mark = Mark(origin.file, origin.line, self.col + 1, origin.note("while rendering"))
+                raise TemplateProblem(Diagnostic(mark, str(exc), "template-error")) from None
+            last = chunk.rfind("\n")
+            self.line = self.line + chunk if last < 0 else chunk[last + 1 :]
         self.size += len(chunk)
         if self.size > MAX_OUTPUT:
             raise SecurityError(
@@ -459,11 +621,13 @@ def render_template(
     ``root`` (default: its directory). Raises :class:`TemplateProblem`."""
     shown = display_path(path)
     environment = TemplateEnvironment(path.parent, root)
-    output = _OutputMap(shown)
+    output = _OutputMap(shown, environment.interpolations)
     try:
         template = environment.get_template(path.name)
         for chunk, origin, literal in _chunks(template, variables):
             output.add(chunk, origin, literal)
+    except TemplateProblem:
+        raise
     except Exception as exc:  # every failure of user code becomes a diagnostic
         raise TemplateProblem(_diagnostic(exc, shown, variables)) from None
     return output.result()
