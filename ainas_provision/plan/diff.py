@@ -251,20 +251,36 @@ class _Differ:
                 self._update_site(handle, site, live_sites[site_id], adopt=False)
                 continue
             note = None
+            # a recorded 拠点ID that is gone (the site deleted and made again by hand) is looked
+            # up by its natural key, as a site never recorded is: the live one is bound again
+            found = self._adoptable(site, live_sites, bound | claimed)
+            if found is not None:
+                self.bindings[handle] = found.id
+                claimed.add(found.id)
+                rebind = None
+                if site_id is not None:
+                    rebind = (
+                        f"拠点ID {site_id} recorded for this site no longer exists in AINAS; the live "
+                        f"site 拠点ID {found.id} has its {self._natural_key(site, found)}: it is "
+                        "bound to this site instead (its secrets were not written by this tool)"
+                    )
+                self._update_site(handle, site, found, adopt=True, note=rebind)
+                continue
             if site_id is not None:
                 note = (
                     f"拠点ID {site_id} recorded for this site no longer exists in AINAS (deleted "
-                    "outside the tool?): the site is created again"
+                    "outside the tool?), and no live site has its 代理人拠点コード or name: the "
+                    "site is created again"
                 )
-            else:
-                found = self._adoptable(site, live_sites, bound | claimed)
-                if found is not None:
-                    self.bindings[handle] = found.id
-                    claimed.add(found.id)
-                    self._update_site(handle, site, found, adopt=True)
-                    continue
             self._create_site(handle, site, note)
         self._delete_sites(bound, claimed)
+
+    @staticmethod
+    def _natural_key(site: Resource, live: LiveResource) -> str:
+        code = site.fields.get("code")
+        if code and live.fields.get("code") == code:
+            return f"代理人拠点コード '{code}'"
+        return f"代理人拠点名 '{site.fields.get('name')}'"
 
     def _adoptable(self, site: Resource, live_sites: dict, taken: set[str]) -> LiveResource | None:
         free = [s for s in live_sites.values() if s.id not in taken]
@@ -308,7 +324,15 @@ class _Differ:
             if account is not None:
                 self._create_batch(kind, handle, account, depends=[change.address])
 
-    def _update_site(self, handle: str, site: Resource, live: LiveResource, *, adopt: bool) -> None:
+    def _update_site(
+        self,
+        handle: str,
+        site: Resource,
+        live: LiveResource,
+        *,
+        adopt: bool,
+        note: str | None = None,
+    ) -> None:
         changes = _field_changes(kinds.SITE, site.fields, live.fields)
         if adopt:
             self.site_adoptions.add(handle)
@@ -322,7 +346,7 @@ class _Differ:
                     live_id=live.id,
                     fields=changes,
                     payload={c.name: c.new for c in changes},
-                    note=f"adopting the live site 拠点ID {live.id}" if adopt else None,
+                    note=note or (f"adopting the live site 拠点ID {live.id}" if adopt else None),
                 )
             )
         depends = [f"site.{handle}"] if adopt else []
@@ -363,6 +387,8 @@ class _Differ:
         self, kind: kinds.Kind, handle: str, account: Resource, depends: list[str]
     ) -> None:
         address = f"{kind.name}.{handle}"
+        if self._registered_elsewhere(kind, address, account, self.bindings.get(handle)):
+            return
         self.add(
             Change(
                 "create",
@@ -378,6 +404,35 @@ class _Differ:
                 depends_on=depends,
             )
         )
+
+    def _registered_elsewhere(
+        self, kind: kinds.Kind, address: str, account: Resource, site_id: str | None
+    ) -> bool:
+        """A write-once ID (一括利用者ID, 納付利用者ID) already registered on another live site is
+        an error of the plan: AINAS would refuse it, or hold it twice, after the site is sent."""
+        group = (
+            self.current.batch_accounts
+            if kind is kinds.BATCH_ACCOUNT
+            else self.current.kei_batch_accounts
+        )
+        for name in ("batch_user_id", "payment_user_id"):
+            wanted = account.fields.get(name)
+            if not wanted:
+                continue
+            for other_site, live in sorted(group.items()):
+                if other_site != site_id and live.fields.get(name) == wanted:
+                    other = self.current.sites.get(other_site)
+                    where = f"拠点ID {other_site}" + (
+                        f" ({other.fields.get('name')})" if other is not None else ""
+                    )
+                    self.errors.append(
+                        f"{address}: {kind.field(name).label} ({name}) '{wanted}' is already "
+                        f"registered on another site, {where}, and AINAS registers it once "
+                        f"({WRITE_ONCE_RULE}); bind this site to that one (give it its "
+                        "代理人拠点コード or name), or use the ID AINAS gave this site"
+                    )
+                    return True
+        return False
 
     def _update_batch(
         self,
