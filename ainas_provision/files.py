@@ -40,6 +40,9 @@ class UnsafeFile(OSError):
         super().__init__(errno.EPERM, reason, str(path))
         self.outside = outside
 
+    def __str__(self) -> str:
+        return self.strerror
+
 
 def _kind(mode: int) -> str:
     if stat.S_ISDIR(mode):

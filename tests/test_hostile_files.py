@@ -348,3 +348,12 @@ def test_the_sandbox_database_and_its_wal_and_shm_are_owner_only(tmp_path):
             store.close()
     finally:
         os.umask(previous)
+
+
+def test_a_plan_file_that_is_a_device_is_refused(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = within_seconds(lambda: run("show", "/dev/zero"))
+    assert result.exit_code == 1
+    assert "is not a plan saved by `ainas-provision plan --out` (it is a character device" in (
+        result.stderr
+    )

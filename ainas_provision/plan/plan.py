@@ -25,9 +25,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ainas_provision.errors import AinasProvisionError
+from ainas_provision.files import read_regular
 from ainas_provision.plan.changes import Change, Note
 
 FORMAT_VERSION = 1
+MAX_PLAN_BYTES = 512 * 1024 * 1024  # a saved plan is read whole, and only a regular file
 
 
 class PlanRefused(AinasProvisionError):
@@ -173,7 +175,7 @@ class Plan:
     @classmethod
     def load(cls, path: Path) -> Plan:
         try:
-            data = json.loads(Path(path).read_text(encoding="utf-8"))
+            data = json.loads(read_regular(Path(path), limit=MAX_PLAN_BYTES).decode("utf-8"))
             return cls.from_json(data)
         except FileNotFoundError:
             raise AinasProvisionError(f"no such plan file: {path}") from None

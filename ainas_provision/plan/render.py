@@ -88,7 +88,7 @@ def text_lines(plan: Plan) -> list[tuple[str, str | None]]:
                 symbol, text = _field_line(change, field)
                 lines.append((f"      {symbol} {text}", COLORS[symbol]))
             lines.append(("", None))
-    else:
+    elif not plan.errors:  # a plan with errors matches nothing: its errors say why
         lines.append((f"No changes: {target_line(plan)} matches the manifests.", "green"))
         lines.append(("", None))
     if plan.notes:
@@ -157,7 +157,7 @@ def render_markdown(plan: Plan, limit: int = MARKDOWN_LIMIT) -> str:
     head = [f"### ainas-provision plan — {target_line(plan)}", "", f"`{digest_line(plan)}`", ""]
     if plan.errors:
         head += ["**The plan cannot be applied:**", ""] + [f"- ❌ {e}" for e in plan.errors] + [""]
-    if not plan.changes:
+    if not plan.changes and not plan.errors:
         head += ["No changes: AINAS matches the manifests.", ""]
     else:
         head += [f"**{summary_line(plan)}**", ""]

@@ -126,7 +126,7 @@ class ApiClient:
         except httpx.TransportError as exc:
             raise classify(exc) from None
         if response.status_code >= 400:
-            raise _api_error(response)
+            raise _api_error(response, method, path)
         if not response.content:
             return None
         try:
@@ -140,13 +140,22 @@ class ApiClient:
         self.client.close()
 
 
-def _api_error(response: httpx.Response) -> ApiError:
+def _api_error(response: httpx.Response, method: str = "", path: str = "") -> ApiError:
+    """The server's refusal. A server error (5xx) says which request failed and with what
+    status, so that it can be told from a refusal and reported to whoever runs the server."""
+    status = response.status_code
     try:
         error = response.json()["error"]
-        return ApiError(str(error["code"]), str(error["message"]), response.status_code)
+        code, message = str(error["code"]), str(error["message"])
     except (ValueError, KeyError, TypeError):
-        return ApiError(
-            "http-error",
-            f"HTTP {response.status_code} {response.reason_phrase} (not an AINAS API answer)",
-            response.status_code,
+        code = "http-error"
+        message = f"HTTP {status} {response.reason_phrase} (not an AINAS API answer)"
+        if status < 500:
+            return ApiError(code, message, status)
+    if status >= 500:
+        message = (
+            f"the server failed on {method} {path} (HTTP {status} {response.reason_phrase}): "
+            f"{message} — a server error, not a refusal of the manifests: run again; if it "
+            "persists, the server's log has the cause"
         )
+    return ApiError(code, message, status)
