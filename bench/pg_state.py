@@ -28,19 +28,16 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from ainas_provision import pki  # noqa: E402
+from ainas_provision.state.model import Put, UserEntry  # noqa: E402
 from ainas_provision.state.postgres import PostgresStateStore  # noqa: E402
+from ainas_provision.state.protocols import LockInfo  # noqa: E402
 from ainas_provision.state.store import LocalStateStore  # noqa: E402
 from tests import pg_server  # noqa: E402
 
 
-def records(count: int) -> list[dict]:
+def records(count: int) -> list[Put]:
     return [
-        {
-            "op": "set",
-            "section": "users",
-            "key": f"user{n:05d}",
-            "value": {"fingerprints": {"initial_password": f"{n:064x}"}},
-        }
+        Put("users", f"user{n:05d}", UserEntry({"initial_password": f"{n:064x}"}))
         for n in range(count)
     ]
 
@@ -70,9 +67,9 @@ def release_after_kill(server: pg_server.PostgresServer, url: str, mode: str) ->
         time.sleep(0.3)
         holder.kill()
         killed = time.perf_counter()
-        waiter.lock.acquire("apply", timeout=60)
+        lock_id = waiter.lock(LockInfo.mine("apply"), timeout=60)
         waited = time.perf_counter() - killed
-        waiter.lock.release()
+        waiter.unlock(lock_id)
     finally:
         waiter.close()
         holder.communicate()

@@ -8,12 +8,13 @@ import sys
 import time
 
 from ainas_provision.state.postgres import PostgresStateStore
+from ainas_provision.state.protocols import LockInfo
 
 
 def main() -> None:
     url, mode = sys.argv[1], (sys.argv[2] if len(sys.argv) > 2 else "idle")
     store = PostgresStateStore(url)
-    store.lock.acquire("apply")
+    store.lock(LockInfo.mine("apply"))
     print(f"locked {store._connection().info.backend_pid}", flush=True)
     if mode == "query":
         store._connection().execute("SELECT pg_sleep(600)")

@@ -12,7 +12,7 @@ from ainas_provision.plan.diff import DiffOptions, diff
 from ainas_provision.plan.plan import PlanRefused
 from ainas_provision.plan.render import render_markdown, render_text
 from ainas_provision.state.keys import Fingerprinter
-from ainas_provision.state.model import State
+from ainas_provision.state.model import SiteEntry, State, UserEntry
 from ainas_provision.targets import convert
 from ainas_provision.targets.base import Session
 from ainas_provision.validation.engine import validate
@@ -93,22 +93,20 @@ def current(sites=(), users=(), session=ADMIN, org_name="代理人A", certificat
 
 def managed_state(arrival="Arrival-Pass-01", batch="Batch-Pass-01", users=("dairi001", "dairi002")):
     state = State(lineage="l", serial=3)
-    state.sites["akihabara"] = {
-        "site_id": "100000001",
-        "fingerprints": {
+    state.sites["akihabara"] = SiteEntry(
+        "100000001",
+        {
             "batch_account.batch_password": FP("batch_account.akihabara", "batch_password", batch),
             "batch_account.arrival_number_password": FP(
                 "batch_account.akihabara", "arrival_number_password", arrival
             ),
         },
-    }
+    )
     passwords = {"dairi001": "Dairi001-Pass!", "dairi002": "Dairi002-Pass!"}
     for login in users:
-        state.users[login] = {
-            "fingerprints": {
-                "initial_password": FP(f"user.{login}", "initial_password", passwords[login])
-            }
-        }
+        state.users[login] = UserEntry(
+            {"initial_password": FP(f"user.{login}", "initial_password", passwords[login])}
+        )
     return state
 
 
@@ -210,7 +208,7 @@ def test_write_only_password_changes_by_fingerprint_only(tmp_path):
 
 def test_a_secret_the_tool_never_wrote_is_a_note_unless_rewritten(tmp_path):
     state = managed_state()
-    state.sites["akihabara"]["fingerprints"] = {}
+    state.sites["akihabara"] = SiteEntry("100000001")
     plan = diff(desired(tmp_path, SITE), current([live_site()]), state, FP)
     assert plan.changes == []
     assert [n.address for n in plan.notes] == ["batch_account.akihabara", "batch_account.akihabara"]

@@ -144,11 +144,11 @@ def test_a_confirmed_step_is_recorded_at_once_with_who_and_when(workspace):
     assert state.serial == 3
     assert state.site_id("akihabara") == SITE_ID
     entry = state.sites["akihabara"]
-    assert set(entry["fingerprints"]) == {
+    assert set(entry.fingerprints) == {
         "batch_account.batch_password",
         "batch_account.arrival_number_password",
     }
-    assert set(entry) == {"site_id", "fingerprints"}  # what an apply records, nothing more
+    assert set(entry.to_json()) == {"site_id", "fingerprints"}  # what an apply records, nothing more
     progress = state.runbook
     entered = progress["recorded"]["site.akihabara"]
     assert entered["fields"]["name"] == "利活用事務所"

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import stat
-from pathlib import Path
 
 import pytest
 
@@ -16,8 +14,7 @@ from ainas_provision.state.keys import (
     default_key_path,
     find_key,
 )
-from ainas_provision.state.lock import FileLock, LockHeld
-from ainas_provision.state.model import State, StateFormatError
+from ainas_provision.state.model import Put, SiteEntry, State, StateFormatError, UserEntry
 from ainas_provision.state.store import LocalStateStore, StateError
 
 
@@ -25,16 +22,12 @@ def test_records_are_durable_before_the_state_is_written(tmp_path):
     store = LocalStateStore(tmp_path / "ainas.state.json")
     state = store.load()
     store.begin(state)
-    store.record(
-        state, {"op": "set", "section": "sites", "key": "a", "value": {"site_id": "123456789"}}
-    )
-    store.record(
-        state, {"op": "set", "section": "users", "key": "u", "value": {"fingerprints": {}}}
-    )
+    store.record(state, Put("sites", "a", SiteEntry("123456789")))
+    store.record(state, Put("users", "u", UserEntry()))
     store.abandon()  # the process dies here: no commit
     recovered = LocalStateStore(tmp_path / "ainas.state.json").load()
-    assert recovered.sites == {"a": {"site_id": "123456789"}}
-    assert recovered.users == {"u": {"fingerprints": {}}}
+    assert recovered.sites == {"a": SiteEntry("123456789")}
+    assert recovered.users == {"u": UserEntry()}
     assert recovered.serial == 1 and recovered.lineage == state.lineage
 
 
@@ -42,7 +35,7 @@ def test_a_torn_last_journal_line_is_ignored(tmp_path):
     store = LocalStateStore(tmp_path / "ainas.state.json")
     state = store.load()
     store.begin(state)
-    store.record(state, {"op": "set", "section": "sites", "key": "a", "value": {"site_id": "1"}})
+    store.record(state, Put("sites", "a", SiteEntry("1")))
     store.abandon()
     with open(store.journal_path, "a", encoding="utf-8") as handle:
         handle.write('{"op": "set", "section": "sites", "key": "b", "val')
@@ -61,14 +54,14 @@ def test_commit_writes_the_state_and_ends_the_journal(tmp_path):
     store = LocalStateStore(tmp_path / "ainas.state.json")
     state = store.load()
     store.begin(state)
-    store.record(state, {"op": "set", "section": "sites", "key": "a", "value": {"site_id": "1"}})
+    store.record(state, Put("sites", "a", SiteEntry("1")))
     store.commit(state)
     assert not store.journal_path.exists()
     data = json.loads(store.path.read_text(encoding="utf-8"))
     assert (
         data["format_version"] == 1
         and data["serial"] == 1
-        and data["sites"] == {"a": {"site_id": "1"}}
+        and data["sites"] == {"a": {"site_id": "1", "fingerprints": {}}}
     )
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
 
@@ -77,12 +70,14 @@ def test_a_new_apply_folds_a_left_journal_in_first(tmp_path):
     store = LocalStateStore(tmp_path / "ainas.state.json")
     state = store.load()
     store.begin(state)
-    store.record(state, {"op": "set", "section": "sites", "key": "a", "value": {"site_id": "1"}})
+    store.record(state, Put("sites", "a", SiteEntry("1")))
     store.abandon()
     again = LocalStateStore(tmp_path / "ainas.state.json")
     state = again.load()
     again.begin(state)
-    assert json.loads(again.path.read_text(encoding="utf-8"))["sites"] == {"a": {"site_id": "1"}}
+    assert json.loads(again.path.read_text(encoding="utf-8"))["sites"] == {
+        "a": {"site_id": "1", "fingerprints": {}}
+    }
     assert state.serial == 2
     again.commit(state)
 
@@ -96,30 +91,19 @@ def test_unreadable_state_is_a_clear_error(tmp_path):
         State.from_json({"format_version": 1})
 
 
-def test_lock_is_exclusive_and_names_its_holder(tmp_path):
-    first = FileLock(tmp_path / "s.lock")
-    info = first.acquire("apply")
-    with pytest.raises(LockHeld) as held:
-        FileLock(tmp_path / "s.lock").acquire("apply", timeout=0)
-    assert f"(pid {os.getpid()}, apply) since {info.since}" in str(held.value)
-    assert "wait for it to finish" in str(held.value)
-    first.release()
-    assert FileLock(tmp_path / "s.lock").acquire("apply").pid == os.getpid()  # free again
-
-
 def test_key_file_is_private_and_checked(tmp_path):
     state_path = tmp_path / "ainas.state.json"
     key_path = default_key_path(state_path)
     assert key_path.name == "ainas.state.key"
     key = create_key_file(key_path)
     assert stat.S_IMODE(key_path.stat().st_mode) == 0o600
-    found = find_key(state_path, env={})
+    found = find_key(key_path, env={})
     assert found.key == key
-    assert find_key(state_path, env={"AINAS_STATE_KEY": key_path.read_text()}).key == key
+    assert find_key(key_path, env={"AINAS_STATE_KEY": key_path.read_text()}).key == key
     with pytest.raises(StateKeyError, match="is not a state key"):
-        find_key(state_path, env={"AINAS_STATE_KEY": "nonsense"})
+        find_key(key_path, env={"AINAS_STATE_KEY": "nonsense"})
     with pytest.raises(StateKeyError, match=r"names .* which does not exist"):
-        find_key(state_path, env={"AINAS_STATE_KEY_FILE": str(tmp_path / "missing.key")})
+        find_key(key_path, env={"AINAS_STATE_KEY_FILE": str(tmp_path / "missing.key")})
 
 
 def test_fingerprints_depend_on_key_address_and_field():
@@ -129,35 +113,3 @@ def test_fingerprints_depend_on_key_address_and_field():
     assert a("user.x", "initial_password", "P") == a("user.x", "initial_password", "P")
     assert a.key_check != b.key_check
     assert "a" * 32 not in repr(a)
-
-
-def test_a_lock_file_is_never_seen_without_its_holder(tmp_path, monkeypatch):
-    """The holder is written first and linked into place: a process that dies while taking the
-    lock leaves no lock file or a whole one (an empty one named no holder, so it was never
-    reported stale and `state unlock` wanted --force)."""
-    seen = []
-    real_link = os.link
-
-    def link(source, target):
-        assert not os.path.exists(target)
-        seen.append(json.loads(Path(source).read_text(encoding="utf-8")))
-        real_link(source, target)
-
-    monkeypatch.setattr(os, "link", link)
-    lock = FileLock(tmp_path / "s.lock")
-    info = lock.acquire("apply")
-    assert seen == [info.__dict__]
-    assert [p.name for p in tmp_path.iterdir()] == ["s.lock"]  # no temporary file left
-    lock.release()
-
-
-def test_a_lock_is_taken_where_there_are_no_hard_links(tmp_path, monkeypatch):
-    def no_link(source, target):
-        raise PermissionError("no hard links on this file system")
-
-    monkeypatch.setattr(os, "link", no_link)
-    info = FileLock(tmp_path / "s.lock").acquire("apply")
-    assert FileLock(tmp_path / "s.lock").read() == info
-    with pytest.raises(LockHeld):
-        FileLock(tmp_path / "s.lock").acquire("apply")
-    assert [p.name for p in tmp_path.iterdir()] == ["s.lock"]

@@ -18,7 +18,9 @@ from urllib.parse import quote
 import pytest
 
 from ainas_provision.state.keys import create_key_file
+from ainas_provision.state.model import Put, Remove, SiteEntry, UserEntry
 from ainas_provision.state.postgres import PostgresStateStore
+from ainas_provision.state.protocols import LockInfo
 from ainas_provision.state.store import StateError
 from tests.conftest import EXAMPLES, REPO
 from tests.helpers import run
@@ -192,16 +194,14 @@ def test_each_record_is_a_committed_row_as_the_apply_goes(postgres_server, pg_da
     try:
         state = store.load()
         store.begin(state)
-        store.record(
-            state, {"op": "set", "section": "sites", "key": "a", "value": {"site_id": "1"}}
-        )
+        store.record(state, Put("sites", "a", SiteEntry("1")))
         # another connection sees the row before the apply ends
         rows = postgres_server.query(
             pg_database, "SELECT key, value FROM ainas_provision.resources WHERE state = 'r'"
         )
-        assert rows == [("a", {"site_id": "1"})]
-        store.record(state, {"op": "delete", "section": "sites", "key": "a"})
-        store.record(state, {"op": "set", "section": "key_check", "key": None, "value": "abc"})
+        assert rows == [("a", {"site_id": "1", "fingerprints": {}})]
+        store.record(state, Remove("sites", "a"))
+        store.record(state, Put("key_check", None, "abc"))
         store.commit(state)
     finally:
         store.close()
@@ -285,7 +285,7 @@ def test_a_second_apply_is_refused_at_once_naming_the_holder(
         assert waited.exit_code == 1 and "is locked by" in waited.stderr
         unlock = run("state", "unlock", "--state", url)
         assert unlock.exit_code == 1
-        assert "whose connection is alive" in unlock.stderr and "--force" in unlock.stderr
+        assert "its holder is still running" in unlock.stderr and "--force" in unlock.stderr
 
 
 @pytest.mark.parametrize("mode", ["idle", "query"])
@@ -579,16 +579,16 @@ def test_after_a_lost_connection_the_store_writes_nothing_more(postgres_server, 
     url = postgres_server.url(pg_database) + "#lost"
     store = PostgresStateStore(url)
     try:
-        store.lock.acquire("apply")
+        lock_id = store.lock(LockInfo.mine("apply"))
         state = store.load()
         store.begin(state)
         pid = store._conn.info.backend_pid
         postgres_server.query(pg_database, "SELECT pg_terminate_backend(%s)", (pid,))
         for key in ("a", "b"):
             with pytest.raises(StateConnectionLost, match="was lost"):
-                store.record(state, {"op": "set", "section": "users", "key": key, "value": {}})
+                store.record(state, Put("users", key, UserEntry()))
         store.commit(state)
-        store.lock.release()
+        store.unlock(lock_id)
     finally:
         store.close()
     rows = postgres_server.query(pg_database, "SELECT count(*) FROM ainas_provision.resources")

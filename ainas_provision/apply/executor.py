@@ -23,8 +23,8 @@ from ainas_provision.files import MAX_KEY_FILE_BYTES, read_regular
 from ainas_provision.plan.changes import Change
 from ainas_provision.plan.plan import Plan, PlanRefused
 from ainas_provision.secrets.values import Secret
-from ainas_provision.state.model import State
-from ainas_provision.state.store import LocalStateStore
+from ainas_provision.state.model import Put, Remove, SiteEntry, State, UserEntry
+from ainas_provision.state.protocols import StateStore
 from ainas_provision.targets.base import Backend, BackendError
 
 BATCH_KINDS = ("batch_account", "kei_batch_account")
@@ -46,7 +46,7 @@ class Executor:
     def __init__(
         self,
         backend: Backend,
-        store: LocalStateStore,
+        store: StateStore,
         state: State,
         desired: DesiredState,
         fingerprint: Callable[[str, str, str], str],
@@ -104,28 +104,23 @@ class Executor:
             )
 
     # -- state records -------------------------------------------------------------------
-    def _set(self, section: str, key: str, update: Callable[[dict], dict] | dict) -> None:
+    def _set(self, section: str, key: str | None, update: Callable | object) -> None:
         with self._lock:
-            if callable(update):
-                current = getattr(self.state, section).get(key) or {}
-                value = update(dict(current))
-            else:
-                value = update
-            self.store.record(
-                self.state, {"op": "set", "section": section, "key": key, "value": value}
-            )
+            entry = getattr(self.state, section).get(key) if section in ("sites", "users") else None
+            value = update(entry) if callable(update) else update
+            self.store.record(self.state, Put(section, key, value))
 
     def _delete(self, section: str, key: str) -> None:
         with self._lock:
-            self.store.record(self.state, {"op": "delete", "section": section, "key": key})
+            self.store.record(self.state, Remove(section, key))
 
     @contextmanager
     def _recorded_first(
         self,
         section: str,
         key: str,
-        update: Callable[[dict], dict] | dict,
-        take_back: Callable[[dict], dict] | None,
+        update: Callable | object,
+        take_back: Callable | None,
     ) -> Iterator[None]:
         """Record a creation's fingerprints *before* creating it, and take them back if the
         creation fails (``take_back``; None: remove the entry). An apply that dies once AINAS
@@ -186,12 +181,12 @@ class Executor:
             site_id = self._site_id(change.key)
             prints = self._fingerprints(change, f"{kind}.")
 
-            def record(entry: dict) -> dict:
-                return {**entry, "fingerprints": {**entry.get("fingerprints", {}), **prints}}
+            def record(entry: SiteEntry) -> SiteEntry:
+                return SiteEntry(entry.site_id, {**entry.fingerprints, **prints})
 
-            def take_back(entry: dict) -> dict:
-                kept = {k: v for k, v in entry.get("fingerprints", {}).items() if k not in prints}
-                return {**entry, "fingerprints": kept}
+            def take_back(entry: SiteEntry) -> SiteEntry:
+                kept = {k: v for k, v in entry.fingerprints.items() if k not in prints}
+                return SiteEntry(entry.site_id, kept)
 
             if action == "create":
                 with self._recorded_first("sites", change.key, record, take_back):
@@ -228,7 +223,7 @@ class Executor:
             self.backend.update("certificate", cert_id, {**change.payload, "password": password})
         self._set(
             "certificate",
-            "",
+            None,
             {
                 "id": cert_id,
                 "fingerprint": cert.info.fingerprint_sha256,
@@ -241,7 +236,7 @@ class Executor:
         action, backend = change.action, self.backend
         if action == "create":
             site_id = backend.create("site", dict(change.payload))
-            self._set("sites", change.key, {"site_id": site_id, "fingerprints": {}})
+            self._set("sites", change.key, SiteEntry(site_id))
             return f"created (拠点ID {site_id})"
         if action == "delete":
             backend.delete("site", change.live_id)
@@ -251,7 +246,7 @@ class Executor:
         if change.payload:
             backend.update("site", change.live_id, dict(change.payload))
         if action == "adopt":
-            self._set("sites", change.key, {"site_id": change.live_id, "fingerprints": {}})
+            self._set("sites", change.key, SiteEntry(change.live_id))
             return f"adopted (拠点ID {change.live_id})"
         return "updated"
 
@@ -267,7 +262,7 @@ class Executor:
                 backend.delete("user", login_id)
                 self._delete("users", login_id)
             fields = self._user_fields(change, creating=True)
-            with self._recorded_first("users", login_id, {"fingerprints": prints}, None):
+            with self._recorded_first("users", login_id, UserEntry(prints), None):
                 backend.create("user", fields)
             return "replaced" if action == "replace" else "created"
         if change.fields:
@@ -275,7 +270,7 @@ class Executor:
         self._set(
             "users",
             login_id,
-            lambda e: {**e, "fingerprints": {**e.get("fingerprints", {}), **prints}},
+            lambda e: UserEntry({**(e.fingerprints if e else {}), **prints}),
         )
         return "adopted" if action == "adopt" else "updated"
 
@@ -290,14 +285,9 @@ class Executor:
         self.store.begin(self.state)
         try:
             if target is not None and self.state.target != target:
-                self.store.record(
-                    self.state, {"op": "set", "section": "target", "key": None, "value": target}
-                )
+                self.store.record(self.state, Put("target", None, target))
             if key_check is not None and self.state.key_check != key_check:
-                self.store.record(
-                    self.state,
-                    {"op": "set", "section": "key_check", "key": None, "value": key_check},
-                )
+                self.store.record(self.state, Put("key_check", None, key_check))
             for section, key in plan.forget:
                 self._delete(section, key)
             outcomes = self._run_graph(plan.changes)

@@ -10,6 +10,7 @@ import click
 from ainas_provision.errors import AinasProvisionError
 from ainas_provision.state.location import StateStore, resolve_store, state_setting
 from ainas_provision.state.postgres import PostgresStateStore, is_postgres_url
+from ainas_provision.state.protocols import LockInfo
 
 state_path_option = click.option(
     "--state",
@@ -97,11 +98,12 @@ def migrate(path: Path, state_path: str | None, destination: str) -> None:
     destination must hold no state. The source is left as it was."""
     source = _store(path, state_path)
     target = resolve_store(destination, path, {}, announce=_announce)
+    lock_ids: dict[int, str] = {}
     try:
         if source.describe() == target.describe():
             raise AinasProvisionError(f"--to {target.describe()} is the state itself")
-        source.lock.acquire("migrate")
-        target.lock.acquire("migrate")
+        for store in (source, target):
+            lock_ids[id(store)] = store.lock(LockInfo.mine("migrate"))
         if not source.exists():
             raise AinasProvisionError(f"no state at {source.describe()}: nothing to migrate")
         if target.exists():
@@ -119,7 +121,8 @@ def migrate(path: Path, state_path: str | None, destination: str) -> None:
     finally:
         for store in (target, source):
             try:
-                store.lock.release()
+                if id(store) in lock_ids:
+                    store.unlock(lock_ids[id(store)])
             finally:
                 store.close()
     using = "--state (or AINAS_STATE, or connection.state)"
@@ -143,16 +146,26 @@ def migrate(path: Path, state_path: str | None, destination: str) -> None:
 @click.option(
     "--force",
     is_flag=True,
-    help="Remove the lock even if its holder may be running (PostgreSQL: end its connection).",
+    help="Remove the lock even while its holder is running (PostgreSQL: end its connection).",
 )
 def unlock(path: Path, state_path: str | None, force: bool) -> None:
-    """Break the lock of an apply that died (file), or of a wedged holder (PostgreSQL)."""
+    """Break the state lock. A lock goes away with its process (file) or its connection
+    (PostgreSQL), so this is needed only for a holder that hangs (with --force)."""
     store = _store(path, state_path)
     try:
-        removed = store.lock.break_lock(force=force)
+        if force:
+            removed = store.force_unlock()
+        else:
+            removed = None
+            holder = store.holder()
+            if holder is not None:
+                raise AinasProvisionError(
+                    f"the state {store.describe()} is locked by {holder.describe()} and its "
+                    "holder is still running; use --force only if you are sure it is wedged"
+                )
     finally:
         store.close()
     if removed is None:
-        click.echo(f"{store.lock.path}: not locked")
+        click.echo(f"{store.describe()}: not locked")
     else:
         click.echo(f"removed the lock held by {removed.describe()}")

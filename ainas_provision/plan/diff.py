@@ -236,7 +236,7 @@ class _Differ:
     # sites ------------------------------------------------------------------------------
     def sites(self) -> None:
         live_sites = self.current.sites
-        bound = {entry["site_id"] for entry in self.state.sites.values()}
+        bound = {entry.site_id for entry in self.state.sites.values()}
         claimed: set[str] = set()
         read_scope = set(self.current.scope) if self.current.scope is not None else None
         for handle, site in self.desired.sites.items():
@@ -515,7 +515,7 @@ class _Differ:
         for handle, entry in sorted(self.state.sites.items()):
             if handle in self.desired.sites or not self.in_scope(handle):
                 continue
-            site_id = entry["site_id"]
+            site_id = entry.site_id
             if site_id in live_sites:
                 self._delete_site(handle, live_sites[site_id])
             elif self.current.scope is None or site_id in self.current.scope:

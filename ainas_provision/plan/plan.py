@@ -24,6 +24,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ainas_provision.atomic import write_atomically
 from ainas_provision.errors import AinasProvisionError
 from ainas_provision.files import read_regular
 from ainas_provision.plan.changes import Change, Note
@@ -168,8 +169,6 @@ class Plan:
         return plan
 
     def save(self, path: Path) -> None:
-        from ainas_provision.state.store import write_atomically
-
         write_atomically(path, json.dumps(self.to_json(), ensure_ascii=False, indent=2) + "\n")
 
     @classmethod

@@ -37,7 +37,7 @@ from ainas_provision.plan.plan import Plan, PlanRefused
 from ainas_provision.runbook import steps as runbook_steps
 from ainas_provision.runbook.steps import Step
 from ainas_provision.secrets.values import Secret
-from ainas_provision.state.model import State
+from ainas_provision.state.model import Put, Remove, State, entry_from_json
 from ainas_provision.targets.runbook import recorded
 from ainas_provision.workflow import run as workflow
 
@@ -241,7 +241,7 @@ class RunbookSession:
         self,
         change: Change,
         status: Status,
-        effects: list[dict],
+        effects: list[Put | Remove],
         fields: dict[str, dict | None],
     ) -> None:
         store = self.run.store
@@ -284,7 +284,9 @@ class RunbookSession:
         self.expected = (state.lineage, state.serial)
 
     # -- what a step does to the state -----------------------------------------------------
-    def effects(self, change: Change, answers: dict) -> tuple[list[dict], dict[str, dict | None]]:
+    def effects(
+        self, change: Change, answers: dict
+    ) -> tuple[list[Put | Remove], dict[str, dict | None]]:
         """What a confirmed step does to the state: the records an apply would make (a site's
         binding, fingerprints, the users managed, the certificate in force), and the fields the
         person entered, by address (None: forget them), for the ``runbook:`` target to compare
@@ -353,12 +355,14 @@ class RunbookSession:
         self.run.close()
 
 
-def _set(section: str, value, key: str | None = None) -> dict:
-    return {"op": "set", "section": section, "key": key, "value": value}
+def _set(section: str, value, key: str | None = None) -> Put:
+    if section in ("sites", "users"):
+        value = entry_from_json(section, value)
+    return Put(section, key, value)
 
 
-def _delete(section: str, key: str) -> dict:
-    return {"op": "delete", "section": section, "key": key}
+def _delete(section: str, key: str) -> Remove:
+    return Remove(section, key)
 
 
 def open_session(

@@ -4,8 +4,8 @@ A fingerprint is HMAC-SHA256(key, resource address, field, value). Without the k
 fingerprint tells nothing about the value, not even whether two fields hold the same one (the
 address and field are part of the message). The key is never in the state: it comes from
 ``AINAS_STATE_KEY`` (CI keeps it as a secret), from the file named by ``AINAS_STATE_KEY_FILE``,
-or from a key file beside the state (``ainas.state.key``, mode 0600, made on first use; keep it
-out of git). The state holds a *key check* so that a wrong key is told apart from changed
+or from the key file the state store names (for a state file, ``ainas.state.key`` beside it,
+mode 0600, made on first use; keep it out of git). The state holds a *key check* so that a wrong key is told apart from changed
 secrets.
 """
 
@@ -62,11 +62,9 @@ class KeySource:
     path: Path | None  # the key file to create, when there is none yet
 
 
-def find_key(
-    state_path: Path | None, env: Mapping[str, str] = os.environ, *, key_path: Path | None = None
-) -> KeySource:
-    """The key from the environment, else from ``key_path`` (default: the key file beside the
-    state file ``state_path``)."""
+def find_key(key_file: Path | None, env: Mapping[str, str] = os.environ) -> KeySource:
+    """The key from the environment, else from ``key_file`` (the state store's; None for a store
+    that keeps no key file)."""
     if env.get(KEY_ENV):
         return KeySource(_parse(env[KEY_ENV], KEY_ENV), KEY_ENV, None)
     if env.get(KEY_FILE_ENV):
@@ -77,7 +75,11 @@ def find_key(
             raise StateKeyError(f"{KEY_FILE_ENV} names {path}, which does not exist") from None
         except (OSError, UnicodeDecodeError):
             raise StateKeyError(f"{KEY_FILE_ENV} names {path}, which cannot be read") from None
-    path = key_path if key_path is not None else default_key_path(state_path)
+    if key_file is None:
+        raise StateKeyError(
+            f"this state store keeps no fingerprint key: set {KEY_ENV} (or {KEY_FILE_ENV})"
+        )
+    path = key_file
     if path.exists():
         try:
             return KeySource(_parse(path.read_text(encoding="ascii"), str(path)), str(path), None)

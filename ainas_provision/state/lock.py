@@ -1,164 +1,160 @@
-"""The state lock: one apply at a time, and who holds it when it is held.
+"""The file lock: one apply at a time on a state file, and who holds it.
 
-A lock is a file beside the state, created atomically (``O_EXCL``), holding who took it, when,
-and for what. A lock whose holder process is gone (same host, no such process) is *stale*:
-it is reported as such and broken with ``ainas-provision state unlock``. The lock belongs to
-the state store, so that a shared store (a database) can lock the same way.
+The lock is an operating-system lock (:mod:`ainas_provision.portable`) on ``ainas.state.json.lock``
+beside the state; the operating system drops it when the holding process ends, however it ends,
+so a lock can never outlive its holder and there is no "stale lock" to diagnose. The same file
+holds the holder's description (JSON, written once the lock is taken), for the message another run
+shows; it is read only to be shown, so a damaged or empty one never stops anything.
+
+Taking it: open (creating) the file, lock it without waiting, then check that the path still names
+the file that was locked — a holder that finished removed it, or ``state unlock --force`` broke it,
+between our open and our lock; then we locked a file nobody else will open, so we start again.
+Giving it back: remove the file while still holding it (the next taker then finds a new file), then
+unlock. ``force_unlock`` removes the file whoever holds it: a holder still running keeps its lock on
+a file no one else opens, and gives back nothing of the next holder's when it ends.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import getpass
+import contextlib
+import errno
 import json
 import os
-import socket
 import time
-import uuid
-from dataclasses import dataclass
 from pathlib import Path
 
-from ainas_provision.errors import AinasProvisionError
+from ainas_provision import portable
+from ainas_provision.state.protocols import LockError, LockInfo
 
 
-@dataclass(frozen=True)
-class LockInfo:
-    id: str
-    holder: str  # user@host
-    host: str
-    pid: int
-    operation: str
-    since: str  # ISO 8601, UTC
-
-    @classmethod
-    def mine(cls, operation: str) -> LockInfo:
-        host = socket.gethostname()
-        try:
-            user = getpass.getuser()
-        except (KeyError, OSError):
-            user = "unknown"
-        return cls(
-            id=str(uuid.uuid4()),
-            holder=f"{user}@{host}",
-            host=host,
-            pid=os.getpid(),
-            operation=operation,
-            since=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        )
-
-    def is_stale(self) -> bool | None:
-        """True when the holder is known to be gone; None when it cannot be told (another host)."""
-        if self.host != socket.gethostname():
-            return None
-        try:
-            os.kill(self.pid, 0)
-        except ProcessLookupError:
-            return True
-        except PermissionError:
-            return False
-        return False
-
-    def describe(self) -> str:
-        return f"{self.holder} (pid {self.pid}, {self.operation}) since {self.since}"
-
-
-class LockHeld(AinasProvisionError):
-    def __init__(self, path: Path, info: LockInfo | None) -> None:
-        self.info = info
-        if info is None:
-            message = f"the state is locked ({path}), by an unreadable lock file"
-        else:
-            message = f"the state is locked by {info.describe()}"
-            stale = info.is_stale()
-            if stale:
-                message += (
-                    "; that process is no longer running, so the lock is stale: break it with "
-                    "`ainas-provision state unlock` (after checking that no apply is running)"
-                )
-            else:
-                message += "; wait for it to finish, or use --lock-timeout to wait"
-        super().__init__(message)
-
-
-def _write(path: Path, info: LockInfo, flags: int) -> None:
-    fd = os.open(path, flags, 0o644)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        json.dump(info.__dict__, handle)
-        handle.flush()
-        os.fsync(handle.fileno())
-
-
-class FileLock:
-    """A lock file beside the state."""
+class FileLocker:
+    """A :class:`~ainas_provision.state.protocols.Locker` on one lock file."""
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        self.info: LockInfo | None = None
+        self._held: dict[str, int] = {}  # lock id -> the locked descriptor
 
-    def read(self) -> LockInfo | None:
-        try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
-            return LockInfo(**data)
-        except FileNotFoundError:
-            return None
-        except (OSError, ValueError, TypeError):
-            return LockInfo("?", "unknown", "?", 0, "?", "?")
+    def describe(self) -> str:
+        return str(self.path)
 
-    def acquire(self, operation: str, timeout: float = 0.0) -> LockInfo:
-        """Take the lock, waiting up to ``timeout`` seconds; raises :class:`LockHeld`."""
-        info = LockInfo.mine(operation)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+    # -- Locker --------------------------------------------------------------------------
+    def lock(self, info: LockInfo, *, timeout: float = 0.0) -> str:
         deadline = time.monotonic() + timeout
         while True:
-            try:
-                self._create(info)
-            except FileExistsError:
-                if time.monotonic() >= deadline:
-                    raise LockHeld(self.path, self.read()) from None
-                time.sleep(min(0.1, max(0.0, deadline - time.monotonic())))
-                continue
-            self.info = info
-            return info
+            fd = self._try(info)
+            if fd is not None:
+                self._held[info.id] = fd
+                return info.id
+            if time.monotonic() >= deadline:
+                raise LockError.held(self.holder_record())
+            time.sleep(min(0.1, max(0.0, deadline - time.monotonic())))
 
-    def _create(self, info: LockInfo) -> None:
-        """Create the lock file with its holder in it, at once: the holder is written to a
-        temporary file that is then linked into place (``link`` fails when the lock exists).
-        A process that dies while taking the lock leaves no lock, or a whole one — never an
-        empty one, which would name no holder and could not be told stale."""
-        temporary = self.path.with_name(f"{self.path.name}.{info.id}.tmp")
-        _write(temporary, info, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
-        try:
-            os.link(temporary, self.path)
-        except FileExistsError:
-            raise
-        except OSError:  # a file system without hard links: create, then write
-            _write(self.path, info, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
-        finally:
-            temporary.unlink(missing_ok=True)
-
-    def release(self) -> None:
-        if self.info is None:
+    def unlock(self, lock_id: str) -> None:
+        fd = self._held.pop(lock_id, None)
+        if fd is None:
             return
-        current = self.read()
-        if current is not None and current.id == self.info.id:
-            self.path.unlink(missing_ok=True)
-        self.info = None
+        try:
+            if _same_file(fd, self.path):
+                with contextlib.suppress(OSError):  # Windows: an open file stays; see below
+                    os.unlink(self.path)
+        finally:
+            portable.unlock(fd)
+            os.close(fd)
+        if portable.WINDOWS:  # pragma: no cover - only there can an open file not be removed
+            with contextlib.suppress(OSError):
+                os.unlink(self.path)
 
-    def break_lock(self, *, force: bool = False) -> LockInfo | None:
-        """Remove a stale lock (or any lock, with ``force``); returns what was removed."""
-        current = self.read()
-        if current is None:
+    def holder(self) -> LockInfo | None:
+        if not self.is_locked():
             return None
-        stale = current.is_stale()
-        if not stale and not force:
-            why = (
-                "its holder is still running"
-                if stale is False
-                else "it was taken on another host, where its holder may still be running"
-            )
-            raise AinasProvisionError(
-                f"the state lock is held by {current.describe()} and {why}; "
-                "use --force only if you are sure no apply is running"
-            )
-        self.path.unlink(missing_ok=True)
-        return current
+        return self.holder_record() or LockInfo("?", "an unknown holder", "?", 0, "?", "?")
+
+    def force_unlock(self) -> LockInfo | None:
+        held = self.holder()
+        try:
+            os.unlink(self.path)
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            raise LockError(
+                f"cannot remove the lock {self.path}: {exc.strerror}; remove the file by hand once "
+                "no apply is running"
+            ) from None
+        return held
+
+    # -- the mechanism ---------------------------------------------------------------------
+    def is_locked(self) -> bool:
+        """Whether a live process holds the lock (tried without taking it for long)."""
+        try:
+            fd = os.open(self.path, os.O_RDWR)
+        except FileNotFoundError:
+            return False
+        except OSError:
+            return True  # it exists and cannot be opened: do not claim it is free
+        try:
+            if not portable.try_lock(fd):
+                return True
+            portable.unlock(fd)
+            return False
+        finally:
+            os.close(fd)
+
+    def holder_record(self) -> LockInfo | None:
+        """The holder described in the file, or None when there is none or it is unreadable."""
+        try:
+            with open(self.path, "rb") as handle:
+                data = handle.read(64 * 1024)
+            return LockInfo.from_json(json.loads(data.decode("utf-8")))
+        except (OSError, ValueError):
+            return None
+
+    def _try(self, info: LockInfo) -> int | None:
+        for _ in range(100):  # a file removed between open and lock: open the new one
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            except OSError as exc:
+                raise _cannot(self.path, exc) from None
+            if not portable.try_lock(fd):
+                os.close(fd)
+                return None
+            if not _same_file(fd, self.path):
+                portable.unlock(fd)
+                os.close(fd)
+                continue
+            try:
+                _write_holder(fd, info)
+            except OSError as exc:
+                with contextlib.suppress(OSError):
+                    os.unlink(self.path)
+                portable.unlock(fd)
+                os.close(fd)
+                raise _cannot(self.path, exc) from None
+            return fd
+        raise LockError(f"cannot take the lock {self.path}: it keeps being removed")
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    try:
+        mine, there = os.fstat(fd), os.stat(path)
+    except OSError:
+        return False
+    return (mine.st_dev, mine.st_ino) == (there.st_dev, there.st_ino)
+
+
+def _write_holder(fd: int, info: LockInfo) -> None:
+    data = json.dumps(info.to_json(), ensure_ascii=False).encode("utf-8")
+    os.lseek(fd, 0, os.SEEK_SET)
+    os.ftruncate(fd, 0)
+    os.write(fd, data)
+    os.fsync(fd)
+
+
+def _cannot(path: Path, exc: OSError) -> LockError:
+    if exc.errno == errno.ENOSPC:
+        why = "the disk is full"
+    elif exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        why = f"the directory {path.parent} is not writable ({exc.strerror})"
+    else:
+        why = exc.strerror or str(exc)
+    return LockError(f"cannot take the state lock {path}: {why}")

@@ -4,18 +4,130 @@ It binds site handles to 拠点IDs, remembers which sites and users the tool man
 fingerprints of the write-only secrets it wrote, and carries a lineage and a serial that saved
 plans are checked against. It never holds a secret value, nor anything from which one could be
 guessed without the fingerprint key (which lives outside the state).
+
+The state changes only by :data:`Record`\\ s — :class:`Put` or :class:`Remove` of one entry —
+which a store makes durable one by one during an apply (see :mod:`.protocols`).
 """
 
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Literal
 
 FORMAT_VERSION = 1
+
+Section = Literal["target", "key_check", "certificate", "runbook", "sites", "users"]
+SINGLE: tuple[Section, ...] = ("target", "key_check", "certificate", "runbook")
+TABLES: tuple[Section, ...] = ("sites", "users")
 
 
 class StateFormatError(ValueError):
     """A state file this version cannot read."""
+
+
+@dataclass(frozen=True)
+class SiteEntry:
+    """A managed site: its 拠点ID and the fingerprints of its batch accounts' secrets
+    (``batch_account.batch_password`` …)."""
+
+    site_id: str
+    fingerprints: Mapping[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        return {"site_id": self.site_id, "fingerprints": dict(sorted(self.fingerprints.items()))}
+
+    @classmethod
+    def from_json(cls, data: object) -> SiteEntry:
+        if not isinstance(data, dict) or not isinstance(data.get("site_id"), str):
+            raise StateFormatError(f"a site entry needs a site_id: {data!r}")
+        return cls(data["site_id"], _prints(data.get("fingerprints")))
+
+
+@dataclass(frozen=True)
+class UserEntry:
+    """A managed user: the fingerprints of the secrets the tool wrote for it."""
+
+    fingerprints: Mapping[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        return {"fingerprints": dict(sorted(self.fingerprints.items()))}
+
+    @classmethod
+    def from_json(cls, data: object) -> UserEntry:
+        if not isinstance(data, dict):
+            raise StateFormatError(f"a user entry is a mapping: {data!r}")
+        return cls(_prints(data.get("fingerprints")))
+
+
+def _prints(data: object) -> dict[str, str]:
+    if data is None:
+        return {}
+    if not isinstance(data, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in data.items()
+    ):
+        raise StateFormatError(f"fingerprints are a mapping of strings: {data!r}")
+    return dict(data)
+
+
+_ENTRY = {"sites": SiteEntry, "users": UserEntry}
+
+
+def entry_from_json(section: str, data: object, key: object = "?") -> SiteEntry | UserEntry:
+    """A site or user entry as a store wrote it (``to_json``); a malformed one is named."""
+    if section not in _ENTRY:
+        raise StateFormatError(f"unknown state section {section!r}")
+    check_entry(section, key, data)
+    return _ENTRY[section].from_json(data)
+
+
+@dataclass(frozen=True)
+class Put:
+    """Set one entry: a site (``SiteEntry``), a user (``UserEntry``), or the single values
+    ``target`` (the identity dict), ``key_check`` (a string), ``certificate`` (a dict)."""
+
+    section: Section
+    key: str | None
+    value: object
+
+    def to_json(self) -> dict:
+        value = self.value.to_json() if hasattr(self.value, "to_json") else self.value
+        return {"op": "set", "section": self.section, "key": self.key, "value": value}
+
+
+@dataclass(frozen=True)
+class Remove:
+    """Remove one entry (or clear a single value)."""
+
+    section: Section
+    key: str | None
+
+    def to_json(self) -> dict:
+        return {"op": "delete", "section": self.section, "key": self.key}
+
+
+Record = Put | Remove
+
+
+def record_from_json(data: object) -> Record:
+    """A record as a store wrote it (:meth:`Put.to_json`, :meth:`Remove.to_json`)."""
+    if not isinstance(data, dict):
+        raise StateFormatError(f"a state record is a mapping: {data!r}")
+    op, section, key = data.get("op"), data.get("section"), data.get("key")
+    if section not in SINGLE + TABLES:
+        raise StateFormatError(f"unknown state section {section!r}")
+    if section in TABLES and not isinstance(key, str):
+        raise StateFormatError(f"a {section} record needs a key: {data!r}")
+    if op == "delete":
+        return Remove(section, key)
+    if op != "set":
+        raise StateFormatError(f"unknown state record {op!r}")
+    value = data.get("value")
+    if section in TABLES:
+        check_entry(section, key, value)
+        value = _ENTRY[section].from_json(value)
+    return Put(section, key, copy.deepcopy(value))
 
 
 @dataclass
@@ -24,44 +136,44 @@ class State:
     serial: int = 0
     target: dict | None = None  # {"kind", "organization_id", "location"}
     key_check: str | None = None  # proves which fingerprint key made the fingerprints
-    certificate: dict | None = (
-        None  # {"id", "fingerprint", "expiry_date"} of the registration in force
-    )
-    sites: dict[str, dict] = field(default_factory=dict)  # handle -> {"site_id", "fingerprints"}
-    users: dict[str, dict] = field(default_factory=dict)  # login ID -> {"fingerprints"}
+    certificate: dict | None = None  # {"id", "fingerprint", "expiry_date"} of the one in force
+    sites: dict[str, SiteEntry] = field(default_factory=dict)  # handle -> its 拠点ID, prints
+    users: dict[str, UserEntry] = field(default_factory=dict)  # login ID -> prints
     # the runbook in progress: {"plan", "from_serial", "serial", "steps": {address: {...}}}
     runbook: dict | None = None
 
     # -- reading -------------------------------------------------------------------------
     def site_id(self, handle: str) -> str | None:
         entry = self.sites.get(handle)
-        return entry["site_id"] if entry else None
+        return entry.site_id if entry else None
 
     def handle_of(self, site_id: str) -> str | None:
         for handle, entry in self.sites.items():
-            if entry["site_id"] == site_id:
+            if entry.site_id == site_id:
                 return handle
         return None
 
     def fingerprints(self, section: str, key: str) -> dict[str, str]:
         entry = getattr(self, section).get(key)
-        return dict(entry.get("fingerprints", {})) if entry else {}
+        return dict(entry.fingerprints) if entry else {}
 
-    # -- changing (every change is also a journal record; see store.py) --------------------
-    def apply(self, record: dict) -> None:
-        """Apply one journal record: ``{"op": "set"|"delete", "section", "key", "value"}``."""
-        op, section = record["op"], record["section"]
-        if section in ("target", "key_check", "certificate", "runbook"):
-            setattr(self, section, None if op == "delete" else copy.deepcopy(record["value"]))
+    # -- changing (every change is also a durable record; see protocols.py) ----------------
+    def apply(self, record: Record) -> None:
+        """Apply one record."""
+        section = record.section
+        if section in SINGLE:
+            value = None if isinstance(record, Remove) else copy.deepcopy(record.value)
+            setattr(self, section, value)
             return
-        if section not in ("sites", "users"):
+        if section not in TABLES:
             raise StateFormatError(f"unknown state section {section!r}")
         table = getattr(self, section)
-        if op == "delete":
-            table.pop(record["key"], None)
+        if isinstance(record, Remove):
+            table.pop(record.key, None)
         else:
-            check_entry(section, record["key"], record["value"])
-            table[record["key"]] = copy.deepcopy(record["value"])
+            if not isinstance(record.value, _ENTRY[section]):
+                raise StateFormatError(f"a {section} entry must be a {_ENTRY[section].__name__}")
+            table[record.key] = record.value
 
     def copy(self) -> State:
         return copy.deepcopy(self)
@@ -75,8 +187,8 @@ class State:
             "target": self.target,
             "key_check": self.key_check,
             "certificate": self.certificate,
-            "sites": dict(sorted(self.sites.items())),
-            "users": dict(sorted(self.users.items())),
+            "sites": {k: v.to_json() for k, v in sorted(self.sites.items())},
+            "users": {k: v.to_json() for k, v in sorted(self.users.items())},
             **({"runbook": self.runbook} if self.runbook is not None else {}),
         }
 
@@ -88,22 +200,24 @@ class State:
                 f" is not {FORMAT_VERSION}"
             )
         try:
-            state = cls(
+            sites = data.get("sites") or {}
+            users = data.get("users") or {}
+            if not isinstance(sites, dict) or not isinstance(users, dict):
+                raise TypeError("sites and users are mappings")
+            return cls(
                 lineage=str(data["lineage"]),
                 serial=int(data["serial"]),
                 target=data.get("target"),
                 key_check=data.get("key_check"),
                 certificate=data.get("certificate"),
-                sites=dict(data.get("sites") or {}),
-                users=dict(data.get("users") or {}),
+                sites={k: entry_from_json("sites", v, k) for k, v in sites.items()},
+                users={k: entry_from_json("users", v, k) for k, v in users.items()},
                 runbook=data.get("runbook"),
             )
+        except StateFormatError:
+            raise
         except (KeyError, TypeError, ValueError) as exc:
             raise StateFormatError(f"missing or malformed field: {exc}") from None
-        for section in ("sites", "users"):
-            for key, entry in getattr(state, section).items():
-                check_entry(section, key, entry)
-        return state
 
 
 def check_entry(section: str, key: object, entry: object) -> None:

@@ -55,8 +55,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
 from ainas_provision.errors import AinasProvisionError
-from ainas_provision.state.lock import LockHeld, LockInfo
-from ainas_provision.state.model import State
+from ainas_provision.state.model import Record, State, entry_from_json
+from ainas_provision.state.protocols import LockError, LockInfo
 from ainas_provision.state.store import StateError
 
 if TYPE_CHECKING:
@@ -170,20 +170,20 @@ def _import_psycopg():
 
 
 # -- the lock ----------------------------------------------------------------------------------
-class PostgresLockHeld(LockHeld):
+class PostgresLockHeld(LockError):
     def __init__(self, where: str, info: LockInfo | None) -> None:
         self.info = info
         who = info.describe() if info is not None else "another session (no holder recorded)"
-        AinasProvisionError.__init__(
-            self,
+        super().__init__(
             f"the state {where} is locked by {who}; wait for it to finish, or use --lock-timeout "
             "to wait (a holder that dies releases the lock with its connection)",
+            info,
         )
 
 
 class PostgresLock:
     """The state's lock: an advisory lock held by the store's connection, and a row naming the
-    holder. Offers what :class:`~ainas_provision.state.lock.FileLock` offers."""
+    holder: a :class:`~ainas_provision.state.protocols.Locker`."""
 
     def __init__(self, store: PostgresStateStore) -> None:
         self.store = store
@@ -204,12 +204,33 @@ class PostgresLock:
         )
         return _lock_info(row)
 
-    def acquire(self, operation: str, timeout: float = 0.0) -> LockInfo:
-        """Take the lock, waiting up to ``timeout`` seconds; raises :class:`LockHeld`."""
+    def holder(self) -> LockInfo | None:
+        """Who holds the lock now (None: free); a dead holder's connection holds nothing."""
+        if self.info is not None:
+            return self.info
+        store = self.store
+        if not store._schema_exists():
+            return None
+        key = store._lock_key()
+        with store._guard():
+            conn = store._connection()
+            if conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()[0]:
+                conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
+                return None
+        return self.read() or LockInfo("?", "an unknown holder", "?", 0, "?", "?")
+
+    def unlock(self, lock_id: str) -> None:
+        if self.info is not None and self.info.id == lock_id:
+            self.release()
+
+    def force_unlock(self) -> LockInfo | None:
+        return self.break_lock(force=True)
+
+    def lock(self, info: LockInfo, *, timeout: float = 0.0) -> str:
+        """Take the lock, waiting up to ``timeout`` seconds; raises :class:`LockError`."""
         store = self.store
         store.ensure_schema()
         psycopg = _import_psycopg()
-        info = LockInfo.mine(operation)
         key = store._lock_key()
         with store._guard():
             conn = store._connection()
@@ -247,7 +268,7 @@ class PostgresLock:
                     ),
                 )
         self.info = info
-        return info
+        return info.id
 
     def release(self) -> None:
         if self.info is None:
@@ -356,7 +377,7 @@ class PostgresStateStore:
         self.path = None  # no file: messages use describe()
         self.key_dir = key_dir or Path(".")  # where the default key file goes
         self.announce = announce
-        self.lock = PostgresLock(self)
+        self.locker = PostgresLock(self)
         self._conn: psycopg.Connection | None = None
         self._mutex = threading.RLock()
         self._seq = 0
@@ -372,16 +393,27 @@ class PostgresStateStore:
     def __str__(self) -> str:
         return self.describe()
 
-    @property
-    def default_key_path(self) -> Path:
+    def key_file(self) -> Path | None:
         """The key file used when neither AINAS_STATE_KEY nor AINAS_STATE_KEY_FILE is set:
         beside the manifests — never in the database."""
         return self.key_dir / "ainas.state.key"
 
-    @property
-    def home(self) -> Path:
+    def location_base(self) -> Path | None:
         """The directory an embedded sandbox's path in the state is relative to."""
         return self.key_dir
+
+    # -- Locker -------------------------------------------------------------------------
+    def lock(self, info: LockInfo, *, timeout: float = 0.0) -> str:
+        return self.locker.lock(info, timeout=timeout)
+
+    def unlock(self, lock_id: str) -> None:
+        self.locker.unlock(lock_id)
+
+    def holder(self) -> LockInfo | None:
+        return self.locker.holder()
+
+    def force_unlock(self) -> LockInfo | None:
+        return self.locker.force_unlock()
 
     # -- the connection -----------------------------------------------------------------
     def _guard(self):
@@ -559,7 +591,7 @@ class PostgresStateStore:
         lineage, serial, target, key_check, certificate, runbook = row
         state = State(lineage, serial, target, key_check, certificate, runbook=runbook)
         for section, key, value in resources:
-            getattr(state, section)[key] = value
+            getattr(state, section)[key] = entry_from_json(section, value)
         return state
 
     # -- an apply -----------------------------------------------------------------------
@@ -599,7 +631,7 @@ class PostgresStateStore:
                         raise StateError(self._moved_message(conn, state))
                     state.serial = row[0]
                 # the journal of each apply opens with who made it
-                holder = self.lock.info
+                holder = self.locker.info
                 begin = {"op": "begin", "lineage": state.lineage, "serial": state.serial}
                 if holder is not None:
                     begin["by"] = holder.describe()
@@ -626,12 +658,12 @@ class PostgresStateStore:
             "apply went first; nothing was changed — plan again"
         )
 
-    def record(self, state: State, record: dict) -> None:
+    def record(self, state: State, record: Record) -> None:
         """Write one change and its journal row in one transaction, committed before
         returning; then apply it to ``state``."""
         with self._mutex:
             if self._serial is not None:
-                self._write_record(record)
+                self._write_record(record.to_json())
             state.apply(record)
 
     def _write_record(self, record: dict) -> None:
@@ -714,7 +746,7 @@ class PostgresStateStore:
                             "VALUES (%s, %s, %s, %s)"
                         ),
                         [
-                            (name, section, key, _json(value))
+                            (name, section, key, _json(value.to_json()))
                             for section in ("sites", "users")
                             for key, value in getattr(state, section).items()
                         ],

@@ -8,23 +8,26 @@ that was being written when the process died — is ignored). When the apply end
 is rewritten with the new serial and the journal removed. This costs one small append per
 change instead of rewriting a large state file thousands of times.
 
-A store is the seam for a shared state (a database with row locks): it offers load, lock,
-begin/record/commit, and nothing else.
+This is the file implementation of :class:`~ainas_provision.state.protocols.StateStore`; its
+lock is a :class:`~ainas_provision.state.lock.FileLocker` on ``ainas.state.json.lock`` and its
+fingerprint key file, when the environment names none, is ``ainas.state.key`` beside it.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import tempfile
 import threading
 import uuid
 from pathlib import Path
 
+from ainas_provision.atomic import write_atomically
 from ainas_provision.errors import AinasProvisionError
 from ainas_provision.files import read_regular
-from ainas_provision.state.lock import FileLock
-from ainas_provision.state.model import State, StateFormatError
+from ainas_provision.state.keys import default_key_path
+from ainas_provision.state.lock import FileLocker
+from ainas_provision.state.model import Record, State, StateFormatError, record_from_json
+from ainas_provision.state.protocols import LockInfo
 
 # a state file or journal: a regular file, read whole (a tenant of 100,000 users is ~30 MB)
 MAX_STATE_BYTES = 512 * 1024 * 1024
@@ -34,59 +37,41 @@ class StateError(AinasProvisionError):
     """The state file cannot be read or written."""
 
 
-def write_atomically(path: Path, text: str) -> None:
-    """Replace ``path`` with ``text``: readers see the old file or the new one, never a mix."""
-    directory = path.parent
-    directory.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    try:
-        dir_fd = os.open(directory, os.O_RDONLY)
-    except OSError:  # pragma: no cover - platforms without directory fds
-        return
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
-
-
 class LocalStateStore:
     """The state in a JSON file, its journal and its lock beside it."""
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self.journal_path = self.path.with_name(self.path.name + ".journal")
-        self.lock = FileLock(self.path.with_name(self.path.name + ".lock"))
+        self.locker = FileLocker(self.path.with_name(self.path.name + ".lock"))
         self._journal = None
         self._mutex = threading.Lock()
 
-    kind = "file"
-
+    # -- what the store is ------------------------------------------------------------------
     def describe(self) -> str:
-        """How messages name the state."""
         return str(self.path)
-
-    @property
-    def home(self) -> Path:
-        """The directory the state's own paths (the embedded sandbox's) are relative to."""
-        return self.path.parent
-
-    @property
-    def default_key_path(self) -> Path:
-        from ainas_provision.state.keys import default_key_path
-
-        return default_key_path(self.path)
 
     def close(self) -> None:
         """Nothing to close: the journal is closed by commit or abandon."""
+
+    def key_file(self) -> Path | None:
+        return default_key_path(self.path)
+
+    def location_base(self) -> Path | None:
+        return self.path.parent
+
+    # -- Locker (delegated to the lock file) -------------------------------------------------
+    def lock(self, info: LockInfo, *, timeout: float = 0.0) -> str:
+        return self.locker.lock(info, timeout=timeout)
+
+    def unlock(self, lock_id: str) -> None:
+        self.locker.unlock(lock_id)
+
+    def holder(self) -> LockInfo | None:
+        return self.locker.holder()
+
+    def force_unlock(self) -> LockInfo | None:
+        return self.locker.force_unlock()
 
     def exists(self) -> bool:
         return self.path.exists() or self.journal_path.exists()
@@ -112,7 +97,7 @@ class LocalStateStore:
             raise StateError(f"cannot read the state journal {self.journal_path}: {exc}") from None
         for number, line in enumerate(lines, 1):
             try:
-                record = json.loads(line)
+                data = json.loads(line)
             except ValueError:
                 if number == len(lines):
                     break  # torn last line: the change being written when the process died
@@ -120,11 +105,10 @@ class LocalStateStore:
                     f"the state journal {self.journal_path} is damaged at line {number}"
                 ) from None
             try:
-                if record.get("op") == "begin":
-                    state.lineage = str(record["lineage"])
-                    state.serial = int(record["serial"])
+                if isinstance(data, dict) and data.get("op") == "begin":
+                    state.lineage, state.serial = str(data["lineage"]), int(data["serial"])
                     continue
-                state.apply(record)
+                state.apply(record_from_json(data))
             except (StateFormatError, KeyError, TypeError, ValueError, AttributeError) as exc:
                 raise StateError(
                     f"the state journal {self.journal_path} is damaged at line {number}: {exc}"
@@ -147,12 +131,12 @@ class LocalStateStore:
         self._journal = os.fdopen(fd, "a", encoding="utf-8")
         self._append({"op": "begin", "lineage": state.lineage, "serial": state.serial})
 
-    def record(self, state: State, record: dict) -> None:
+    def record(self, state: State, record: Record) -> None:
         """Apply one change to ``state`` and make it durable before returning."""
         with self._mutex:
             state.apply(record)
             if self._journal is not None:
-                self._append(record)
+                self._append(record.to_json())
 
     def _append(self, record: dict) -> None:
         self._journal.write(json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n")

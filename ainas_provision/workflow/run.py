@@ -33,7 +33,8 @@ from ainas_provision.state.keys import (
     new_key,
 )
 from ainas_provision.state.location import StateStore, resolve_store
-from ainas_provision.state.model import State
+from ainas_provision.state.model import Put, SiteEntry, State, UserEntry
+from ainas_provision.state.protocols import LockInfo
 from ainas_provision.targets.base import Backend, CountingBackend, CurrentState, LiveResource
 from ainas_provision.targets.registry import (
     Target,
@@ -82,10 +83,11 @@ class Run:
     current: CurrentState | None = None
     new_key_file: Path | None = None  # no key yet: written by save_new_key
     announce: Announce = print
+    lock_id: str | None = None  # the state lock, for an apply
 
     @property
     def identity(self) -> dict:
-        return self.target.identity(self.desired.organization_id, self.store.home)
+        return self.target.identity(self.desired.organization_id, self.store.location_base())
 
     def new_password(self) -> Secret | None:
         value = self.options.env.get("AINAS_NEW_PASSWORD")
@@ -108,7 +110,9 @@ class Run:
                 self.backend.close()
         finally:
             try:
-                self.store.lock.release()
+                if self.lock_id is not None:
+                    self.store.unlock(self.lock_id)
+                    self.lock_id = None
             finally:
                 self.store.close()
                 gc.unfreeze()  # see load_desired
@@ -154,8 +158,9 @@ def open_run(
     target = resolve(options.target, options.path, options.env)
     store = open_store(options, desired, announce)
     try:
-        if lock:
-            store.lock.acquire(operation, timeout=options.lock_timeout)
+        lock_id = (
+            store.lock(LockInfo.mine(operation), timeout=options.lock_timeout) if lock else None
+        )
     except BaseException:
         store.close()
         raise
@@ -172,10 +177,12 @@ def open_run(
             )
     except BaseException:
         try:
-            store.lock.release()
+            if lock_id is not None:
+                store.unlock(lock_id)
         finally:
             store.close()
         raise
+    run.lock_id = lock_id
     return run
 
 
@@ -191,7 +198,7 @@ def _fingerprinter(
 ) -> tuple[Fingerprinter, Path | None]:
     """The fingerprint key's fingerprinter, and the key file still to write when there is no
     key yet (see :func:`save_new_key`: nothing is written before the target is confirmed)."""
-    source = find_key(None, options.env, key_path=store.default_key_path)
+    source = find_key(store.key_file(), options.env)
     key, pending = source.key, None
     if key is None:
         if state.key_check is not None:
@@ -456,7 +463,7 @@ def import_tenant(
         options.state_path, options.out / STATE_NAME, options.env, announce=announce
     )
     try:
-        store.lock.acquire("import")
+        lock_id = store.lock(LockInfo.mine("import"))
     except BaseException:
         store.close()
         raise
@@ -487,31 +494,20 @@ def import_tenant(
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text, encoding="utf-8")
             wrote(name, number, total)
-        identity = target.identity(current.organization.id, store.home)
+        identity = target.identity(current.organization.id, store.location_base())
         store.begin(state)
         records = [
-            {"op": "set", "section": "target", "key": None, "value": identity},
-            {"op": "set", "section": "key_check", "key": None, "value": fingerprint.key_check},
-        ]
-        records += [
-            {
-                "op": "set",
-                "section": "sites",
-                "key": handle,
-                "value": {"site_id": site_id, "fingerprints": {}},
-            }
-            for handle, site_id in imported.bindings.items()
-        ]
-        records += [
-            {"op": "set", "section": "users", "key": login_id, "value": {"fingerprints": {}}}
-            for login_id in imported.users
+            Put("target", None, identity),
+            Put("key_check", None, fingerprint.key_check),
+            *(Put("sites", h, SiteEntry(site_id)) for h, site_id in imported.bindings.items()),
+            *(Put("users", login_id, UserEntry()) for login_id in imported.users),
         ]
         for record in records:
             store.record(state, record)
         store.commit(state)
     finally:
         try:
-            store.lock.release()
+            store.unlock(lock_id)
         finally:
             store.close()
     return imported, store.describe()

@@ -97,7 +97,7 @@ def assert_no_duplicates_and_true_state(files, root: Path, sites: int, users: in
     assert count(files, "users", "role != '管理者'") == users + 2
     state = LocalStateStore(root / "ainas.state.json").load()
     for handle, entry in state.sites.items():
-        assert count(files, "sites", f"site_id = '{entry['site_id']}'") == 1, handle
+        assert count(files, "sites", f"site_id = '{entry.site_id}'") == 1, handle
     for login_id in state.users:
         assert count(files, "users", f"login_id = '{login_id}'") == 1, login_id
 
@@ -215,7 +215,7 @@ def test_a_server_that_dies_mid_apply_gives_a_clear_error_and_a_true_state(files
     assert "Apply finished with errors" in err
     state = LocalStateStore(root / "ainas.state.json").load()  # a true record of what was done
     for handle, entry in state.sites.items():
-        assert count(files, "sites", f"site_id = '{entry['site_id']}'") == 1, handle
+        assert count(files, "sites", f"site_id = '{entry.site_id}'") == 1, handle
     for login_id in state.users:
         assert count(files, "users", f"login_id = '{login_id}'") == 1, login_id
     # the server comes back: the next apply finishes the job, without duplicates

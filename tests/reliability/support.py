@@ -36,7 +36,7 @@ def load_state(directory: Path) -> State:
 
 def fingerprinter(directory: Path) -> Fingerprinter:
     """The state's fingerprint function, with the key file beside the state."""
-    key = find_key(directory / STATE, env={}).key
+    key = find_key(LocalStateStore(directory / STATE).key_file(), env={}).key
     assert key is not None, "no state key beside the state"
     return Fingerprinter(key)
 
@@ -104,7 +104,7 @@ def assert_tenant_matches(directory: Path, manifest: dict) -> None:
     assert tenant["organization"]["short_name"] == manifest["organization"]["short_name"]
     # sites: one live site per handle, bound in the state, with the manifest's fields
     assert set(state.sites) == set(manifest["sites"])
-    bound = {handle: entry["site_id"] for handle, entry in state.sites.items()}
+    bound = {handle: entry.site_id for handle, entry in state.sites.items()}
     assert sorted(bound.values()) == sorted(tenant["sites"]), (bound, sorted(tenant["sites"]))
     for handle, site in manifest["sites"].items():
         live = tenant["sites"][bound[handle]]

@@ -5,13 +5,13 @@ process after wrapping three methods, which keep doing what they did and also ap
 line to the AUDIT file per event (a single ``write`` on an ``O_APPEND`` descriptor, so that the
 lines of several processes never mix):
 
-- ``FileLock.acquire``: first ``ready``, then (a start barrier) it waits for the file GO to
+- ``FileLocker.lock``: first ``ready``, then (a start barrier) it waits for the file GO to
   exist, so that all processes ask for the lock at the same moment; then ``acquired`` once the
-  lock file is created, or ``refused`` (with the holder's pid and the seconds waited);
-- ``FileLock.release``: ``released``, before the lock file is removed;
+  lock is taken, or ``refused`` (with the holder's pid and the seconds waited);
+- ``FileLocker.unlock``: ``released``, before the lock is given back;
 - ``LocalStateStore._append``: ``record`` with each journal record (``begin`` included).
 
-A holder's ``acquired`` line is written after it creates the lock file and its ``released`` line
+A holder's ``acquired`` line is written after it takes the lock and its ``released`` line
 before it removes it, so in the file's order the holding intervals of two processes can only
 overlap if the lock let two hold it at once.
 """
@@ -24,7 +24,8 @@ import sys
 import time
 from pathlib import Path
 
-from ainas_provision.state.lock import FileLock, LockHeld
+from ainas_provision.state.lock import FileLocker
+from ainas_provision.state.protocols import LockError
 from ainas_provision.state.store import LocalStateStore
 
 
@@ -37,33 +38,33 @@ def main() -> None:
         line = json.dumps({"pid": os.getpid(), "event": event, **fields}, ensure_ascii=False)
         os.write(fd, (line + "\n").encode())
 
-    acquire, release, append = FileLock.acquire, FileLock.release, LocalStateStore._append
+    acquire, release, append = FileLocker.lock, FileLocker.unlock, LocalStateStore._append
 
-    def tapped_acquire(self, operation: str, timeout: float = 0.0):
+    def tapped_acquire(self, info, *, timeout: float = 0.0):
         log("ready")
         while not go.exists():
             time.sleep(0.005)
         started = time.monotonic()
         try:
-            info = acquire(self, operation, timeout)
-        except LockHeld as exc:
-            holder = exc.info.pid if exc.info else None
+            lock_id = acquire(self, info, timeout=timeout)
+        except LockError as exc:
+            holder = exc.holder.pid if exc.holder else None
             log("refused", holder=holder, waited=round(time.monotonic() - started, 3))
             raise
         log("acquired", waited=round(time.monotonic() - started, 3))
-        return info
+        return lock_id
 
-    def tapped_release(self) -> None:
-        if self.info is not None:
+    def tapped_release(self, lock_id: str) -> None:
+        if lock_id in self._held:
             log("released")
-        release(self)
+        release(self, lock_id)
 
     def tapped_append(self, record: dict) -> None:
         append(self, record)
         log("record", record=record)
 
-    FileLock.acquire = tapped_acquire
-    FileLock.release = tapped_release
+    FileLocker.lock = tapped_acquire
+    FileLocker.unlock = tapped_release
     LocalStateStore._append = tapped_append
     sys.argv = ["ainas-provision", *args]
     from ainas_provision.cli.main import main as cli

@@ -123,7 +123,7 @@ def check_audit(audit: Path) -> dict:
 def assert_state_agrees_with_the_tenant(directory: Path) -> None:
     state = load_state(directory)
     tenant = read_tenant(directory, ORG_ID)
-    assert sorted(e["site_id"] for e in state.sites.values()) == sorted(tenant["sites"])
+    assert sorted(e.site_id for e in state.sites.values()) == sorted(tenant["sites"])
     assert set(state.users) == set(tenant["users"])
     assert counts(directory) == (SITES, USERS)
     assert not any(duplicates(directory).values()), duplicates(directory)
