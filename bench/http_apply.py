@@ -178,7 +178,7 @@ def main() -> None:
         try:
             first = open_https(Target("https", url), None, environment(files, "99999999"))
             try:
-                first.update("session", "abcde", {"password": Secret(NEW_PASSWORD, "bench")})
+                first.change_password(Secret(NEW_PASSWORD, "bench"))
                 site_id = first.create("site", {"name": "本店", "short_name": "本店"})
             finally:
                 first.close()

@@ -82,3 +82,43 @@ def signing_cert(
 
 def p12(issued: pki.Issued, password: str = PASSWORD, **kwargs) -> bytes:
     return pki.export_pfx(issued, password, **kwargs)
+
+
+class RecordingBackend:
+    """A target that records the calls made to it (and the state at each), to test what the
+    executor sends and in which order. ``fail`` names calls ("create site") that raise."""
+
+    description = "recording backend"
+
+    def __init__(self, state=None, fail: tuple[str, ...] = ()) -> None:
+        self.calls: list[tuple] = []
+        self.state = state
+        self.fail = fail
+        self.seen_state: list = []
+        self._next_id = 100000001
+
+    def _call(self, *call) -> None:
+        self.calls.append(call)
+        if self.state is not None:
+            self.seen_state.append(self.state.copy())
+        if f"{call[0]} {call[1]}" in self.fail:
+            from ainas_provision.targets.base import BackendError
+
+            raise BackendError("refused", f"{call[0]} {call[1]} refused")
+
+    def create(self, kind, fields, *, parent=None) -> str:
+        self._call("create", kind, dict(fields), parent)
+        self._next_id += 1
+        return str(self._next_id)
+
+    def update(self, kind, id, fields) -> None:
+        self._call("update", kind, id, dict(fields))
+
+    def delete(self, kind, id) -> None:
+        self._call("delete", kind, id)
+
+    def change_password(self, password) -> None:
+        self._call("change_password", "session", password)
+
+    def close(self) -> None:
+        pass

@@ -283,13 +283,9 @@ def test_the_new_password_is_checked_before_it_is_sent(files):
         try:
             assert backend.session().must_change_password
             with pytest.raises(AinasProvisionError) as caught:
-                backend.update(
-                    "session", "abcde", {"password": Secret("zqzqzq", "AINAS_NEW_PASSWORD")}
-                )
+                backend.change_password(Secret("zqzqzq", "AINAS_NEW_PASSWORD"))
             assert backend.requests["write"] == 0
-            backend.update(
-                "session", "abcde", {"password": Secret(NEW_PASSWORD, "AINAS_NEW_PASSWORD")}
-            )
+            backend.change_password(Secret(NEW_PASSWORD, "AINAS_NEW_PASSWORD"))
             assert not backend.session().must_change_password
             assert backend.read().organization.id == "1"
         finally:

@@ -1,23 +1,39 @@
 """The executor: performs a plan's changes, in order, concurrently where they are independent.
 
-Each change becomes one or two backend calls; after each success the state is updated and the
-update made durable at once (the state journal), so that an apply that dies half-way leaves a
-true record; a creation with secrets records their fingerprints just before it, so that dying
-right after it loses none of them. A failing change does not stop the others: its dependents are skipped, everything
-independent goes on, and the outcome says what happened to each change. Secret values are taken
-from the manifests at apply time and checked against the fingerprints the plan recorded.
+Each change becomes steps (:mod:`ainas_provision.apply.operations`); the executor performs each
+step through the target and records the step's effects through the state store, each made
+durable at once (the state journal), so that an apply that dies half-way leaves a true record. It
+knows no kind of resource: what a change means is the steps' business. A failing change does not
+stop the others: its dependents are skipped, everything independent goes on, and the outcome says
+what happened to each change. Secret values are taken from the manifests at apply time (by the
+change's address) and checked against the fingerprints the plan recorded.
 """
 
 from __future__ import annotations
 
 import heapq
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
-from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from ainas_provision.apply.operations import (
+    RESULT,
+    BindSite,
+    DropFingerprints,
+    Effect,
+    FileBytes,
+    Forget,
+    Operation,
+    SecretOf,
+    SetCertificate,
+    SetFingerprints,
+    SiteIdOf,
+    Step,
+    steps_for,
+)
 from ainas_provision.domain.desired import DesiredState, Resource
+from ainas_provision.domain.kinds import SESSION
 from ainas_provision.errors import AinasProvisionError
 from ainas_provision.files import MAX_KEY_FILE_BYTES, read_regular
 from ainas_provision.plan.changes import Change
@@ -27,7 +43,6 @@ from ainas_provision.state.model import Put, Remove, SiteEntry, State, UserEntry
 from ainas_provision.state.protocols import StateStore
 from ainas_provision.targets.base import Backend, BackendError
 
-BATCH_KINDS = ("batch_account", "kei_batch_account")
 # failures that mean the target is gone: the changes not yet started are not attempted
 HALT_CODES = ("unreachable",)
 
@@ -64,25 +79,17 @@ class Executor:
         self.new_password = new_password
         self.progress = progress or (lambda *args: None)
         self._lock = threading.Lock()
+        self._resources = {r.address: r for r in desired.resources()}
+        if new_password is not None:  # the first-login password change's one secret
+            session = Resource(SESSION.name, "", {}, {"password": new_password})
+            self._resources[session.address] = session
 
     # -- secrets -------------------------------------------------------------------------
-    def _resource(self, change: Change) -> Resource | None:
-        if change.kind == "certificate":
-            return self.desired.certificate
-        group = {
-            "batch_account": self.desired.batch_accounts,
-            "kei_batch_account": self.desired.kei_batch_accounts,
-            "user": self.desired.users,
-            "site": self.desired.sites,
-        }.get(change.kind)
-        return group.get(change.key) if group is not None else None
-
     def secret(self, change: Change, name: str) -> Secret:
-        if change.kind == "session":
-            secret = self.new_password
-        else:
-            resource = self._resource(change)
-            secret = resource.secrets.get(name) if resource else None
+        """The value the manifests give now for secret ``name`` of the change's resource (found
+        by the change's address, the one spelling of the secret's identity)."""
+        resource = self._resources.get(change.address)
+        secret = resource.secrets.get(name) if resource else None
         if secret is None:
             raise PlanRefused(
                 f"{change.address}: the manifests no longer give {name}; make a new plan"
@@ -103,45 +110,7 @@ class Executor:
                 + " is not the one the plan was made with (by fingerprint); make a new plan"
             )
 
-    # -- state records -------------------------------------------------------------------
-    def _set(self, section: str, key: str | None, update: Callable | object) -> None:
-        with self._lock:
-            entry = getattr(self.state, section).get(key) if section in ("sites", "users") else None
-            value = update(entry) if callable(update) else update
-            self.store.record(self.state, Put(section, key, value))
-
-    def _delete(self, section: str, key: str) -> None:
-        with self._lock:
-            self.store.record(self.state, Remove(section, key))
-
-    @contextmanager
-    def _recorded_first(
-        self,
-        section: str,
-        key: str,
-        update: Callable | object,
-        take_back: Callable | None,
-    ) -> Iterator[None]:
-        """Record a creation's fingerprints *before* creating it, and take them back if the
-        creation fails (``take_back``; None: remove the entry). An apply that dies once AINAS
-        has created the resource then leaves a state that knows its secrets: the next plan
-        finds it managed, instead of adopting it as a resource whose secrets no one wrote. (One
-        that dies before the creation, or between a failure and its taking back, leaves an entry
-        whose resource is missing: the next plan creates it.)"""
-        self._set(section, key, update)
-        try:
-            yield
-        except Exception:
-            if take_back is None:
-                self._delete(section, key)
-            else:
-                self._set(section, key, take_back)
-            raise
-
-    def _fingerprints(self, change: Change, prefix: str = "") -> dict[str, str]:
-        return {f"{prefix}{name}": fp for name, fp in change.secrets.items()}
-
-    # -- one change ----------------------------------------------------------------------
+    # -- references and effects ------------------------------------------------------------
     def _site_id(self, handle: str) -> str:
         site_id = self.state.site_id(handle)
         if site_id is None:
@@ -150,129 +119,88 @@ class Executor:
             )
         return site_id
 
-    def _user_fields(self, change: Change, *, creating: bool) -> dict:
-        fields: dict[str, object] = {}
-        for name, value in change.payload.items():
-            if name == "site":
-                fields["site_id"] = self._site_id(value)
-            elif name != "previous_role":
-                fields[name] = value
-        if "initial_password" in change.secrets:
-            fields["password"] = self.secret(change, "initial_password")
-        if creating:
-            fields["login_id"] = change.key
-        return fields
+    def resolve(self, value: object, change: Change) -> object:
+        """A step's value as it is sent: references resolved (a secret stays a Secret)."""
+        if isinstance(value, SiteIdOf):
+            return self._site_id(value.handle)
+        if isinstance(value, SecretOf):
+            return self.secret(change, value.field)
+        if isinstance(value, FileBytes):  # a regular file inside the manifests' reach only
+            return read_regular(value.path, limit=MAX_KEY_FILE_BYTES)
+        return value
+
+    def record(self, effect: Effect, result: str | None) -> None:
+        """Record one effect of a step through the state store."""
+        with self._lock:
+            for record in self._records(effect, result):
+                self.store.record(self.state, record)
+
+    def _records(self, effect: Effect, result: str | None) -> list:
+        state = self.state
+        if isinstance(effect, BindSite):
+            site_id = result if effect.site_id is RESULT else effect.site_id
+            entry = state.sites.get(effect.handle)
+            prints = entry.fingerprints if entry and entry.site_id == site_id else {}
+            return [Put("sites", effect.handle, SiteEntry(site_id, prints))]
+        if isinstance(effect, SetFingerprints):
+            if effect.section == "users":
+                old = {} if effect.fresh else state.fingerprints("users", effect.key)
+                return [Put("users", effect.key, UserEntry({**old, **effect.prints}))]
+            entry = state.sites[effect.key]
+            prints = {**({} if effect.fresh else entry.fingerprints), **effect.prints}
+            return [Put("sites", effect.key, SiteEntry(entry.site_id, prints))]
+        if isinstance(effect, DropFingerprints):
+            table = getattr(state, effect.section)
+            entry = table.get(effect.key)
+            if entry is None:
+                return []
+            kept = {k: v for k, v in entry.fingerprints.items() if k not in effect.names}
+            return [Put(effect.section, effect.key, replace(entry, fingerprints=kept))]
+        if isinstance(effect, Forget):
+            return [Remove(effect.section, effect.key)]
+        if isinstance(effect, SetCertificate):
+            cert_id = result if effect.id is RESULT else effect.id
+            value = {
+                "id": cert_id,
+                "fingerprint": effect.fingerprint,
+                "expiry_date": effect.expiry_date,
+            }
+            return [Put("certificate", None, value)]
+        raise TypeError(f"unknown effect {effect!r}")  # pragma: no cover
+
+    # -- one change ----------------------------------------------------------------------
+    def perform(self, step: Step, change: Change) -> str | None:
+        """Do one step through the target; returns the ID it answered (creations)."""
+        fields = {f.name: self.resolve(f.value, change) for f in step.fields}
+        target_id = self.resolve(step.id, change)
+        backend, operation = self.backend, step.operation
+        if operation is Operation.CREATE:
+            parent = self.resolve(step.parent, change)
+            return backend.create(step.kind, fields, parent=parent)
+        if operation is Operation.UPDATE:
+            backend.update(step.kind, target_id, fields)
+        elif operation is Operation.DELETE:
+            backend.delete(step.kind, target_id)
+        elif operation is Operation.CHANGE_PASSWORD:
+            backend.change_password(fields["password"])
+        return None
 
     def execute(self, change: Change) -> str:
-        """Perform one change; returns a short description of what was done."""
-        kind, action, backend = change.kind, change.action, self.backend
-        if kind == "session":
-            backend.update("session", change.live_id, {"password": self.secret(change, "password")})
-            return "password changed"
-        if kind == "organization":
-            backend.update("organization", change.live_id, dict(change.payload))
-            return "updated"
-        if kind == "certificate":
-            return self._certificate(change)
-        if kind == "site":
-            return self._site(change)
-        if kind in BATCH_KINDS:
-            fields = {**change.payload, **{n: self.secret(change, n) for n in change.secrets}}
-            site_id = self._site_id(change.key)
-            prints = self._fingerprints(change, f"{kind}.")
-
-            def record(entry: SiteEntry) -> SiteEntry:
-                return SiteEntry(entry.site_id, {**entry.fingerprints, **prints})
-
-            def take_back(entry: SiteEntry) -> SiteEntry:
-                kept = {k: v for k, v in entry.fingerprints.items() if k not in prints}
-                return SiteEntry(entry.site_id, kept)
-
-            if action == "create":
-                with self._recorded_first("sites", change.key, record, take_back):
-                    backend.create(kind, fields, parent=site_id)
-            else:
-                backend.update(kind, site_id, fields)
-                self._set("sites", change.key, record)
-            return "created" if action == "create" else "updated"
-        if kind == "user":
-            return self._user(change)
-        raise AinasProvisionError(f"{change.address}: nothing knows how to {action} a {kind}")
-
-    def _certificate(self, change: Change) -> str:
-        cert = self.desired.certificate
-        if cert is None or cert.info is None or cert.path is None:
-            raise PlanRefused("the manifests no longer name the certificate; make a new plan")
-        password = self.secret(change, "password")
-        if change.action in ("create", "renew"):
-            if cert.info.fingerprint_sha256 != change.payload.get("fingerprint"):
-                raise PlanRefused(
-                    f"{cert.path} is not the certificate the plan was made with; make a new plan"
-                )
-            fields = {k: v for k, v in change.payload.items() if k != "fingerprint"}
-            cert_id = self.backend.create(
-                "certificate",
-                {
-                    **fields,
-                    "p12": read_regular(cert.path, limit=MAX_KEY_FILE_BYTES),
-                    "password": password,
-                },
-            )
-        else:
-            cert_id = change.live_id
-            self.backend.update("certificate", cert_id, {**change.payload, "password": password})
-        self._set(
-            "certificate",
-            None,
-            {
-                "id": cert_id,
-                "fingerprint": cert.info.fingerprint_sha256,
-                "expiry_date": cert.info.expiry_date.isoformat(),
-            },
-        )
-        return {"create": "registered", "renew": "renewed"}.get(change.action, "updated")
-
-    def _site(self, change: Change) -> str:
-        action, backend = change.action, self.backend
-        if action == "create":
-            site_id = backend.create("site", dict(change.payload))
-            self._set("sites", change.key, SiteEntry(site_id))
-            return f"created (拠点ID {site_id})"
-        if action == "delete":
-            backend.delete("site", change.live_id)
-            if not change.key.startswith("["):
-                self._delete("sites", change.key)
-            return "deleted"
-        if change.payload:
-            backend.update("site", change.live_id, dict(change.payload))
-        if action == "adopt":
-            self._set("sites", change.key, SiteEntry(change.live_id))
-            return f"adopted (拠点ID {change.live_id})"
-        return "updated"
-
-    def _user(self, change: Change) -> str:
-        action, backend, login_id = change.action, self.backend, change.key
-        prints = self._fingerprints(change)
-        if action == "delete":
-            backend.delete("user", login_id)
-            self._delete("users", login_id)
-            return "deleted"
-        if action in ("create", "replace"):
-            if action == "replace":
-                backend.delete("user", login_id)
-                self._delete("users", login_id)
-            fields = self._user_fields(change, creating=True)
-            with self._recorded_first("users", login_id, UserEntry(prints), None):
-                backend.create("user", fields)
-            return "replaced" if action == "replace" else "created"
-        if change.fields:
-            backend.update("user", login_id, self._user_fields(change, creating=False))
-        self._set(
-            "users",
-            login_id,
-            lambda e: UserEntry({**(e.fingerprints if e else {}), **prints}),
-        )
-        return "adopted" if action == "adopt" else "updated"
+        """Perform one change, step by step; returns what its last step reports."""
+        outcome = ""
+        for step in steps_for(change, self.desired):
+            for effect in step.before:
+                self.record(effect, None)
+            try:
+                result = self.perform(step, change)
+            except Exception:
+                for effect in step.on_failure:
+                    self.record(effect, None)
+                raise
+            for effect in step.after:
+                self.record(effect, result)
+            outcome = step.outcome.format(id=result)
+        return outcome
 
     # -- the whole plan ------------------------------------------------------------------
     def run(
@@ -289,7 +217,7 @@ class Executor:
             if key_check is not None and self.state.key_check != key_check:
                 self.store.record(self.state, Put("key_check", None, key_check))
             for section, key in plan.forget:
-                self._delete(section, key)
+                self.record(Forget(section, key), None)
             outcomes = self._run_graph(plan.changes)
         finally:
             self.store.commit(self.state)
@@ -297,12 +225,13 @@ class Executor:
 
     def _run_graph(self, changes: list[Change]) -> list[Outcome]:
         by_address = {c.address: c for c in changes}
-        session = [c.address for c in changes if c.kind == "session"]
+        # the first-login password change comes before anything else AINAS allows
+        session = [c.address for c in changes if c.spec.gates_all]
         waiting: dict[str, set[str]] = {}
         dependents: dict[str, list[str]] = {c.address: [] for c in changes}
         for change in changes:
             needs = {d for d in change.depends_on if d in by_address}
-            if change.kind != "session":
+            if not change.spec.gates_all:
                 needs.update(session)
             waiting[change.address] = needs
             for need in needs:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from ainas_provision.errors import AinasProvisionError
+from ainas_provision.secrets.values import Secret
 
 
 @dataclass
@@ -96,6 +97,10 @@ class Backend(Protocol):
     def delete(self, kind: str, id: str) -> None:
         """Delete one resource."""
 
+    def change_password(self, password: Secret) -> None:
+        """Replace the password of the account the tool acts as (AINAS's first-login
+        パスワード更新; nothing else is allowed before it)."""
+
     def close(self) -> None:
         """Release connections and files."""
 
@@ -144,6 +149,10 @@ class CountingBackend:
     def delete(self, kind, id) -> None:
         self._count("delete")
         self.inner.delete(kind, id)
+
+    def change_password(self, password) -> None:
+        self._count("update")
+        self.inner.change_password(password)
 
     def close(self) -> None:
         self.inner.close()

@@ -97,8 +97,15 @@ class SandboxBackend:
             self.sandbox.update(self._acting(), kind, id, fields)
         except AinasError as exc:
             raise _error(exc) from None
-        if kind == "session":
-            self._actor = self.sandbox.actor(self._actor.login_id)
+
+    def change_password(self, password) -> None:
+        try:
+            self.sandbox.update(
+                self._acting(), "session", self._actor.login_id, {"password": password}
+            )
+        except AinasError as exc:
+            raise _error(exc) from None
+        self._actor = self.sandbox.actor(self._actor.login_id)
 
     def delete(self, kind: str, id: str) -> None:
         try:

@@ -443,10 +443,10 @@ class HttpsBackend:
             raise BackendError("unknown-kind", f"cannot change a {kind} over HTTPS")
         return paths[kind]
 
+    def change_password(self, password) -> None:
+        self._change_password(password)
+
     def update(self, kind: str, id: str, fields: dict[str, object]) -> None:
-        if kind == "session":
-            self._change_password(fields.get("password"))
-            return
         path, body = self._path(kind, id), _wire(fields)
         self._retrying(lambda: self._send("PATCH", path, body=body))
 

@@ -1,0 +1,442 @@
+"""Operations: what applying one change means, as data a person can read and a target can do.
+
+Each :class:`~ainas_provision.plan.changes.Change` becomes one or more :class:`Step`\\ s. A step
+names the AINAS screen it happens on (the catalogue's screen id), the operation (create, update,
+delete, change the password, or only bind the state), the resource it acts on, its fields in
+order — each a plain value or a reference to a secret of the manifests, never the secret itself —
+what AINAS answers that must be read back (the 拠点ID of a new site), and the step's effects on
+the state:
+
+- ``before``: recorded before the step is performed (the fingerprints of the secrets a creation
+  sends: an apply that dies right after AINAS created the resource still knows them);
+- ``after``: recorded once it succeeded (``BindSite(handle, RESULT)`` binds the 拠点ID read back);
+- ``on_failure``: recorded if it failed (taking the ``before`` fingerprints back).
+
+A step does not touch a target or the state itself: :class:`~ainas_provision.apply.executor.
+Executor` performs it through a target and records its effects through the state store, and a
+runbook can print it for a person who performs it and types back what it reads. Values that only
+exist when the step runs — the 拠点ID of a site created earlier in the same apply, a secret's
+value, the bytes of a ``.p12`` — are references (:class:`SiteIdOf`, :class:`SecretOf`,
+:class:`FileBytes`), resolved at that moment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+
+from ainas_provision.domain import screens
+from ainas_provision.domain.desired import DesiredState
+from ainas_provision.domain.kinds import KINDS, Kind
+from ainas_provision.plan.changes import Change
+from ainas_provision.plan.plan import PlanRefused
+
+
+class Operation(StrEnum):
+    CREATE = "create"
+    UPDATE = "update"
+    DELETE = "delete"
+    CHANGE_PASSWORD = "change_password"
+    BIND = "bind"  # nothing is sent: the state takes note of what AINAS already holds
+
+
+# -- references, resolved when the step runs -----------------------------------------------
+@dataclass(frozen=True)
+class SiteIdOf:
+    """The 拠点ID the state binds to a site handle (known once the site exists)."""
+
+    handle: str
+
+    def describe(self) -> str:
+        return f"the 拠点ID of site.{self.handle}"
+
+
+@dataclass(frozen=True)
+class SecretOf:
+    """A secret field of the manifests' resource at ``address`` (its value is read only to be
+    sent)."""
+
+    address: str
+    field: str
+
+    def describe(self) -> str:
+        return f"(secret: {self.address}.{self.field})"
+
+
+@dataclass(frozen=True)
+class FileBytes:
+    """The content of a file named by the manifests (the certificate's ``.p12``)."""
+
+    path: Path
+
+    def describe(self) -> str:
+        return f"(file: {self.path})"
+
+
+class _Result:
+    """The ID the step's operation returns (what a person reads back from the screen)."""
+
+    def describe(self) -> str:
+        return "(the ID AINAS assigns)"
+
+    def __repr__(self) -> str:
+        return "RESULT"
+
+
+RESULT = _Result()
+Ref = SiteIdOf | SecretOf | FileBytes | _Result
+
+
+# -- effects on the state -----------------------------------------------------------------
+@dataclass(frozen=True)
+class BindSite:
+    """Bind a site handle to its 拠点ID (keeping any fingerprints already recorded)."""
+
+    handle: str
+    site_id: str | _Result
+
+
+@dataclass(frozen=True)
+class SetFingerprints:
+    """Record fingerprints of secrets sent. ``section`` is ``sites`` (a site's batch accounts) or
+    ``users``; ``fresh`` starts the entry over (a new user) instead of merging into it."""
+
+    section: str
+    key: str
+    prints: Mapping[str, str]
+    fresh: bool = False
+
+
+@dataclass(frozen=True)
+class DropFingerprints:
+    """Take back fingerprints recorded before a step that then failed."""
+
+    section: str
+    key: str
+    names: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Forget:
+    """The state stops managing an entry (a deleted site or user, a user about to be recreated)."""
+
+    section: str
+    key: str
+
+
+@dataclass(frozen=True)
+class SetCertificate:
+    """The certificate registration in force."""
+
+    id: str | _Result
+    fingerprint: str
+    expiry_date: str
+
+
+Effect = BindSite | SetFingerprints | DropFingerprints | Forget | SetCertificate
+
+
+@dataclass(frozen=True)
+class FieldValue:
+    """One field of a step: its name (the manifest's), its AINAS label, and a value or a
+    reference."""
+
+    name: str
+    label: str
+    value: object
+
+    def describe(self) -> str:
+        if isinstance(self.value, Ref):
+            return self.value.describe()
+        return repr(self.value)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One thing done on one AINAS screen, with what it does to the state."""
+
+    address: str  # the change's resource
+    operation: Operation
+    kind: str  # what the target acts on
+    screen: str | None  # the catalogue's screen id
+    id: str | SiteIdOf | None = None  # the resource acted on (update, delete)
+    parent: SiteIdOf | None = None  # the site a batch account belongs to
+    fields: tuple[FieldValue, ...] = ()
+    reads_back: str | None = None  # what AINAS answers and the state needs (拠点ID)
+    before: tuple[Effect, ...] = ()
+    after: tuple[Effect, ...] = ()
+    on_failure: tuple[Effect, ...] = ()
+    outcome: str = ""  # what it reports when done; {id} is the result
+
+
+@dataclass
+class Steps:
+    """A change's steps, in order."""
+
+    change: Change
+    steps: list[Step] = field(default_factory=list)
+
+
+def _label(kind: Kind | None, name: str) -> str:
+    if kind is None:
+        return name
+    try:
+        return kind.field(name).label
+    except KeyError:
+        return name
+
+
+def _fields(change: Change, values: Mapping[str, object]) -> tuple[FieldValue, ...]:
+    kind = KINDS.get(change.kind)
+    return tuple(FieldValue(name, _label(kind, name), value) for name, value in values.items())
+
+
+def _secrets(change: Change, prefix: str = "") -> dict[str, str]:
+    return {f"{prefix}{name}": fp for name, fp in change.secrets.items()}
+
+
+def _screen(change: Change, operation: Operation) -> str | None:
+    if change.kind not in screens.MAPPINGS:
+        return None
+    if operation is Operation.CREATE:
+        return screens.create_screen_for(change.kind, change.payload)
+    if operation is Operation.DELETE:
+        return screens.MAPPINGS[change.kind].update_screen  # 削除 is a button of the 照会 screen
+    return screens.MAPPINGS[change.kind].update_screen
+
+
+# -- one builder per kind of resource ------------------------------------------------------
+def _password(change: Change, desired: DesiredState) -> list[Step]:
+    return [
+        Step(
+            change.address,
+            Operation.CHANGE_PASSWORD,
+            change.kind,
+            _screen(change, Operation.CHANGE_PASSWORD),
+            fields=(FieldValue("password", "新パスワード", SecretOf(change.address, "password")),),
+            outcome="password changed",
+        )
+    ]
+
+
+def _organization(change: Change, desired: DesiredState) -> list[Step]:
+    return [
+        Step(
+            change.address,
+            Operation.UPDATE,
+            change.kind,
+            _screen(change, Operation.UPDATE),
+            id=change.live_id,
+            fields=_fields(change, change.payload),
+            outcome="updated",
+        )
+    ]
+
+
+def _certificate(change: Change, desired: DesiredState) -> list[Step]:
+    cert = desired.certificate
+    if cert is None or cert.info is None or cert.path is None:
+        raise PlanRefused("the manifests no longer name the certificate; make a new plan")
+    password = SecretOf(change.address, "password")
+    creating = change.action in ("create", "renew")
+    if creating and cert.info.fingerprint_sha256 != change.payload.get("fingerprint"):
+        raise PlanRefused(
+            f"{cert.path} is not the certificate the plan was made with; make a new plan"
+        )
+    recorded = SetCertificate(
+        RESULT if creating else change.live_id,
+        cert.info.fingerprint_sha256,
+        cert.info.expiry_date.isoformat(),
+    )
+    if creating:
+        values = {k: v for k, v in change.payload.items() if k != "fingerprint"}
+        values |= {"p12": FileBytes(cert.path), "password": password}
+        operation = Operation.CREATE
+    else:
+        values = {**change.payload, "password": password}
+        operation = Operation.UPDATE
+    return [
+        Step(
+            change.address,
+            operation,
+            change.kind,
+            _screen(change, operation),
+            id=None if creating else change.live_id,
+            fields=_fields(change, values),
+            reads_back="証明書ID" if creating else None,
+            after=(recorded,),
+            outcome={"create": "registered", "renew": "renewed"}.get(change.action, "updated"),
+        )
+    ]
+
+
+def _site(change: Change, desired: DesiredState) -> list[Step]:
+    handle, action = change.key, change.action
+    if action == "create":
+        return [
+            Step(
+                change.address,
+                Operation.CREATE,
+                change.kind,
+                _screen(change, Operation.CREATE),
+                fields=_fields(change, change.payload),
+                reads_back="拠点ID",
+                after=(BindSite(handle, RESULT),),
+                outcome="created (拠点ID {id})",
+            )
+        ]
+    if action == "delete":
+        # a live site no handle names is shown as "[拠点ID]": there is nothing to forget
+        forget = () if handle.startswith("[") else (Forget("sites", handle),)
+        return [
+            Step(
+                change.address,
+                Operation.DELETE,
+                change.kind,
+                _screen(change, Operation.DELETE),
+                id=change.live_id,
+                after=forget,
+                outcome="deleted",
+            )
+        ]
+    adopting = action == "adopt"
+    bind = (BindSite(handle, change.live_id),) if adopting else ()
+    outcome = f"adopted (拠点ID {change.live_id})" if adopting else "updated"
+    if not change.payload:
+        return [
+            Step(change.address, Operation.BIND, change.kind, None, after=bind, outcome=outcome)
+        ]
+    return [
+        Step(
+            change.address,
+            Operation.UPDATE,
+            change.kind,
+            _screen(change, Operation.UPDATE),
+            id=change.live_id,
+            fields=_fields(change, change.payload),
+            after=bind,
+            outcome=outcome,
+        )
+    ]
+
+
+def _batch_account(change: Change, desired: DesiredState) -> list[Step]:
+    values = {**change.payload, **{n: SecretOf(change.address, n) for n in change.secrets}}
+    prints = _secrets(change, f"{change.kind}.")
+    site = SiteIdOf(change.key)
+    recorded = SetFingerprints("sites", change.key, prints)
+    if change.action == "create":
+        return [
+            Step(
+                change.address,
+                Operation.CREATE,
+                change.kind,
+                _screen(change, Operation.CREATE),
+                parent=site,
+                fields=_fields(change, values),
+                before=(recorded,),
+                on_failure=(DropFingerprints("sites", change.key, tuple(prints)),),
+                outcome="created",
+            )
+        ]
+    return [
+        Step(
+            change.address,
+            Operation.UPDATE,
+            change.kind,
+            _screen(change, Operation.UPDATE),
+            id=site,
+            fields=_fields(change, values),
+            after=(recorded,),
+            outcome="updated",
+        )
+    ]
+
+
+def _user_values(change: Change, *, creating: bool) -> dict[str, object]:
+    values: dict[str, object] = {}
+    for name, value in change.payload.items():
+        if name == "site":
+            values["site_id"] = SiteIdOf(value)
+        elif name != "previous_role":
+            values[name] = value
+    if "initial_password" in change.secrets:
+        values["password"] = SecretOf(change.address, "initial_password")
+    if creating:
+        values["login_id"] = change.key
+    return values
+
+
+def _user(change: Change, desired: DesiredState) -> list[Step]:
+    login_id, action = change.key, change.action
+    prints = _secrets(change)
+    deleting = Step(
+        change.address,
+        Operation.DELETE,
+        change.kind,
+        _screen(change, Operation.DELETE),
+        id=login_id,
+        after=(Forget("users", login_id),),
+        outcome="deleted",
+    )
+    if action == "delete":
+        return [deleting]
+    if action in ("create", "replace"):
+        creating = Step(
+            change.address,
+            Operation.CREATE,
+            change.kind,
+            _screen(change, Operation.CREATE),
+            fields=_fields(change, _user_values(change, creating=True)),
+            before=(SetFingerprints("users", login_id, prints, fresh=True),),
+            on_failure=(Forget("users", login_id),),
+            outcome="replaced" if action == "replace" else "created",
+        )
+        return [deleting, creating] if action == "replace" else [creating]
+    recorded = SetFingerprints("users", login_id, prints)
+    outcome = "adopted" if action == "adopt" else "updated"
+    if not change.fields:
+        return [
+            Step(
+                change.address,
+                Operation.BIND,
+                change.kind,
+                None,
+                after=(recorded,),
+                outcome=outcome,
+            )
+        ]
+    return [
+        Step(
+            change.address,
+            Operation.UPDATE,
+            change.kind,
+            _screen(change, Operation.UPDATE),
+            id=login_id,
+            fields=_fields(change, _user_values(change, creating=False)),
+            after=(recorded,),
+            outcome=outcome,
+        )
+    ]
+
+
+Builder = Callable[[Change, DesiredState], list[Step]]
+BUILDERS: dict[str, Builder] = {
+    "session": _password,
+    "organization": _organization,
+    "certificate": _certificate,
+    "site": _site,
+    "batch_account": _batch_account,
+    "kei_batch_account": _batch_account,
+    "user": _user,
+}
+
+
+def steps_for(change: Change, desired: DesiredState) -> list[Step]:
+    """The steps of ``change``; raises PlanRefused when the manifests no longer allow it."""
+    builder = BUILDERS.get(change.kind)
+    if builder is None:
+        raise PlanRefused(f"{change.address}: nothing knows how to {change.action} a {change.kind}")
+    return builder(change, desired)
