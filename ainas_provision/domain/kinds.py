@@ -1,24 +1,60 @@
-"""The kinds of AINAS resources and their fields, as the tool plans them.
+"""The kinds of AINAS resources, as objects: each owns its fields, rules, natural keys and screens.
 
 A field's name is its path inside the resource in the manifest (``registered.review_deadline``);
 its label is the AINAS screen label, read from the schema. ``write_once`` fields cannot change
-after registration (AINAS refuses); ``secret`` fields are never shown and never read back, and
-the tool compares them through keyed fingerprints.
+after registration (AINAS refuses: the plan makes that an error); ``secret`` (write-only) fields
+are never shown and never read back, and the tool compares them through keyed fingerprints.
+
+A :class:`Kind` also says where its resources live in the desired state (``group``), which state
+section remembers them (``state_section``), by what a resource lost in a failed creation is found
+again (``natural_keys``), its AINAS screens (``screens``), and what a 拠点管理者 may do with it
+(``site_manager_may``). The registered and kei batch accounts are one kind of thing with a
+``system`` each. Everything else names kinds through these objects, never by testing strings.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 
 from ainas_provision import schema as manifest_schema
+
+
+class Role(StrEnum):
+    """The user types of AINAS (ユーザー種別)."""
+
+    ADMIN = "管理者"
+    SITE_MANAGER = "拠点管理者"
+    STAFF_SENDING = "担当者(送信可)"
+    STAFF = "担当者(送信不可)"
+
+
+class Action(StrEnum):
+    """What a plan does to a resource."""
+
+    CREATE = "create"
+    RENEW = "renew"
+    UPDATE = "update"
+    ADOPT = "adopt"
+    REPLACE = "replace"
+    DELETE = "delete"
+
+
+class Status(StrEnum):
+    """What became of a change in an apply."""
+
+    DONE = "done"
+    FAILED = "failed"
+    SKIPPED = "skipped"
 
 
 @dataclass(frozen=True)
 class FieldSpec:
     name: str
     schema_path: tuple[str, ...]
-    secret: bool = False
-    write_once: bool = False
+    secret: bool = False  # write-only: never shown, compared by fingerprint
+    write_once: bool = False  # AINAS refuses to change it after registration
     default: object = None  # what an absent value means (a checkbox left empty is False)
 
     @property
@@ -27,17 +63,64 @@ class FieldSpec:
 
 
 @dataclass(frozen=True)
+class Screens:
+    """The catalogue's screen ids of a kind (``ainas_catalogue``)."""
+
+    create: str | None = None
+    update: str | None = None
+    create_site_manager: str | None = None  # users: a 拠点管理者 has its own registration screen
+
+
+# may a 拠点管理者 (of site ``own``, 拠点ID ``own_id``) make this change?
+Permission = Callable[
+    [str, str, "str | None", Mapping[str, object], "str | None", "str | None"], bool
+]
+
+
+def _never(*args) -> bool:
+    return False
+
+
+@dataclass(frozen=True)
 class Kind:
     name: str
     label: str  # the AINAS screen name
     fields: tuple[FieldSpec, ...]
     rank: int  # order of work: lower first when creating, last when deleting
+    group: str | None = None  # DesiredState / CurrentState attribute holding its resources
+    state_section: str | None = None  # the state section that remembers it
+    natural_keys: tuple[str, ...] = ()  # fields that find a resource whose ID was lost
+    screens: Screens = Screens()
+    system: str | None = None  # batch accounts: "registered" or "kei"
+    gates_all: bool = False  # nothing else is allowed before it (the first-login password)
+    id_label: str | None = None  # the ID AINAS assigns, as plans show it (拠点ID)
+    site_manager_may: Permission = _never
 
     def field(self, name: str) -> FieldSpec:
         for spec in self.fields:
             if spec.name == name:
                 return spec
         raise KeyError(name)
+
+    @property
+    def write_once(self) -> tuple[FieldSpec, ...]:
+        return tuple(spec for spec in self.fields if spec.write_once)
+
+    @property
+    def secrets(self) -> tuple[FieldSpec, ...]:
+        return tuple(spec for spec in self.fields if spec.secret)
+
+    @property
+    def is_batch_account(self) -> bool:
+        return self.system is not None
+
+    def rank_of(self, action: str, payload: Mapping[str, object]) -> int:
+        """The order of a change of this kind: staff after site managers; deletions last, in
+        the reverse order."""
+        rank = self.rank
+        if self.name == USER_NAME and payload.get("role") != Role.SITE_MANAGER:
+            rank += 1
+        return 100 - rank if action == Action.DELETE else rank
 
 
 def _fields(base: tuple[str, ...], names: list[str], **flags) -> tuple[FieldSpec, ...]:
@@ -105,46 +188,96 @@ CERTIFICATE_TYPED = [
     "start_date",
 ]
 
+USER_NAME = "user"
+
+
+def _site_manager_on_site(action, key, live_id, payload, own, own_id) -> bool:
+    return action in (Action.UPDATE, Action.ADOPT) and live_id == own_id
+
+
+def _site_manager_on_batch(action, key, live_id, payload, own, own_id) -> bool:
+    return key == own or live_id == own_id
+
+
+def _site_manager_on_user(action, key, live_id, payload, own, own_id) -> bool:
+    if action == Action.REPLACE:
+        return False
+    role = payload.get("role")
+    site = payload.get("site") or own
+    site_id = payload.get("site_id", own_id)
+    return role in STAFF_ROLES and site == own and site_id == own_id
+
+
 SESSION = Kind(
     "session",
     "パスワード更新",
     (FieldSpec("password", ("connection", "new_password"), secret=True),),
     0,
+    screens=Screens(update="password_update"),
+    gates_all=True,
 )
 ORGANIZATION = Kind(
-    "organization", "代理人組織", _fields(("organization",), ["name", "short_name"]), 1
+    "organization",
+    "代理人組織",
+    _fields(("organization",), ["name", "short_name"]),
+    1,
+    screens=Screens(update="organization_update"),
 )
 CERTIFICATE = Kind(
     "certificate",
     "代理人証明書",
     _fields(("certificate",), [*CERTIFICATE_TYPED, "password"], secret=("password",)),
     2,
+    natural_keys=("fingerprint",),
+    screens=Screens("certificate_register", "certificate_update"),
 )
 SITE = Kind(
     "site",
     "代理人拠点",
     _fields(("sites", "*"), SITE_FIELDS, defaults={"kei.client_receipt_selectable": False}),
     3,
+    group="sites",
+    state_section="sites",
+    natural_keys=("code", "name"),
+    screens=Screens("site_register", "site_update"),
+    id_label="拠点ID",
+    site_manager_may=_site_manager_on_site,
 )
-BATCH_ACCOUNT = Kind(
-    "batch_account",
-    "一括利用者アカウント",
-    _fields(("sites", "*", "registered", "batch_account"), BATCH_FIELDS, **BATCH_FLAGS),
-    4,
+
+
+def _batch_account(system: str, name: str, label: str, names: list[str]) -> Kind:
+    """A batch account of a site: one kind of thing, registered (登録車) or kei (軽)."""
+    return Kind(
+        name,
+        label,
+        _fields(("sites", "*", system, "batch_account"), names, **BATCH_FLAGS),
+        4,
+        group=f"{name}s",
+        state_section="sites",  # its fingerprints live in its site's entry
+        natural_keys=("site",),
+        screens=Screens(f"{name}_register", f"{name}_update"),
+        system=system,
+        site_manager_may=_site_manager_on_batch,
+    )
+
+
+BATCH_ACCOUNT = _batch_account("registered", "batch_account", "一括利用者アカウント", BATCH_FIELDS)
+KEI_BATCH_ACCOUNT = _batch_account(
+    "kei", "kei_batch_account", "軽一括利用者アカウント", KEI_BATCH_FIELDS
 )
-KEI_BATCH_ACCOUNT = Kind(
-    "kei_batch_account",
-    "軽一括利用者アカウント",
-    _fields(("sites", "*", "kei", "batch_account"), KEI_BATCH_FIELDS, **BATCH_FLAGS),
-    4,
-)
+BATCH_ACCOUNTS = (BATCH_ACCOUNT, KEI_BATCH_ACCOUNT)
 USER = Kind(
-    "user",
+    USER_NAME,
     "代理人ユーザー",
     _fields(("users", "*"), USER_FIELDS, secret=("initial_password",)),
     5,  # site managers; staff users rank 6 (see rank_of)
+    group="users",
+    state_section="users",
+    natural_keys=("login_id",),
+    screens=Screens("staff_register", "user_update", "site_manager_register"),
+    site_manager_may=_site_manager_on_user,
 )
-ADMIN = Kind("admin", "管理者", _fields(("admins", "*"), ["name"]), 9)
+ADMIN = Kind("admin", "管理者", _fields(("admins", "*"), ["name"]), 9, group="admins")
 
 KINDS = {
     kind.name: kind
@@ -160,6 +293,6 @@ KINDS = {
     )
 }
 
-SITE_MANAGER = "拠点管理者"
-STAFF_ROLES = ("担当者(送信可)", "担当者(送信不可)")
-ADMIN_ROLE = "管理者"
+SITE_MANAGER = Role.SITE_MANAGER
+STAFF_ROLES = (Role.STAFF_SENDING, Role.STAFF)
+ADMIN_ROLE = Role.ADMIN

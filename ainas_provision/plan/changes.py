@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ainas_provision.domain.kinds import KINDS, SITE_MANAGER
+from ainas_provision.domain.kinds import KINDS, Kind
 
 SYMBOLS = {
     "create": "+",
@@ -81,18 +81,13 @@ class Change:
         return self.action in ("delete", "replace")
 
     @property
-    def writes(self) -> bool:
-        """Whether applying it sends anything to AINAS (an adoption only binds the state)."""
-        return self.action != "adopt" or bool(self.fields)
+    def spec(self) -> Kind:
+        """The kind of resource it changes."""
+        return KINDS[self.kind]
 
     @property
     def rank(self) -> int:
-        rank = KINDS[self.kind].rank
-        if self.kind == "user" and self.payload.get("role") != SITE_MANAGER:
-            rank += 1  # staff after site managers
-        if self.action == "delete":
-            return 100 - rank  # deletions last, in the reverse order
-        return rank
+        return self.spec.rank_of(self.action, self.payload)
 
     def __lt__(self, other: Change) -> bool:
         return (self.rank, self.address) < (other.rank, other.address)

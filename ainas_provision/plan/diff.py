@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from ainas_provision.domain import kinds
 from ainas_provision.domain.desired import DesiredState, Resource
+from ainas_provision.domain.kinds import Action
 from ainas_provision.plan.changes import SENSITIVE, Change, FieldChange, Note
 from ainas_provision.plan.plan import Plan
 from ainas_provision.secrets.values import Secret
@@ -25,7 +26,6 @@ Fingerprint = Callable[[str, str, str], str]
 
 WRITE_ONCE_RULE = "登録後は納付利用者ID、一括利用者ID及び、一括利用者パスワードの変更はできません"
 USER_TABLE_RULE = "拠点管理者ユーザーは所属拠点の担当者ユーザーのみ登録・追加・削除できます"
-BATCH_KINDS = (kinds.BATCH_ACCOUNT, kinds.KEI_BATCH_ACCOUNT)
 
 
 @dataclass
@@ -319,7 +319,7 @@ class _Differ:
         )
         self.bindings[handle] = None
         self.site_creations[handle] = change.address
-        for kind in BATCH_KINDS:
+        for kind in kinds.BATCH_ACCOUNTS:
             account = self._desired_batch(kind, handle)
             if account is not None:
                 self._create_batch(kind, handle, account, depends=[change.address])
@@ -350,7 +350,7 @@ class _Differ:
                 )
             )
         depends = [f"site.{handle}"] if adopt else []
-        for kind in BATCH_KINDS:
+        for kind in kinds.BATCH_ACCOUNTS:
             account = self._desired_batch(kind, handle)
             existing = self._live_batch(kind, live.id)
             if account is not None and existing is None:
@@ -368,20 +368,10 @@ class _Differ:
                 )
 
     def _desired_batch(self, kind: kinds.Kind, handle: str) -> Resource | None:
-        group = (
-            self.desired.batch_accounts
-            if kind is kinds.BATCH_ACCOUNT
-            else self.desired.kei_batch_accounts
-        )
-        return group.get(handle)
+        return getattr(self.desired, kind.group).get(handle)
 
     def _live_batch(self, kind: kinds.Kind, site_id: str) -> LiveResource | None:
-        group = (
-            self.current.batch_accounts
-            if kind is kinds.BATCH_ACCOUNT
-            else self.current.kei_batch_accounts
-        )
-        return group.get(site_id)
+        return getattr(self.current, kind.group).get(site_id)
 
     def _create_batch(
         self, kind: kinds.Kind, handle: str, account: Resource, depends: list[str]
@@ -444,7 +434,9 @@ class _Differ:
         depends: list[str],
     ) -> None:
         address = f"{kind.name}.{handle}"
-        for name in ("payment_user_id", "batch_user_id"):
+        write_once = {spec.name for spec in kind.write_once}
+        shown_once = [spec.name for spec in kind.write_once if not spec.secret]
+        for name in shown_once:
             old, new = live.fields.get(name), account.fields.get(name)
             if _norm(old) != _norm(new):
                 label = kind.field(name).label
@@ -455,16 +447,14 @@ class _Differ:
                 )
         known = {} if adopted else self.state.fingerprints("sites", handle)
         secrets: dict[str, str] = {}
-        fields = _field_changes(
-            kind, account.fields, live.fields, skip=("payment_user_id", "batch_user_id")
-        )
+        fields = _field_changes(kind, account.fields, live.fields, skip=shown_once)
         for name, value in account.secrets.items():
             label = kind.field(name).label
             new_fp = self.secret_fp(address, name, value)
             old_fp = known.get(f"{kind.name}.{name}")
             if old_fp == new_fp:
                 continue
-            if name == "batch_password":
+            if name in write_once:
                 if old_fp is not None:
                     self.errors.append(
                         f"{address}: {label} ({name}) differs from the one registered (by its "
@@ -721,13 +711,10 @@ class _Differ:
     def site_deletions(self) -> None:
         """A site is deleted only once its users are gone (AINAS refuses otherwise), and after
         their deletion."""
-        leaving = {c.key for c in self.changes if c.kind == "user" and c.action == "delete"}
-        moving = {
-            c.key
-            for c in self.changes
-            if c.kind == "user" and c.action in ("update", "replace", "adopt")
-        }
-        deleted = [c for c in self.changes if c.kind == "site" and c.action == "delete"]
+        users = [c for c in self.changes if c.spec is kinds.USER]
+        leaving = {c.key for c in users if c.action == Action.DELETE}
+        moving = {c.key for c in users if c.action in (Action.UPDATE, Action.REPLACE, Action.ADOPT)}
+        deleted = [c for c in self.changes if c.spec is kinds.SITE and c.action == Action.DELETE]
         members: dict[str, list[str]] = {c.live_id: [] for c in deleted}
         for login_id, live in self.current.users.items():
             site_id = live.fields.get("site_id")
@@ -762,25 +749,12 @@ class _Differ:
             return
         own = self.state.handle_of(session.site_id) if session.site_id else None
         for change in self.changes:
-            if change.kind == "session":
+            kind = change.spec
+            if kind.gates_all:
                 continue
-            allowed = False
-            if session.role == kinds.SITE_MANAGER:
-                if change.kind == "site":
-                    allowed = (
-                        change.action in ("update", "adopt") and change.live_id == session.site_id
-                    )
-                elif change.kind in ("batch_account", "kei_batch_account"):
-                    allowed = change.key == own or change.live_id == session.site_id
-                elif change.kind == "user":
-                    role = change.payload.get("role")
-                    site = change.payload.get("site") or own
-                    site_id = change.payload.get("site_id", session.site_id)
-                    allowed = (
-                        role in kinds.STAFF_ROLES and site == own and site_id == session.site_id
-                    )
-                    if change.action == "replace":
-                        allowed = False
+            allowed = session.role == kinds.SITE_MANAGER and kind.site_manager_may(
+                change.action, change.key, change.live_id, change.payload, own, session.site_id
+            )
             if not allowed:
                 self.errors.append(
                     f"{change.address}: {session.login_id} is a {session.role} and may not make this "

@@ -47,7 +47,7 @@ def _field_line(change: Change, field: FieldChange) -> tuple[str, str]:
 
 def heading(change: Change) -> str:
     title = f" ({change.title})" if change.title else ""
-    live = f" [{change.live_id}]" if change.live_id and change.kind in ("site",) else ""
+    live = f" [{change.live_id}]" if change.live_id and change.spec.id_label else ""
     return f"{change.address}{title}{live}"
 
 

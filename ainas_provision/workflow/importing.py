@@ -35,7 +35,7 @@ def env_name(*parts: str) -> str:
 
 
 def site_secret_env(handle: str, kind: str, name: str) -> str:
-    prefix = "KEI_" if kind == "kei_batch_account" else ""
+    prefix = "KEI_" if kinds.KINDS[kind].system == "kei" else ""
     short = "BATCH" if name == "batch_password" else "ARRIVAL"
     return env_name("BRANCH", handle, f"{prefix}{short}", "PASSWORD")
 
