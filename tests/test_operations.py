@@ -148,7 +148,7 @@ def test_a_failed_creation_takes_its_fingerprints_back(tmp_path):
 
 def test_the_first_login_password_change_is_an_explicit_target_call(tmp_path):
     run, backend, store = executor(tmp_path, new_password=Secret(CANARY, "AINAS_NEW_PASSWORD"))
-    change = Change("update", "session", "", live_id="kanri", secrets={"password": "fp"})
+    change = Change("update", "session", "kanri", live_id="kanri", secrets={"password": "fp"})
     assert run.execute(change) == "password changed"
     assert backend.calls == [("change_password", "session", run.new_password)]
     store.abandon()

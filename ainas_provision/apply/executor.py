@@ -32,8 +32,7 @@ from ainas_provision.apply.operations import (
     Step,
     steps_for,
 )
-from ainas_provision.domain.desired import DesiredState, Resource
-from ainas_provision.domain.kinds import SESSION
+from ainas_provision.domain.desired import DesiredState
 from ainas_provision.errors import AinasProvisionError
 from ainas_provision.files import MAX_KEY_FILE_BYTES, read_regular
 from ainas_provision.plan.changes import Change
@@ -80,16 +79,16 @@ class Executor:
         self.progress = progress or (lambda *args: None)
         self._lock = threading.Lock()
         self._resources = {r.address: r for r in desired.resources()}
-        if new_password is not None:  # the first-login password change's one secret
-            session = Resource(SESSION.name, "", {}, {"password": new_password})
-            self._resources[session.address] = session
 
     # -- secrets -------------------------------------------------------------------------
     def secret(self, change: Change, name: str) -> Secret:
         """The value the manifests give now for secret ``name`` of the change's resource (found
         by the change's address, the one spelling of the secret's identity)."""
-        resource = self._resources.get(change.address)
-        secret = resource.secrets.get(name) if resource else None
+        if change.spec.gates_all:  # the first-login password: from the connection settings
+            secret = self.new_password
+        else:
+            resource = self._resources.get(change.address)
+            secret = resource.secrets.get(name) if resource else None
         if secret is None:
             raise PlanRefused(
                 f"{change.address}: the manifests no longer give {name}; make a new plan"
