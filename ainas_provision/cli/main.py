@@ -8,14 +8,11 @@ traceback; an interrupt exits 130; anything else is a bug, shown with a tracebac
 from __future__ import annotations
 
 import importlib
-import logging
 import sys
-import traceback
 
 import click
 
 from ainas_provision import __version__
-from ainas_provision.cli.report import print_diagnostics
 from ainas_provision.errors import AinasProvisionError, ManifestError
 
 EXIT_ERROR = 1
@@ -40,9 +37,49 @@ COMMANDS = {
 }
 
 
+# what `--help` lists for each command (the first paragraph of its help), so that listing the
+# commands imports none of them; a test checks these against the commands themselves
+SUMMARIES = {
+    "validate": "Check the manifests at PATH (schema, AINAS rules, secrets, certificate), offline.",
+    "plan": "Read the target and show what applying the manifests at PATH would change.",
+    "apply": "Apply the manifests at PATH (or a saved plan) to the target.",
+    "show": "Print the plan saved in FILE by `plan --out`.",
+    "render": "Print the manifests at PATH as one document, after templating (*.yaml.j2) and "
+    "merging.",
+    "import": "Write manifests that describe the target, and bind the state to them, so that an "
+    "existing tenant comes under management: `plan` right after shows no changes.",
+    "state": "Inspect the state; break a stale lock.",
+    "schema": "Print the manifest JSON Schema (for editors and other tools).",
+    "certs": "Signing certificates (電子証明書, .p12).",
+    "secrets": 'Encrypted secrets for manifests ({encrypted: "v1:…"}).',
+    "sandbox": "The AINAS sandbox server (HTTPS, mutual TLS).",
+}
+
+
 class Group(click.Group):
+    """Commands imported when run: ``--help`` lists them from :data:`SUMMARIES`."""
+
     def list_commands(self, ctx: click.Context) -> list[str]:
         return list(COMMANDS)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        names = self.list_commands(ctx)
+        if not names:
+            return
+        limit = formatter.width - 6 - max(len(name) for name in names)
+        rows = []
+        for name in names:
+            summary = SUMMARIES.get(name)
+            if summary is not None:
+                # shortened to the width as click shortens a command's own help
+                short = click.Command(name, help=summary).get_short_help_str(limit)
+                rows.append((name, short))
+                continue
+            command = self.get_command(ctx, name)  # one not listed above: imported to ask it
+            if command is not None and not command.hidden:
+                rows.append((name, command.get_short_help_str(limit)))
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
     def get_command(self, ctx: click.Context, name: str):
         module = COMMANDS.get(name)
@@ -54,6 +91,8 @@ class Group(click.Group):
         try:
             return super().invoke(ctx)
         except ManifestError as exc:
+            from ainas_provision.cli.report import print_diagnostics
+
             print_diagnostics(exc.diagnostics)
             errors = sum(d.is_error for d in exc.diagnostics)
             click.echo(
@@ -73,6 +112,8 @@ class Group(click.Group):
         except Exception as exc:  # a bug: say so plainly
             debug = (ctx.obj or {}).get("debug", False)
             if debug:
+                import traceback
+
                 traceback.print_exc(file=sys.stderr)
             click.echo(
                 f"internal error: {type(exc).__name__}: {exc}\n"
@@ -90,6 +131,8 @@ class Group(click.Group):
 @click.pass_context
 def cli(ctx: click.Context, debug: bool) -> None:
     """Provision AINAS (OSS申請共同利用システム) from manifests: validate, plan, apply."""
+    import logging  # here, not at the top: `--help` and `--version` never get this far
+
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug
     logging.basicConfig(

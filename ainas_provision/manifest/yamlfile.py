@@ -450,10 +450,10 @@ def _build(loader: ManifestLoader, root: yaml.Node, make_mark: MarkFactory):
 
 
 def _exact_scalar(value) -> bool:
-    """A non-text scalar the compiled schema validator reads exactly (a 64-bit integer, a finite
+    """A scalar the compiled schema validator reads exactly (text, a 64-bit integer, a finite
     float, a boolean, null)."""
     kind = type(value)
-    if value is None or kind is bool:
+    if value is None or kind is bool or kind is str:  # a time or date kept as text
         return True
     if kind is int:
         return -(2**63) <= value <= 2**64 - 1
