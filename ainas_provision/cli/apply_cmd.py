@@ -101,6 +101,7 @@ def summarize(outcomes: list[Outcome]) -> bool:
 @click.command("apply")
 @options.manifest_path
 @options.vars_files
+@options.no_cache
 @options.target_options
 @options.rewrite_unknown_secrets
 @click.option(

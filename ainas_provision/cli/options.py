@@ -19,6 +19,24 @@ vars_files = click.option(
 )
 
 
+def _no_cache(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if value:
+        from ainas_provision.manifest import cache
+
+        cache.disable()
+        ctx.call_on_close(cache.enable)  # for this command only (tests run many in a process)
+
+
+no_cache = click.option(
+    "--no-cache",
+    is_flag=True,
+    expose_value=False,
+    callback=_no_cache,
+    help="Parse every manifest file again, neither reading nor writing the cache of parsed "
+    "files (see README: The cache).",
+)
+
+
 def output_format(choices: tuple[str, ...]):
     return click.option(
         "--format",

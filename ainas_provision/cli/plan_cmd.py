@@ -16,6 +16,7 @@ EXIT_CHANGES = 2
 @click.command("plan")
 @options.manifest_path
 @options.vars_files
+@options.no_cache
 @options.target_options
 @options.rewrite_unknown_secrets
 @click.option(

@@ -15,6 +15,7 @@ from ainas_provision.validation.engine import validate
 @click.command("render")
 @options.manifest_path
 @options.vars_files
+@options.no_cache
 @options.output_format(("yaml", "json"))
 def command(path: Path, vars_files: tuple[str, ...], output_format: str) -> None:
     """Print the manifests at PATH as one document, after templating (*.yaml.j2) and merging.

@@ -17,6 +17,7 @@ FORMAT_VERSION = 1
 @click.command("validate")
 @options.manifest_path
 @options.vars_files
+@options.no_cache
 @options.output_format(("text", "json"))
 @click.option(
     "--skip-secrets",

@@ -166,6 +166,11 @@ def load_file(path: Path, root: Path | None = None) -> tuple[Document | None, Di
         data = read_regular(path, within=root, shown=shown)
     except OSError as exc:
         return None, Diagnostic(Mark(shown, 1, 1), f"cannot read the file: {exc.strerror}", "path")
+    return load_data(path, data, shown)
+
+
+def load_data(path: Path, data: bytes, shown: str) -> tuple[Document | None, Diagnostic | None]:
+    """A manifest file's bytes, already read, into a :class:`Document`."""
     text, problem = decode(data, shown)
     if problem:
         return None, problem

@@ -15,6 +15,7 @@ import ainas_provision.validation.rules  # noqa: F401  (registers every rule)
 from ainas_provision import validation
 from ainas_provision.diagnostics import Diagnostic
 from ainas_provision.manifest import datafiles
+from ainas_provision.manifest.cache import ManifestCache, cache_enabled
 from ainas_provision.manifest.loader import (
     TEMPLATE_SUFFIX,
     Document,
@@ -80,14 +81,14 @@ def gc_paused() -> Iterator[None]:
 
 
 def load_documents(
-    path: Path, *, vars_files: Sequence[str | Path] = ()
+    path: Path, *, vars_files: Sequence[str | Path] = (), cache: ManifestCache | None = None
 ) -> tuple[list[Document], list[Diagnostic]]:
     """Load the manifests at ``path``, in file order.
 
     Plain files are read first; their ``vars:`` settings and ``vars_files`` (as given to
     ``--vars``: ``FILE`` or ``NAME=FILE``; later ones win) name the data files; then templates
     (``*.yaml.j2``) are rendered with those variables. A file named as data is never loaded as a
-    manifest.
+    manifest. With a ``cache``, plain files whose content it knows are not parsed again.
     """
     files, problems = manifest_files(path)
     root = manifest_root(path) if files else None  # what manifests may read: nothing outside
@@ -96,7 +97,7 @@ def load_documents(
     for file in files:
         if file.name.endswith(TEMPLATE_SUFFIX):
             continue
-        doc, problem = load_file(file, root)
+        doc, problem = cache.load(file, root) if cache is not None else load_file(file, root)
         found = [problem] if problem else []
         if doc:
             setting, setting_problems = datafiles.vars_setting(doc, root)
@@ -144,10 +145,15 @@ def validate(
     decrypt: Callable[[str, str], str] | None = None,
     resolve_secrets: bool = True,
     now: dt.datetime | None = None,
+    cache: ManifestCache | bool | None = True,
 ) -> Validation:
     """Validate the manifests at ``path``. ``vars_files`` are data files for templates, as given
-    to ``--vars``; ``now`` is the moment certificates are judged at."""
+    to ``--vars``; ``now`` is the moment certificates are judged at. ``cache``: True for the
+    cache of parsed files in its usual place (unless switched off, see
+    :func:`ainas_provision.manifest.cache.disable`), False for none, or a cache to use."""
     now = now or dt.datetime.now(dt.UTC)
+    if cache is True:
+        cache = ManifestCache() if cache_enabled() else None
     with gc_paused():
         return _validate(
             path,
@@ -156,16 +162,22 @@ def validate(
             decrypt=decrypt,
             resolve_secrets=resolve_secrets,
             now=now,
+            cache=cache or None,
         )
 
 
-def _validate(path, *, vars_files, env, decrypt, resolve_secrets, now) -> Validation:
+def _validate(path, *, vars_files, env, decrypt, resolve_secrets, now, cache) -> Validation:
     result = Validation(path)
-    documents, problems = load_documents(path, vars_files=vars_files)
+    documents, problems = load_documents(path, vars_files=vars_files, cache=cache)
     result.documents = documents
     result.diagnostics.extend(problems)
     for doc in documents:
-        result.diagnostics.extend(check_document(doc))
+        if cache is not None and cache.known_valid(doc):
+            continue  # it passed the schema when it was cached
+        found = check_document(doc)
+        result.diagnostics.extend(found)
+        if cache is not None and not found:
+            cache.keep(doc)
     if documents:
         merged, origin, conflicts = merge(documents)
         result.merged, result.origin = merged, origin

@@ -86,6 +86,7 @@ def resolve_all(
     checked: dict[int, str | None] = {}
     need_key: list[tuple[str, object]] = []  # encrypted fields, when there is no key
     refs: dict[tuple, SecretRef] = {}  # {env: NAME} written 20,000 times is read once
+    bases: dict[int, tuple[Path, str]] = {}
     for path, holder, key in iter_secret_values(merged):
         value = holder[key]
         dotted_path = ".".join(map(str, path))
@@ -99,9 +100,11 @@ def resolve_all(
             if single and isinstance(single[1], str):
                 refs[single] = ref
         doc = _document_for(path, origin)
-        base = doc.path.parent if doc else Path.cwd()
+        # the folder a {file:} is relative to, once per document (Path arithmetic and hashing
+        # cost more than the rest of this loop)
+        base, base_key = bases.get(id(doc)) or bases.setdefault(id(doc), _base_of(doc))
         # plain and encrypted values are per field (an encrypted value is bound to its path)
-        cache_key = (ref.kind, ref.ref, base) if ref.kind in ("env", "file") else None
+        cache_key = (ref.kind, ref.ref, base_key) if ref.kind in ("env", "file") else None
         outcome = resolved.get(cache_key) if cache_key else None
         if outcome is None:
             try:
@@ -166,6 +169,11 @@ def resolve_all(
             )
         )
     return result
+
+
+def _base_of(doc: Document | None) -> tuple[Path, str]:
+    base = doc.path.parent if doc else Path.cwd()
+    return base, str(base)
 
 
 def _label(path: tuple, key: str) -> str:

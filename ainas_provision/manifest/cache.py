@@ -1,0 +1,280 @@
+"""A cache of parsed, schema-valid manifest files, keyed by their content.
+
+Loading a large manifest is mostly YAML parsing and building the marked values (20,000 users: a
+second of CPU). A file that did not change since the last run does not need either: its parsed
+form is kept in the cache under a key that is the hash of everything the parse depends on — the
+file's bytes, the path it is shown as (marks name it), the schema and the tool's version. A changed
+file has another key, so an entry never goes stale; an entry that cannot be read (a partial
+write, another format, damage) is a miss. Deleting the cache at any time is safe: the next run
+parses again and refills it.
+
+Only plain ``.yaml`` files are cached, and only once they load without a problem and pass the
+schema (templates depend on their data; a file with a diagnostic is re-read to explain it). A file
+with a secret written in plain text (allowed under ``policy.allow_plaintext_secrets``) is never
+cached: the cache holds no secret value, only references (``{env:}``, ``{file:}``) and
+ciphertext (``{encrypted:}``).
+
+Where: ``$AINAS_CACHE_DIR`` if set, else ``$XDG_CACHE_HOME/ainas-provision`` (default
+``~/.cache/ainas-provision``; on Windows ``%LOCALAPPDATA%\\ainas-provision\\cache``). Entries are
+``marshal`` data (the interpreter's own fast format for plain values) in one file per parsed
+file, named by the key; the directory is created private to the user.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import marshal
+import os
+import sys
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from ainas_provision import __version__
+from ainas_provision.diagnostics import Diagnostic
+from ainas_provision.files import read_regular
+from ainas_provision.manifest.loader import Document, display_path, load_data, load_file
+from ainas_provision.manifest.marks import Mark, MarkedList, MarkedMap
+
+# bump when the entry layout changes (the tool's version is in the key as well)
+FORMAT = 1
+_MAP, _LIST = 0, 1
+
+
+def default_directory(env: Mapping[str, str] | None = None) -> Path:
+    """Where the cache lives (see the module's documentation)."""
+    env = os.environ if env is None else env
+    if env.get("AINAS_CACHE_DIR"):
+        return Path(env["AINAS_CACHE_DIR"])
+    if sys.platform == "win32" and env.get("LOCALAPPDATA"):
+        return Path(env["LOCALAPPDATA"]) / "ainas-provision" / "cache"
+    base = env.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "ainas-provision"
+
+
+@dataclass
+class Counts:
+    hits: int = 0
+    misses: int = 0
+    writes: int = 0
+    refused: int = 0  # valid files not cached: a plain-text secret in them
+
+
+class ManifestCache:
+    """Parsed files by content key. ``counts`` says what happened in this process."""
+
+    def __init__(self, directory: Path | None = None) -> None:
+        self.directory = directory or default_directory()
+        self.counts = Counts()
+        self._salt: bytes | None = None
+        self._hits: set[int] = set()  # ids of the documents read from the cache
+        self._fresh: dict[int, str] = {}  # id of a document parsed this run -> its key
+
+    def load(
+        self, path: Path, root: Path | None = None
+    ) -> tuple[Document | None, Diagnostic | None]:
+        """A plain manifest file, from the cache when its content is known, else parsed (and
+        remembered, to be stored by :meth:`keep` once the schema accepts it). Read as
+        :func:`~ainas_provision.manifest.loader.load_file` reads it (inside ``root``, a
+        regular file only): the bytes are always read, to know them."""
+        shown = display_path(path)
+        try:
+            data = read_regular(path, within=root, shown=shown)
+        except OSError:
+            return load_file(path, root)  # which reports it
+        key = self.key(data, shown)
+        doc = self.get(key, path, shown)
+        if doc is not None:
+            self._hits.add(id(doc))
+            return doc, None
+        doc, problem = load_data(path, data, shown)
+        if doc is not None and problem is None:
+            self._fresh[id(doc)] = key
+        return doc, problem
+
+    def known_valid(self, doc: Document) -> bool:
+        """Whether ``doc`` came from the cache (so it loaded and passed the schema before)."""
+        return id(doc) in self._hits
+
+    def keep(self, doc: Document) -> None:
+        """Store ``doc``, parsed in this run and accepted by the schema."""
+        key = self._fresh.pop(id(doc), None)
+        if key is not None:
+            self.put(key, doc)
+
+    # -- keys --------------------------------------------------------------------------------
+    def _prefix(self) -> bytes:
+        if self._salt is None:
+            from ainas_provision import schema
+
+            self._salt = hashlib.blake2b(
+                f"{FORMAT}\0{__version__}\0{sys.version_info[:2]}\0".encode()
+                + schema.schema_text().encode("utf-8"),
+                digest_size=16,
+            ).digest()
+        return self._salt
+
+    def key(self, data: bytes, shown: str) -> str:
+        digest = hashlib.blake2b(self._prefix(), digest_size=20)
+        digest.update(shown.encode("utf-8", "surrogateescape") + b"\0")
+        digest.update(data)
+        return digest.hexdigest()
+
+    def _path(self, key: str) -> Path:
+        return self.directory / f"v{FORMAT}" / key[:2] / key
+
+    # -- reading -----------------------------------------------------------------------------
+    def get(self, key: str, path: Path, shown: str) -> Document | None:
+        """The document cached under ``key``, or None (a miss: absent or unreadable)."""
+        try:
+            raw = self._path(key).read_bytes()
+            version, stored_shown, encoded, exact = marshal.loads(raw)
+            if version != FORMAT or stored_shown != shown:
+                raise ValueError("another entry")
+            root = _decode(encoded, _mark_factory(shown))
+            if not isinstance(root, MarkedMap):
+                raise ValueError("not a document")
+        except (OSError, ValueError, EOFError, TypeError, IndexError, KeyError):
+            self.counts.misses += 1
+            return None
+        root.exact = exact
+        self.counts.hits += 1
+        return Document(path, shown, root)
+
+    # -- writing -----------------------------------------------------------------------------
+    def put(self, key: str, doc: Document) -> None:
+        """Keep ``doc`` (loaded and schema-valid) unless it holds a secret in plain text."""
+        if _has_plaintext_secret(doc.root):
+            self.counts.refused += 1
+            return
+        target = self._path(key)
+        try:
+            payload = marshal.dumps(
+                (FORMAT, doc.display, _encode(doc.root, set()), getattr(doc.root, "exact", True))
+            )
+            target.parent.mkdir(parents=True, exist_ok=True)
+            _private(self.directory)
+            handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+            try:
+                with os.fdopen(handle, "wb") as out:
+                    out.write(payload)
+                os.replace(temporary, target)  # readers see a whole entry or none
+            except BaseException:
+                Path(temporary).unlink(missing_ok=True)
+                raise
+        except (OSError, ValueError):
+            return  # a cache that cannot be written is only a slower next run
+        self.counts.writes += 1
+
+
+def _private(directory: Path) -> None:
+    """The cache holds manifest contents (no secrets): readable by its owner only, where modes
+    exist (on Windows the user's profile protects it)."""
+    if os.name == "posix":
+        with contextlib.suppress(OSError):
+            os.chmod(directory, 0o700)
+
+
+def _mark_factory(shown: str):
+    # as loader.parse_document makes marks for a plain file
+    def make_mark(line: int, col: int) -> Mark:
+        return Mark(shown, line + 1, col + 1)
+
+    return make_mark
+
+
+def _has_plaintext_secret(root: MarkedMap) -> bool:
+    from ainas_provision.validation.rules.secrets import iter_secret_values
+
+    return any(isinstance(holder[key], str) for _, holder, key in iter_secret_values(root))
+
+
+def _position(stored):
+    """A stored place as the parser's 0-based (line, col)."""
+    if isinstance(stored, Mark):
+        return (stored.line - 1, stored.col - 1)
+    return stored
+
+
+def _marks(places):
+    if isinstance(places, dict):
+        if any(isinstance(v, Mark) for v in places.values()):
+            return {k: _position(v) for k, v in places.items()}
+        return places
+    if any(isinstance(v, Mark) for v in places):
+        return [_position(v) for v in places]
+    return places
+
+
+def _encode(node, seen: set[int]):
+    """Marked containers as tuples of plain values, with the keys (or indexes) of the values
+    that are containers themselves: decoding copies the others in one step. A container met
+    twice (a YAML alias) is not cached: written out, aliases could expand enormously."""
+    if id(node) in seen:
+        raise ValueError("an alias")
+    seen.add(id(node))
+    if isinstance(node, MarkedMap):
+        items, nested = {}, []
+        for key, value in node.items():
+            if isinstance(value, MarkedMap | MarkedList):
+                items[key] = _encode(value, seen)
+                nested.append(key)
+            else:
+                items[key] = value
+        return (
+            _MAP,
+            _position(node._mark),
+            items,
+            nested,
+            _marks(node.key_marks),
+            _marks(node.value_marks),
+            node.raw,
+        )
+    if isinstance(node, MarkedList):
+        items, nested = [], []
+        for index, value in enumerate(node):
+            if isinstance(value, MarkedMap | MarkedList):
+                items.append(_encode(value, seen))
+                nested.append(index)
+            else:
+                items.append(value)
+        return (_LIST, _position(node._mark), items, nested, _marks(node.item_marks), node.raw)
+    raise ValueError("an unmarked container")  # never from the loader: not cached
+
+
+def _decode(encoded, make_mark):
+    if encoded[0] == _MAP:
+        _, mark, items, nested, key_marks, value_marks, raw = encoded
+        node = MarkedMap(mark, make_mark)
+        node.update(items)
+        for key in nested:
+            node[key] = _decode(items[key], make_mark)
+        node.key_marks, node.value_marks, node.raw = key_marks, value_marks, raw
+        return node
+    _, mark, items, nested, item_marks, raw = encoded
+    node = MarkedList(mark, make_mark)
+    node.extend(items)
+    for index in nested:
+        node[index] = _decode(items[index], make_mark)
+    node.item_marks, node.raw = item_marks, raw
+    return node
+
+
+_disabled = False
+
+
+def disable() -> None:
+    """``--no-cache``: this process neither reads nor writes the cache."""
+    global _disabled
+    _disabled = True
+
+
+def enable() -> None:
+    global _disabled
+    _disabled = False
+
+
+def cache_enabled() -> bool:
+    return not _disabled and os.environ.get("AINAS_NO_CACHE", "") in ("", "0")
