@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -106,14 +107,48 @@ class Plan:
     # -- the saved form --------------------------------------------------------------------
     def digest(self) -> str:
         """``sha256:…`` of the plan's canonical JSON (every key of :meth:`to_json` but the
-        digest itself): what a reviewer and an apply compare."""
-        return content_digest(self._content())
+        digest itself): what a reviewer and an apply compare. Hashed change by change: the
+        same value as :func:`content_digest` of the whole, without building it."""
+        head = self._content(changes=[])
+        hasher = hashlib.sha256()
+        prefix, suffix = _canonical_around_changes(head)
+        hasher.update(prefix)
+        for index, change in enumerate(self.changes):
+            hasher.update(b"," if index else b"")
+            hasher.update(_canonical(change.to_json()).encode("utf-8"))
+        hasher.update(suffix)
+        return "sha256:" + hasher.hexdigest()
 
     def to_json(self) -> dict:
         content = self._content()
         return {**content, "digest": content_digest(content)}
 
-    def _content(self) -> dict:
+    def json_chunks(self) -> Iterator[str]:
+        """The text of ``json.dumps(self.to_json(), ensure_ascii=False, indent=2)``, in pieces
+        of one change each, the digest computed on the way: a plan of 20,000 users is written
+        without holding all its changes as JSON at once (a test checks the text is the same)."""
+        head = self._content(changes=[])
+        hasher = hashlib.sha256()
+        prefix, suffix = _canonical_around_changes(head)
+        hasher.update(prefix)
+        yield "{"
+        for position, (key, value) in enumerate(head.items()):
+            yield f"{',' if position else ''}\n  {_pretty(key)}: "
+            if key != "changes" or not self.changes:
+                yield _pretty(value).replace("\n", "\n  ")
+                continue
+            for index, change in enumerate(self.changes):
+                data = change.to_json()
+                hasher.update(b"," if index else b"")
+                hasher.update(_canonical(data).encode("utf-8"))
+                yield ("," if index else "[") + "\n    " + _pretty(data).replace("\n", "\n    ")
+            yield "\n  ]"
+        hasher.update(suffix)
+        yield f',\n  "digest": {_pretty("sha256:" + hasher.hexdigest())}\n}}'
+
+    def _content(self, changes: list | None = None) -> dict:
+        """Every key of the saved form but the digest; ``changes`` stands for the list of
+        changes when given (the streamed forms fill it in themselves)."""
         return {
             "format_version": FORMAT_VERSION,
             "created_at": self.created_at,
@@ -126,7 +161,7 @@ class Plan:
             "incomplete": self.incomplete,
             "forget": [list(item) for item in self.forget],
             "summary": self.counts(),
-            "changes": [c.to_json() for c in self.changes],
+            "changes": [c.to_json() for c in self.changes] if changes is None else changes,
             "notes": [n.to_json() for n in self.notes],
             "errors": list(self.errors),
         }
@@ -194,6 +229,22 @@ def _typed(value, types, name: str):
 
 class PlanEdited(ValueError):
     """A saved plan whose content does not match its digest."""
+
+
+def _canonical(value) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+def _pretty(value) -> str:
+    return json.dumps(value, ensure_ascii=False, indent=2)
+
+
+def _canonical_around_changes(head: dict) -> tuple[bytes, bytes]:
+    """The canonical JSON of ``head`` before and after the items of its ``changes`` list."""
+    keys = sorted(head)
+    before = "".join(f"{_canonical(k)}:{_canonical(head[k])}," for k in keys if k < "changes")
+    after = "".join(f",{_canonical(k)}:{_canonical(head[k])}" for k in keys if k > "changes")
+    return f'{{{before}"changes":['.encode(), f"]{after}}}".encode()
 
 
 def content_digest(content: dict) -> str:

@@ -130,7 +130,9 @@ def echo_text(plan: Plan, *, err: bool = False) -> None:
 def emit(plan: Plan, output_format: str) -> None:
     """Print the plan in ``text`` (coloured on a terminal), ``json`` or ``markdown``."""
     if output_format == "json":
-        click.echo(render_json(plan))
+        for chunk in plan.json_chunks():  # streamed: one change at a time
+            click.echo(chunk, nl=False)
+        click.echo()
     elif output_format == "markdown":
         click.echo(render_markdown(plan))
     else:
@@ -138,7 +140,7 @@ def emit(plan: Plan, output_format: str) -> None:
 
 
 def render_json(plan: Plan) -> str:
-    return json.dumps(plan.to_json(), ensure_ascii=False, indent=2)
+    return "".join(plan.json_chunks())
 
 
 def _markdown_details(change: Change) -> str:
