@@ -1,11 +1,22 @@
-"""Progress of long work: a bar with counts on a terminal, plain lines otherwise (CI logs)."""
+"""Progress of long work: a bar with counts on a terminal, plain lines otherwise (CI logs).
+
+Printing is kept cheap for a large apply, whose changes finish hundreds a second from several
+threads: the bar is redrawn at most every REDRAW seconds (and at the end), and in a log a large
+apply prints one line per finished change, without the line for its start.
+"""
 
 from __future__ import annotations
 
 import sys
 import threading
+import time
 
 import click
+
+# seconds between two redraws of the bar
+REDRAW = 0.1
+# above this many items, a log shows finished items only
+STARTED_LINES_UP_TO = 50
 
 
 class Progress:
@@ -19,6 +30,8 @@ class Progress:
         self._lock = threading.Lock()
         self._bar = None
         self._current = ""
+        self._pending = 0  # items finished since the bar was last drawn
+        self._drawn = 0.0
         if self.tty and total:
             self._bar = click.progressbar(
                 length=total,
@@ -37,9 +50,17 @@ class Progress:
             click.secho(text, fg=color, err=err)
 
     def started(self, text: str) -> None:
-        with self._lock:
-            if self._bar is None:
+        if self._bar is None and self.total <= STARTED_LINES_UP_TO:
+            with self._lock:
                 click.echo(text)
+
+    def _step(self) -> None:
+        """Count one item on the bar; redraw when REDRAW seconds have passed (or at the end)."""
+        self._pending += 1
+        now = time.monotonic()
+        if now - self._drawn >= REDRAW or self._bar.pos + self._pending >= self.total:
+            self._bar.update(self._pending)
+            self._pending, self._drawn = 0, now
 
     def advance(self, text: str, done: int, *, color: str | None = None) -> None:
         with self._lock:
@@ -47,16 +68,19 @@ class Progress:
                 click.secho(f"{text} [{done}/{self.total}]", fg=color)
             else:
                 self._current = text
-                self._bar.update(1)
+                self._step()
 
     def skip(self) -> None:
         """Count an item that did not finish well (its line was printed already)."""
         with self._lock:
             if self._bar is not None:
-                self._bar.update(1)
+                self._step()
 
     def close(self) -> None:
         with self._lock:
             if self._bar is not None:
+                if self._pending:
+                    self._bar.update(self._pending)
+                    self._pending = 0
                 self._bar.__exit__(None, None, None)
                 self._bar = None

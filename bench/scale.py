@@ -1,0 +1,122 @@
+"""Benchmark: how validate and plan grow with the number of users (1,000 to 100,000).
+
+For each size, a generated tree (one site per 20 users) is validated and planned (against the
+empty embedded sandbox, text and JSON) as separate processes of the real command; each is
+measured by its own CPU time (user + system: on a shared machine, wall time measures the
+neighbours) and its peak memory (max RSS). ``validate`` and ``plan`` run cold (``--no-cache``)
+and warm (a second run with the cache of parsed files filled by the first). Medians of
+``--runs`` runs; then the marginal cost per user (least-squares slope over the sizes) and the
+fixed cost (intercept).
+
+    python bench/scale.py [--sizes 1000,5000,20000,50000,100000] [--runs 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.generate import ENV, generate
+
+# runs one command as a child and prints the child's own CPU seconds and peak RSS
+MEASURE = (
+    "import json, resource, subprocess, sys\n"
+    "p = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)\n"
+    "r = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
+    "print(json.dumps({'code': p.returncode, 'cpu': r.ru_utime + r.ru_stime,\n"
+    "                  'rss_kb': r.ru_maxrss, 'err': p.stderr.decode()[-2000:]}))\n"
+)
+
+
+def measure(args: list[str], cwd: Path, cache_dir: Path) -> tuple[float, float]:
+    """(CPU seconds, peak MB) of ``ainas-provision ARGS`` in its own process."""
+    env = {**os.environ, **ENV, "AINAS_CACHE_DIR": str(cache_dir)}
+    out = subprocess.run(
+        [sys.executable, "-c", MEASURE, sys.executable, "-m", "ainas_provision", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    result = json.loads(out.stdout)
+    if result["code"] not in (0, 2):
+        raise SystemExit(f"{' '.join(args)} failed:\n{result['err']}")
+    return result["cpu"], result["rss_kb"] / 1024
+
+
+def slope(xs: list[float], ys: list[float]) -> tuple[float, float]:
+    """Least-squares (slope, intercept)."""
+    mx, my = statistics.fmean(xs), statistics.fmean(ys)
+    sxx = sum((x - mx) ** 2 for x in xs)
+    b = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sxx
+    return b, my - b * mx
+
+
+CASES = {
+    "validate (cold)": (["validate", "m", "--no-cache"], False),
+    "validate (warm)": (["validate", "m"], True),
+    "plan text (cold)": (["plan", "m", "--no-cache"], False),
+    "plan text (warm)": (["plan", "m"], True),
+    "plan json (cold)": (["plan", "m", "--format", "json", "--no-cache"], False),
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="1000,5000,20000,50000,100000")
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(
+        f"{platform.node()}: {platform.processor() or platform.machine()}, {os.cpu_count()} cpus, "
+        f"Python {platform.python_version()}, load average {load:.1f} at start, "
+        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}"
+    )
+    print(f"medians of {args.runs} runs; CPU = user + system seconds of the command's process")
+    table: dict[str, list[tuple[float, float]]] = {name: [] for name in CASES}
+    for users in sizes:
+        sites = max(1, users // 20)
+        with tempfile.TemporaryDirectory() as tmp:
+            root = Path(tmp)
+            generate(root / "m", sites, users)
+            cache_dir = root / "cache"
+            for name, (command, warm) in CASES.items():
+                cpus, peaks = [], []
+                for _ in range(args.runs):
+                    if warm:
+                        measure(command, root, cache_dir)  # fills the cache
+                    cpu, peak = measure(command, root, cache_dir)
+                    cpus.append(cpu)
+                    peaks.append(peak)
+                table[name].append((statistics.median(cpus), statistics.median(peaks)))
+        row = "  ".join(
+            f"{name}: {cpu:.2f} s {peak:.0f} MB"
+            for name, ((cpu, peak), *_) in ((n, table[n][-1:]) for n in CASES)
+        )
+        print(f"{users:>7,} users, {sites:,} sites: {row}", flush=True)
+    if len(sizes) < 2:
+        return
+    print("\nmarginal cost per user (slope) and fixed cost (intercept):")
+    for name, rows in table.items():
+        cpu_b, cpu_a = slope(sizes, [cpu for cpu, _ in rows])
+        mem_b, mem_a = slope(sizes, [peak for _, peak in rows])
+        print(
+            f"  {name:<18} CPU {cpu_b * 1000:.3f} ms/user + {cpu_a:.2f} s;"
+            f"  memory {mem_b * 1024:.2f} KiB/user + {mem_a:.0f} MB"
+        )
+
+
+if __name__ == "__main__":
+    main()
