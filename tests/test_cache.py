@@ -139,24 +139,46 @@ def test_the_key_holds_the_tool_version_and_the_schema(tmp_path, monkeypatch):
     assert ManifestCache(tmp_path / "cache").key(b"version: 1\n", "a.yaml") != before
 
 
+def packs(directory: Path) -> list[Path]:
+    return sorted(p for p in directory.rglob("*") if p.is_file())
+
+
 def test_deleting_or_damaging_the_cache_is_safe(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     tree = make_tree(Path("m"))
     expected = validate(tree, env=ENV, cache=False)
     validate(tree, env=ENV, cache=ManifestCache(tmp_path / "cache"))
-    entries = sorted(p for p in (tmp_path / "cache").rglob("*") if p.is_file())
-    assert len(entries) == 8
-    entries[0].write_bytes(b"\x00garbage")
-    entries[1].write_bytes(entries[1].read_bytes()[:20])  # a partial write
-    entries[2].unlink()
-    damaged = ManifestCache(tmp_path / "cache")
-    result = validate(tree, env=ENV, cache=damaged)
-    assert (damaged.counts.hits, damaged.counts.misses, damaged.counts.writes) == (5, 3, 3)
-    assert result.merged == expected.merged and lines(result) == lines(expected)
+    (pack,) = packs(tmp_path / "cache")
+    whole = pack.read_bytes()
+    for damage in (b"\x00garbage", whole[: len(whole) // 2], b""):
+        pack.write_bytes(damage)  # damaged, or cut short by a crash
+        damaged = ManifestCache(tmp_path / "cache")
+        result = validate(tree, env=ENV, cache=damaged)
+        assert (damaged.counts.hits, damaged.counts.misses, damaged.counts.writes) == (0, 8, 8)
+        assert result.merged == expected.merged and lines(result) == lines(expected)
+        assert pack.read_bytes() == whole  # rewritten whole
     shutil.rmtree(tmp_path / "cache")
     again = ManifestCache(tmp_path / "cache")
     assert lines(validate(tree, env=ENV, cache=again)) == lines(expected)
     assert again.counts.writes == 8
+
+
+def test_entries_of_changed_or_removed_files_drop_out(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    tree = make_tree(Path("m"))
+    validate(tree, env=ENV, cache=ManifestCache(tmp_path / "cache"))
+    size = packs(tmp_path / "cache")[0].stat().st_size
+    (tree / "users.yaml").unlink()
+    (tree / "site0.yaml").write_text("version: 1\n", encoding="utf-8")
+    cache = ManifestCache(tmp_path / "cache")
+    validate(tree, env=ENV, cache=cache)
+    assert (cache.counts.hits, cache.counts.misses, cache.counts.writes) == (6, 1, 1)
+    (pack,) = packs(tmp_path / "cache")
+    assert pack.stat().st_size < size
+    unchanged = ManifestCache(tmp_path / "cache")
+    validate(tree, env=ENV, cache=unchanged)
+    assert (unchanged.counts.hits, unchanged.counts.misses) == (7, 0)
+    assert pack.stat().st_mtime_ns == packs(tmp_path / "cache")[0].stat().st_mtime_ns
 
 
 def test_no_cache_reads_and_writes_nothing(tmp_path, monkeypatch):
@@ -169,7 +191,7 @@ def test_no_cache_reads_and_writes_nothing(tmp_path, monkeypatch):
     assert not (tmp_path / "cache").exists()
     result = run("validate", "m")  # --no-cache held for its own command only
     assert result.exit_code == 0, result.output
-    assert len([p for p in (tmp_path / "cache").rglob("*") if p.is_file()]) == 8
+    assert len(packs(tmp_path / "cache")) == 1
     for command in ("plan", "apply", "render"):
         assert "--no-cache" in run(command, "--help").output
 
@@ -215,12 +237,12 @@ def test_the_cache_never_holds_a_secret_value(tmp_path, monkeypatch):
     ):
         result = run(*args)
         assert result.exit_code == 0, (args, result.output)
-    entries = [p for p in (tmp_path / "cache").rglob("*") if p.is_file()]
-    assert len(entries) == 1  # more-users.yaml only: ainas.yaml holds a plain-text secret
-    for entry in entries:
-        data = entry.read_bytes()
-        for canary in (CANARY_PLAIN, CANARY_ENV, file_canary):
-            assert canary.encode() not in data, entry
+    (pack,) = packs(tmp_path / "cache")
+    data = pack.read_bytes()
+    assert b"dairi003" in data  # more-users.yaml is cached
+    assert b"dairi001" not in data  # ainas.yaml holds a plain-text secret: not cached
+    for canary in (CANARY_PLAIN, CANARY_ENV, file_canary):
+        assert canary.encode() not in data
     # and the refusal is counted
     cache = ManifestCache(tmp_path / "cache")
     validate(path, env={"CANARY_ENV": CANARY_ENV}, cache=cache)
@@ -234,5 +256,5 @@ def test_the_quickstart_without_plaintext_secrets_is_cached_holding_references(
     cache = ManifestCache(tmp_path / "cache")
     validate(Path("examples/quickstart"), cache=cache)
     assert cache.counts.writes == 1
-    entry = next(p for p in (tmp_path / "cache").rglob("*") if p.is_file())
-    assert b"secrets/cert-pin.txt" in entry.read_bytes()
+    (pack,) = packs(tmp_path / "cache")
+    assert b"secrets/cert-pin.txt" in pack.read_bytes()

@@ -16,8 +16,10 @@ ciphertext (``{encrypted:}``).
 
 Where: ``$AINAS_CACHE_DIR`` if set, else ``$XDG_CACHE_HOME/ainas-provision`` (default
 ``~/.cache/ainas-provision``; on Windows ``%LOCALAPPDATA%\\ainas-provision\\cache``). Entries are
-``marshal`` data (the interpreter's own fast format for plain values) in one file per parsed
-file, named by the key; the directory is created private to the user.
+``marshal`` data (the interpreter's own fast format for plain values): one pack file per
+manifest tree (named by a hash of its absolute path) holding the entries of its files, read
+once and rewritten whole (atomically) when a file changed, so that entries of files that
+changed or went away drop out; the directory is created private to the user.
 """
 
 from __future__ import annotations
@@ -27,7 +29,6 @@ import hashlib
 import marshal
 import os
 import sys
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,14 +64,51 @@ class Counts:
 
 
 class ManifestCache:
-    """Parsed files by content key. ``counts`` says what happened in this process."""
+    """Parsed files by content key, one pack per manifest tree. ``counts`` says what happened
+    in this process. :meth:`begin` reads the tree's pack, :meth:`load` serves each file,
+    :meth:`keep` adds what was parsed and passed the schema, :meth:`finish` writes the pack
+    (only when it changed)."""
 
     def __init__(self, directory: Path | None = None) -> None:
         self.directory = directory or default_directory()
         self.counts = Counts()
         self._salt: bytes | None = None
+        self._pack: Path | None = None
+        self._old: dict[str, bytes] = {}  # the pack as read: key -> entry
+        self._new: dict[str, bytes] = {}  # the entries of this run's files
         self._hits: set[int] = set()  # ids of the documents read from the cache
         self._fresh: dict[int, str] = {}  # id of a document parsed this run -> its key
+
+    # -- a run -------------------------------------------------------------------------------
+    def begin(self, root: Path) -> None:
+        """Read the pack of the manifests at ``root`` (a damaged or missing one is empty)."""
+        name = hashlib.blake2b(str(root.resolve()).encode("utf-8", "surrogateescape"))
+        self._pack = self.directory / f"v{FORMAT}" / f"{name.hexdigest()[:32]}.pack"
+        self._old, self._new = {}, {}
+        try:
+            stored = marshal.loads(self._pack.read_bytes())
+            if isinstance(stored, dict) and stored.get("format") == FORMAT:
+                self._old = stored["entries"]
+        except (OSError, ValueError, EOFError, TypeError, KeyError):
+            pass
+
+    def finish(self) -> None:
+        """Write the pack: this run's files only (entries of files gone or changed drop out)."""
+        if self._pack is None or self._new.keys() == self._old.keys():
+            return
+        payload = marshal.dumps({"format": FORMAT, "entries": self._new})
+        temporary = self._pack.with_name(f".{self._pack.name}.{os.getpid()}.tmp")
+        try:
+            self._pack.parent.mkdir(parents=True, exist_ok=True)
+            _private(self.directory)
+            try:
+                temporary.write_bytes(payload)
+                os.replace(temporary, self._pack)  # readers see a whole pack or the old one
+            except BaseException:
+                temporary.unlink(missing_ok=True)
+                raise
+        except OSError:
+            return  # a cache that cannot be written is only a slower next run
 
     def load(
         self, path: Path, root: Path | None = None
@@ -122,50 +160,42 @@ class ManifestCache:
         digest.update(data)
         return digest.hexdigest()
 
-    def _path(self, key: str) -> Path:
-        return self.directory / f"v{FORMAT}" / key[:2] / key
-
-    # -- reading -----------------------------------------------------------------------------
+    # -- entries -----------------------------------------------------------------------------
     def get(self, key: str, path: Path, shown: str) -> Document | None:
         """The document cached under ``key``, or None (a miss: absent or unreadable)."""
+        entry = self._old.get(key)
         try:
-            raw = self._path(key).read_bytes()
-            version, stored_shown, encoded, exact = marshal.loads(raw)
+            if entry is None:
+                raise KeyError(key)
+            version, stored_shown, encoded, exact = marshal.loads(entry)
             if version != FORMAT or stored_shown != shown:
                 raise ValueError("another entry")
             root = _decode(encoded, _mark_factory(shown))
             if not isinstance(root, MarkedMap):
                 raise ValueError("not a document")
-        except (OSError, ValueError, EOFError, TypeError, IndexError, KeyError):
+        except (ValueError, EOFError, TypeError, IndexError, KeyError):
             self.counts.misses += 1
             return None
         root.exact = exact
+        self._new[key] = entry
         self.counts.hits += 1
         return Document(path, shown, root)
 
-    # -- writing -----------------------------------------------------------------------------
     def put(self, key: str, doc: Document) -> None:
         """Keep ``doc`` (loaded and schema-valid) unless it holds a secret in plain text."""
         if _has_plaintext_secret(doc.root):
             self.counts.refused += 1
             return
-        target = self._path(key)
+        exact = getattr(doc.root, "exact", True)
         try:
-            payload = marshal.dumps(
-                (FORMAT, doc.display, _encode(doc.root, set()), getattr(doc.root, "exact", True))
-            )
-            target.parent.mkdir(parents=True, exist_ok=True)
-            _private(self.directory)
-            handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
             try:
-                with os.fdopen(handle, "wb") as out:
-                    out.write(payload)
-                os.replace(temporary, target)  # readers see a whole entry or none
-            except BaseException:
-                Path(temporary).unlink(missing_ok=True)
-                raise
-        except (OSError, ValueError):
-            return  # a cache that cannot be written is only a slower next run
+                entry = marshal.dumps((FORMAT, doc.display, _encode(doc.root, set()), exact))
+            except ValueError:  # a place was made a Mark while validating: stored as numbers
+                encoded = _encode(doc.root, set(), positions=_marks)
+                entry = marshal.dumps((FORMAT, doc.display, encoded, exact))
+        except ValueError:
+            return  # aliases: not cached
+        self._new[key] = entry
         self.counts.writes += 1
 
 
@@ -208,39 +238,41 @@ def _marks(places):
     return places
 
 
-def _encode(node, seen: set[int]):
+def _same(places):
+    return places
+
+
+_CONTAINERS = (MarkedMap, MarkedList)
+
+
+def _encode(node, seen: set[int], positions=_same):
     """Marked containers as tuples of plain values, with the keys (or indexes) of the values
     that are containers themselves: decoding copies the others in one step. A container met
-    twice (a YAML alias) is not cached: written out, aliases could expand enormously."""
+    twice (a YAML alias) is not cached: written out, aliases could expand enormously.
+    ``positions`` converts the stored places (a place made a Mark is not marshal data)."""
     if id(node) in seen:
         raise ValueError("an alias")
     seen.add(id(node))
-    if isinstance(node, MarkedMap):
-        items, nested = {}, []
-        for key, value in node.items():
-            if isinstance(value, MarkedMap | MarkedList):
-                items[key] = _encode(value, seen)
-                nested.append(key)
-            else:
-                items[key] = value
+    if node.__class__ is MarkedMap:
+        items = dict(node)
+        nested = [k for k, v in items.items() if v.__class__ in _CONTAINERS]
+        for key in nested:
+            items[key] = _encode(items[key], seen, positions)
         return (
             _MAP,
             _position(node._mark),
             items,
             nested,
-            _marks(node.key_marks),
-            _marks(node.value_marks),
+            positions(node.key_marks),
+            positions(node.value_marks),
             node.raw,
         )
-    if isinstance(node, MarkedList):
-        items, nested = [], []
-        for index, value in enumerate(node):
-            if isinstance(value, MarkedMap | MarkedList):
-                items.append(_encode(value, seen))
-                nested.append(index)
-            else:
-                items.append(value)
-        return (_LIST, _position(node._mark), items, nested, _marks(node.item_marks), node.raw)
+    if node.__class__ is MarkedList:
+        items = list(node)
+        nested = [i for i, v in enumerate(items) if v.__class__ in _CONTAINERS]
+        for index in nested:
+            items[index] = _encode(items[index], seen, positions)
+        return (_LIST, _position(node._mark), items, nested, positions(node.item_marks), node.raw)
     raise ValueError("an unmarked container")  # never from the loader: not cached
 
 

@@ -168,6 +168,8 @@ def validate(
 
 def _validate(path, *, vars_files, env, decrypt, resolve_secrets, now, cache) -> Validation:
     result = Validation(path)
+    if cache is not None:
+        cache.begin(path)
     documents, problems = load_documents(path, vars_files=vars_files, cache=cache)
     result.documents = documents
     result.diagnostics.extend(problems)
@@ -178,6 +180,8 @@ def _validate(path, *, vars_files, env, decrypt, resolve_secrets, now, cache) ->
         result.diagnostics.extend(found)
         if cache is not None and not found:
             cache.keep(doc)
+    if cache is not None:
+        cache.finish()
     if documents:
         merged, origin, conflicts = merge(documents)
         result.merged, result.origin = merged, origin
