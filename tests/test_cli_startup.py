@@ -35,7 +35,7 @@ def modules_after(*args: str) -> set[str]:
 
 def test_every_command_is_summarized_as_it_describes_itself():
     ctx = click.Context(cli)
-    assert set(SUMMARIES) == set(COMMANDS)
+    assert set(SUMMARIES) == set(COMMANDS), "a command added: give its summary in SUMMARIES"
     for name in COMMANDS:
         command = cli.get_command(ctx, name)
         assert command.get_short_help_str(10**6) == SUMMARIES[name], name

@@ -48,7 +48,9 @@ SUMMARIES = {
     "merging.",
     "import": "Write manifests that describe the target, and bind the state to them, so that an "
     "existing tenant comes under management: `plan` right after shows no changes.",
-    "state": "Inspect the state; break a stale lock.",
+    "runbook": "Show the plan for the manifests at PATH as AINAS's screens, step by step, on a "
+    "local page; what the person confirms is recorded in the state.",
+    "state": "Inspect the state, make its tables, move it; break a lock.",
     "schema": "Print the manifest JSON Schema (for editors and other tools).",
     "certs": "Signing certificates (電子証明書, .p12).",
     "secrets": 'Encrypted secrets for manifests ({encrypted: "v1:…"}).',
