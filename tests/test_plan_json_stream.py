@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import click
 import pytest
 
 from ainas_provision.plan.changes import Change, FieldChange, Note
@@ -67,3 +68,36 @@ def test_a_large_plan_is_written_in_pieces(capsys):
     assert (
         capsys.readouterr().out == json.dumps(plan.to_json(), ensure_ascii=False, indent=2) + "\n"
     )
+
+
+@pytest.mark.parametrize("color", [False, True])
+def test_text_plan_batched_is_what_secho_prints_line_by_line(color):
+    from click.testing import CliRunner
+
+    from ainas_provision.plan import render
+
+    plan = Plan(
+        changes=[change(i) for i in range(render.ECHO_BATCH // 3)],
+        notes=[Note("warning", "user.a", "注意")],
+        errors=["e"],
+    )
+
+    def line_by_line():
+        for line, fg in render.text_lines(plan):
+            click.secho(line, fg=fg)
+
+    runner = CliRunner()
+    expected = runner.invoke(click.command()(line_by_line), color=color).output
+    batched = runner.invoke(click.command()(lambda: render.echo_text(plan)), color=color).output
+    assert batched == expected
+    assert len(render.text_lines(plan)) > render.ECHO_BATCH  # more than one batch
+    assert ("\x1b[" in batched) == color
+
+
+def test_values_in_the_text_plan_are_written_as_json_dumps_writes_them():
+    from ainas_provision.plan.render import SENSITIVE, value_text
+
+    for value in ["a", 'あ"\\\n\t\x00\u2028', "", 1, -0.0, 1.5, True, [1, "x", None], {"a": [1]}]:
+        assert value_text(value) == json.dumps(value, ensure_ascii=False), value
+    assert value_text(None) == "null"
+    assert value_text(SENSITIVE) == SENSITIVE
