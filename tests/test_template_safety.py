@@ -11,6 +11,8 @@ import shutil
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from ainas_provision.manifest.scalars import Interpolations, context_of, plain_safe
 from ainas_provision.validation.engine import validate
@@ -104,6 +106,7 @@ def test_the_bulk_example_renders_as_before(bulk):
         ('k: "{{ v }}"\n', "16:00", {"k": "16:00"}),
         ("k: '{{ v }}'\n", "it's", {"k": "it's"}),
         ("k: [a, {{ v }}]\n", "b, c", {"k": ["a", "b, c"]}),
+        ("k: [a, {{ v }}]\n", "", {"k": ["a", ""]}),
         ("k: {a: {{ v }}}\n", "b, c: d", {"k": {"a": "b, c: d"}}),
         ("{{ v }}: 1\n", "x: y", {"x: y": 1}),
         ("k:\n  - {{ v }}\n", "a\n  - b", {"k": ["a\n  - b"]}),
@@ -158,7 +161,7 @@ def test_contexts_and_plain_safety():
         "single",
         "mid",
         "comment",
-        "start",
+        "flow-start",
     ]
     assert plain_safe("新宿登録センター") and plain_safe("sjk01@example.jp") and plain_safe("")
     assert not any(plain_safe(v) for v in ("a: b", "a #b", "-x", "a,b", "x\ny", "---", "<<"))
@@ -222,3 +225,48 @@ def test_ordinary_widths_still_work(tmp_path, expression, expected):
     document, problem = load_template(tmp_path / "t.yaml.j2", {})
     assert problem is None, str(problem)
     assert document.root == {"k": expected}
+
+
+# -- a property: no cell, whatever it holds, changes the shape of the bulk example ---------------
+
+YAML_SOUP = st.text(
+    alphabet=st.sampled_from(list(" \t\n\r:-?#,[]{}&*!|>'\"%@`\\<=~.0aZ新　\u2028\x85")),
+    max_size=24,
+)
+
+
+def _shape(node):
+    """The document's structure with its scalars blanked: what a cell must not change."""
+    if isinstance(node, dict):
+        return [("k", _shape(v)) for v in node.values()]
+    if isinstance(node, list):
+        return [_shape(item) for item in node]
+    return "scalar"
+
+
+@pytest.fixture(scope="module")
+def bulk_rows():
+    from ainas_provision.manifest.datafiles import read_csv
+
+    text = (EXAMPLES / "bulk-onboarding" / "branches.csv").read_text(encoding="utf-8")
+    return read_csv(text, "branches.csv")[:3]
+
+
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(cell=YAML_SOUP, row=st.integers(0, 2), column=st.integers(0, 19))
+def test_no_cell_changes_the_shape_of_the_bulk_example(bulk_rows, cell, row, column):
+    from ainas_provision.manifest.datafiles import DataRow
+    from ainas_provision.manifest.templates import load_template
+
+    template = EXAMPLES / "bulk-onboarding" / "branches.yaml.j2"
+    original, problem = load_template(template, {"branches": bulk_rows})
+    assert problem is None
+    rows = [DataRow(r.items(), source=r.source, row=r.row, line=r.line) for r in bulk_rows]
+    name = list(rows[row])[column]
+    rows[row][name] = cell
+    edited, problem = load_template(template, {"branches": rows})
+    if problem is not None:  # refused where it is used, or a key made twice: a diagnostic
+        assert problem.mark.file.endswith("branches.yaml.j2")
+        return
+    assert _shape(edited.root) == _shape(original.root)
+    assert len(edited.root["users"]) == 6 and len(edited.root["sites"]) == 3

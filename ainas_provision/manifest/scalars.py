@@ -19,7 +19,8 @@ How
     - where a scalar starts (after ``key:``, ``- ``, ``[``, ``,``, at the start of a line): the
       value as is when it cannot be read as anything but plain text (:func:`plain_safe`), else
       as a double-quoted scalar in which every YAML indicator is escaped as well, so that even
-      misplaced it is inert;
+      misplaced it is inert; inside ``[ … ]`` or ``{ … }`` an empty value is written ``""``
+      (as is, the item would vanish);
     - in the middle of a plain scalar (``BRANCH_{{ code }}_PASSWORD``): the value as is when it
       cannot end the scalar (no line break, ``: ``, `` #``, no flow indicator); anything else is
       refused, naming the template line and the data row: quote the scalar instead;
@@ -112,11 +113,12 @@ def double_quoted(text: str) -> str:
 # -- where a token lands ------------------------------------------------------------------------
 
 START, MID, DOUBLE, SINGLE, COMMENT = "start", "mid", "double", "single", "comment"
+FLOW_START = "flow-start"  # where a scalar starts inside [ … ] or { … } on this line
 
 
 def context_of(line: str) -> str:
     """Where text appended to ``line`` (the rendered line so far) lands."""
-    state, start, escape, previous, closed_single = None, True, False, "", False
+    state, start, escape, previous, closed_single, depth = None, True, False, "", False, 0
     for ch in line:
         if closed_single:
             closed_single = False
@@ -148,6 +150,9 @@ def context_of(line: str) -> str:
                 start = True
         elif ch in ",[{":
             start = True
+            depth += ch != ","
+        elif ch in "]}":
+            start, depth = False, max(0, depth - 1)
         else:
             start = False
         previous = ch
@@ -157,7 +162,9 @@ def context_of(line: str) -> str:
         return state
     if previous in (":", "-", "?"):  # `key:{{ v }}` is no mapping: the colon is text
         return MID
-    return START if start else MID
+    if start:
+        return FLOW_START if depth else START
+    return MID
 
 
 class Interpolations:
@@ -209,6 +216,8 @@ class Interpolations:
             return double_quoted_body(value)
         if context == START:
             return value if plain_safe(value) else double_quoted(value)
+        if context == FLOW_START:  # an empty item would vanish from the list: written ""
+            return value if value and plain_safe(value) else double_quoted(value)
         if not _ends_plain(value):
             return value
         raise ScalarRefused(
