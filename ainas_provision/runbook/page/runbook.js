@@ -110,11 +110,13 @@
     const menu = el("p", { class: "menu" }, T.menu + ": ");
     screen.menu.forEach((item, i) => {
       if (i) menu.append(" → ");
-      menu.append(el("b", {}, item));
+      menu.append(el("b", { class: "menu-item" }, item));
     });
-    const rows = screen.fields.map((field) => el("tr", { "data-field": field.id, "data-label": field.label },
+    const rows = screen.fields.map((field) => el("tr", { "data-field": field.id, "data-label": field.label,
+      "data-input": field.input, "data-repeat": field.repeat ? "true" : null },
       el("th", { scope: "row" }, field.label), valueCell(step, field)));
-    return el("div", { class: "screen", "data-screen": screen.id },
+    return el("div", { class: "screen", "data-screen": screen.id, "data-name": screen.name,
+      "data-button": screen.button || null },
       el("h3", {}, T.screen + ": ", screen.name),
       menu,
       screen.warnings.map((w) => el("p", { class: "warn" }, "⚠ " + w)),
