@@ -135,37 +135,7 @@ class Executor:
                 self.store.record(self.state, record)
 
     def _records(self, effect: Effect, result: str | None) -> list:
-        state = self.state
-        if isinstance(effect, BindSite):
-            site_id = result if effect.site_id is RESULT else effect.site_id
-            entry = state.sites.get(effect.handle)
-            prints = entry.fingerprints if entry and entry.site_id == site_id else {}
-            return [Put("sites", effect.handle, SiteEntry(site_id, prints))]
-        if isinstance(effect, SetFingerprints):
-            if effect.section == "users":
-                old = {} if effect.fresh else state.fingerprints("users", effect.key)
-                return [Put("users", effect.key, UserEntry({**old, **effect.prints}))]
-            entry = state.sites[effect.key]
-            prints = {**({} if effect.fresh else entry.fingerprints), **effect.prints}
-            return [Put("sites", effect.key, SiteEntry(entry.site_id, prints))]
-        if isinstance(effect, DropFingerprints):
-            table = getattr(state, effect.section)
-            entry = table.get(effect.key)
-            if entry is None:
-                return []
-            kept = {k: v for k, v in entry.fingerprints.items() if k not in effect.names}
-            return [Put(effect.section, effect.key, replace(entry, fingerprints=kept))]
-        if isinstance(effect, Forget):
-            return [Remove(effect.section, effect.key)]
-        if isinstance(effect, SetCertificate):
-            cert_id = result if effect.id is RESULT else effect.id
-            value = {
-                "id": cert_id,
-                "fingerprint": effect.fingerprint,
-                "expiry_date": effect.expiry_date,
-            }
-            return [Put("certificate", None, value)]
-        raise TypeError(f"unknown effect {effect!r}")  # pragma: no cover
+        return effect_records(self.state, effect, result)
 
     # -- one change ----------------------------------------------------------------------
     def perform(self, step: Step, change: Change) -> str | None:
@@ -304,3 +274,39 @@ class Executor:
                     running.pop(future)
                     finish(future.result())
         return [outcomes[c.address] for c in sorted(changes) if c.address in outcomes]
+
+
+def effect_records(state: State, effect: Effect, result: str | None) -> list[Put | Remove]:
+    """The state records of one effect, against ``state`` as it is now (an apply records each
+    effect before the next is computed; so does a runbook's confirmation). ``result`` is what the
+    step's operation answered (the ID AINAS assigned), for effects that refer to it."""
+    if isinstance(effect, BindSite):
+        site_id = result if effect.site_id is RESULT else effect.site_id
+        entry = state.sites.get(effect.handle)
+        prints = entry.fingerprints if entry and entry.site_id == site_id else {}
+        return [Put("sites", effect.handle, SiteEntry(site_id, prints))]
+    if isinstance(effect, SetFingerprints):
+        if effect.section == "users":
+            old = {} if effect.fresh else state.fingerprints("users", effect.key)
+            return [Put("users", effect.key, UserEntry({**old, **effect.prints}))]
+        entry = state.sites[effect.key]
+        prints = {**({} if effect.fresh else entry.fingerprints), **effect.prints}
+        return [Put("sites", effect.key, SiteEntry(entry.site_id, prints))]
+    if isinstance(effect, DropFingerprints):
+        table = getattr(state, effect.section)
+        entry = table.get(effect.key)
+        if entry is None:
+            return []
+        kept = {k: v for k, v in entry.fingerprints.items() if k not in effect.names}
+        return [Put(effect.section, effect.key, replace(entry, fingerprints=kept))]
+    if isinstance(effect, Forget):
+        return [Remove(effect.section, effect.key)]
+    if isinstance(effect, SetCertificate):
+        cert_id = result if effect.id is RESULT else effect.id
+        value = {
+            "id": cert_id,
+            "fingerprint": effect.fingerprint,
+            "expiry_date": effect.expiry_date,
+        }
+        return [Put("certificate", None, value)]
+    raise TypeError(f"unknown effect {effect!r}")  # pragma: no cover

@@ -10,7 +10,8 @@ the plan stale, and it is refused. The state lock is held while the runbook is o
 apply would race the person), and the secrets are checked against the plan's fingerprints.
 
 **Confirming.** Steps are confirmed in order (a batch account needs its site). A confirmed step's
-effects are written to the state at once, as an apply writes them — a new site's 拠点ID
+effects — those of the change's steps in :mod:`ainas_provision.apply.operations`, the same an
+apply records — are written to the state at once: a new site's 拠点ID
 (which the person reads on 代理人拠点照会 and types in: nine digits, not bound to another site),
 the fingerprints of the secrets entered, the users now managed. The state's ``runbook`` section
 keeps the rest: the fields the person entered, by address, so that the ``runbook:`` target can
@@ -31,13 +32,16 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ainas_provision.apply import operations
+from ainas_provision.apply.executor import effect_records
+from ainas_provision.apply.operations import Effect
 from ainas_provision.errors import AinasProvisionError
 from ainas_provision.plan.changes import Change
 from ainas_provision.plan.plan import Plan, PlanRefused
 from ainas_provision.runbook import steps as runbook_steps
-from ainas_provision.runbook.steps import Step
+from ainas_provision.runbook.steps import SITE_ID_READ_BACK, Step
 from ainas_provision.secrets.values import Secret
-from ainas_provision.state.model import Put, Remove, State, entry_from_json
+from ainas_provision.state.model import Put, State
 from ainas_provision.targets.runbook import recorded
 from ainas_provision.workflow import run as workflow
 
@@ -241,7 +245,7 @@ class RunbookSession:
         self,
         change: Change,
         status: Status,
-        effects: list[Put | Remove],
+        effects: list[tuple[Effect, str | None]],
         fields: dict[str, dict | None],
     ) -> None:
         store = self.run.store
@@ -269,8 +273,10 @@ class RunbookSession:
                 store.record(state, _set("target", self.run.identity))
             if state.key_check is None:
                 store.record(state, _set("key_check", self.run.fingerprint.key_check))
-            for record in effects:
-                store.record(state, record)
+            for effect, result in effects:
+                # each effect against the state as the one before left it, as an apply does
+                for record in effect_records(state, effect, result):
+                    store.record(state, record)
             store.record(
                 state,
                 _set(
@@ -286,57 +292,38 @@ class RunbookSession:
     # -- what a step does to the state -----------------------------------------------------
     def effects(
         self, change: Change, answers: dict
-    ) -> tuple[list[Put | Remove], dict[str, dict | None]]:
-        """What a confirmed step does to the state: the records an apply would make (a site's
-        binding, fingerprints, the users managed, the certificate in force), and the fields the
-        person entered, by address (None: forget them), for the ``runbook:`` target to compare
-        later. Both are written at once, with who and when."""
-        kind, action, key = change.kind, change.action, change.key
-        state = self.state
-        address = change.address
-        payload = {k: v for k, v in change.payload.items() if k != "previous_role"}
-        base = recorded(state, address)
+    ) -> tuple[list[tuple[Effect, str | None]], dict[str, dict | None]]:
+        """What a confirmed step does to the state: the effects of the change's steps
+        (:mod:`ainas_provision.apply.operations`: a site's binding, fingerprints, the users
+        managed, the certificate in force), with what the person read back in place of what a
+        target answers — and the fields the person entered, by address (None: forget them),
+        for the ``runbook:`` target to compare later. Both are written at once."""
+        effects: list[tuple[Effect, str | None]] = []
+        for op in operations.steps_for(change, self.run.desired):
+            # what the operation answered: the 拠点ID the person read (a certificate
+            # registration has no ID AINAS shows: none is recorded)
+            result = answers.get("site_id") if op.reads_back == SITE_ID_READ_BACK else None
+            effects += [(effect, result) for effect in (*op.before, *op.after)]
+        return effects, self.entered(change)
+
+    def entered(self, change: Change) -> dict[str, dict | None]:
+        """The fields a person entered for the change's resource, by address."""
+        kind, action, key, address = change.kind, change.action, change.key, change.address
+        payload = {
+            k: v for k, v in change.payload.items() if k not in ("previous_role", "fingerprint")
+        }
+        if action == "delete":
+            if kind == "site":
+                return {f"{k}.{key}": None for k in ("site", "batch_account", "kei_batch_account")}
+            return {address: None}
+        if action in ("create", "renew", "replace"):
+            return {address: payload}
+        base = recorded(self.state, address)
         if base is None:
             # confirmed before by no person (an apply did it): start from the manifests
             wanted = self._resource(change)
             base = dict(wanted.fields) if wanted is not None else {}
-        if kind == "certificate":
-            fields = {k: v for k, v in {**base, **payload}.items() if k != "fingerprint"}
-            cert = dict(state.certificate or {})
-            if action in ("create", "renew"):
-                info = self.run.desired.certificate.info
-                cert = {
-                    "id": None,  # AINAS shows its 登録日時, not an ID: none to record
-                    "fingerprint": change.payload.get("fingerprint"),
-                    "expiry_date": info.expiry_date.isoformat() if info else None,
-                }
-            return [_set("certificate", cert)], {address: fields}
-        if kind == "site":
-            forget = {f"{k}.{key}": None for k in ("site", "batch_account", "kei_batch_account")}
-            if action == "delete":
-                return ([] if key.startswith("[") else [_delete("sites", key)]), forget
-            if action == "create":
-                entry = {"site_id": answers["site_id"], "fingerprints": {}}
-                return [_set("sites", entry, key)], {**forget, address: payload}
-            return [], {address: {**base, **payload}}
-        if kind in ("batch_account", "kei_batch_account"):
-            site_id = state.site_id(key)
-            if site_id is None:
-                raise RunbookRefused(f"site.{key} has no 拠点ID recorded yet: confirm it first")
-            prints = state.fingerprints("sites", key)
-            prints.update({f"{kind}.{name}": fp for name, fp in change.secrets.items()})
-            entry = {"site_id": site_id, "fingerprints": prints}
-            fields = payload if action == "create" else {**base, **payload}
-            return [_set("sites", entry, key)], {address: fields}
-        if kind == "user":
-            if action == "delete":
-                return [_delete("users", key)], {address: None}
-            if action in ("create", "replace"):
-                entry = {"fingerprints": dict(change.secrets)}
-                return [_set("users", entry, key)], {address: payload}
-            prints = {**state.fingerprints("users", key), **change.secrets}
-            return [_set("users", {"fingerprints": prints}, key)], {address: {**base, **payload}}
-        return [], {}  # the organization: the association's record, nothing the state keeps
+        return {address: {**base, **payload}}
 
     def _resource(self, change: Change):
         desired = self.run.desired
@@ -356,13 +343,7 @@ class RunbookSession:
 
 
 def _set(section: str, value, key: str | None = None) -> Put:
-    if section in ("sites", "users"):
-        value = entry_from_json(section, value)
     return Put(section, key, value)
-
-
-def _delete(section: str, key: str) -> Remove:
-    return Remove(section, key)
 
 
 def open_session(

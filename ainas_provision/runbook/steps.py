@@ -1,6 +1,9 @@
 """A plan's changes as a person's steps: AINAS's screens, in the guide's words.
 
-Each change becomes one step; a step is one or more screens (registering a certificate is its
+Built on the step layer (:mod:`ainas_provision.apply.operations`), which says for each change
+what is done on which screen, with which fields — values or references to secrets, files and the
+拠点ID of a site — and what AINAS answers that the state needs. Here those operations become
+what a person reads: each change becomes one step; a step is one or more screens (registering a certificate is its
 upload on 代理人証明書登録, then its typed fields on 代理人証明書更新; replacing a user is a
 deletion, then a registration). A screen is named, reached and labelled as the screen catalogue
 (``ainas_catalogue``) says: its menu path — with the 代理人拠点ID or ログインID to click filled
@@ -21,6 +24,8 @@ import datetime as dt
 from dataclasses import asdict, dataclass, field
 
 import ainas_catalogue
+from ainas_provision.apply import operations
+from ainas_provision.apply.operations import FileBytes, Operation, SecretOf, SiteIdOf
 from ainas_provision.domain import kinds, screens
 from ainas_provision.domain.desired import DesiredState
 from ainas_provision.plan.changes import Change
@@ -30,6 +35,9 @@ from ainas_provision.state.model import State
 
 JST = dt.timezone(dt.timedelta(hours=9))
 SITE_ID_PATTERN = r"^[0-9]{9}$"
+SITE_ID_READ_BACK = "拠点ID"  # what a site's creation reads back (apply/operations.py)
+# 削除 is a button of the 照会 screen, which leads to the catalogue's deletion screen
+DELETE_SCREENS = {"site": "site_delete", "user": "user_delete"}
 
 
 @dataclass
@@ -219,19 +227,33 @@ class _Builder:
             partial,
         )
 
-    def values(self, change: Change, payload: dict) -> dict[str, object]:
-        values = screens.to_screen(change.kind, payload)
-        if change.kind == "user":
-            values["login_id"] = change.key
-            if "site" in payload:
-                values["site"] = self.site_value(str(payload["site"]))
+    def values(self, change: Change, fields: dict[str, object]) -> dict[str, object]:
+        """A step's fields (manifest names, values or references) as the screen takes them:
+        catalogue field ids, screen forms (dates, the two 申請先 pull-downs), a site as the
+        person picks it, a file as the person chooses it; secrets stay references."""
+        shown: dict[str, object] = {}
+        for name, value in fields.items():
+            if isinstance(value, SiteIdOf):
+                value = self.site_value(value.handle)
+            elif isinstance(value, FileBytes):
+                kind = fields.get("type") or ""
+                value = self.t["file"].format(name=value.path.name, type=kind)
+            shown[name] = value
+        values = screens.to_screen(change.kind, shown)
         if change.kind == "certificate" and "start_date" in values and values["start_date"] is None:
             # [project decision] 利用開始日 left out: the day of entry, as the guide asks
             values["start_date"] = self.today.strftime("%Y/%m/%d")
         return values
 
-    def secrets(self, change: Change) -> dict[str, str]:
-        return {screens.screen_field(change.kind, name): name for name in change.secrets}
+    def screens_of(self, op: operations.Step) -> list[str]:
+        """The catalogue screens a person goes through for one operation."""
+        if op.operation is Operation.DELETE:
+            return [DELETE_SCREENS.get(op.kind, op.screen)]
+        if op.kind == "certificate" and op.operation is Operation.CREATE:
+            # 代理人証明書登録 takes the file and its password; AINAS then shows the
+            # certificate, whose 代理人証明書更新 takes the typed fields (the guide's ③–⑨)
+            return ["certificate_register", "certificate_update"]
+        return [op.screen] if op.screen else []
 
     # -- steps -----------------------------------------------------------------------------
     def step(self, number: int, change: Change) -> Step:
@@ -244,69 +266,28 @@ class _Builder:
         if change.key and name and change.key != name:
             title += f" ({change.key})"
         title = f"{title} — {self.t['verb_' + action]}"
+        shown: list[StepScreen] = []
         asks: list[Ask] = []
-        partial = action in ("update", "adopt")
-        mapping = screens.mapping(kind)
-        payload = dict(change.payload)
-        secrets = self.secrets(change)
-        if kind == "certificate":
-            cert = self.desired.certificate
-            steps = []
-            if action in ("create", "renew"):
-                name = cert.path.name if cert is not None and cert.path is not None else "?"
-                upload = self.screen(
-                    "certificate_register",
-                    change,
-                    {"file": self.t["file"].format(name=name, type=payload.get("type") or "")},
-                    {"password": "password"},
+        for op in operations.steps_for(change, self.desired):
+            values = self.values(change, {f.name: f.value for f in op.fields})
+            if op.kind == "certificate" and op.operation is Operation.CREATE:
+                values.setdefault("start_date", self.today.strftime("%Y/%m/%d"))
+            secrets = {fid: v.field for fid, v in values.items() if isinstance(v, SecretOf)}
+            partial = op.operation is Operation.UPDATE
+            for screen_id in self.screens_of(op):
+                shown.append(self.screen(screen_id, change, values, secrets, partial=partial))
+            if op.reads_back == SITE_ID_READ_BACK:
+                self.site_steps[change.key] = number
+                view = self.catalogue.screen("site_view")
+                asks.append(
+                    Ask(
+                        "site_id",
+                        view.field("site_id").label,
+                        view.name,
+                        SITE_ID_PATTERN,
+                        self.t["ask_pattern_site_id"].format(label=view.field("site_id").label),
+                    )
                 )
-                steps.append(upload)
-            typed = {k: v for k, v in payload.items() if k in kinds.CERTIFICATE_TYPED}
-            if action in ("create", "renew"):
-                typed.setdefault("start_date", None)
-            steps.append(
-                self.screen(
-                    "certificate_update",
-                    change,
-                    self.values(change, typed),
-                    {"password": "password"},
-                    partial=partial,
-                )
-            )
-            return Step(number, change.address, action, kind, title, steps)
-        if action == "delete":
-            screen_id = "site_delete" if kind == "site" else "user_delete"
-            return Step(
-                number,
-                change.address,
-                action,
-                kind,
-                title,
-                [self.screen(screen_id, change, {}, {})],
-            )
-        shown = []
-        if action == "replace":
-            shown.append(self.screen("user_delete", change, {}, {}))
-        payload.pop("previous_role", None)
-        if action in ("create", "replace"):
-            screen_id = screens.create_screen_for(kind, payload)
-        else:
-            screen_id = mapping.update_screen
-        shown.append(
-            self.screen(screen_id, change, self.values(change, payload), secrets, partial=partial)
-        )
-        if kind == "site" and action == "create":
-            self.site_steps[change.key] = number
-            view = self.catalogue.screen("site_view")
-            asks.append(
-                Ask(
-                    "site_id",
-                    view.field("site_id").label,
-                    view.name,
-                    SITE_ID_PATTERN,
-                    self.t["ask_pattern_site_id"].format(label=view.field("site_id").label),
-                )
-            )
         return Step(number, change.address, action, kind, title, shown, asks)
 
 
