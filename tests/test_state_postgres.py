@@ -135,6 +135,56 @@ def test_a_newer_schema_version_is_refused(quickstart, postgres_server, pg_datab
     assert "schema version 99, newer than this ainas-provision knows (2): upgrade" in result.stderr
 
 
+def test_tables_of_an_older_version_are_migrated(postgres_server, pg_database):
+    """Tables made by the first version (no runbook column) are brought up to date when an apply
+    locks the state, keeping the state they hold, and saying so."""
+    import psycopg
+    from psycopg import sql
+
+    from ainas_provision.state.model import Put
+    from ainas_provision.state.postgres import MIGRATIONS
+
+    with psycopg.connect(postgres_server.admin_url(pg_database), autocommit=True) as conn:
+        conn.execute("CREATE SCHEMA ainas_provision AUTHORIZATION operator")
+        conn.execute("SET ROLE operator")
+        schema = sql.Identifier("ainas_provision")
+        conn.execute(
+            sql.SQL(
+                "CREATE TABLE {s}.schema_version (version integer NOT NULL, "
+                "migrated_at timestamptz NOT NULL DEFAULT now())"
+            ).format(s=schema)
+        )
+        for statement in MIGRATIONS[1]:
+            conn.execute(sql.SQL(statement).format(s=schema))
+        conn.execute("INSERT INTO ainas_provision.schema_version (version) VALUES (1)")
+        conn.execute(
+            "INSERT INTO ainas_provision.states (name, lineage, serial) VALUES ('old', 'l-1', 7)"
+        )
+    announced = []
+    url = postgres_server.url(pg_database) + "#old"
+    store = PostgresStateStore(url, announce=announced.append)
+    try:
+        lock_id = store.lock(LockInfo.mine("apply"))
+        state = store.load()
+        assert (state.lineage, state.serial, state.runbook) == ("l-1", 7, None)
+        store.begin(state)
+        store.record(state, Put("runbook", None, {"plan": "p-1"}))
+        store.commit(state)
+        store.unlock(lock_id)
+        assert store.load().runbook == {"plan": "p-1"}
+    finally:
+        store.close()
+    assert announced == [
+        "migrated the state tables in schema ainas_provision of "
+        f"postgresql://operator:***@127.0.0.1:{postgres_server.port}/{pg_database} "
+        "from schema version 1 to 2"
+    ]
+    versions = postgres_server.query(
+        pg_database, "SELECT version FROM ainas_provision.schema_version ORDER BY version"
+    )
+    assert versions == [(1,), (2,)]
+
+
 def test_state_init_refuses_a_file_state(tmp_path):
     result = run("state", "init", "--state", str(tmp_path / "s.json"))
     assert result.exit_code == 1

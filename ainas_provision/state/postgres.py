@@ -532,10 +532,11 @@ class PostgresStateStore:
                         (number,),
                     )
         if current < SCHEMA_VERSION:
-            what = "created" if current == 0 else f"migrated from version {current}"
+            where = f"the state tables in schema {self.location.schema} of {self._database_shown()}"
             self.announce(
-                f"{what} the state tables in schema {self.location.schema} of "
-                f"{self._database_shown()} (schema version {SCHEMA_VERSION})"
+                f"created {where} (schema version {SCHEMA_VERSION})"
+                if current == 0
+                else f"migrated {where} from schema version {current} to {SCHEMA_VERSION}"
             )
             return True
         return False
