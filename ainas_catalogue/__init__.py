@@ -77,6 +77,7 @@ class Field:
     chars: str | None = None  # a character class of the catalogue
     format: str | None = None  # a format of the catalogue
     inferred: bool = False  # its character rule is read from an example, not stated
+    open: bool = False  # a pull-down whose options are not all known (or the tenant's own)
     max_length: int | None = None
     source: str = "guide"
     note: str | None = None
@@ -198,6 +199,7 @@ def _field(data: dict) -> Field:
         chars=data.get("chars"),
         format=data.get("format"),
         inferred=bool(data.get("inferred", False)),
+        open=bool(data.get("open", False)),
         max_length=data.get("max_length"),
         source=data.get("source", "guide"),
         note=data.get("note"),

@@ -20,12 +20,11 @@ import string
 from dataclasses import dataclass
 from pathlib import Path
 
+from ainas_emulator.errors import SandboxError
 from ainas_emulator.files import SandboxFiles, write_private, write_public
-from ainas_emulator.service import INITIAL_PASSWORD, AinasSandbox
-from ainas_provision import pki
+from ainas_emulator.service import ADMIN_ROLE, INITIAL_PASSWORD, AinasSandbox
+from ainas_provision.certs import pki
 from ainas_provision.certs.kinds import CORPORATE, SCRIVENER
-from ainas_provision.domain.kinds import ADMIN_ROLE
-from ainas_provision.errors import AinasProvisionError
 
 DEFAULT_ORGANIZATION_ID = "1"
 DEFAULT_NAME = "代理人A"
@@ -76,7 +75,7 @@ def init_sandbox(
     files = SandboxFiles(Path(directory))
     existing = [path for path in files.written() if path.exists()]
     if existing and not force:
-        raise AinasProvisionError(
+        raise SandboxError(
             f"{directory} already holds a sandbox ({existing[0].name}): use --force to replace it, "
             f"or `ainas-provision sandbox reset {directory}` to empty its tenant"
         )
@@ -175,7 +174,7 @@ def reset_sandbox(directory: Path) -> list[Tenant]:
     the same admins with the initial password. The certificates on disk are kept."""
     files = SandboxFiles(Path(directory))
     if not files.database.is_file():
-        raise AinasProvisionError(
+        raise SandboxError(
             f"{directory} holds no sandbox ({files.database.name} is missing): create one with "
             f"`ainas-provision sandbox init {directory}`"
         )
@@ -189,6 +188,8 @@ def reset_sandbox(directory: Path) -> list[Tenant]:
             ).fetchall()
             for table in (
                 "sessions",
+                "login_failures",
+                "idempotency",
                 "faults",
                 "batch_accounts",
                 "users",

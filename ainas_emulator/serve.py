@@ -20,11 +20,13 @@ from pathlib import Path
 
 import uvicorn
 
+from ainas_emulator.errors import SandboxError
 from ainas_emulator.files import SandboxFiles
 from ainas_emulator.server import DEFAULT_PAGE_SIZE, create_app
 from ainas_emulator.service import AinasSandbox
+from ainas_emulator.store import DEFAULT_HASH_COST
+from ainas_emulator.timeouts import HEADER_TIMEOUT, protocol_with
 from ainas_emulator.unreliable import QuietCuts, Unreliable
-from ainas_provision.errors import AinasProvisionError
 
 DEFAULT_PORT = 8443
 
@@ -41,6 +43,8 @@ class ServeOptions:
     stall_ms: float = 0
     spike_rate: float = 0.0
     spike_ms: float = 0
+    hash_cost: int = DEFAULT_HASH_COST
+    header_timeout: float = HEADER_TIMEOUT
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -48,7 +52,7 @@ def _bind(host: str, port: int) -> socket.socket:
         family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
         sock = socket.socket(family, kind, proto)
     except OSError as exc:
-        raise AinasProvisionError(
+        raise SandboxError(
             f"cannot listen on {host}:{port}: {exc.strerror or exc}"
         ) from None
     try:
@@ -56,7 +60,7 @@ def _bind(host: str, port: int) -> socket.socket:
         sock.bind(address)
     except OSError as exc:
         sock.close()
-        raise AinasProvisionError(
+        raise SandboxError(
             f"cannot listen on {host}:{port}: {exc.strerror or exc}"
             + (" (another server is using the port: pick another with --port)" if port else "")
         ) from None
@@ -71,12 +75,12 @@ class SandboxServer:
         files = SandboxFiles(Path(directory))
         missing = files.missing_for_serving()
         if missing:
-            raise AinasProvisionError(
+            raise SandboxError(
                 f"{directory} is not a sandbox ({missing[0].name} is missing): create one with "
                 f"`ainas-provision sandbox init {directory}`"
             )
         self.options = options
-        self.sandbox = AinasSandbox(files.database)
+        self.sandbox = AinasSandbox(files.database, hash_cost=options.hash_cost)
         self.app = Unreliable(
             create_app(self.sandbox, page_size=options.page_size),
             latency_ms=options.latency_ms,
@@ -104,13 +108,14 @@ class SandboxServer:
             log_level="info" if options.access_log else "warning",
             access_log=options.access_log,
             lifespan="off",
+            http=protocol_with(options.header_timeout),
             timeout_graceful_shutdown=5,
         )
         try:
             config.load()  # the TLS context: a broken certificate file is reported here
         except (OSError, ssl.SSLError) as exc:
             self.close()
-            raise AinasProvisionError(
+            raise SandboxError(
                 f"cannot use the server certificate of {directory}: {exc}; make the sandbox "
                 f"again with `ainas-provision sandbox init --force {directory}`"
             ) from None
@@ -153,7 +158,7 @@ class SandboxServer:
         while not self.server.started:
             if not self._thread.is_alive():
                 self.close()
-                raise AinasProvisionError("the sandbox server did not start")
+                raise SandboxError("the sandbox server did not start")
             self._thread.join(0.01)
         return self
 

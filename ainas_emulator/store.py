@@ -15,7 +15,9 @@ from base64 import b64decode, b64encode
 from contextlib import contextmanager
 from pathlib import Path
 
-SCHEMA_VERSION = 1
+from ainas_emulator.errors import SandboxError
+
+SCHEMA_VERSION = 2  # 2: the screen catalogue's field names; sessions that expire
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -66,9 +68,17 @@ CREATE TABLE IF NOT EXISTS users (
 );
 CREATE INDEX IF NOT EXISTS users_by_org ON users(org_id, login_id);
 CREATE TABLE IF NOT EXISTS sessions (
-    token TEXT PRIMARY KEY,
+    token_hash TEXT PRIMARY KEY,
     login_id TEXT NOT NULL REFERENCES users(login_id),
-    created_at TEXT NOT NULL
+    created_at REAL NOT NULL,
+    last_seen REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sessions_by_user ON sessions(login_id);
+CREATE TABLE IF NOT EXISTS login_failures (
+    key TEXT PRIMARY KEY,
+    failures INTEGER NOT NULL,
+    window_start REAL NOT NULL,
+    locked_until REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS idempotency (
     key TEXT PRIMARY KEY,
@@ -87,16 +97,22 @@ CREATE TABLE IF NOT EXISTS faults (
 """
 
 # scrypt cost for the sandbox (N=2**10, r=8: 1 MiB, about 1.5 ms): a salted, memory-hard hash,
-# light enough that a sandbox of 20,000 users is made quickly and that a server on the same two
-# cores as its client measures the client, not the hashing. (A production system would choose
-# a far higher cost.)
-SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**10, 8, 1
+# light enough that a sandbox of 20,000 users is made quickly. (A production system would choose
+# a far higher cost.) ``sandbox serve --hash-cost`` sets the exponent: lower, so that a benchmark
+# measures the client rather than a server hashing on the same cores; higher, to feel real costs.
+DEFAULT_HASH_COST = 10
+SCRYPT_R, SCRYPT_P = 8, 1
+MIN_HASH_COST, MAX_HASH_COST = 1, 20
 
 
-def hash_password(password: str) -> str:
+def hash_password(password: str, cost: int = DEFAULT_HASH_COST) -> str:
+    """A salted scrypt hash with N = 2**cost; the parameters are kept with it."""
+    n = 2**cost
     salt = os.urandom(16)
-    digest = hashlib.scrypt(password.encode(), salt=salt, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P)
-    return f"scrypt${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}${b64encode(salt).decode()}${b64encode(digest).decode()}"
+    digest = hashlib.scrypt(
+        password.encode(), salt=salt, n=n, r=SCRYPT_R, p=SCRYPT_P, maxmem=256 * n * SCRYPT_R + 2**20
+    )
+    return f"scrypt${n}${SCRYPT_R}${SCRYPT_P}${b64encode(salt).decode()}${b64encode(digest).decode()}"
 
 
 def verify_password(password: str, stored: str) -> bool:
@@ -110,6 +126,7 @@ def verify_password(password: str, stored: str) -> bool:
             r=int(r),
             p=int(p),
             dklen=len(expected),
+            maxmem=256 * int(n) * int(r) + 2**20,
         )
     except (ValueError, TypeError):
         return False
@@ -136,11 +153,31 @@ class Store:
         self._local = threading.local()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         owner_only(self.path)
+        self._check_version()
         self.connection().executescript(SCHEMA)  # executescript manages its own transaction
         with self.transaction() as db:
             db.execute(
                 "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)",
                 (str(SCHEMA_VERSION),),
+            )
+
+    def _check_version(self) -> None:
+        """A file made by an older emulator stores other field names: refuse it, saying what
+        to do, rather than misread it."""
+        db = self.connection()
+        has_meta = db.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'"
+        ).fetchone()
+        if not has_meta:
+            return
+        row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        if row is not None and row[0] != str(SCHEMA_VERSION):
+            self.close()
+            raise SandboxError(
+                f"{self.path} was made by another version of the AINAS emulator (format "
+                f"{row[0]}, this one reads {SCHEMA_VERSION}): delete it to start afresh (the "
+                "embedded sandbox is made again on the next run), or run `ainas-provision "
+                "sandbox init --force` for a sandbox directory"
             )
 
     def connection(self) -> sqlite3.Connection:

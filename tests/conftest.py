@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
-from ainas_provision import pki
+from ainas_provision.certs import pki
 
 # Chromium and Playwright fixtures for the tests that need a real browser
 pytest_plugins = ["tests.browser_support"]

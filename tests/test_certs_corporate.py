@@ -8,8 +8,7 @@ from helpers import PASSWORD, p12, signing_cert, utc_now
 from pyasn1.codec.der import decoder, encoder
 from pyasn1.type import char, tag, univ
 
-from ainas_provision import pki
-from ainas_provision.certs import corporate
+from ainas_provision.certs import corporate, pki
 from ainas_provision.certs.errors import CertificateError
 from ainas_provision.certs.kinds import CORPORATE
 from ainas_provision.certs.reader import read_certificate, read_p12

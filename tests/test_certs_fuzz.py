@@ -9,8 +9,7 @@ from helpers import p12, signing_cert
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ainas_provision import pki
-from ainas_provision.certs import corporate
+from ainas_provision.certs import corporate, pki
 from ainas_provision.certs.errors import CertificateError
 from ainas_provision.certs.kinds import SCRIVENER
 from ainas_provision.certs.reader import read_p12

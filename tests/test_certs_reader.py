@@ -8,8 +8,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
 from helpers import CORPORATE_FIELDS, PASSWORD, SCRIVENER_FIELDS, p12, signing_cert, utc_now
 
-from ainas_provision import pki
-from ainas_provision.certs import pfx
+from ainas_provision.certs import pfx, pki
 from ainas_provision.certs.errors import CertificateError
 from ainas_provision.certs.info import validity_problems
 from ainas_provision.certs.kinds import CORPORATE, SCRIVENER

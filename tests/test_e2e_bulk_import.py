@@ -146,16 +146,16 @@ def test_a_tenant_of_500_sites_is_imported_in_one_command(tmp_path, monkeypatch)
     for n in range(500):
         wide = "".join(chr(0xFF10 + int(d)) for d in str(n))
         site_id = sandbox.create(
-            actor, "site", {"name": f"支店{wide}", "short_name": f"支店{wide}", "code": f"B{n:03}"}
+            actor, "site", {"site_name": f"支店{wide}", "site_short_name": f"支店{wide}", "site_code": f"B{n:03}"}
         )
         sandbox.create(
             actor,
             "user",
             {
                 "login_id": f"u{n:03}",
-                "name": f"担当{n}",
+                "user_name": f"担当{n}",
                 "role": "担当者(送信可)",
-                "site_id": site_id,
+                "site": site_id,
                 "password": "Pass-word-01",
             },
         )

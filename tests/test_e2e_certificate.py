@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 
 from ainas_emulator.service import AinasSandbox
-from ainas_provision import pki
+from ainas_provision.certs import pki
 from ainas_provision.certs.kinds import SCRIVENER
 from tests.conftest import copy_example
 from tests.helpers import run
@@ -83,5 +83,5 @@ def test_a_new_file_is_a_renewal_with_both_expiry_dates(quickstart):
     assert applied.exit_code == 0
     assert "certificate: renewed" in applied.stdout
     listed = certificates(quickstart)
-    assert [c["expiry_date"] for c in listed] == ["2029-10-31", "2031-10-31"]
+    assert [c["expiry_date"] for c in listed] == ["2029/10/31", "2031/10/31"]  # as AINAS shows it
     assert run("plan", "quickstart", "--detailed-exitcode").exit_code == 0

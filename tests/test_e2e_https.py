@@ -263,7 +263,7 @@ def test_repeated_applies_converge_on_a_lossy_server_without_duplicates(files, m
     assert converged
     assert injected["before"] and injected["after"], injected
     assert rows(files) == {"sites": 4, "batch_accounts": 2, "certificates": 1, "users": 25}
-    names = count(files, "(SELECT DISTINCT json_extract(fields, '$.name') FROM sites)")
+    names = count(files, "(SELECT DISTINCT json_extract(fields, '$.site_name') FROM sites)")
     assert names == 4  # no site twice
 
 

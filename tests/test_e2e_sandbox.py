@@ -191,7 +191,7 @@ def test_saved_plan_refused_when_the_target_changed(quickstart):
         admin.__class__(admin.login_id, "1", admin.role, None, False),
         "user",
         "dairi001",
-        {"name": "誰か"},
+        {"user_name": "誰か"},
     )
     sandbox.close()
     refused = run("apply", "quickstart", "--plan", "p.plan")
@@ -221,7 +221,7 @@ def test_a_change_behind_the_tools_back_shows_in_the_next_plan(quickstart):
     admin = sandbox.first_admin("1")
     actor = admin.__class__(admin.login_id, "1", admin.role, None, False)
     site_id = sandbox.list_sites(actor)[0][0]["site_id"]
-    sandbox.update(actor, "site", site_id, {"short_name": "勝手に変更"})
+    sandbox.update(actor, "site", site_id, {"site_short_name": "勝手に変更"})
     sandbox.close()
     plan = run("plan", "quickstart", "--detailed-exitcode")
     assert plan.exit_code == 2
@@ -232,7 +232,7 @@ def test_a_failing_site_does_not_stop_the_others_and_a_rerun_finishes(quickstart
     (quickstart / "kanda.yaml").write_text(SECOND_SITE, encoding="utf-8")
     sandbox = AinasSandbox(quickstart / "ainas.sandbox.sqlite")
     sandbox.create_tenant("1", "代理人A", "代理人A", [("abcde", "利活用一郎")])
-    sandbox.add_fault("create", "site", field="name", value="利活用事務所")
+    sandbox.add_fault("create", "site", field="site_name", value="利活用事務所")
     failed = run("apply", "quickstart", "--auto-approve")
     assert failed.exit_code == 1
     assert "site.akihabara: failed: システムエラーが発生しました" in failed.stderr

@@ -73,7 +73,9 @@ def usable_admin(files) -> None:
     """Change abcde's initial password directly in the emulator."""
     sandbox = AinasSandbox(files.database)
     try:
-        sandbox.change_password(sandbox.login("abcde", "99999999"), NEW_PASSWORD)
+        sandbox.change_password(
+            sandbox.login("abcde", "99999999"), NEW_PASSWORD, current_password="99999999"
+        )
     finally:
         sandbox.close()
 
@@ -160,12 +162,17 @@ def test_an_unreachable_server_is_a_clear_error(files):
 
 
 # -- reads --------------------------------------------------------------------------------------
+def wide(n: int) -> str:
+    """A number in full-width digits: 代理人拠点名 is 全角."""
+    return str(n).translate(str.maketrans("0123456789", "０１２３４５６７８９"))
+
+
 def test_reading_n_users_costs_pages_plus_a_constant(files):
     usable_admin(files)
     sandbox = AinasSandbox(files.database)
     try:
         admin = sandbox.actor("abcde")
-        site_id = sandbox.create(admin, "site", {"name": "本店", "short_name": "本店"})
+        site_id = sandbox.create(admin, "site", {"site_name": "本店", "site_short_name": "本店"})
         hashed = hash_password("Staff-Pw-01")
         with sandbox.store.transaction() as db:
             for n in range(250):
@@ -239,7 +246,7 @@ def test_a_lossy_network_cannot_duplicate_creates(files):
         try:
             backend.read()
             site_ids = [
-                backend.create("site", {"name": f"拠点{n}", "short_name": f"拠点{n}"})
+                backend.create("site", {"name": f"拠点{wide(n)}", "short_name": f"拠点{wide(n)}"})
                 for n in range(6)
             ]
             for n, site_id in enumerate(site_ids):
@@ -316,7 +323,7 @@ def test_a_read_limited_to_sites_gets_those_sites_their_users_and_the_admins(fil
         backend = backend_for(files, server, {"password": NEW_PASSWORD})
         try:
             ids = [
-                backend.create("site", {"name": f"拠点{n}", "short_name": f"拠点{n}"})
+                backend.create("site", {"name": f"拠点{wide(n)}", "short_name": f"拠点{wide(n)}"})
                 for n in range(3)
             ]
             for n, site_id in enumerate(ids):

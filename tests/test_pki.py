@@ -12,7 +12,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ainas_provision import pki
+from ainas_provision.certs import pki
 from ainas_provision.certs.errors import CertificateError
 
 

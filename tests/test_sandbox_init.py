@@ -101,16 +101,18 @@ def test_reset_empties_the_tenant_and_keeps_the_certificates(tmp_path):
     ca = files.ca.read_bytes()
     sandbox = AinasSandbox(files.database)
     try:
-        admin = sandbox.change_password(sandbox.login("abcde", INITIAL_PASSWORD), "Changed-Pw-1")
-        site_id = sandbox.create(admin, "site", {"name": "本店", "short_name": "本店"})
+        admin = sandbox.change_password(
+            sandbox.login("abcde", INITIAL_PASSWORD), "Changed-Pw-1", current_password=INITIAL_PASSWORD
+        )
+        site_id = sandbox.create(admin, "site", {"site_name": "本店", "site_short_name": "本店"})
         sandbox.create(
             admin,
             "user",
             {
                 "login_id": "staff1",
-                "name": "担当",
+                "user_name": "担当",
                 "role": "担当者(送信可)",
-                "site_id": site_id,
+                "site": site_id,
                 "password": "Staff-Pw-1",
             },
         )

@@ -31,6 +31,7 @@ from tests.server_support import (
 
 DOCUMENT = yaml.safe_load(openapi_text())
 METHODS = ("get", "put", "post", "patch", "delete")
+FULLWIDTH_DIGITS = str.maketrans("0123456789", "０１２３４５６７８９")
 
 
 @pytest.fixture(scope="module")
@@ -63,13 +64,19 @@ def bearer(session: dict) -> dict:
     return {"Authorization": f"Bearer {session['token']}"}
 
 
-def admin_session(client: httpx.Client) -> dict:
-    session = login(client)
-    changed = client.put(
-        "/session/password", json={"new_password": NEW_PASSWORD}, headers=bearer(session)
+def change(client: httpx.Client, session: dict, new: str, current: str = "99999999"):
+    return client.put(
+        "/session/password",
+        json={"current_password": current, "new_password": new},
+        headers=bearer(session),
     )
+
+
+def admin_session(client: httpx.Client) -> dict:
+    """The first admin, its initial password changed: the session the change gave."""
+    changed = change(client, login(client), NEW_PASSWORD)
     assert changed.status_code == 200, changed.text
-    return session
+    return changed.json()
 
 
 # -- mutual TLS ---------------------------------------------------------------------------------
@@ -201,7 +208,7 @@ def test_answers_follow_the_document(files):
         conforms(client.get("/session", headers=headers).json(), "Session")
         conforms(client.get("/organization", headers=headers).json(), "Organization")
         site = client.post(
-            "/sites", json={"name": "本店", "short_name": "本店"}, headers=headers
+            "/sites", json={"site_name": "本店", "site_short_name": "本店"}, headers=headers
         ).json()
         conforms(site, "SiteId")
         account = {
@@ -239,24 +246,20 @@ def test_the_initial_password_allows_nothing_but_its_change(files):
         refused = client.get("/users", headers=bearer(session))
         assert refused.status_code == 403
         assert refused.json()["error"]["code"] == "password-change-required"
-        weak = client.put(
-            "/session/password", json={"new_password": "weak"}, headers=bearer(session)
-        )
+        weak = change(client, session, "weak")
         assert weak.status_code == 400
         assert weak.json()["error"]["code"] == "password-rule"
         assert "8文字以上" in weak.json()["error"]["message"]
-        changed = client.put(
-            "/session/password", json={"new_password": NEW_PASSWORD}, headers=bearer(session)
-        )
+        changed = change(client, session, NEW_PASSWORD)
         assert changed.json()["must_change_password"] is False
-        assert client.get("/users", headers=bearer(session)).status_code == 200
+        assert client.get("/users", headers=bearer(changed.json())).status_code == 200
 
 
 def test_errors_are_json_with_a_code_and_the_ainas_message(files):
     with running(files) as server, http_client(files, server) as client:
         cases = [
             (client.get("/nowhere"), 404, "not-found"),
-            (client.delete("/session"), 405, "method-not-allowed"),
+            (client.patch("/session"), 405, "method-not-allowed"),
             (client.get("/users"), 401, "not-logged-in"),
             (client.get("/users", headers={"Authorization": "Bearer nope"}), 401, "not-logged-in"),
             (
@@ -297,14 +300,18 @@ def test_every_list_is_paginated_with_a_maximum_page_size(files):
 def test_a_site_manager_session_is_bound_by_the_user_type_table(files):
     with running(files) as server, http_client(files, server) as client:
         admin = bearer(admin_session(client))
-        own = client.post("/sites", json={"name": "本店", "short_name": "本店"}, headers=admin)
-        other = client.post("/sites", json={"name": "支店", "short_name": "支店"}, headers=admin)
+        own = client.post(
+            "/sites", json={"site_name": "本店", "site_short_name": "本店"}, headers=admin
+        )
+        other = client.post(
+            "/sites", json={"site_name": "支店", "site_short_name": "支店"}, headers=admin
+        )
         own_id, other_id = own.json()["site_id"], other.json()["site_id"]
         manager = {
             "login_id": "kanri01",
-            "name": "拠点管理者",
+            "user_name": "拠点管理者",
             "role": "拠点管理者",
-            "site_id": own_id,
+            "site": own_id,
             "password": "Kanri-Pw-01",
         }
         assert client.post("/users", json=manager, headers=admin).status_code == 201
@@ -313,9 +320,9 @@ def test_a_site_manager_session_is_bound_by_the_user_type_table(files):
         def staff(login_id: str, site_id: str) -> dict:
             return {
                 "login_id": login_id,
-                "name": "担当",
+                "user_name": "担当",
                 "role": "担当者(送信可)",
-                "site_id": site_id,
+                "site": site_id,
                 "password": "Staff-Pw-01",
             }
 
@@ -328,14 +335,14 @@ def test_a_site_manager_session_is_bound_by_the_user_type_table(files):
         assert "権限がありません" in refused.json()["error"]["message"]
         assert (
             client.post(
-                "/sites", json={"name": "新", "short_name": "新"}, headers=session
+                "/sites", json={"site_name": "新", "site_short_name": "新"}, headers=session
             ).status_code
             == 403
         )
         manager2 = {**manager, "login_id": "kanri02"}
         assert client.post("/users", json=manager2, headers=session).status_code == 403
         seen = client.get("/users", headers=session).json()["items"]
-        assert {u["site_id"] for u in seen} == {own_id}
+        assert {u["site"] for u in seen} == {own_id}
         sites = client.get("/sites", headers=session).json()["items"]
         assert [s["site_id"] for s in sites] == [own_id]
 
@@ -344,18 +351,20 @@ def test_a_site_manager_session_is_bound_by_the_user_type_table(files):
 def test_injected_faults_fail_before_or_cut_after_the_change(files):
     sandbox = AinasSandbox(files.database)
     try:
-        admin = sandbox.change_password(sandbox.login("abcde", "99999999"), NEW_PASSWORD)
+        admin = sandbox.change_password(
+            sandbox.login("abcde", "99999999"), NEW_PASSWORD, current_password="99999999"
+        )
         token = sandbox.open_session(admin)
     finally:
         sandbox.close()
     outcomes = {}
     with running(files, fail_rate=1.0, seed=3) as server, http_client(files, server) as client:
         for n in range(16):
-            name = f"拠点{n}"
+            name = "拠点" + str(n).translate(FULLWIDTH_DIGITS)  # 代理人拠点名 is 全角
             try:
                 answer = client.post(
                     "/sites",
-                    json={"name": name, "short_name": name},
+                    json={"site_name": name, "site_short_name": name},
                     headers={"Authorization": f"Bearer {token}"},
                 )
             except httpx.TransportError:
@@ -376,14 +385,14 @@ def test_injected_faults_fail_before_or_cut_after_the_change(files):
         items, _ = sandbox.list_sites(sandbox.actor("abcde"))
     finally:
         sandbox.close()
-    created = {item["fields"]["name"] for item in items}
+    created = {item["fields"]["site_name"] for item in items}
     assert created == {name for name, outcome in outcomes.items() if outcome == "cut"}
 
 
 def test_a_create_repeated_with_its_idempotency_key_creates_once(files):
     with running(files) as server, http_client(files, server) as client:
         headers = {**bearer(admin_session(client)), "Idempotency-Key": "k-1"}
-        body = {"name": "冪等事務所", "short_name": "冪等"}
+        body = {"site_name": "冪等事務所", "site_short_name": "冪等"}
         first = client.post("/sites", json=body, headers=headers)
         again = client.post("/sites", json=body, headers=headers)
         other = client.post("/sites", json=body, headers={**headers, "Idempotency-Key": "k-2"})

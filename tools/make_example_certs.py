@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from ainas_provision import pki
+from ainas_provision.certs import pki
 from ainas_provision.certs.kinds import CORPORATE, SCRIVENER
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"

@@ -7,6 +7,9 @@ from pathlib import Path
 import click
 
 from ainas_emulator import init as sandbox_init
+from ainas_emulator.errors import SandboxError
+from ainas_emulator.store import DEFAULT_HASH_COST, MAX_HASH_COST, MIN_HASH_COST
+from ainas_provision.errors import AinasProvisionError
 
 directory_argument = click.argument("directory", type=click.Path(path_type=Path, file_okay=False))
 
@@ -34,9 +37,12 @@ def command() -> None:
 def init_command(directory: Path, organization_id: str, name: str, force: bool) -> None:
     """Create a sandbox in DIRECTORY: CA, server and client certificates, a tenant with three
     admins, and its 利用登録通知書."""
-    files = sandbox_init.init_sandbox(
-        directory, organization_id=organization_id, name=name, force=force
-    )
+    try:
+        files = sandbox_init.init_sandbox(
+            directory, organization_id=organization_id, name=name, force=force
+        )
+    except SandboxError as exc:
+        raise AinasProvisionError(str(exc)) from None
     admins = ", ".join(login_id for login_id, _ in sandbox_init.ADMINS)
     click.echo(
         f"created the sandbox in {directory}: 代理人組織ID {organization_id} ({name}), admins "
@@ -105,6 +111,14 @@ def init_command(directory: Path, organization_id: str, name: str, force: bool) 
     help="Maximum page size of every list.",
 )
 @click.option("--access-log", is_flag=True, help="Log every request (method, path, status).")
+@click.option(
+    "--hash-cost",
+    type=click.IntRange(MIN_HASH_COST, MAX_HASH_COST),
+    default=DEFAULT_HASH_COST,
+    show_default=True,
+    help="scrypt cost of the passwords the server hashes, as the exponent of N (2**COST): lower "
+    "it for benchmarks, so that the client is measured rather than the server's hashing.",
+)
 def serve_command(
     directory: Path,
     host: str,
@@ -117,6 +131,7 @@ def serve_command(
     seed: int | None,
     page_size: int,
     access_log: bool,
+    hash_cost: int,
 ) -> None:
     """Serve the sandbox in DIRECTORY over HTTPS, requiring a client certificate of its CA."""
     from ainas_emulator.serve import SandboxServer, ServeOptions  # loads uvicorn
@@ -132,8 +147,12 @@ def serve_command(
         stall_ms=stall_ms,
         spike_rate=spike_rate,
         spike_ms=spike_ms,
+        hash_cost=hash_cost,
     )
-    server = SandboxServer(directory, options)
+    try:
+        server = SandboxServer(directory, options)
+    except SandboxError as exc:
+        raise AinasProvisionError(str(exc)) from None
     server.run(lambda line: click.echo(line))
 
 
@@ -142,7 +161,11 @@ def serve_command(
 def reset_command(directory: Path) -> None:
     """Empty the tenant in DIRECTORY back to its initial state (admins with 99999999); the
     certificates are kept."""
-    for tenant in sandbox_init.reset_sandbox(directory):
+    try:
+        tenants = sandbox_init.reset_sandbox(directory)
+    except SandboxError as exc:
+        raise AinasProvisionError(str(exc)) from None
+    for tenant in tenants:
         admins = ", ".join(login_id for login_id, _ in tenant.admins)
         click.echo(
             f"reset 代理人組織ID {tenant.organization_id} ({tenant.name}): no certificate, site or "

@@ -143,6 +143,7 @@ PAIRS = {
     ),
 }
 SITE_MANAGER = "拠点管理者"
+DATE_FIELDS = ("start_date", "expiry_date")  # YYYY-MM-DD in the manifest, YYYY/MM/DD on screen
 _ISO_DATE = re.compile(r"^([0-9]{4})-([0-9]{2})-([0-9]{2})$")
 _SCREEN_DATE = re.compile(r"^([0-9]{4})/([0-9]{2})/([0-9]{2})$")
 
@@ -198,7 +199,7 @@ def to_screen(kind: str, fields: Mapping[str, object]) -> dict[str, object]:
             pair = [*value, None, None] if isinstance(value, list | tuple) else [value, None]
             out[first], out[second] = pair[0], pair[1]
             continue
-        if name == "start_date":
+        if name in DATE_FIELDS:
             value = to_screen_date(value)
         out[table.get(name, name)] = value
     return out
@@ -214,7 +215,7 @@ def from_screen(kind: str, fields: Mapping[str, object]) -> dict[str, object]:
     for name, value in fields.items():
         if kind == "user" and name in paired:
             continue
-        if name == "start_date":
+        if name in DATE_FIELDS:
             value = from_screen_date(value)
         out[reverse.get(name, name)] = value
     if kind == "user":

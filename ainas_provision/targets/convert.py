@@ -1,8 +1,11 @@
 """Turning the AINAS API's JSON (the sandbox service's dicts, the server's responses) into the
-current-state model. One place, used by every backend that speaks that shape."""
+current-state model. One place, used by every backend that speaks that shape. AINAS names fields
+as its screens do (the screen catalogue's ids); :mod:`ainas_provision.domain.screens` renames
+them to the manifest's."""
 
 from __future__ import annotations
 
+from ainas_provision.domain import screens
 from ainas_provision.targets.base import CurrentState, LiveResource, Session
 
 USER_FIELDS = (
@@ -24,9 +27,8 @@ def organization(data: dict) -> LiveResource:
 
 
 def certificate(data: dict) -> LiveResource:
-    return LiveResource(
-        "certificate", str(data["id"]), {k: v for k, v in data.items() if k != "id"}
-    )
+    fields = screens.from_screen("certificate", {k: v for k, v in data.items() if k != "id"})
+    return LiveResource("certificate", str(data["id"]), fields)
 
 
 def state(
@@ -41,18 +43,23 @@ def state(
     current.certificates = [certificate(c) for c in certificates]
     for item in sites:
         site_id = str(item["site_id"])
-        current.sites[site_id] = LiveResource("site", site_id, dict(item["fields"]))
+        current.sites[site_id] = LiveResource(
+            "site", site_id, screens.from_screen("site", item["fields"])
+        )
         if item.get("batch_account") is not None:
             current.batch_accounts[site_id] = LiveResource(
-                "batch_account", site_id, dict(item["batch_account"])
+                "batch_account", site_id, screens.from_screen("batch_account", item["batch_account"])
             )
         if item.get("kei_batch_account") is not None:
             current.kei_batch_accounts[site_id] = LiveResource(
-                "kei_batch_account", site_id, dict(item["kei_batch_account"])
+                "kei_batch_account",
+                site_id,
+                screens.from_screen("kei_batch_account", item["kei_batch_account"]),
             )
     for item in users:
         login_id = str(item["login_id"])
+        named = screens.from_screen("user", item)
         current.users[login_id] = LiveResource(
-            "user", login_id, {k: item.get(k) for k in USER_FIELDS}
+            "user", login_id, {k: named.get(k) for k in USER_FIELDS}
         )
     return current

@@ -11,7 +11,10 @@ import tempfile
 from collections.abc import Collection
 from pathlib import Path
 
+from ainas_emulator.errors import SandboxError
 from ainas_emulator.service import Actor, AinasError, AinasSandbox
+from ainas_provision.domain import screens
+from ainas_provision.errors import AinasProvisionError
 from ainas_provision.targets import convert
 from ainas_provision.targets.base import BackendError, CurrentState, Session
 
@@ -33,7 +36,10 @@ class SandboxBackend:
         self.path = Path(path)
         self.scratch = scratch  # a plan's stand-in for a tenant not created yet: removed on close
         self.description = f"embedded sandbox {path}"
-        self.sandbox = AinasSandbox(self.path)
+        try:
+            self.sandbox = AinasSandbox(self.path)
+        except SandboxError as exc:
+            raise AinasProvisionError(str(exc)) from None
         self.org_id = org_id
         self._login = (login_id, password)
         self._actor: Actor | None = None
@@ -87,21 +93,27 @@ class SandboxBackend:
         )
 
     def create(self, kind: str, fields: dict, *, parent: str | None = None) -> str:
+        """The emulator speaks the screen catalogue's field names: the fields are renamed."""
         try:
-            return self.sandbox.create(self._acting(), kind, fields, parent=parent)
+            return self.sandbox.create(
+                self._acting(), kind, screens.to_screen(kind, fields), parent=parent
+            )
         except AinasError as exc:
             raise _error(exc) from None
 
     def update(self, kind: str, id: str, fields: dict) -> None:
         try:
-            self.sandbox.update(self._acting(), kind, id, fields)
+            self.sandbox.update(self._acting(), kind, id, screens.to_screen(kind, fields))
         except AinasError as exc:
             raise _error(exc) from None
 
     def change_password(self, password) -> None:
+        """パスワード更新, with the password the session logged in with (none when acting as
+        the tenant's admin without a login)."""
+        login_id, current = self._login
         try:
-            self.sandbox.update(
-                self._acting(), "session", self._actor.login_id, {"password": password}
+            self.sandbox.change_password(
+                self._acting(), password, current_password=current, require_current=bool(login_id)
             )
         except AinasError as exc:
             raise _error(exc) from None

@@ -33,7 +33,9 @@ _FILES = SandboxFiles(Path(_DIRECTORY.name) / "sandbox")
 init_sandbox(_FILES.directory)
 _SANDBOX = AinasSandbox(_FILES.database)
 _TOKEN = _SANDBOX.open_session(
-    _SANDBOX.change_password(_SANDBOX.login("abcde", "99999999"), "Schema-Test-01")
+    _SANDBOX.change_password(
+        _SANDBOX.login("abcde", "99999999"), "Schema-Test-01", current_password="99999999"
+    )
 )
 schema = schemathesis.openapi.from_asgi("/api/v1/openapi.json", create_app(_SANDBOX))
 

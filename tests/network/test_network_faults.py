@@ -91,7 +91,7 @@ def environment(files, **overrides) -> dict[str, str]:
 
 def assert_no_duplicates_and_true_state(files, root: Path, sites: int, users: int) -> None:
     assert count(files, "sites") == sites + 1
-    distinct = count(files, "(SELECT DISTINCT json_extract(fields, '$.code') FROM sites)")
+    distinct = count(files, "(SELECT DISTINCT json_extract(fields, '$.site_code') FROM sites)")
     assert distinct == sites + 1  # (the quickstart's site has no code: NULL counts once)
     assert count(files, "batch_accounts") == sites + 2
     assert count(files, "users", "role != '管理者'") == users + 2

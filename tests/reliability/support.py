@@ -17,6 +17,7 @@ from pathlib import Path
 
 from ainas_emulator.service import Actor, AinasSandbox
 from ainas_emulator.store import verify_password
+from ainas_provision.domain import screens
 from ainas_provision.domain.kinds import BATCH_FIELDS, KEI_BATCH_FIELDS, SITE_FIELDS
 from ainas_provision.state.keys import Fingerprinter, find_key
 from ainas_provision.state.model import State
@@ -47,8 +48,8 @@ def _admin(sandbox: AinasSandbox, org_id: str) -> Actor:
 
 
 def read_tenant(directory: Path, org_id: str = ORG_ID) -> dict:
-    """The tenant as AINAS shows it: organization, sites (with batch accounts) by 拠点ID and
-    users (admins left out) by ログインID."""
+    """The tenant as AINAS shows it, named as the manifest names it: organization, sites
+    (with batch accounts) by 拠点ID and users (admins left out) by ログインID."""
     sandbox = AinasSandbox(directory / SANDBOX)
     try:
         actor = _admin(sandbox, org_id)
@@ -56,11 +57,23 @@ def read_tenant(directory: Path, org_id: str = ORG_ID) -> dict:
         users, _ = sandbox.list_users(actor)
         return {
             "organization": sandbox.read_organization(actor),
-            "sites": {site["site_id"]: site for site in sites},
-            "users": {user["login_id"]: user for user in users if user["role"] != "管理者"},
+            "sites": {site["site_id"]: _named_site(site) for site in sites},
+            "users": {
+                user["login_id"]: screens.from_screen("user", user)
+                for user in users
+                if user["role"] != "管理者"
+            },
         }
     finally:
         sandbox.close()
+
+
+def _named_site(site: dict) -> dict:
+    out = {**site, "fields": screens.from_screen("site", site["fields"])}
+    for kind in ("batch_account", "kei_batch_account"):
+        if site[kind] is not None:
+            out[kind] = screens.from_screen(kind, site[kind])
+    return out
 
 
 def rows(directory: Path, sql: str, args=()) -> list[tuple]:
@@ -151,8 +164,8 @@ def assert_secrets_match(directory: Path, manifest: dict, state: State, bound: d
 def duplicates(directory: Path) -> dict[str, list]:
     """Sites sharing a code or a name, users sharing a ログインID (none, ever)."""
     fields = [json.loads(row[0]) for row in rows(directory, "SELECT fields FROM sites")]
-    codes = Counter(f.get("code") for f in fields if f.get("code"))
-    names = Counter(f.get("name") for f in fields)
+    codes = Counter(f.get("site_code") for f in fields if f.get("site_code"))
+    names = Counter(f.get("site_name") for f in fields)
     logins = Counter(row[0] for row in rows(directory, "SELECT login_id FROM users"))
     return {
         "site codes": [c for c, n in codes.items() if n > 1],

@@ -101,7 +101,7 @@ class ApiClient:
         self.counts = {"login": 0, "read": 0, "write": 0}
 
     def _count(self, method: str, path: str) -> None:
-        kind = "login" if path == "/session" and method == "POST" else None
+        kind = "login" if path == "/session" and method in ("POST", "DELETE") else None
         kind = kind or ("read" if method == "GET" else "write")
         with self._lock:
             self.counts[kind] += 1
@@ -115,6 +115,7 @@ class ApiClient:
         params: dict | None = None,
         token: str | None = None,
         headers: dict | None = None,
+        timeout: float | None = None,
     ) -> dict | None:
         """One request; the decoded JSON answer (None for an empty one)."""
         self._count(method, path)
@@ -122,7 +123,10 @@ class ApiClient:
         if token:
             headers["Authorization"] = f"Bearer {token}"
         try:
-            response = self.client.request(method, path, json=body, params=params, headers=headers)
+            extra = {} if timeout is None else {"timeout": timeout}
+            response = self.client.request(
+                method, path, json=body, params=params, headers=headers, **extra
+            )
         except httpx.TransportError as exc:
             raise classify(exc) from None
         if response.status_code >= 400:

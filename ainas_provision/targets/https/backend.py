@@ -20,6 +20,7 @@ Secret values are revealed only into request bodies; no message repeats one.
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import random
 import threading
@@ -33,6 +34,7 @@ from cryptography.hazmat.primitives import hashes
 
 from ainas_provision.certs.errors import CertificateError
 from ainas_provision.certs.reader import load_p12
+from ainas_provision.domain import screens
 from ainas_provision.domain.desired import DesiredState
 from ainas_provision.domain.kinds import ADMIN_ROLE
 from ainas_provision.errors import AinasProvisionError
@@ -48,6 +50,7 @@ BACKOFF = 0.05  # seconds before the first retry; doubled each time, with jitter
 BACKOFF_MAX = 1.0
 POOL_SIZE = 64  # the largest --parallelism: the executor bounds the requests in flight
 DEFAULT_TIMEOUT = 60.0  # seconds for an answer (AINAS_HTTP_TIMEOUT)
+LOGOUT_TIMEOUT = 5.0  # seconds: a logout is a courtesy, never a reason to hang
 READ_PARALLELISM = 4  # pages fetched at once
 SITE_CHUNK = 50  # 拠点IDs per filtered list request
 BATCH_PATHS = {"batch_account": "batch-account", "kei_batch_account": "kei-batch-account"}
@@ -253,7 +256,7 @@ class HttpsBackend:
                 method, path, body=body, params=params, token=token, headers=headers
             )
         except ApiError as exc:
-            if exc.status != 401 or exc.code != "not-logged-in":
+            if exc.status != 401 or exc.code not in ("not-logged-in", "session-expired"):
                 raise
         self._relogin(token)
         return self.api.send(
@@ -360,7 +363,7 @@ class HttpsBackend:
         return None
 
     def _find_site(self, fields: Mapping[str, object]) -> str | None:
-        code, name = fields.get("code"), fields.get("name")
+        code, name = fields.get("site_code"), fields.get("site_name")
         params = {"code": code} if code else {"name": name}
         with self._lock:
             known = set(self._known_sites)
@@ -390,7 +393,7 @@ class HttpsBackend:
             if exc.status == 404:
                 return None
             raise
-        wanted = {k: fields.get(k) for k in ("name", "role", "site_id")}
+        wanted = {k: fields.get(k) for k in ("user_name", "role", "site")}
         return login_id if _same(wanted, user) else None
 
     def _find_certificate(self, fingerprint: str) -> str | None:
@@ -404,7 +407,8 @@ class HttpsBackend:
         return self._claim(candidates)
 
     def create(self, kind: str, fields: dict[str, object], *, parent: str | None = None) -> str:
-        body = _wire(fields)
+        """The API speaks the screen catalogue's field names: the fields are renamed."""
+        body = _wire(screens.to_screen(kind, fields))
         if kind == "site":
             site_id = self._create("/sites", body, "site_id", lambda: self._find_site(body))
             with self._lock:
@@ -418,7 +422,7 @@ class HttpsBackend:
         if kind == "user":
             return self._create("/users", body, "login_id", lambda: self._find_user(body))
         if kind == "certificate":
-            p12 = bytes(body.pop("p12"))
+            p12 = bytes(body.pop("file"))
             fingerprint = _fingerprint(p12, body.get("password"))
             body["p12"] = base64.b64encode(p12).decode("ascii")
             cert_id = self._create(
@@ -447,7 +451,7 @@ class HttpsBackend:
         self._change_password(password)
 
     def update(self, kind: str, id: str, fields: dict[str, object]) -> None:
-        path, body = self._path(kind, id), _wire(fields)
+        path, body = self._path(kind, id), _wire(screens.to_screen(kind, fields))
         self._retrying(lambda: self._send("PATCH", path, body=body))
 
     def delete(self, kind: str, id: str) -> None:
@@ -481,29 +485,51 @@ class HttpsBackend:
                 f"the new password ({secret.source}) {problem}; set AINAS_NEW_PASSWORD to one "
                 "that AINAS accepts"
             )
-        body = {"new_password": secret.reveal()}
+        body = {"current_password": self._password.reveal(), "new_password": secret.reveal()}
+        last: BackendError | None = None
         for attempt in range(ATTEMPTS):
             if attempt:
                 self._pause(attempt)
             try:
-                self._send("PUT", "/session/password", body=body)
-                break
+                answer = self._send("PUT", "/session/password", body=body)
             except NoAnswer as exc:
-                last: BackendError = exc
+                last = exc
             except ApiError as exc:
-                unchanged_on_retry = attempt > 0 and exc.code == "password-unchanged"
-                if exc.status < 500 and not unchanged_on_retry:
+                if exc.status < 500:
                     raise
                 last = exc
-            if not self._get("/session")["must_change_password"]:
-                break  # the lost answer was a success
-        else:
-            raise self._gave_up(last)
-        self._password = secret
+            else:
+                # every session of the user ended with the change: go on with the new one
+                with self._login_lock:
+                    self._token = answer["token"]
+                    self._password = secret
+                    self._session = replace(self._session, must_change_password=False)
+                return
+            if self._logs_in_with(secret):
+                return  # the lost answer was a success
+        raise self._gave_up(last)
+
+    def _logs_in_with(self, secret) -> bool:
+        """Whether ``secret`` is the password now (a change whose answer was lost took place):
+        if so, the session is a new one, opened with it."""
         with self._login_lock:
-            self._session = replace(self._session, must_change_password=False)
+            previous = self._password
+            self._password = secret
+            try:
+                self._login()
+            except ConnectionProblem as exc:
+                self._password = previous
+                if exc.code == "login-failed":
+                    return False
+                raise
+        return True
 
     def close(self) -> None:
+        """Log out (the session ends at once rather than when it expires), then close."""
+        if self._token is not None:
+            with contextlib.suppress(BackendError):  # else the session expires on its own
+                self.api.send("DELETE", "/session", token=self._token, timeout=LOGOUT_TIMEOUT)
+            self._token = None
         self.api.close()
 
 
