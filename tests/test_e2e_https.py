@@ -87,9 +87,11 @@ def test_quickstart_over_https_from_the_initial_password(files, manifests):
         assert "session.abcde: password changed" in out
         assert out.index("password changed") < out.index("site.akihabara: created")
         assert "Apply complete" in out
+        assert count(files, "sessions") == 0  # the run logged out
         after = cli.env(password=NEW_PASSWORD, new_password=None)
         again = cli("plan", "--detailed-exitcode", env=after)
         assert again.exit_code == 0, again.stdout + again.stderr
+        assert count(files, "sessions") == 0
     assert rows(files) == {"sites": 1, "batch_accounts": 2, "certificates": 1, "users": 5}
     assert count(files, "users", "must_change_password = 1") == 2  # the two other admins
 

@@ -20,7 +20,6 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from ainas_emulator.service import Actor, AinasSandbox
-from ainas_provision.domain import screens as screen_map
 from ainas_provision.state.store import LocalStateStore
 from tests.helpers import run
 from tests.runbook_support import (
@@ -117,27 +116,22 @@ class EmbeddedAinas:
                 values[name] = None
             elif value in ("true", "false") and name == "kei_client_receipt_selectable":
                 values[name] = value == "true"
-        fields = screen_map.from_screen(kind, values)
+        # the emulator takes the screens' own field ids and forms, as the operator types them
         if kind == "certificate":
             name = re.search(r"[\w.-]+\.p12", str(values["file"])).group(0)
-            fields["p12"] = (self.workspace / "certs" / name).read_bytes()
-            fields.pop("file", None)
-            fields["type"] = re.search("(行政書士|商業登記)電子証明書", str(values["file"])).group(0)
-            fields["start_date"] = screen_map.from_screen_date(values["start_date"])
-            return self.sandbox.create(self.actor, "certificate", fields)
+            values["file"] = (self.workspace / "certs" / name).read_bytes()
+            return self.sandbox.create(self.actor, "certificate", values)
         if kind == "site":
-            site_id = self.sandbox.create(self.actor, "site", fields)
-            self.site_ids[fields["name"]] = site_id
+            site_id = self.sandbox.create(self.actor, "site", values)
+            self.site_ids[str(values["site_name"])] = site_id
             return site_id
         if kind in ("batch_account", "kei_batch_account"):
             site_id = re.search(r"[0-9]{9}", step["menu"]).group(0)
-            return self.sandbox.create(self.actor, kind, fields, parent=site_id)
-        fields["site_id"] = re.search(r"[0-9]{9}", str(fields["site_id"])).group(0)
-        fields["login_id"] = values["login_id"]
-        fields["password"] = values["password"]
+            return self.sandbox.create(self.actor, kind, values, parent=site_id)
+        values["site"] = re.search(r"[0-9]{9}", str(values["site"])).group(0)
         if step["screens"][-1]["id"] == "site_manager_register":
-            fields["role"] = "拠点管理者"  # the screen is the site managers'
-        return self.sandbox.create(self.actor, "user", fields)
+            values["role"] = "拠点管理者"  # the screen is the site managers'
+        return self.sandbox.create(self.actor, "user", values)
 
     def close(self) -> None:
         self.sandbox.close()
