@@ -27,7 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from ainas_provision import pki  # noqa: E402
+from ainas_provision.certs import pki  # noqa: E402
 from ainas_provision.state.model import Put, UserEntry  # noqa: E402
 from ainas_provision.state.postgres import PostgresStateStore  # noqa: E402
 from ainas_provision.state.protocols import LockInfo  # noqa: E402

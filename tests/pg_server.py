@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
-from ainas_provision import pki
+from ainas_provision.certs import pki
 
 SUPERUSER = "postgres"
 # a canary: the operators' password must never appear in any output, state file or message

@@ -484,7 +484,7 @@ def test_verify_full_and_libpq_environment(quickstart, postgres_server, pg_datab
 def test_verify_full_refuses_a_server_the_ca_did_not_sign(
     tmp_path, quickstart, postgres_server, pg_database, key_env
 ):
-    from ainas_provision import pki
+    from ainas_provision.certs import pki
 
     other_ca = tmp_path / "other-ca.pem"
     other_ca.write_bytes(pki.make_ca("Another CA").cert_pem())
