@@ -153,7 +153,7 @@ def prepare(server: Server, files: SandboxFiles) -> None:
     ).group(1)
     backend = open_https(Target("https", server.url), None, env)
     try:
-        backend.update("session", "abcde", {"password": Secret(ADMIN_PASSWORD, "bench")})
+        backend.change_password(Secret(ADMIN_PASSWORD, "bench"))
         backend.create("site", {"name": SITE, "short_name": SITE})
     finally:
         backend.close()
