@@ -146,9 +146,17 @@ def echo_text(plan: Plan, *, err: bool = False) -> None:
 def emit(plan: Plan, output_format: str) -> None:
     """Print the plan in ``text`` (coloured on a terminal), ``json`` or ``markdown``."""
     if output_format == "json":
-        for chunk in plan.json_chunks():  # streamed: one change at a time
-            click.echo(chunk, nl=False)
-        click.echo()
+        # streamed, a change at a time, written about 64 KB at a time (click's echo per change
+        # would cost more than the change)
+        pending: list[str] = []
+        size = 0
+        for chunk in plan.json_chunks():
+            pending.append(chunk)
+            size += len(chunk)
+            if size >= 65536:
+                click.echo("".join(pending), nl=False)
+                pending, size = [], 0
+        click.echo("".join(pending))
     elif output_format == "markdown":
         click.echo(render_markdown(plan))
     else:
