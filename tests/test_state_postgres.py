@@ -644,3 +644,15 @@ def test_after_a_lost_connection_the_store_writes_nothing_more(postgres_server, 
     rows = postgres_server.query(pg_database, "SELECT count(*) FROM ainas_provision.resources")
     assert rows == [(0,)]
     assert state.users == {}  # the in-memory state did not take what was not written
+
+
+def test_the_schema_from_a_search_path_in_libpq_options(postgres_server, pg_database):
+    url = postgres_server.url(pg_database, options="-c search_path=team_b") + "#a"
+    made = run("state", "init", "--state", url)
+    assert made.exit_code == 0, made.stderr
+    assert "created the state tables in schema team_b" in made.stderr
+    tables = postgres_server.query(
+        pg_database,
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'team_b'",
+    )
+    assert tables == [(5,)]

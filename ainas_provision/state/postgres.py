@@ -3,14 +3,16 @@
 ``--state postgresql://user@host/db?schema=ainas#tenant-a`` names a state: the database by a
 libpq URL (its parameters and libpq's environment — ``PGPASSWORD``, ``PGSSLMODE``,
 ``PGSSLROOTCERT``, ``~/.pgpass`` … — apply as they would to ``psql``), the schema holding the
-tables by ``?schema=`` (default ``ainas_provision``; the parameter is ours and is taken out of
-the URL before libpq sees it), and the state by the fragment (default ``default``): several
+tables by ``?schema=`` (the parameter is ours and is taken out of the URL before libpq sees it),
+else by the first schema of a ``search_path`` set in libpq's ``options`` parameter, else
+``ainas_provision``; and the state by the fragment (default ``default``): several
 states — one per tenant or workspace — live side by side in one schema.
 
-Tables (schema version 1; ``schema_version`` records it, and a newer tool migrates an older
+Tables (schema version 2; ``schema_version`` records it, and a newer tool migrates an older
 schema under a transaction-level advisory lock, so that two first runs do not race):
 
-- ``states``: one row per state — lineage, serial, target, key check, certificate;
+- ``states``: one row per state — lineage, serial, target, key check, certificate, and the
+  runbook in progress (added by version 2);
 - ``resources``: one row per managed site or user (``section``, ``key``, ``value`` as JSON);
 - ``journal``: every record of every apply, ``(state, serial, seq)``, as it was committed
   (``seq`` 0: the apply's start, naming who made it);
@@ -107,7 +109,7 @@ class PostgresLocation:
             )
         query = parse_qsl(parts.query, keep_blank_values=True)
         schemas = [value for key, value in query if key == "schema"]
-        schema = schemas[-1] if schemas else DEFAULT_SCHEMA
+        schema = schemas[-1] if schemas else _search_path(query) or DEFAULT_SCHEMA
         if not _SCHEMA_NAME.fullmatch(schema):
             raise StateError(
                 f"--state {shown}: schema {schema!r} is not a plain SQL name (letters, digits and "
@@ -135,7 +137,7 @@ class PostgresLocation:
         """The URL as shown to people: password masked, with the schema and the state name."""
         parts = urlsplit(self.url)
         query = parse_qsl(parts.query, keep_blank_values=True)
-        if self.schema != DEFAULT_SCHEMA:
+        if self.schema != (_search_path(query) or DEFAULT_SCHEMA):
             query.append(("schema", self.schema))
         netloc = parts.netloc
         if self.password is not None:
@@ -148,6 +150,18 @@ class PostgresLocation:
 # user:password@ — up to the last "@", so that a password with an unencoded "#", "/" or "?" is
 # masked too (such a URL is refused, and its message must not show it)
 _USERINFO = re.compile(r"^(?P<head>[a-z]+://[^:/?#@]*:)(?P<password>.*)@")
+
+
+# the first schema of a search_path set in libpq's options parameter ("-c search_path=team")
+_OPTIONS_SEARCH_PATH = re.compile(r"(?:^|\s)(?:-c\s*|--)search_path\s*=\s*([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def _search_path(query: list[tuple[str, str]]) -> str | None:
+    """The schema named by ``options=-c search_path=NAME`` in the URL, if any."""
+    for key, value in query:
+        if key == "options" and (found := _OPTIONS_SEARCH_PATH.search(value)):
+            return found.group(1)
+    return None
 
 
 def _mask_url(spec: str, password: str | None) -> str:
