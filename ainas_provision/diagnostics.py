@@ -5,12 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from ainas_provision.i18n import N_, _
 from ainas_provision.manifest.marks import Mark
 
 
 class Severity(StrEnum):
     ERROR = "error"
     WARNING = "warning"
+
+
+# the words printed for people (the JSON keeps the values above)
+SEVERITY_WORDS = {Severity.ERROR: N_("error"), Severity.WARNING: N_("warning")}
 
 
 @dataclass(frozen=True)
@@ -36,9 +41,9 @@ class Diagnostic:
     def __str__(self) -> str:
         place = f"{self.mark}: " if self.mark else ""
         where = f" ({self.path})" if self.path else ""
-        text = f"{place}{self.severity.value}: {self.message} [{self.rule}]{where}"
+        text = f"{place}{_(SEVERITY_WORDS[self.severity])}: {self.message} [{self.rule}]{where}"
         for note in self.all_notes:
-            text += f"\n    note: {note}"
+            text += "\n    " + _("note: {note}").format(note=note)
         return text
 
     @property

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
+from ainas_provision import i18n
 from ainas_provision.certs import pki
 
 # Chromium and Playwright fixtures for the tests that need a real browser
@@ -53,7 +54,10 @@ def isolated_environment(tmp_path_factory, monkeypatch):
     for name in list(os.environ):
         if name.startswith(("AINAS_", "PG")):
             monkeypatch.delenv(name)
+    # messages in English whatever the machine's locale; a test of Japanese sets AINAS_LANG=ja
+    monkeypatch.setenv("AINAS_LANG", "en")
     yield
+    i18n.set_language("en")  # a command run in Japanese leaves no trace for the next test
 
 
 @pytest.fixture(scope="session")

@@ -89,7 +89,9 @@ def outputs(result) -> str:
     return result.stdout + result.stderr + (str(result.exception) if result.exception else "")
 
 
-def test_no_command_leaks_a_secret(workspace, tmp_path, monkeypatch):
+@pytest.mark.parametrize("lang", ["en", "ja"])
+def test_no_command_leaks_a_secret(workspace, tmp_path, monkeypatch, lang):
+    monkeypatch.setenv("AINAS_LANG", lang)  # the messages of both languages are checked
     seen: list[str] = []
 
     def ok(*args, code=0, **kwargs):

@@ -12,6 +12,7 @@ from ainas_provision.apply.executor import Outcome
 from ainas_provision.cli import options
 from ainas_provision.cli.progress import Progress
 from ainas_provision.errors import AinasProvisionError
+from ainas_provision.i18n import _, ngettext
 from ainas_provision.plan import render
 from ainas_provision.plan.changes import Change
 from ainas_provision.plan.plan import Plan
@@ -64,16 +65,18 @@ def confirm(auto_approve: bool) -> None:
         return
     if not sys.stdin.isatty():
         raise AinasProvisionError(
-            "apply asks for confirmation, and there is no terminal to ask on: run it in a terminal, "
-            "pass --auto-approve, or apply a reviewed plan with --plan FILE"
+            _(
+                "apply asks for confirmation, and there is no terminal to ask on: run it in a "
+                "terminal, pass --auto-approve, or apply a reviewed plan with --plan FILE"
+            )
         )
     answer = click.prompt(
-        "Do you want to perform these actions? Only 'yes' will be accepted",
+        _("Do you want to perform these actions? Only 'yes' will be accepted"),
         default="",
         show_default=False,
     )
     if answer.strip() != "yes":
-        raise AinasProvisionError("apply cancelled: nothing was changed")
+        raise AinasProvisionError(_("apply cancelled: nothing was changed"))
 
 
 def summarize(outcomes: list[Outcome]) -> bool:
@@ -81,20 +84,33 @@ def summarize(outcomes: list[Outcome]) -> bool:
     failed = [o for o in outcomes if o.status == "failed"]
     skipped = [o for o in outcomes if o.status == "skipped"]
     if not failed and not skipped:
-        click.secho(f"Apply complete: {done} change{'s' if done != 1 else ''} applied.", fg="green")
+        message = ngettext(
+            "Apply complete: {count} change applied.",
+            "Apply complete: {count} changes applied.",
+            done,
+        )
+        click.secho(message.format(count=done), fg="green")
         return True
     click.secho(
-        f"Apply finished with errors: {done} applied, {len(failed)} failed, {len(skipped)} skipped.",
+        _("Apply finished with errors: {done} applied, {failed} failed, {skipped} skipped.").format(
+            done=done, failed=len(failed), skipped=len(skipped)
+        ),
         fg="red",
         err=True,
     )
     for outcome in failed:
-        click.echo(f"  failed: {outcome.change.address}: {outcome.message}", err=True)
+        click.echo(
+            "  "
+            + _("failed: {address}: {message}").format(
+                address=outcome.change.address, message=outcome.message
+            ),
+            err=True,
+        )
     if skipped:
         names = ", ".join(o.change.address for o in skipped[:10])
-        more = f" and {len(skipped) - 10} more" if len(skipped) > 10 else ""
-        click.echo(f"  skipped: {names}{more}", err=True)
-    click.echo("The state records what was applied; run apply again to finish.", err=True)
+        more = _(" and {count} more").format(count=len(skipped) - 10) if len(skipped) > 10 else ""
+        click.echo("  " + _("skipped: {names}").format(names=names) + more, err=True)
+    click.echo(_("The state records what was applied; run apply again to finish."), err=True)
     return False
 
 

@@ -12,8 +12,9 @@ import sys
 
 import click
 
-from ainas_provision import __version__
+from ainas_provision import __version__, i18n
 from ainas_provision.errors import AinasProvisionError, ManifestError
+from ainas_provision.i18n import N_, _, ngettext
 
 EXIT_ERROR = 1
 EXIT_INTERRUPTED = 130
@@ -40,21 +41,28 @@ COMMANDS = {
 # what `--help` lists for each command (the first paragraph of its help), so that listing the
 # commands imports none of them; a test checks these against the commands themselves
 SUMMARIES = {
-    "validate": "Check the manifests at PATH (schema, AINAS rules, secrets, certificate), offline.",
-    "plan": "Read the target and show what applying the manifests at PATH would change.",
-    "apply": "Apply the manifests at PATH (or a saved plan) to the target.",
-    "show": "Print the plan saved in FILE by `plan --out`.",
-    "render": "Print the manifests at PATH as one document, after templating (*.yaml.j2) and "
-    "merging.",
-    "import": "Write manifests that describe the target, and bind the state to them, so that an "
-    "existing tenant comes under management: `plan` right after shows no changes.",
-    "runbook": "Show the plan for the manifests at PATH as AINAS's screens, step by step, on a "
-    "local page; what the person confirms is recorded in the state.",
-    "state": "Inspect the state, make its tables, move it; break a lock.",
-    "schema": "Print the manifest JSON Schema (for editors and other tools).",
-    "certs": "Signing certificates (電子証明書, .p12).",
-    "secrets": 'Encrypted secrets for manifests ({encrypted: "v1:…"}).',
-    "sandbox": "The AINAS sandbox server (HTTPS, mutual TLS).",
+    "validate": N_(
+        "Check the manifests at PATH (schema, AINAS rules, secrets, certificate), offline."
+    ),
+    "plan": N_("Read the target and show what applying the manifests at PATH would change."),
+    "apply": N_("Apply the manifests at PATH (or a saved plan) to the target."),
+    "show": N_("Print the plan saved in FILE by `plan --out`."),
+    "render": N_(
+        "Print the manifests at PATH as one document, after templating (*.yaml.j2) and merging."
+    ),
+    "import": N_(
+        "Write manifests that describe the target, and bind the state to them, so that an "
+        "existing tenant comes under management: `plan` right after shows no changes."
+    ),
+    "runbook": N_(
+        "Show the plan for the manifests at PATH as AINAS's screens, step by step, on a "
+        "local page; what the person confirms is recorded in the state."
+    ),
+    "state": N_("Inspect the state, make its tables, move it; break a lock."),
+    "schema": N_("Print the manifest JSON Schema (for editors and other tools)."),
+    "certs": N_("Signing certificates (電子証明書, .p12)."),
+    "secrets": N_('Encrypted secrets for manifests ({encrypted: "v1:…"}).'),
+    "sandbox": N_("The AINAS sandbox server (HTTPS, mutual TLS)."),
 }
 
 
@@ -73,6 +81,7 @@ class Group(click.Group):
         for name in names:
             summary = SUMMARIES.get(name)
             if summary is not None:
+                summary = _(summary)
                 # shortened to the width as click shortens a command's own help
                 short = click.Command(name, help=summary).get_short_help_str(limit)
                 rows.append((name, short))
@@ -87,7 +96,7 @@ class Group(click.Group):
         module = COMMANDS.get(name)
         if module is None:
             return None
-        return importlib.import_module(f"ainas_provision.cli.{module}").command
+        return localize(importlib.import_module(f"ainas_provision.cli.{module}").command)
 
     def invoke(self, ctx: click.Context):
         try:
@@ -98,16 +107,19 @@ class Group(click.Group):
             print_diagnostics(exc.diagnostics)
             errors = sum(d.is_error for d in exc.diagnostics)
             click.echo(
-                f"error: the manifests are invalid ({errors} error{'s' if errors != 1 else ''}); "
-                "nothing was read or changed",
+                ngettext(
+                    "error: the manifests are invalid ({count} error); nothing was read or changed",
+                    "error: the manifests are invalid ({count} errors); nothing was read or changed",
+                    errors,
+                ).format(count=errors),
                 err=True,
             )
             ctx.exit(EXIT_ERROR)
         except AinasProvisionError as exc:
-            click.echo(f"error: {exc}", err=True)
+            click.echo(_("error: {message}").format(message=exc), err=True)
             ctx.exit(EXIT_ERROR)
         except KeyboardInterrupt:
-            click.echo("interrupted", err=True)
+            click.echo(_("interrupted"), err=True)
             ctx.exit(EXIT_INTERRUPTED)
         except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
             raise
@@ -118,25 +130,35 @@ class Group(click.Group):
 
                 traceback.print_exc(file=sys.stderr)
             click.echo(
-                f"internal error: {type(exc).__name__}: {exc}\n"
-                + ("" if debug else "re-run with --debug for a traceback, and report it"),
+                _("internal error: {kind}: {message}").format(kind=type(exc).__name__, message=exc)
+                + "\n"
+                + ("" if debug else _("re-run with --debug for a traceback, and report it")),
                 err=True,
             )
             ctx.exit(EXIT_ERROR)
 
 
-@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
+HELP = N_("Provision AINAS (OSS申請共同利用システム) from manifests: validate, plan, apply.")
+
+
+@click.group(cls=Group, help=HELP, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="ainas-provision")
 @click.option(
-    "--debug", is_flag=True, help="Show debug logs, and a traceback for an unexpected error."
+    "--debug", is_flag=True, help=N_("Show debug logs, and a traceback for an unexpected error.")
+)
+@click.option(
+    "--lang",
+    type=click.Choice(i18n.LANGUAGES),
+    help=N_("Language of messages: ja or en (default: AINAS_LANG, else the locale)."),
 )
 @click.pass_context
-def cli(ctx: click.Context, debug: bool) -> None:
-    """Provision AINAS (OSS申請共同利用システム) from manifests: validate, plan, apply."""
+def cli(ctx: click.Context, debug: bool, lang: str | None) -> None:
+    # the group's help is HELP, translated by localize()
     import logging  # here, not at the top: `--help` and `--version` never get this far
 
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug
+    i18n.set_language(i18n.choose(lang))
     logging.basicConfig(
         level=logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
@@ -147,7 +169,35 @@ def cli(ctx: click.Context, debug: bool) -> None:
     logging.getLogger("ainas_provision").setLevel(logging.DEBUG if debug else logging.WARNING)
 
 
+def _lang_argument(args: list[str]) -> str | None:
+    """``--lang X`` or ``--lang=X`` before the command, looked at before click parses anything,
+    so that ``--help`` and click's own usage errors are in that language too."""
+    for index, arg in enumerate(args):
+        if arg == "--lang" and index + 1 < len(args):
+            return args[index + 1]
+        if arg.startswith("--lang="):
+            return arg.removeprefix("--lang=")
+        if not arg.startswith("-"):
+            return None  # the command name: options after it are the command's
+    return None
+
+
+def localize(command: click.Command) -> click.Command:
+    """Show a command's help and its options' help (written in English, marked N_ where they
+    are defined) in the chosen language; the English text is kept as the catalog's key."""
+    english = command.__dict__.setdefault("_english_help", command.help)
+    if english:
+        command.help = _(english)
+    for param in command.params:
+        if isinstance(param, click.Option) and param.help:
+            param_english = param.__dict__.setdefault("_english_help", param.help)
+            param.help = _(param_english)
+    return command
+
+
 def main() -> None:
+    i18n.set_language(i18n.choose(_lang_argument(sys.argv[1:])))
+    localize(cli)
     from ainas_provision import validation
 
     validation.ONE_SHOT_PROCESS = True  # this process ends with the command

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from ainas_provision.diagnostics import Diagnostic
+from ainas_provision.i18n import _, ngettext
 
 
 def print_diagnostics(diagnostics: list[Diagnostic]) -> None:
@@ -13,18 +14,17 @@ def print_diagnostics(diagnostics: list[Diagnostic]) -> None:
         click.secho(str(diagnostic), fg=color, err=True)
 
 
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}{'' if n == 1 else 's'}"
-
-
 def summary_line(result) -> str:
-    files = _plural(len(result.documents), "file")
+    files = ngettext("{count} file", "{count} files", len(result.documents))
+    files = files.format(count=len(result.documents))
+    warnings = ngettext("{count} warning", "{count} warnings", len(result.warnings))
+    warnings = warnings.format(count=len(result.warnings))
     if result.ok:
-        text = f"valid: {files}"
         if result.warnings:
-            text += f", {_plural(len(result.warnings), 'warning')}"
-        return text
-    return (
-        f"invalid: {_plural(len(result.errors), 'error')}, "
-        f"{_plural(len(result.warnings), 'warning')} in {files}"
+            return _("valid: {files}, {warnings}").format(files=files, warnings=warnings)
+        return _("valid: {files}").format(files=files)
+    errors = ngettext("{count} error", "{count} errors", len(result.errors))
+    errors = errors.format(count=len(result.errors))
+    return _("invalid: {errors}, {warnings} in {files}").format(
+        errors=errors, warnings=warnings, files=files
     )

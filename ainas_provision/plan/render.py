@@ -11,18 +11,25 @@ import json
 
 import click
 
+from ainas_provision.i18n import N_, _
 from ainas_provision.plan.changes import SENSITIVE, Change, FieldChange
 from ainas_provision.plan.plan import Plan
 
 COLORS = {"+": "green", "~": "yellow", "-": "red", "-/+": "magenta", "<=": "cyan"}
 ACTION_WORDS = {
-    "create": "create",
-    "renew": "renew",
-    "update": "update in place",
-    "adopt": "adopt",
-    "replace": "replace (delete, then create)",
-    "delete": "delete",
+    "create": N_("create"),
+    "renew": N_("renew"),
+    "update": N_("update in place"),
+    "adopt": N_("adopt"),
+    "replace": N_("replace (delete, then create)"),
+    "delete": N_("delete"),
 }
+
+
+def action_word(action: str) -> str:
+    return _(ACTION_WORDS[action])
+
+
 MARKDOWN_LIMIT = 60_000
 
 
@@ -61,34 +68,45 @@ def heading(change: Change) -> str:
 
 def summary_line(plan: Plan) -> str:
     counts = plan.counts()
-    text = (
-        f"Plan: {counts['add']} to add, {counts['change']} to change, {counts['replace']} to replace, "
-        f"{counts['destroy']} to destroy"
-    )
+    text = _(
+        "Plan: {add} to add, {change} to change, {replace} to replace, {destroy} to destroy"
+    ).format(**counts)
     if counts["adopt"]:
-        text += f", {counts['adopt']} to adopt"
-    return text + "."
+        text += _(", {adopt} to adopt").format(**counts)
+    return text + _(".")
 
 
 def target_line(plan: Plan) -> str:
     target = plan.target
     where = target.get("location")
     if target.get("kind") == "sandbox":
-        where = f"embedded sandbox {where}"
-    scope = f", sites {', '.join(plan.scope)}" if plan.scope else ""
-    return f"代理人組織ID {target.get('organization_id')} at {where}{scope}"
+        where = _("embedded sandbox {location}").format(location=where)
+    scope = _(", sites {sites}").format(sites=", ".join(plan.scope)) if plan.scope else ""
+    return (
+        _("代理人組織ID {organization_id} at {where}").format(
+            organization_id=target.get("organization_id"), where=where
+        )
+        + scope
+    )
 
 
 def text_lines(plan: Plan) -> list[tuple[str, str | None]]:
     """The text form as (line, color) pairs; the caller decides whether to colour."""
     lines: list[tuple[str, str | None]] = []
     if plan.changes:
-        lines.append((f"ainas-provision will perform these actions on {target_line(plan)}:", None))
+        lines.append(
+            (
+                _("ainas-provision will perform these actions on {target}:").format(
+                    target=target_line(plan)
+                ),
+                None,
+            )
+        )
         lines.append(("", None))
         for change in plan.changes:
             color = COLORS[change.symbol]
             lines.append(
-                (f"  {change.symbol} {heading(change)}: {ACTION_WORDS[change.action]}", color)
+                (f"  {change.symbol} {heading(change)}: {action_word(change.action)}", color)
             )
             if change.note:
                 lines.append((f"      # {change.note}", None))
@@ -97,10 +115,15 @@ def text_lines(plan: Plan) -> list[tuple[str, str | None]]:
                 lines.append((f"      {symbol} {text}", COLORS[symbol]))
             lines.append(("", None))
     elif not plan.errors:  # a plan with errors matches nothing: its errors say why
-        lines.append((f"No changes: {target_line(plan)} matches the manifests.", "green"))
+        lines.append(
+            (
+                _("No changes: {target} matches the manifests.").format(target=target_line(plan)),
+                "green",
+            )
+        )
         lines.append(("", None))
     if plan.notes:
-        lines.append(("Notes:", None))
+        lines.append((_("Notes:"), None))
         for note in plan.notes:
             mark = "!" if note.level == "warning" else "-"
             lines.append(
@@ -111,9 +134,11 @@ def text_lines(plan: Plan) -> list[tuple[str, str | None]]:
             )
         lines.append(("", None))
     if plan.incomplete:
-        lines.append((f"This plan stops at its first step: {plan.incomplete}.", "yellow"))
+        lines.append(
+            (_("This plan stops at its first step: {step}.").format(step=plan.incomplete), "yellow")
+        )
     for error in plan.errors:
-        lines.append((f"Error: {error}", "red"))
+        lines.append((_("Error: {error}").format(error=error), "red"))
     if plan.changes:
         lines.append((summary_line(plan), None))
     lines.append((digest_line(plan), None))
@@ -168,7 +193,7 @@ def render_json(plan: Plan) -> str:
 
 
 def _markdown_details(change: Change) -> str:
-    rows = [f"{change.symbol} {heading(change)}: {ACTION_WORDS[change.action]}"]
+    rows = [f"{change.symbol} {heading(change)}: {action_word(change.action)}"]
     if change.note:
         rows.append(f"#   {change.note}")
     for field in change.fields:
@@ -182,24 +207,28 @@ def render_markdown(plan: Plan, limit: int = MARKDOWN_LIMIT) -> str:
     ``limit`` characters on a large plan (the rest is named, not dropped silently)."""
     head = [f"### ainas-provision plan — {target_line(plan)}", "", f"`{digest_line(plan)}`", ""]
     if plan.errors:
-        head += ["**The plan cannot be applied:**", ""] + [f"- ❌ {e}" for e in plan.errors] + [""]
+        head += (
+            ["**" + _("The plan cannot be applied:") + "**", ""]
+            + [f"- ❌ {e}" for e in plan.errors]
+            + [""]
+        )
     if not plan.changes and not plan.errors:
-        head += ["No changes: AINAS matches the manifests.", ""]
+        head += [_("No changes: AINAS matches the manifests."), ""]
     else:
         head += [f"**{summary_line(plan)}**", ""]
     notes = []
     if plan.notes:
         notes = (
-            ["**Notes**", ""]
+            ["**" + _("Notes") + "**", ""]
             + [
                 f"- {'⚠️' if n.level == 'warning' else 'ℹ️'} `{n.address}`: {n.message}"
                 for n in plan.notes
             ]
             + [""]
         )
-    table = ["| | resource | action |", "|---|---|---|"]
+    table = ["| | " + _("resource") + " | " + _("action") + " |", "|---|---|---|"]
     rows = [
-        f"| `{c.symbol}` | `{c.address}` {c.title} | {ACTION_WORDS[c.action]} |"
+        f"| `{c.symbol}` | `{c.address}` {c.title} | {action_word(c.action)} |"
         for c in plan.changes
     ]
     details = [_markdown_details(c) for c in plan.changes]

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from ainas_provision import schema as manifest_schema
 from ainas_provision.diagnostics import Diagnostic, dotted
+from ainas_provision.i18n import _
 from ainas_provision.manifest.loader import Document
 from ainas_provision.manifest.marks import Mark, key_mark_of, locate, raw_of
 from ainas_provision.validation.rules import RULES
@@ -143,15 +144,19 @@ class SchemaMapper:
     def _on_additionalProperties(self, error, path: list) -> None:
         instance = error.instance
         allowed = list((error.schema or {}).get("properties", {}))
-        where = label_for(path) if path else "a manifest file"
+        where = label_for(path) if path else _("a manifest file")
         for key in instance:
             if key in allowed:
                 continue
             close = difflib.get_close_matches(str(key), allowed, n=1, cutoff=0.6)
-            hint = f" — did you mean '{close[0]}'?" if close else f"; allowed: {', '.join(allowed)}"
+            hint = (
+                _(" — did you mean '{suggestion}'?").format(suggestion=close[0])
+                if close
+                else _("; allowed: {keys}").format(keys=", ".join(allowed))
+            )
             self._emit(
                 key_mark_of(instance, key),
-                f"unknown key '{key}' in {where}{hint}",
+                _("unknown key '{key}' in {where}").format(key=key, where=where) + hint,
                 "unknown-key",
                 [*path, key],
             )
@@ -160,11 +165,10 @@ class SchemaMapper:
         missing = error.message.split("'")[1] if "'" in error.message else str(error.message)
         field_label = manifest_schema.label([*path, missing])
         named = f"'{missing}' ({field_label})" if field_label else f"'{missing}'"
-        where = label_for(path) if path else "the manifest file"
+        where = label_for(path) if path else _("the manifest file")
         mark = locate(self.doc.root, path, key=True) if path else self.doc.root.mark
-        self._emit(
-            mark, f"{where} is missing the required key {named}", "required", [*path, missing]
-        )
+        message = _("{where} is missing the required key {key}").format(where=where, key=named)
+        self._emit(mark, message, "required", [*path, missing])
 
     def _on_type(self, error, path: list) -> None:
         expected = error.validator_value
@@ -184,20 +188,20 @@ class SchemaMapper:
     def _on_enum(self, error, path: list) -> None:
         choices = [c for c in error.validator_value if c is not None]
         value = error.instance
-        message = f"{label_for(path)} '{value}' is not one of the AINAS choices: " + ", ".join(
-            choices
+        message = _("{label} '{value}' is not one of the AINAS choices: {choices}").format(
+            label=label_for(path), value=value, choices=", ".join(choices)
         )
         if isinstance(value, str):
             normalized = {unicodedata.normalize("NFKC", c): c for c in choices}
             same = normalized.get(unicodedata.normalize("NFKC", value))
             if same:
-                message += (
-                    f" — did you mean '{same}'? (full-width and half-width characters differ)"
-                )
+                message += _(
+                    " — did you mean '{suggestion}'? (full-width and half-width characters differ)"
+                ).format(suggestion=same)
             else:
                 close = difflib.get_close_matches(value, choices, n=1, cutoff=0.5)
                 if close:
-                    message += f" — did you mean '{close[0]}'?"
+                    message += _(" — did you mean '{suggestion}'?").format(suggestion=close[0])
         self._emit(locate(self.doc.root, path), message, "enum", path)
 
     def _on_const(self, error, path: list) -> None:

@@ -5,16 +5,18 @@ from __future__ import annotations
 
 import unicodedata
 
+from ainas_provision.i18n import N_, _
+
 _NAMES = {
-    " ": "half-width space",
-    "\u3000": "full-width space",
-    "\t": "tab",
-    "0": "digit zero",
-    "1": "digit one",
-    "9": "digit nine",
-    "o": "letter o",
-    "l": "letter l",
-    "g": "letter g",
+    " ": N_("half-width space"),
+    "\u3000": N_("full-width space"),
+    "\t": N_("tab"),
+    "0": N_("digit zero"),
+    "1": N_("digit one"),
+    "9": N_("digit nine"),
+    "o": N_("letter o"),
+    "l": N_("letter l"),
+    "g": N_("letter g"),
 }
 
 
@@ -40,24 +42,28 @@ def is_fullwidth_ascii(ch: str) -> bool:
 
 
 def kind(ch: str) -> str:
+    return _(_kind(ch))
+
+
+def _kind(ch: str) -> str:
     if ch in _NAMES:
         return _NAMES[ch]
     if is_halfwidth_katakana(ch):
-        return "half-width katakana"
+        return N_("half-width katakana")
     if is_hiragana(ch):
-        return "hiragana"
+        return N_("hiragana")
     if is_fullwidth_ascii(ch):
-        return "full-width"
+        return N_("full-width")
     if is_ascii(ch):
         if ord(ch) < 0x20 or ord(ch) == 0x7F:
-            return "control character"
-        return "half-width"
+            return N_("control character")
+        return N_("half-width")
     width = unicodedata.east_asian_width(ch)
     if width in ("F", "W"):
-        return "full-width"
+        return N_("full-width")
     if width == "H":
-        return "half-width"
-    return "character"
+        return N_("half-width")
+    return N_("character")
 
 
 def describe(ch: str) -> str:

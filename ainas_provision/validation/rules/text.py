@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from ainas_provision.i18n import N_, _, ngettext
 from ainas_provision.validation.rules import chars
 from ainas_provision.validation.rules.registry import Explanation, explainer
 
@@ -35,12 +36,17 @@ def _convert(value: str, convert) -> str:
 def _offenders(value: str, bad: list[int], convert) -> tuple[str, int]:
     first = bad[0]
     ch = value[first]
-    text = f"{chars.describe(ch)} at character {first + 1}"
+    text = _("{character} at character {position}").format(
+        character=chars.describe(ch), position=first + 1
+    )
     fix = convert(ch)
     if fix:
-        text += f" — use '{fix}' ({chars.code_point(fix)})"
+        text += _(" — use '{fix}' ({code_point})").format(fix=fix, code_point=chars.code_point(fix))
     if len(bad) > 1:
-        text += f", and {len(bad) - 1} more such character{'s' if len(bad) > 2 else ''}"
+        more = ngettext(
+            ", and {count} more such character", ", and {count} more such characters", len(bad) - 1
+        )
+        text += more.format(count=len(bad) - 1)
     return text, first
 
 
@@ -48,18 +54,18 @@ def _explain(value, label: str, schema: dict, form: str, convert) -> Explanation
     """Name the first character outside the schema's class, its fix, and the whole value fixed.
     Only the first EXPLAINED_LENGTH characters are looked at: a huge value is named, not echoed."""
     if not isinstance(value, str) or not value:
-        return Explanation(f"{label} must be {form}")
+        return Explanation(_("{label} must be {form}").format(label=label, form=_(form)))
     shown = value[:EXPLAINED_LENGTH]
     bad = bad_characters(schema["pattern"], shown)
     if not bad:
-        return Explanation(f"{label} must be {form}")
+        return Explanation(_("{label} must be {form}").format(label=label, form=_(form)))
     if len(shown) < len(value):
         bad = bad[:1]  # the first is named; the rest of the value is not looked at
     text, first = _offenders(value, bad, convert)
-    message = f"{label} must be {form}: {text}"
+    message = _("{label} must be {form}: {detail}").format(label=label, form=_(form), detail=text)
     fixed = _convert(shown, convert)
     if len(shown) == len(value) and not bad_characters(schema["pattern"], fixed):
-        message += f"; write '{fixed}'"
+        message += _("; write '{fixed}'").format(fixed=fixed)
     return Explanation(message, first)
 
 
@@ -67,9 +73,9 @@ def _explain(value, label: str, schema: dict, form: str, convert) -> Explanation
     "fullwidth", "全角 fields (拠点名, 略称, 証明書等管理業者名, …) take full-width characters only"
 )
 def fullwidth(value, label, schema) -> Explanation:
-    return _explain(value, label, schema, "full-width (全角)", chars.to_fullwidth)
+    return _explain(value, label, schema, N_("full-width (全角)"), chars.to_fullwidth)
 
 
 @explainer("katakana", "カナ fields take full-width katakana and full-width spaces only")
 def katakana(value, label, schema) -> Explanation:
-    return _explain(value, label, schema, "full-width katakana (全角カナ)", chars.to_katakana)
+    return _explain(value, label, schema, N_("full-width katakana (全角カナ)"), chars.to_katakana)
