@@ -178,3 +178,26 @@ def test_serve_with_a_broken_server_certificate_is_a_clear_error(tmp_path):
     assert result.exit_code == 1
     assert result.stderr.startswith("error: cannot use the server certificate")
     assert "sandbox init --force" in result.stderr
+
+
+def test_a_sandbox_file_of_an_older_format_is_refused_saying_what_to_do(tmp_path):
+    import sqlite3
+
+    from ainas_emulator.errors import SandboxError
+
+    old = tmp_path / "ainas.sandbox.sqlite"
+    db = sqlite3.connect(old)
+    db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    db.execute("INSERT INTO meta VALUES ('schema_version', '1')")
+    db.commit()
+    db.close()
+    with pytest.raises(SandboxError, match=r"another version of the AINAS emulator .*delete it"):
+        AinasSandbox(old)
+    directory = tmp_path / "sandbox"
+    run("sandbox", "init", str(directory))
+    SandboxFiles(directory).database.unlink()
+    old.rename(SandboxFiles(directory).database)
+    result = run("sandbox", "reset", str(directory))
+    assert result.exit_code == 1
+    assert "another version of the AINAS emulator" in result.stderr
+    assert "Traceback" not in result.stderr
