@@ -27,7 +27,7 @@ login = client.post(
 login.raise_for_status()
 client.headers["Authorization"] = "Bearer " + login.json()["token"]
 
-sites = {s["fields"]["name"]: s["site_id"] for s in client.get("/sites").json()["items"]}
+sites = {s["fields"]["site_name"]: s["site_id"] for s in client.get("/sites").json()["items"]}
 
 created = existed = failed = 0
 with open(csv_file, encoding="utf-8") as f:
@@ -36,9 +36,9 @@ with open(csv_file, encoding="utf-8") as f:
             "/users",
             json={
                 "login_id": row["login_id"],
-                "name": row["name"],
+                "user_name": row["name"],
                 "role": row["role"],
-                "site_id": sites[row["site"]],
+                "site": sites[row["site"]],
                 "password": row["password"],
             },
         )
