@@ -7,6 +7,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from ainas_provision import portable
+
 CLIENT_CERT_NAME = "oss-ainas-agt-1"
 
 
@@ -67,11 +69,12 @@ def write_private(path: Path, data: bytes) -> None:
     """Write a file only its owner can read (mode 0600), whatever mode it had before."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as handle:
-        os.fchmod(handle.fileno(), 0o600)
+        portable.make_private_fd(handle.fileno())
         handle.write(data)
 
 
 def write_public(path: Path, data: bytes) -> None:
     """Write a file that holds nothing secret (a certificate)."""
     path.write_bytes(data)
-    path.chmod(0o644)
+    if not portable.WINDOWS:
+        path.chmod(0o644)

@@ -23,6 +23,7 @@ from pathlib import Path
 from ainas_emulator.errors import SandboxError
 from ainas_emulator.files import SandboxFiles, write_private, write_public
 from ainas_emulator.service import ADMIN_ROLE, INITIAL_PASSWORD, AinasSandbox
+from ainas_provision import portable
 from ainas_provision.certs import pki
 from ainas_provision.certs.kinds import CORPORATE, SCRIVENER
 
@@ -101,7 +102,7 @@ def init_sandbox(
         sandbox.create_tenant(organization_id, name, name, ADMINS)
     finally:
         sandbox.close()
-    files.database.chmod(0o600)
+    portable.make_private(files.database)
 
     tenant = Tenant(organization_id, name, ADMINS)
     write_private(files.notice, _notice(files, tenant, url, client_password, signing_note).encode())

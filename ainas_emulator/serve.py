@@ -27,6 +27,7 @@ from ainas_emulator.service import AinasSandbox
 from ainas_emulator.store import DEFAULT_HASH_COST
 from ainas_emulator.timeouts import HEADER_TIMEOUT, protocol_with
 from ainas_emulator.unreliable import QuietCuts, Unreliable
+from ainas_provision import portable
 
 DEFAULT_PORT = 8443
 
@@ -56,7 +57,7 @@ def _bind(host: str, port: int) -> socket.socket:
             f"cannot listen on {host}:{port}: {exc.strerror or exc}"
         ) from None
     try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        portable.exclusive_address(sock)
         sock.bind(address)
     except OSError as exc:
         sock.close()

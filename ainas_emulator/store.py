@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from ainas_emulator.errors import SandboxError
+from ainas_provision import portable
 
 SCHEMA_VERSION = 2  # 2: the screen catalogue's field names; sessions that expire
 
@@ -139,8 +140,7 @@ def owner_only(path: Path) -> None:
     database file's mode."""
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
-        if hasattr(os, "fchmod") and os.fstat(fd).st_mode & 0o077:
-            os.fchmod(fd, 0o600)
+        portable.make_private_fd(fd)
     finally:
         os.close(fd)
 

@@ -196,9 +196,11 @@ def localize(command: click.Command) -> click.Command:
 
 
 def main() -> None:
+    from ainas_provision import portable, validation
+
+    portable.configure_console()  # any console encoding: no crash on a character it lacks
     i18n.set_language(i18n.choose(_lang_argument(sys.argv[1:])))
     localize(cli)
-    from ainas_provision import validation
 
     validation.ONE_SHOT_PROCESS = True  # this process ends with the command
     cli(prog_name="ainas-provision")

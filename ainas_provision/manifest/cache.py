@@ -33,7 +33,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from ainas_provision import __version__
+from ainas_provision import __version__, portable
 from ainas_provision.diagnostics import Diagnostic
 from ainas_provision.files import read_regular
 from ainas_provision.manifest.loader import Document, display_path, load_data, load_file
@@ -202,9 +202,8 @@ class ManifestCache:
 def _private(directory: Path) -> None:
     """The cache holds manifest contents (no secrets): readable by its owner only, where modes
     exist (on Windows the user's profile protects it)."""
-    if os.name == "posix":
-        with contextlib.suppress(OSError):
-            os.chmod(directory, 0o700)
+    with contextlib.suppress(OSError):
+        portable.make_private_directory(directory)
 
 
 def _mark_factory(shown: str):

@@ -33,6 +33,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from ainas_provision import portable
 from ainas_provision.errors import AinasProvisionError
 from ainas_provision.runbook import strings as text
 from ainas_provision.runbook.session import RunbookSession
@@ -200,7 +201,7 @@ class RunbookServer:
         import uvicorn
 
         self.socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        portable.exclusive_address(self.socket)
         self.socket.bind((HOST, 0))
         self.socket.listen(64)  # connections wait in the backlog until uvicorn serves them
         self.app = RunbookApp(session, on_end=self._ended)

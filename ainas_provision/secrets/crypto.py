@@ -28,6 +28,7 @@ from pathlib import Path
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from ainas_provision import portable
 from ainas_provision.errors import AinasProvisionError
 from ainas_provision.secrets.refs import SecretError
 
@@ -132,7 +133,7 @@ def write_key_file(path: str | os.PathLike[str], *, force: bool = False) -> byte
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(descriptor, "w", encoding="ascii") as handle:
         handle.write(key_text(key) + "\n")
-    os.chmod(path, 0o600)  # whatever the umask
+    portable.make_private(path)  # whatever the umask
     return key
 
 

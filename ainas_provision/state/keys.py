@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from ainas_provision import portable
 from ainas_provision.errors import AinasProvisionError
 
 KEY_ENV = "AINAS_STATE_KEY"
@@ -99,7 +100,7 @@ def create_key_file(path: Path, key: bytes | None = None) -> bytes:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="ascii") as handle:
         handle.write(key_text(key) + "\n")
-    os.chmod(path, 0o600)
+    portable.make_private(path)
     return key
 
 

@@ -21,6 +21,7 @@ import threading
 import uuid
 from pathlib import Path
 
+from ainas_provision import portable
 from ainas_provision.atomic import write_atomically
 from ainas_provision.errors import AinasProvisionError
 from ainas_provision.files import read_regular
@@ -126,8 +127,7 @@ class LocalStateStore:
         state.serial += 1
         # owner-only, as the state is: it holds the same records
         fd = os.open(self.journal_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        if hasattr(os, "fchmod"):  # one left by an older version may be 0644
-            os.fchmod(fd, 0o600)
+        portable.make_private_fd(fd)  # one left by an older version may be 0644
         self._journal = os.fdopen(fd, "a", encoding="utf-8")
         self._append({"op": "begin", "lineage": state.lineage, "serial": state.serial})
 

@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from ainas_provision import portable
 from ainas_provision.domain.desired import DesiredState
 from ainas_provision.errors import AinasProvisionError
 from ainas_provision.state.model import State
@@ -63,7 +64,7 @@ def manifest_dir(path: Path) -> Path:
 def resolve(spec: str | None, manifest_path: Path, env: Mapping[str, str] = os.environ) -> Target:
     spec = spec or env.get("AINAS_TARGET") or None
     if spec is None:
-        return Target("sandbox", os.path.relpath(manifest_dir(manifest_path) / DEFAULT_SANDBOX))
+        return Target("sandbox", portable.relpath(manifest_dir(manifest_path) / DEFAULT_SANDBOX))
     if spec.startswith("sandbox:"):
         location = spec.removeprefix("sandbox:")
         if not location:
