@@ -93,9 +93,11 @@ def make_private_directory(path: str | os.PathLike[str]) -> None:
 
 def private_note() -> str:
     """How a private file is protected, for the messages that tell where one was written."""
+    from ainas_provision.i18n import _
+
     if WINDOWS:
-        return "protected by your Windows profile's permissions, not by a file mode"
-    return "mode 0600"
+        return _("protected by your Windows profile's permissions, not by a file mode")
+    return _("mode 0600")
 
 
 # --- paths --------------------------------------------------------------------------------------

@@ -204,3 +204,26 @@ def test_the_whole_cli_runs_on_a_narrow_console(tmp_path, encoding):
         assert b"Traceback" not in result.stderr and b"UnicodeEncodeError" not in result.stderr
         shown = getattr(result, where).decode(encoding)  # what the console shows: decodable
         assert ("postal_code" if args[0] == "validate" else "validate") in shown
+
+
+def test_apply_asks_under_mintty_and_says_how_to_answer(tmp_path, monkeypatch):
+    """Windows in Git Bash: stdin is a pipe, yet a person answers; the question says how."""
+    from tests.helpers import run
+
+    copy_example("quickstart", tmp_path / "quickstart")
+    monkeypatch.chdir(tmp_path)
+    refused = run("apply", "quickstart", input="yes\n")  # Linux, a pipe: nobody to ask
+    assert refused.exit_code == 1 and "--auto-approve" in refused.stderr
+    monkeypatch.setattr(portable, "WINDOWS", True)
+    monkeypatch.setenv("MSYSTEM", "MINGW64")
+    for key in tmp_path.rglob("*.state.key"):  # made again, and announced, by the next run
+        key.unlink()
+    cancelled = run("apply", "quickstart", input="no\n")
+    assert cancelled.exit_code == 1, cancelled.output
+    assert "type yes and Enter, or re-run with --auto-approve" in cancelled.stdout
+    assert "nothing was changed" in cancelled.stderr
+    applied = run("apply", "quickstart", input="yes\n")
+    assert applied.exit_code == 0, applied.output
+    assert "Apply complete: 6 changes applied." in applied.stdout
+    assert "created the state key" in cancelled.stderr
+    assert "Windows profile" in cancelled.stderr and "0600" not in cancelled.stderr

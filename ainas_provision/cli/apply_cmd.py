@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from ainas_provision import portable
 from ainas_provision.apply.executor import Outcome
 from ainas_provision.cli import options
 from ainas_provision.cli.progress import Progress
@@ -63,7 +64,7 @@ class ProgressPrinter:
 def confirm(auto_approve: bool) -> None:
     if auto_approve:
         return
-    if not sys.stdin.isatty():
+    if not portable.interactive_stdin():
         raise AinasProvisionError(
             _(
                 "apply asks for confirmation, and there is no terminal to ask on: run it in a "
@@ -71,7 +72,12 @@ def confirm(auto_approve: bool) -> None:
             )
         )
     answer = click.prompt(
-        _("Do you want to perform these actions? Only 'yes' will be accepted"),
+        _("Do you want to perform these actions? Only 'yes' will be accepted")
+        + (
+            _(" (type yes and Enter, or re-run with --auto-approve)")
+            if not sys.stdin.isatty()
+            else ""
+        ),
         default="",
         show_default=False,
     )

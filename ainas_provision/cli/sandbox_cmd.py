@@ -9,7 +9,9 @@ import click
 from ainas_emulator import init as sandbox_init
 from ainas_emulator.errors import SandboxError
 from ainas_emulator.store import DEFAULT_HASH_COST, MAX_HASH_COST, MIN_HASH_COST
+from ainas_provision import portable
 from ainas_provision.errors import AinasProvisionError
+from ainas_provision.i18n import _
 
 directory_argument = click.argument("directory", type=click.Path(path_type=Path, file_okay=False))
 
@@ -49,8 +51,10 @@ def init_command(directory: Path, organization_id: str, name: str, force: bool) 
         f"{admins} (initial password 99999999)"
     )
     click.echo(
-        f"what a new agent receives is in {files.notice} (mode 0600: it holds the client "
-        "certificate's password)"
+        _(
+            "what a new agent receives is in {path} ({protection}: it holds the client "
+            "certificate's password)"
+        ).format(path=files.notice, protection=portable.private_note())
     )
     click.echo(f"serve it with: ainas-provision sandbox serve {directory}")
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ainas_provision import i18n, portable
 from ainas_provision.apply.executor import Executor, Outcome, Progress
 from ainas_provision.domain import kinds
 from ainas_provision.domain.desired import DesiredState, build
@@ -227,8 +228,10 @@ def save_new_key(run: Run) -> None:
         run.fingerprint, _ = _fingerprinter(run.store, run.state, run.options)
         return
     run.announce(
-        f"created the state key {path} (mode 0600): keep it, and keep it out of git; "
-        "CI keeps it as the secret AINAS_STATE_KEY"
+        i18n._(
+            "created the state key {path} ({protection}): keep it, and keep it out of git; "
+            "CI keeps it as the secret AINAS_STATE_KEY"
+        ).format(path=path, protection=portable.private_note())
     )
 
 
@@ -484,8 +487,10 @@ def import_tenant(
         if new_key_file is not None:
             create_key_file(new_key_file, fingerprint.key)
             announce(
-                f"created the state key {new_key_file} (mode 0600): keep it, and keep it out of "
-                "git; CI keeps it as the secret AINAS_STATE_KEY"
+                i18n._(
+                    "created the state key {path} ({protection}): keep it, and keep it out of "
+                    "git; CI keeps it as the secret AINAS_STATE_KEY"
+                ).format(path=new_key_file, protection=portable.private_note())
             )
         imported = importer.build(current, state.handle_of)
         total = len(imported.files)
