@@ -1,8 +1,8 @@
 """What differs between operating systems, in one place.
 
-Everything the tool does differently on Windows goes through here, so that no other module calls
-``os.fork``, ``os.kill``, ``fcntl`` or ``os.fchmod``, and the suite can force the Windows paths on
-Linux (``portable.WINDOWS`` is read when the functions below are called, except for the lock).
+Everything the tool does differently on Windows goes through here, so that no other module
+needs a POSIX-only call (process signals, ``fcntl``, ``fchmod``), and the suite can force the
+Windows paths on Linux (``portable.WINDOWS`` is read when the functions below are called, except for the lock).
 
 The lock: an exclusive lock on an open file that the operating system drops when the holding
 process ends, however it ends (``kill -9``, a crash, a power cut of a container). On POSIX it is
