@@ -9,9 +9,9 @@ from pathlib import Path
 
 import click
 
+from ainas_provision import i18n
 from ainas_provision.cli import options
 from ainas_provision.errors import AinasProvisionError
-from ainas_provision.runbook import strings as text
 from ainas_provision.workflow import run as workflow
 
 EXIT_INTERRUPTED = 130
@@ -32,7 +32,7 @@ def serve(
     from ainas_provision.runbook.server import RunbookServer
     from ainas_provision.runbook.session import open_session
 
-    lang = text.language(opts.env)
+    lang = i18n.language()  # --lang, AINAS_LANG, else the locale
     session = open_session(opts, plan_file, lang, _announce, allow_deletes=allow_deletes)
     try:
         remaining = [a for a in session.addresses if a not in session.statuses]
@@ -79,7 +79,7 @@ def export(opts: workflow.Options, plan_file: Path | None, output_format: str, o
     from ainas_provision.runbook import steps
     from ainas_provision.runbook.session import check_saved_plan, plan_id, short
 
-    lang = text.language(opts.env)
+    lang = i18n.language()  # --lang, AINAS_LANG, else the locale
     opts.target = "runbook:"
     run = workflow.open_run(opts, _announce)
     try:

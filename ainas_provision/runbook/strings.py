@@ -5,8 +5,8 @@ are never translated: the person reads them on AINAS's screens. The guide's warn
 as the guide prints them, in both languages (the English text adds a gloss). What is here is the
 runbook's own voice: its buttons, its questions, its explanations.
 
-The language is Japanese when ``AINAS_LANG`` (or else the locale: ``LC_ALL``, ``LC_MESSAGES``,
-``LANG``) starts with ``ja``, English otherwise.
+The command passes the tool's language (``--lang``, ``AINAS_LANG``, else the locale: see
+:mod:`ainas_provision.i18n`); :func:`language` is the same choice for callers without the CLI.
 """
 
 from __future__ import annotations
