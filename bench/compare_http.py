@@ -267,7 +267,7 @@ def main() -> None:
     print(f"medians of {args.runs} rounds (each round runs all three, one after another):")
     for (name, phase), (seconds, requests, writes) in median.items():
         print(
-            f"  {name:<22} {phase:<6} {seconds:7.2f} s  {requests:5d} requests  {writes:5d} writes"
+            f"  {name:<22} {phase:<6} {seconds:7.2f} s  {requests:5.0f} requests  {writes:5.0f} writes"
         )
     tool, threads = "ainas-provision apply", "10-thread script"
     sequential = "sequential script"
@@ -286,7 +286,7 @@ def main() -> None:
     rerun_share = median[(tool, "rerun")][1] / max(1, median[(tool, "create")][1])
     print(
         f"  rerun: the tool sends {rerun_share:.1%} of its creation's requests "
-        f"(goal <= 2 %), {median[(tool, 'rerun')][2]} writes (goal 0); the scripts resend "
+        f"(goal <= 2 %), {median[(tool, 'rerun')][2]:.0f} writes (goal 0); the scripts resend "
         f"{median[(threads, 'rerun')][1]} and {median[(sequential, 'rerun')][1]} requests"
     )
     print(f"  rerun time: 10-thread script / tool {ratio(threads, tool, 'rerun'):.2f}x")
