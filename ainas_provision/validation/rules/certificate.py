@@ -12,6 +12,7 @@ from ainas_provision.certs.errors import CertificateError
 from ainas_provision.certs.info import CertificateInfo, validity_problems
 from ainas_provision.diagnostics import Diagnostic, Severity
 from ainas_provision.files import MAX_KEY_FILE_BYTES, read_regular
+from ainas_provision.i18n import _
 from ainas_provision.manifest.loader import Document, display_path
 from ainas_provision.manifest.marks import Mark, MarkedMap, mark_of
 from ainas_provision.secrets.values import Secret
@@ -143,13 +144,17 @@ def _read(result: CertificateCheck, cert: MarkedMap, root: Path | None) -> bytes
     try:
         return read_regular(full, within=root, limit=MAX_KEY_FILE_BYTES, shown=cert["file"])
     except FileNotFoundError:
-        message = (
-            f"証明書ファイル (file) {cert['file']} does not exist (looked for {display_path(full)})"
+        message = _("証明書ファイル (file) {file} does not exist (looked for {path})").format(
+            file=cert["file"], path=display_path(full)
         )
     except IsADirectoryError:
-        message = f"証明書ファイル (file) {cert['file']} is a directory, not a .p12 file"
+        message = _("証明書ファイル (file) {file} is a directory, not a .p12 file").format(
+            file=cert["file"]
+        )
     except OSError as exc:
-        message = f"証明書ファイル (file) {cert['file']} cannot be read: {exc.strerror}"
+        message = _("証明書ファイル (file) {file} cannot be read: {reason}").format(
+            file=cert["file"], reason=exc.strerror
+        )
     result.diagnostics.append(
         Diagnostic(mark_of(cert, "file"), message, "certificate-file", "certificate.file")
     )
@@ -175,8 +180,11 @@ def compare(
     if actual is None:
         return Diagnostic(
             mark,
-            f"{label} (expect.{key}): the certificate holds no such field — for a "
-            "行政書士電子証明書, set certificate.attributes to where it is, or remove the expectation",
+            _(
+                "{label} (expect.{key}): the certificate holds no such field — for a "
+                "行政書士電子証明書, set certificate.attributes to where it is, or remove the "
+                "expectation"
+            ).format(label=label, key=key),
             "certificate-expect",
             path,
         )
@@ -184,26 +192,32 @@ def compare(
     if index is None:
         return None
     if index < len(wanted) and index < len(actual):
-        detail = (
-            f"at character {index + 1} the manifest has {chars.describe(wanted[index])}, "
-            f"the certificate {chars.describe(actual[index])}"
+        detail = _(
+            "at character {position} the manifest has {wanted}, the certificate {actual}"
+        ).format(
+            position=index + 1,
+            wanted=chars.describe(wanted[index]),
+            actual=chars.describe(actual[index]),
         )
     elif index < len(actual):
-        detail = (
-            f"the certificate goes on after character {index}: "
-            f"'{actual[index:]}' (starting with {chars.describe(actual[index])})"
-        )
+        detail = _(
+            "the certificate goes on after character {position}: '{rest}' (starting with "
+            "{character})"
+        ).format(position=index, rest=actual[index:], character=chars.describe(actual[index]))
     else:
-        detail = (
-            f"the certificate ends after character {index}; the manifest goes on with "
-            f"'{wanted[index:]}' (starting with {chars.describe(wanted[index])})"
-        )
+        detail = _(
+            "the certificate ends after character {position}; the manifest goes on with "
+            "'{rest}' (starting with {character})"
+        ).format(position=index, rest=wanted[index:], character=chars.describe(wanted[index]))
     if mark is not None and "\n" not in wanted:
         mark = Mark(mark.file, mark.line, mark.col + index, mark.note)
     return Diagnostic(
         mark,
-        f"{label} (expect.{key}) '{wanted}' differs from the certificate's '{actual}': {detail}. "
-        "AINAS reads this field from the certificate; one character off and OSS filings fail",
+        _(
+            "{label} (expect.{key}) '{wanted}' differs from the certificate's '{actual}': "
+            "{detail}. AINAS reads this field from the certificate; one character off and OSS "
+            "filings fail"
+        ).format(label=label, key=key, wanted=wanted, actual=actual, detail=detail),
         "certificate-expect",
         path,
     )

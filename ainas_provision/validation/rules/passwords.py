@@ -4,10 +4,11 @@ sandbox, which enforces it on its own as AINAS does."""
 
 from __future__ import annotations
 
+from ainas_provision.i18n import N_, _
 from ainas_provision.validation.rules.registry import register
 
 MIN_LENGTH = 8
-KINDS = ("digits", "upper case", "lower case", "symbols")
+KINDS = (N_("digits"), N_("upper case"), N_("lower case"), N_("symbols"))
 
 register(
     "password",
@@ -34,16 +35,20 @@ def password_problem(value: str) -> str | None:
     """What is wrong with a password, in words that never repeat it; None when it is fine."""
     problems = []
     if any(not (ch.isascii() and ch.isprintable()) or ch == " " for ch in value):
-        problems.append("it contains a space or a character that is not half-width")
+        problems.append(_("it contains a space or a character that is not half-width"))
     if len(value) < MIN_LENGTH:
-        problems.append(f"it is shorter than {MIN_LENGTH} characters")
+        problems.append(_("it is shorter than {count} characters").format(count=MIN_LENGTH))
     kinds = kinds_of(value)
     if len(kinds) < 3:
-        have = ", ".join(k for k in KINDS if k in kinds) or "none"
-        problems.append(f"it combines {len(kinds)} of the 4 kinds ({have}); 3 are needed")
+        have = _(", ").join(_(k) for k in KINDS if k in kinds) or _("none")
+        problems.append(
+            _("it combines {count} of the 4 kinds ({kinds}); 3 are needed").format(
+                count=len(kinds), kinds=have
+            )
+        )
     if not problems:
         return None
-    return (
+    return _(
         "does not meet the AINAS password rule (at least 8 half-width characters combining 3 of: "
-        "digits, upper case, lower case, symbols): " + "; ".join(problems)
-    )
+        "digits, upper case, lower case, symbols): {problems}"
+    ).format(problems=_("; ").join(problems))

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from ainas_provision import schema as manifest_schema
 from ainas_provision.diagnostics import Diagnostic
+from ainas_provision.i18n import _, ngettext
 from ainas_provision.manifest.loader import Document
 from ainas_provision.manifest.marks import MarkedMap, mark_of
 from ainas_provision.secrets.refs import SecretError, SecretRef, parse_ref, resolve
@@ -39,7 +40,11 @@ def secret_form(value, label, schema) -> Explanation:
         parse_ref(value)
     except SecretError as exc:
         return Explanation(f"{label} {exc.message}")
-    return Explanation(f"{label} must be {{env: NAME}}, {{file: path}} or {{encrypted: …}}")
+    return Explanation(
+        _("{label} must be {form}").format(
+            label=label, form="{env: NAME}, {file: path} " + _("or") + " {encrypted: …}"
+        )
+    )
 
 
 def iter_secret_values(merged: MarkedMap) -> Iterator[tuple[tuple, MarkedMap, str]]:
@@ -141,7 +146,7 @@ def resolve_all(
                 checked[id(secret)] = password_problem(secret.reveal())
             problem = checked[id(secret)]
             if problem:
-                whose = f" of user '{path[1]}'" if path[0] == "users" else ""
+                whose = _(" of user '{user}'").format(user=path[1]) if path[0] == "users" else ""
                 result.diagnostics.append(
                     Diagnostic(
                         mark_of(holder, key),
@@ -151,19 +156,26 @@ def resolve_all(
                     )
                 )
     if need_key:
-        fields = ", ".join(path for path, _ in need_key)
+        fields = ", ".join(path for path, _mark in need_key)
         why = (
-            f"the secrets key cannot be used: {key_problem}"
+            _("the secrets key cannot be used: {problem}").format(problem=key_problem)
             if key_problem
-            else "no secrets key is set: set AINAS_SECRETS_KEY to the key, or "
-            "AINAS_SECRETS_KEY_FILE to the file holding it"
+            else _(
+                "no secrets key is set: set AINAS_SECRETS_KEY to the key, or "
+                "AINAS_SECRETS_KEY_FILE to the file holding it"
+            )
         )
         count = len(need_key)
         result.diagnostics.append(
             Diagnostic(
                 need_key[0][1],
-                f"{count} encrypted secret{'s' if count > 1 else ''} cannot be decrypted — {why}. "
-                f"Fields that need it: {fields}",
+                ngettext(
+                    "{count} encrypted secret cannot be decrypted — {why}. "
+                    "Fields that need it: {fields}",
+                    "{count} encrypted secrets cannot be decrypted — {why}. "
+                    "Fields that need it: {fields}",
+                    count,
+                ).format(count=count, why=why, fields=fields),
                 "secret-encrypted",
                 need_key[0][0],
             )

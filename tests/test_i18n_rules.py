@@ -1,0 +1,48 @@
+"""The diagnostics of the form, password, secret and certificate rules in Japanese: each broken
+fixture gives, under ``--lang ja``, the same place, rule ID and value path as in English, with the
+Japanese wording (the guide's own where it has one)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.conftest import FIXTURES, REPO
+from tests.helpers import run
+
+PLACE = re.compile(r"^(\S+:\d+:\d+): \S+: (.*) (\[[a-z-]+\]) \((.+)\)$")
+
+JAPANESE = {
+    "time": "は時刻ではありません。00:00～23:59で入力してください",
+    "postal-code": "にはハイフンが必要です: '123-4567'",
+    "date": "は暦にない日付です",
+    "phone": "は区切りにハイフンを入れてください",
+    "email": "半角の '@' を使用してください",
+    "admin-login-id": "の4文字目に数字の1 '1' (U+0031)があります。管理者のログインIDは",
+    "login-id": "ログインIDの 'dairi 002' は半角英数字",
+    "password": "AINAS のパスワードの条件（半角8文字以上で、数字・英大文字・英小文字・記号のうち3種類以上",
+    "secret-encrypted": "暗号化されたシークレット1件を復号できません",
+    "certificate-file": "証明書ファイル (file) certs/missing.p12 がありません",
+    "certificate-expect": "1文字でも入力誤りがあると、OSS申請時にエラーとなります",
+}
+
+
+def lines(result) -> list[tuple[str, str, str, str]]:
+    return [PLACE.match(line).groups() for line in result.stderr.splitlines()[:-1]]
+
+
+@pytest.mark.parametrize("rule", sorted(JAPANESE))
+def test_rule_speaks_japanese_at_the_same_place(rule, monkeypatch):
+    monkeypatch.chdir(REPO)
+    path = str((FIXTURES / "broken" / f"{rule}.yaml").relative_to(REPO))
+    monkeypatch.setenv("AINAS_LANG", "en")
+    english = run("validate", path)
+    monkeypatch.setenv("AINAS_LANG", "ja")
+    japanese = run("validate", path)
+    assert english.exit_code == japanese.exit_code == 1
+    en, ja = lines(english), lines(japanese)
+    assert [(p, r, v) for p, _m, r, v in en] == [(p, r, v) for p, _m, r, v in ja] and ja
+    assert any(r == f"[{rule}]" for _p, _m, r, _v in ja)
+    assert JAPANESE[rule] in japanese.stderr, japanese.stderr
+    assert not re.search(r"\b(must|cannot|does not|differs)\b", japanese.stderr)
