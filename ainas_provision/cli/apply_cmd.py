@@ -71,16 +71,22 @@ def confirm(auto_approve: bool) -> None:
                 "terminal, pass --auto-approve, or apply a reviewed plan with --plan FILE"
             )
         )
-    answer = click.prompt(
-        _("Do you want to perform these actions? Only 'yes' will be accepted")
-        + (
-            _(" (type yes and Enter, or re-run with --auto-approve)")
-            if not sys.stdin.isatty()
-            else ""
-        ),
-        default="",
-        show_default=False,
-    )
+    try:
+        answer = click.prompt(
+            _("Do you want to perform these actions? Only 'yes' will be accepted")
+            + (
+                _(" (type yes and Enter, or re-run with --auto-approve)")
+                if not sys.stdin.isatty()
+                else ""
+            ),
+            default="",
+            show_default=False,
+        )
+    except click.Abort as exc:
+        # click turns Ctrl-C into Abort (exit 1): give it back its meaning, exit 130
+        if isinstance(exc.__context__, KeyboardInterrupt):
+            raise KeyboardInterrupt from None
+        raise AinasProvisionError("apply cancelled (end of input): nothing was changed") from None
     if answer.strip() != "yes":
         raise AinasProvisionError(_("apply cancelled: nothing was changed"))
 

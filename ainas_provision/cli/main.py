@@ -1,13 +1,22 @@
 """The ``ainas-provision`` command group and its one error boundary.
 
 Expected failures (:class:`AinasProvisionError`) print their message and exit 1 with no
-traceback; an interrupt exits 130; anything else is a bug, shown with a traceback only under
-``--debug``.
+traceback; so does a usage error (click's 2 would read as "changes" under
+``plan --detailed-exitcode``); an interrupt exits 130; anything else is a bug, shown with a
+traceback only under ``--debug``.
+
+The terminal is taken as it is: output that its encoding cannot hold (the tool's own em dash
+and emoji on a cp932 console or in a redirected file) is written with a close ASCII stand-in
+rather than crashing, and a reader that goes away (``plan | head``) ends the run quietly.
+Colour follows ``--no-color``, ``NO_COLOR``, ``FORCE_COLOR`` and ``TERM=dumb``; ``--debug`` and
+``--no-color`` are accepted after the command name too.
 """
 
 from __future__ import annotations
 
+import codecs
 import importlib
+import os
 import sys
 
 import click
@@ -18,6 +27,64 @@ from ainas_provision.i18n import N_, _, ngettext
 
 EXIT_ERROR = 1
 EXIT_INTERRUPTED = 130
+
+# options of the group that a user naturally writes after the command name as well
+GLOBAL_FLAGS = ("--debug", "--no-color")
+
+# every variable the tool reads, for --help (the README lists the same)
+ENVIRONMENT = {
+    "AINAS_TARGET": "the target when --target is not given",
+    "AINAS_LOGIN_ID": "the user to log in as",
+    "AINAS_PASSWORD": "its password",
+    "AINAS_NEW_PASSWORD": "the new password, while the password is still the initial one",
+    "AINAS_CLIENT_CERT": "the client certificate (.pfx/.p12) for HTTPS targets",
+    "AINAS_CLIENT_CERT_PASSWORD": "its password",
+    "AINAS_CA_FILE": "the CA that signed the server (else the system's)",
+    "AINAS_HTTP_TIMEOUT": "seconds to wait for an answer (default 60)",
+    "AINAS_STATE_KEY": "the state's fingerprint key",
+    "AINAS_STATE_KEY_FILE": "a file holding it (else ainas.state.key beside the state)",
+    "AINAS_SECRETS_KEY": "the key of {encrypted: …} values",
+    "AINAS_SECRETS_KEY_FILE": "a file holding it",
+    "NO_COLOR / FORCE_COLOR": "no colour / colour even when not on a terminal",
+}
+
+# the tool's own characters a legacy console encoding (cp932) may lack, and what to write instead
+ASCII_STAND_INS = {
+    "\u2014": "-",  # em dash
+    "\u2013": "-",
+    "\u2026": "...",
+    "\u2192": "->",
+    "\u274c": "[x]",  # ❌
+    "\u26a0": "[!]",  # ⚠
+    "\ufe0f": "",  # emoji variation selector
+    "\u2139": "(i)",  # ℹ
+    "\u2713": "ok",
+}
+
+
+def _stand_in(error: UnicodeError) -> tuple[str, int]:
+    text = error.object[error.start : error.end]
+    return "".join(ASCII_STAND_INS.get(c, "?") for c in text), error.end
+
+
+codecs.register_error("ainas-stand-in", _stand_in)
+
+
+def _tolerant_streams() -> None:
+    """Keep the terminal's encoding, but never fail on a character it lacks."""
+    for stream in (sys.stdout, sys.stderr):
+        encoding = (getattr(stream, "encoding", None) or "").lower().replace("-", "")
+        if hasattr(stream, "reconfigure") and encoding not in ("utf8", "utf_8"):
+            stream.reconfigure(errors="ainas-stand-in")
+
+
+def color_setting(no_color: bool, env=os.environ) -> bool | None:
+    """True/False to force colour on or off, None to let click decide (a terminal or not)."""
+    if no_color or env.get("NO_COLOR") or env.get("TERM") == "dumb":
+        return False
+    if env.get("FORCE_COLOR") not in (None, "", "0"):
+        return True
+    return None
 
 
 # command name -> module in ainas_provision.cli, in the order `--help` lists them; a command's
@@ -68,6 +135,13 @@ SUMMARIES = {
 
 class Group(click.Group):
     """Commands imported when run: ``--help`` lists them from :data:`SUMMARIES`."""
+
+    def make_context(self, info_name, args, parent=None, **extra) -> click.Context:
+        try:
+            return super().make_context(info_name, _hoist(args), parent, **extra)
+        except click.UsageError as exc:
+            exc.exit_code = EXIT_ERROR
+            raise
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return list(COMMANDS)
@@ -121,7 +195,12 @@ class Group(click.Group):
         except KeyboardInterrupt:
             click.echo(_("interrupted"), err=True)
             ctx.exit(EXIT_INTERRUPTED)
+        except click.UsageError as exc:
+            exc.exit_code = EXIT_ERROR
+            raise
         except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
+            raise
+        except BrokenPipeError:  # the reader went away: main() ends quietly
             raise
         except Exception as exc:  # a bug: say so plainly
             debug = (ctx.obj or {}).get("debug", False)
@@ -138,13 +217,48 @@ class Group(click.Group):
             ctx.exit(EXIT_ERROR)
 
 
+def _hoist(args: list[str]) -> list[str]:
+    """``plan --debug`` means ``--debug plan``: move the group's flags before the command (up to
+    a ``--``, after which everything is an argument)."""
+    end = args.index("--") if "--" in args else len(args)
+    flags = [a for a in args[:end] if a in GLOBAL_FLAGS]
+    return flags + [a for a in args[:end] if a not in GLOBAL_FLAGS] + args[end:]
+
+
+def _epilog() -> str:
+    width = max(len(name) for name in ENVIRONMENT)
+    lines = [f"  {name.ljust(width)}  {what}" for name, what in ENVIRONMENT.items()]
+    # \b keeps click from rewrapping a paragraph
+    return "\n\n".join(
+        [
+            "\b\nEnvironment:\n" + "\n".join(lines),
+            "\b\nExit codes:\n  0    success (plan --detailed-exitcode: no changes)\n"
+            "  1    an error, a usage error included\n"
+            "  2    plan --detailed-exitcode: there are changes\n  130  interrupted",
+            "\b\nShell completion (bash; zsh_source, fish_source likewise):\n"
+            '  eval "$(_AINAS_PROVISION_COMPLETE=bash_source ainas-provision)"',
+        ]
+    )
+
+
 HELP = N_("Provision AINAS (OSS申請共同利用システム) from manifests: validate, plan, apply.")
 
 
-@click.group(cls=Group, help=HELP, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    cls=Group,
+    help=HELP,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    epilog=_epilog(),
+)
 @click.version_option(__version__, prog_name="ainas-provision")
 @click.option(
     "--debug", is_flag=True, help=N_("Show debug logs, and a traceback for an unexpected error.")
+)
+@click.option(
+    "--no-color",
+    is_flag=True,
+    help="No colour (also: NO_COLOR set, TERM=dumb; FORCE_COLOR forces it); also after the "
+    "command name, like --debug.",
 )
 @click.option(
     "--lang",
@@ -152,13 +266,14 @@ HELP = N_("Provision AINAS (OSS申請共同利用システム) from manifests: v
     help=N_("Language of messages: ja or en (default: AINAS_LANG, else the locale)."),
 )
 @click.pass_context
-def cli(ctx: click.Context, debug: bool, lang: str | None) -> None:
+def cli(ctx: click.Context, debug: bool, lang: str | None, no_color: bool) -> None:
     # the group's help is HELP, translated by localize()
     import logging  # here, not at the top: `--help` and `--version` never get this far
 
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug
     i18n.set_language(i18n.choose(lang))
+    ctx.color = color_setting(no_color)
     logging.basicConfig(
         level=logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
@@ -203,4 +318,12 @@ def main() -> None:
     localize(cli)
 
     validation.ONE_SHOT_PROCESS = True  # this process ends with the command
-    cli(prog_name="ainas-provision")
+    _tolerant_streams()
+    try:
+        cli(prog_name="ainas-provision")
+    except BrokenPipeError:
+        # nobody reads any more: say nothing (stdout is gone) and keep Python from complaining
+        # about it again at exit
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        sys.exit(EXIT_ERROR)
