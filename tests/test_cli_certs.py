@@ -80,13 +80,25 @@ def test_inspect_json(runner, ca, tmp_path):
     assert certificate["not_after"] == issued.cert.not_valid_after_utc.isoformat()
 
 
-def test_inspect_prompts_for_the_password(runner, ca, tmp_path):
+def test_inspect_prompts_for_the_password(runner, ca, tmp_path, monkeypatch):
+    monkeypatch.setattr("ainas_provision.cli.certs_cmd.on_terminal", lambda: True)
     file = write(tmp_path / "cert.p12", p12(signing_cert(ca=ca)))
     result = runner.invoke(cli, ["certs", "inspect", file], input=PASSWORD + "\n")
     assert result.exit_code == 0, result.output
     assert "PIN/password:" in result.output
     assert PASSWORD not in result.output  # hidden input
     assert "屋号(漢字): 代理人Ａ" in result.stdout
+
+
+def test_inspect_without_a_terminal_says_to_use_password_env(runner, ca, tmp_path):
+    file = write(tmp_path / "cert.p12", p12(signing_cert(ca=ca)))
+    result = runner.invoke(cli, ["certs", "inspect", file], input=PASSWORD + "\n")
+    assert result.exit_code == 1
+    assert (
+        "there is no terminal to ask for the PIN/password on: put it in an environment variable "
+        "and pass --password-env NAME"
+    ) in result.stderr
+    assert "GetPassWarning" not in result.output
 
 
 def test_expired_is_a_warning_line(runner, ca, tmp_path):

@@ -6,6 +6,7 @@ import json
 import os
 import pty
 import re
+import shlex
 import sqlite3
 import subprocess
 import sys
@@ -106,10 +107,12 @@ def test_a_first_plan_writes_nothing_and_plans_against_the_tenant_to_be(quicksta
 
 
 def test_a_saved_plan_creates_what_its_apply_needs(quickstart):
-    saved = run("plan", "quickstart", "--out", "plan.json")
+    saved = run("plan", "quickstart", "--out", "plan.json", "--state", "my state.json")
     assert saved.exit_code == 0, saved.stderr
     assert "created the state key" in saved.stderr
-    applied = run("apply", "quickstart", "--plan", "plan.json")
+    hint = re.search(r"apply it with `ainas-provision ([^`]+)`", saved.stderr).group(1)
+    assert hint == "apply quickstart --plan plan.json --state 'my state.json'"
+    applied = run(*shlex.split(hint))  # as printed
     assert applied.exit_code == 0, applied.stderr
     assert "Apply complete: 6 changes applied." in applied.stdout
 
@@ -315,6 +318,8 @@ def test_lock_timeout_waits_for_the_holder(quickstart):
     result = run("apply", "quickstart", "--auto-approve", "--lock-timeout", "0.3")
     assert result.exit_code == 1
     assert "is locked by" in result.stderr and f"(pid {os.getpid()}, apply)" in result.stderr
+    assert "it was still held after waiting 0.3 s" in result.stderr
+    assert "use --lock-timeout" not in result.stderr  # it was given
     locker.unlock(lock_id)
     assert run("apply", "quickstart", "--auto-approve", "--lock-timeout", "5").exit_code == 0
 

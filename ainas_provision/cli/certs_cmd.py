@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import sys
 from pathlib import Path
 
 import click
@@ -68,8 +69,18 @@ def inspect(file: Path, kind: str | None, password_env: str | None, output_forma
         click.secho(f"warning: {problem.message}", fg="yellow", err=True)
 
 
+def on_terminal() -> bool:
+    return sys.stdin.isatty()
+
+
 def _password(env_name: str | None) -> str:
     if env_name is None:
+        if not on_terminal():  # getpass would read it echoed, with a Python warning
+            raise CertificateError(
+                "no-password",
+                "there is no terminal to ask for the PIN/password on: put it in an environment "
+                "variable and pass --password-env NAME",
+            )
         return click.prompt("PIN/password", hide_input=True, default="", show_default=False)
     if env_name not in os.environ:
         raise CertificateError("no-password", f"--password-env names {env_name}, which is not set")

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from ainas_provision.cli import options
 from ainas_provision.cli.progress import Progress
 from ainas_provision.workflow import run as workflow
 
@@ -45,7 +46,7 @@ def command(
 ) -> None:
     """Write manifests that describe the target, and bind the state to them, so that an existing
     tenant comes under management: `plan` right after shows no changes."""
-    options = workflow.ImportOptions(
+    settings = workflow.ImportOptions(
         out=out, target=target, state_path=state_path, organization_id=organization_id, force=force
     )
     progress: Progress | None = None
@@ -58,7 +59,7 @@ def command(
 
     try:
         imported, state_path = workflow.import_tenant(
-            options, announce=lambda message: click.echo(message, err=True), wrote=wrote
+            settings, announce=lambda message: click.echo(message, err=True), wrote=wrote
         )
     finally:
         if progress is not None:
@@ -69,9 +70,13 @@ def command(
         f"Imported {sites} site{'s' if sites != 1 else ''} and {users} user{'s' if users != 1 else ''} "
         f"into {out}; the state {state_path} binds and manages them."
     )
+    # the plan to run next reaches the same target and state as this import did
+    plan = options.command_line("plan", out, target=target, state=settings.state_path)
     if imported.secrets:
         click.echo(
             f"The write-only secrets are {{env: …}} placeholders ({len(imported.secrets)} variables, "
-            f"e.g. {imported.secrets[0]}): set them, then `ainas-provision plan {out}` shows no "
+            f"e.g. {imported.secrets[0]}): set them, then `{plan}` shows no "
             "changes (and a note for each secret the tool has never written)."
         )
+    else:
+        click.echo(f"`{plan}` shows no changes.")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 
 import click
@@ -95,3 +96,15 @@ def run_options(path, vars_files, target, state_path, sites, rewrite_unknown_sec
         rewrite_unknown_secrets=rewrite_unknown_secrets,
         **more,
     )
+
+
+def command_line(*words, **options) -> str:
+    """A command to suggest, runnable as printed: ``ainas-provision`` and ``words``, then each
+    option given (``target="x"`` -> ``--target x``; a list repeats it; None is left out),
+    quoted for a POSIX shell."""
+    parts = ["ainas-provision", *map(str, words)]
+    for name, value in options.items():
+        for item in value if isinstance(value, list | tuple) else [value]:
+            if item is not None:
+                parts += [f"--{name.replace('_', '-')}", str(item)]
+    return " ".join(shlex.quote(part) for part in parts)

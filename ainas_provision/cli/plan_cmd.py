@@ -63,8 +63,9 @@ def command(
         )
     if out is not None:
         plan.save(out)
-        click.echo(
-            f"Saved the plan to {out}: apply it with `ainas-provision apply --plan {out}`", err=True
+        again = options.command_line(
+            "apply", path, plan=out, target=target, state=state_path, vars=list(vars_files)
         )
+        click.echo(f"Saved the plan to {out}: apply it with `{again}`", err=True)
     if detailed_exitcode and plan.has_changes:
         raise SystemExit(EXIT_CHANGES)

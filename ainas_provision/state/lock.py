@@ -46,7 +46,7 @@ class FileLocker:
                 self._held[info.id] = fd
                 return info.id
             if time.monotonic() >= deadline:
-                raise LockError.held(self.holder_record())
+                raise LockError.held(self.holder_record(), timeout)
             time.sleep(min(0.1, max(0.0, deadline - time.monotonic())))
 
     def unlock(self, lock_id: str) -> None:

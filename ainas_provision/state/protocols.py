@@ -97,12 +97,15 @@ class LockError(AinasProvisionError):
         self.holder = holder
 
     @classmethod
-    def held(cls, holder: LockInfo | None) -> LockError:
+    def held(cls, holder: LockInfo | None, timeout: float = 0.0) -> LockError:
         who = holder.describe() if holder else "a run whose holder record is unreadable"
-        return cls(
-            f"the state is locked by {who}; wait for it to finish, or use --lock-timeout to wait",
-            holder,
+        # --lock-timeout is suggested only to someone who did not give it
+        then = (
+            f"it was still held after waiting {timeout:g} s"
+            if timeout
+            else "wait for it to finish, or use --lock-timeout SECONDS to wait"
         )
+        return cls(f"the state is locked by {who}; {then}", holder)
 
 
 @runtime_checkable

@@ -145,7 +145,7 @@ def test_simultaneous_applies_fail_at_once_naming_the_holder(tmp_path):
             assert event["holder"] == winner and event["waited"] < 5, event
             text = output(directory, pids[event["pid"]])
             assert "error: the state is locked by " in text and f"(pid {winner}, apply)" in text
-            assert "wait for it to finish, or use --lock-timeout to wait" in text
+            assert "wait for it to finish, or use --lock-timeout SECONDS to wait" in text
     assert "Apply complete: 260 changes applied." in output(directory, winners[0])
     assert_state_agrees_with_the_tenant(directory)
     print(
