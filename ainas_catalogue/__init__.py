@@ -27,6 +27,8 @@ Its format (``screens.schema.json``'s ``$defs/override``)::
             add_options: [窓口受取]         # pull-down options seen on the real screen
           review_deadline:
             label: 登録審査開始締切時刻      # the label as the real screen prints it
+          commission_number:
+            warn_inferred: false         # the real screen takes other forms: no warning
       staff_register:
         fields:
           default_menu: {options: [申請データ作成, 申請データ一覧]}  # the whole list, as seen
@@ -78,6 +80,7 @@ class Field:
     format: str | None = None  # a format of the catalogue
     inferred: bool = False  # its character rule is read from an example, not stated
     open: bool = False  # a pull-down whose options are not all known (or the tenant's own)
+    warn_inferred: bool = True  # the override's `warn_inferred: false`: AINAS accepts other forms
     max_length: int | None = None
     source: str = "guide"
     note: str | None = None
@@ -309,6 +312,8 @@ def _with_override(path: str, stamp: int) -> Catalogue:
 def _apply_field(field: Field, change: dict) -> Field:
     if "label" in change:
         field = replace(field, label=change["label"])
+    if "warn_inferred" in change:
+        field = replace(field, warn_inferred=bool(change["warn_inferred"]))
     if "options" in change:
         field = replace(field, options=tuple(Option(v, "observed") for v in change["options"]))
     for value in change.get("add_options", ()):

@@ -41,7 +41,7 @@ EXPECTED = {
         ":6:9: error: certs/expired.p12: the certificate expired on 2021-01-01 (証明書有効期限; not after 2020-12-31T15:00:00+00:00), 2154 days ago: AINAS will not accept it; renew it and use the new .p12 [certificate-validity] (certificate.file)",
     ],
     "commission-number": [
-        ":10:27: error: 記録等事務代行者委託番号 (commission_number) must be exactly 10 digits; '123456789' has 9 [commission-number] (sites.akihabara.registered.commission_number)",
+        ":10:27: warning: 記録等事務代行者委託番号 (commission_number) must be exactly 10 digits; '123456789' has 9 (an inferred rule, not stated by the guide: the guide's one dummy example is 1234567890; if AINAS accepts it, silence this with `warn_inferred: false` under screens.site_register.fields.commission_number in ainas-screens.local.yaml) [commission-number] (sites.akihabara.registered.commission_number)",
     ],
     "date": [
         ":11:15: error: 利用開始日 (start_date) '2026-02-30' is not a day in the calendar [date] (certificate.start_date)",
@@ -74,7 +74,7 @@ EXPECTED = {
         ":9:36: error: 証明書等管理業者名 (certificate_manager_name) must be full-width (全角): half-width space ' ' (U+0020) at character 4 — use '\u3000' (U+3000); write '利活用\u3000一郎' [fullwidth] (sites.akihabara.registered.certificate_manager_name)",
     ],
     "halfwidth-code": [
-        ":8:11: error: 代理人拠点コード (code) '秋葉原' must be half-width letters, digits, '-' or '_' (at most 20): full-width '秋' (U+79CB) at character 1 [halfwidth-code] (sites.akihabara.code)",
+        ":8:11: warning: 代理人拠点コード (code) '秋葉原' must be half-width letters, digits, '-' or '_' (at most 20): full-width '秋' (U+79CB) at character 1 (an inferred rule, not stated by the guide: the guide gives 代理人拠点コード no form; if AINAS accepts it, silence this with `warn_inferred: false` under screens.site_register.fields.site_code in ainas-screens.local.yaml) [halfwidth-code] (sites.akihabara.code)",
     ],
     "halfwidth-id": [
         ":12:24: error: 一括利用者ID (batch_user_id) 'ＡＢＣＤ1234' must be half-width letters and digits only: full-width 'Ａ' (U+FF21 FULLWIDTH LATIN CAPITAL LETTER A) at character 1 — use half-width 'A' [halfwidth-id] (sites.akihabara.registered.batch_account.batch_user_id)",
@@ -84,7 +84,13 @@ EXPECTED = {
     ],
     "katakana-halfwidth": [
         ":8:20: error: 屋号(カナ) (trade_name_kana) must be full-width katakana (全角カナ): half-width katakana 'ﾀ' (U+FF80 HALFWIDTH KATAKANA LETTER TA) at character 1 — use 'タ' (U+30BF), and 7 more such characters; write 'ダイリニンエー' [katakana] (certificate.trade_name_kana)",
-        ":9:33: error: 氏名又は代表者名(カナ) (representative_name_kana) must be full-width katakana (全角カナ): half-width space ' ' (U+0020) at character 5 — use '\u3000' (U+3000); write 'マルマル\u3000マルマル' [katakana] (certificate.representative_name_kana)",
+        ":9:33: warning: 氏名又は代表者名(カナ) (representative_name_kana): half-width space ' ' (U+0020) at character 5; the guide writes the full-width '\u3000' (U+3000) — write 'マルマル\u3000マルマル' (an inferred rule, not stated by the guide: the guide's example マルマル\u3000マルマル has the full-width space; if AINAS accepts it, silence this with `warn_inferred: false` under screens.certificate_update.fields.representative_name_kana in ainas-screens.local.yaml) [kana-space] (certificate.representative_name_kana)",
+    ],
+    "kana-space": [
+        ":9:33: warning: 氏名又は代表者名(カナ) (representative_name_kana): half-width space ' ' (U+0020) at character 5; the guide writes the full-width '\u3000' (U+3000) — write 'マルマル\u3000マルマル' (an inferred rule, not stated by the guide: the guide's example マルマル\u3000マルマル has the full-width space; if AINAS accepts it, silence this with `warn_inferred: false` under screens.certificate_update.fields.representative_name_kana in ainas-screens.local.yaml) [kana-space] (certificate.representative_name_kana)",
+    ],
+    "assumed-option": [
+        ":10:32: warning: 継続検査デフォルト電子車検証更新区分 '代理人事務所等' is an option the start guide never shows (inferred: the guide shows '運輸支局等'); check it on the real screen, and once seen there, record it with `add_options: [代理人事務所等]` under screens.site_register.fields.inspection_ecert_update in ainas-screens.local.yaml [assumed-option] (sites.akihabara.registered.inspection_ecert_update)",
     ],
     "katakana": [
         ":8:23: error: 屋号(カナ) (trade_name_kana) must be full-width katakana (全角カナ): hiragana 'に' (U+306B HIRAGANA LETTER NI) at character 4 — use 'ニ' (U+30CB), and 1 more such character; write 'ダイリニンエー' [katakana] (certificate.trade_name_kana)",
@@ -102,7 +108,7 @@ EXPECTED = {
         ":13:23: error: パスワード (initial_password) of user 'dairi002' does not meet the AINAS password rule (at least 8 half-width characters combining 3 of: digits, upper case, lower case, symbols): it is shorter than 8 characters; it combines 1 of the 4 kinds (lower case); 3 are needed [password] (users.dairi002.initial_password)",
     ],
     "phone": [
-        ":17:17: error: 電話番号 (phone) '0353571317' needs hyphens between its parts, e.g. 03-5357-1317 [phone] (sites.akihabara.kei.batch_account.phone)",
+        ":17:17: warning: 電話番号 (phone) '0353571317' needs hyphens between its parts, e.g. 03-5357-1317 (an inferred rule, not stated by the guide: the guide's examples are 090-1234-5678 and 03-5357-1317; if AINAS accepts it, silence this with `warn_inferred: false` under screens.kei_batch_account_register.fields.phone in ainas-screens.local.yaml) [phone] (sites.akihabara.kei.batch_account.phone)",
     ],
     "postal-code": [
         ":10:17: error: 郵便番号 (postal_code) '1234567' needs its hyphen: '123-4567' [postal-code] (certificate.postal_code)",

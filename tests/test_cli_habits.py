@@ -206,3 +206,55 @@ def test_shell_completion_works_as_documented(tmp_path):
     )
     assert result.returncode == 0
     assert "plain,plan" in result.stdout.decode()
+
+
+# -- smaller things ------------------------------------------------------------------------------
+def test_repeated_errors_are_grouped_with_a_count_and_the_first_places(in_repo):
+    result = run("validate", "examples/bulk-onboarding")  # its variables are not set
+    assert result.exit_code == 1
+    lines = result.stderr.splitlines()
+    assert lines[-1] == "invalid: 300 errors, 0 warnings in 2 files"
+    assert len(lines) < 20, len(lines)
+    assert sum("[secret-env]" in line and ": error: " in line for line in lines) == 3
+    grouped = [line for line in lines if line.startswith("… and 297 more errors [secret-env]")]
+    assert grouped, lines
+    assert "examples/bulk-onboarding/branches.yaml.j2:29:25 (row 4)" in grouped[0]
+    assert grouped[0].endswith("(--format json lists every one)")
+    full = run("validate", "examples/bulk-onboarding", "--format", "json")
+    assert len(__import__("json").loads(full.stdout)["diagnostics"]) == 300
+
+
+def test_a_tab_in_the_indentation_is_explained(tmp_path):
+    (tmp_path / "ainas.yaml").write_text('version: 1\norganization:\n\tid: "1"\n', encoding="utf-8")
+    result = run("validate", str(tmp_path / "ainas.yaml"))
+    assert result.exit_code == 1
+    assert ":3:1: error: YAML syntax error: " in result.stderr
+    assert (
+        "this line has a tab character (U+0009); YAML indents with spaces only — replace the tab "
+        "with spaces" in result.stderr
+    )
+
+
+def test_sandbox_init_refuses_a_manifest_directory(quickstart):
+    result = run("sandbox", "init", "quickstart")
+    assert result.exit_code == 1
+    assert "quickstart holds manifests (ainas.yaml…)" in result.stderr
+    assert not (quickstart / "ca.pem").exists()
+
+
+def test_rehearsal_directory_is_ignored_by_git():
+    ignored = (REPO / ".gitignore").read_text(encoding="utf-8").split()
+    assert "rehearsal/" in ignored
+
+
+def test_one_deletion_is_singular(quickstart):
+    assert run("apply", "quickstart", "--auto-approve").exit_code == 0
+    text = (quickstart / "ainas.yaml").read_text(encoding="utf-8")
+    users = text.index("\nusers:")
+    (quickstart / "ainas.yaml").write_text(
+        text[:users] + text[users:].replace("  dairi002:", "  dairi002x:", 1), encoding="utf-8"
+    )
+    result = run("plan", "quickstart")
+    assert "this plan deletes 1 resource and policy.max_deletes is 0" in result.stderr, (
+        result.stderr
+    )

@@ -38,3 +38,18 @@ def test_a_huge_value_is_explained_by_its_first_bad_character_in_little_memory(
     assert first in explanation.message
     assert "more such" not in explanation.message and "write '" not in explanation.message
     assert len(explanation.message) < 300
+
+
+@pytest.mark.parametrize("dash", ["-", "－", "—", "―", "‐", "−"])
+def test_a_dash_in_a_kana_field_asks_for_the_long_vowel_mark(dash):
+    explanation = katakana(f"ダイリニン{dash}エ", "屋号(カナ) (trade_name_kana)", KATAKANA)
+    assert "(did you mean the long-vowel mark 'ー' (U+30FC)?)" in explanation.message
+    assert explanation.message.endswith("write 'ダイリニンーエ'")
+    assert explanation.index == 5
+
+
+def test_a_half_width_space_is_allowed_in_kana_by_the_schema():
+    # the guide writes the full-width space; the half-width one is an inferred-rule warning
+    import re
+
+    assert re.fullmatch(KATAKANA["pattern"], "マルマル マルマル")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from ainas_provision.validation.rules import RULES
 
-STAGES = ["load", "schema", "manifest", "secrets", "certificate"]
+STAGES = ["load", "schema", "inferred", "manifest", "secrets", "certificate"]
 
 
 def table() -> str:

@@ -45,6 +45,7 @@ ENVIRONMENT = {
     "AINAS_STATE_KEY_FILE": "a file holding it (else ainas.state.key beside the state)",
     "AINAS_SECRETS_KEY": "the key of {encrypted: …} values",
     "AINAS_SECRETS_KEY_FILE": "a file holding it",
+    "AINAS_SCREENS_FILE": "the screen catalogue's override (else ainas-screens.local.yaml)",
     "NO_COLOR / FORCE_COLOR": "no colour / colour even when not on a terminal",
 }
 

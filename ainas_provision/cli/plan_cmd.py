@@ -56,7 +56,8 @@ def command(
         raise SystemExit(1)
     if len(plan.deletions) > plan.max_deletes:
         click.secho(
-            f"Warning: this plan deletes {len(plan.deletions)} resources and policy.max_deletes is "
+            f"Warning: this plan deletes {len(plan.deletions)} "
+            f"resource{'' if len(plan.deletions) == 1 else 's'} and policy.max_deletes is "
             f"{plan.max_deletes}: apply will need --allow-deletes {len(plan.deletions)}",
             fg="yellow",
             err=True,

@@ -2,16 +2,53 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import click
 
 from ainas_provision.diagnostics import Diagnostic
 from ainas_provision.i18n import _, ngettext
 
+# a rule reported more often than this is shown by its first few, then a count and places:
+# fifty branches without their variables would print hundreds of lines of one mistake
+GROUP_AFTER = 10
+SHOWN = 3
+PLACES = 5
+
 
 def print_diagnostics(diagnostics: list[Diagnostic]) -> None:
+    counts = Counter((d.rule, d.severity) for d in diagnostics)
+    shown: Counter = Counter()
+    held: dict[tuple, list[Diagnostic]] = {}
     for diagnostic in diagnostics:
-        color = "red" if diagnostic.is_error else "yellow"
-        click.secho(str(diagnostic), fg=color, err=True)
+        group = (diagnostic.rule, diagnostic.severity)
+        if counts[group] > GROUP_AFTER and shown[group] >= SHOWN:
+            held.setdefault(group, []).append(diagnostic)
+            continue
+        shown[group] += 1
+        click.secho(str(diagnostic), fg=_color(diagnostic), err=True)
+    for (rule, severity), rest in held.items():
+        places = ", ".join(_place(d) for d in rest[:PLACES] if d.mark)
+        more = ", …" if len(rest) > PLACES else ""
+        click.secho(
+            f"… and {len(rest)} more {severity.value}{'' if len(rest) == 1 else 's'} [{rule}] "
+            "like these, at "
+            f"{places}{more} (--format json lists every one)",
+            fg=_color(rest[0]),
+            err=True,
+        )
+
+
+def _place(diagnostic: Diagnostic) -> str:
+    """file:line:col, with the data row of a template line (the same line for every row)."""
+    note = diagnostic.mark.note or ""
+    if note.startswith("rendered from row "):
+        return f"{diagnostic.mark} ({note.removeprefix('rendered from ').split(' of ')[0]})"
+    return str(diagnostic.mark)
+
+
+def _color(diagnostic: Diagnostic) -> str:
+    return "red" if diagnostic.is_error else "yellow"
 
 
 def summary_line(result) -> str:

@@ -39,6 +39,16 @@ def command() -> None:
 def init_command(directory: Path, organization_id: str, name: str, force: bool) -> None:
     """Create a sandbox in DIRECTORY: CA, server and client certificates, a tenant with three
     admins, and its 利用登録通知書."""
+    manifests = sorted(
+        p.name for pattern in ("*.yaml", "*.yml", "*.yaml.j2") for p in directory.glob(pattern)
+    )
+    if manifests:
+        # its private keys and the client certificate would sit beside manifests kept in git
+        raise AinasProvisionError(
+            f"{directory} holds manifests ({manifests[0]}…): a sandbox keeps private keys and "
+            "certificates that do not belong beside them; create it in a directory of its own, "
+            "e.g. `ainas-provision sandbox init rehearsal`"
+        )
     try:
         files = sandbox_init.init_sandbox(
             directory, organization_id=organization_id, name=name, force=force

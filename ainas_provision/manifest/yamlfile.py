@@ -209,7 +209,7 @@ def parse_yaml(text: str, make_mark: MarkFactory):
         try:
             node = loader.get_single_node()
         except yaml.MarkedYAMLError as exc:
-            raise _syntax_problem(exc, make_mark) from None
+            raise _syntax_problem(exc, make_mark, text) from None
         except yaml.YAMLError as exc:  # pragma: no cover - libyaml reports unmarked errors rarely
             raise YamlProblem("yaml-syntax", f"YAML syntax error: {exc}", make_mark(0, 0)) from None
         if node is None:
@@ -225,7 +225,20 @@ def parse_yaml(text: str, make_mark: MarkFactory):
         loader.dispose()
 
 
-def _syntax_problem(exc: yaml.MarkedYAMLError, make_mark: MarkFactory) -> YamlProblem:
+def _tab_at(text: str | None, mark) -> bool:
+    """Whether the error points at a tab (libyaml's message does not name the character)."""
+    if text is None or mark is None:
+        return False
+    lines = text.splitlines()
+    if mark.line >= len(lines):
+        return False
+    line = lines[mark.line]
+    return "\t" in line[: mark.column + 1]
+
+
+def _syntax_problem(
+    exc: yaml.MarkedYAMLError, make_mark: MarkFactory, text_source: str | None = None
+) -> YamlProblem:
     mark = exc.problem_mark or exc.context_mark
     place = make_mark(mark.line, mark.column) if mark else make_mark(0, 0)
     parts = [p for p in (exc.context, exc.problem) if p]
@@ -238,6 +251,12 @@ def _syntax_problem(exc: yaml.MarkedYAMLError, make_mark: MarkFactory) -> YamlPr
         text = f"YAML syntax error: {text}"
     if exc.context_mark and exc.problem_mark and exc.context_mark.line != exc.problem_mark.line:
         text += f" (the construct starts at line {exc.context_mark.line + 1})"
+    if rule == "yaml-syntax" and _tab_at(text_source, mark):
+        # editors hide it: YAML forbids tabs for indentation (and after a key, before a value)
+        text += (
+            ": this line has a tab character (U+0009); YAML indents with spaces only — "
+            "replace the tab with spaces (set the editor to insert spaces)"
+        )
     return YamlProblem(rule, text, place)
 
 

@@ -27,7 +27,7 @@ from ainas_provision.manifest.marks import Mark, MarkedMap, key_mark_of
 from ainas_provision.manifest.merge import merge
 from ainas_provision.secrets.crypto import SecretsKeyError, load_key, make_decryptor
 from ainas_provision.secrets.values import Secret
-from ainas_provision.validation.rules import references
+from ainas_provision.validation.rules import inferred, references
 from ainas_provision.validation.rules.certificate import CertificateCheck
 from ainas_provision.validation.rules.certificate import check as check_certificate
 from ainas_provision.validation.rules.secrets import resolve_all
@@ -166,6 +166,10 @@ def validate(
         )
 
 
+def _directory(path: Path) -> Path:
+    return path if path.is_dir() else path.parent
+
+
 def _validate(path, *, vars_files, env, decrypt, resolve_secrets, now, cache) -> Validation:
     result = Validation(path)
     if cache is not None:
@@ -187,6 +191,9 @@ def _validate(path, *, vars_files, env, decrypt, resolve_secrets, now, cache) ->
         result.merged, result.origin = merged, origin
         result.diagnostics.extend(conflicts)
         result.diagnostics.extend(references.check(merged))
+        result.diagnostics.extend(
+            inferred.check(merged, _directory(path), os.environ if env is None else env)
+        )
         if resolve_secrets:
             key_problem = None
             if decrypt is None:

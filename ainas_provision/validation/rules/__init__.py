@@ -3,6 +3,7 @@
 from ainas_provision.validation.rules import (  # noqa: F401  (registration)
     certificate,
     formats,
+    inferred,
     loading,
     passwords,
     references,

@@ -76,7 +76,11 @@ def postal_code(value, label, schema) -> Explanation:
     return _explain_form(value, label, N_("NNN-NNNN with half-width digits, e.g. 123-4567"))
 
 
-@explainer("commission-number", "記録等事務代行者委託番号 is 10 half-width digits")
+@explainer(
+    "commission-number",
+    "記録等事務代行者委託番号 is 10 half-width digits (inferred: warning)",
+    "inferred",
+)
 def commission_number(value, label, schema) -> Explanation:
     if isinstance(value, str) and value.isascii() and value.isdigit():
         return Explanation(
@@ -109,7 +113,11 @@ def halfwidth_id(value, label, schema) -> Explanation:
     return _explain_form(value, label, N_("half-width letters and digits only"))
 
 
-@explainer("halfwidth-code", "代理人拠点コード is half-width letters, digits, '-' and '_'")
+@explainer(
+    "halfwidth-code",
+    "代理人拠点コード is half-width letters, digits, '-' and '_' (inferred: warning)",
+    "inferred",
+)
 def halfwidth_code(value, label, schema) -> Explanation:
     return _explain_form(
         value, label, N_("half-width letters, digits, '-' or '_' (at most 20)"), _code_char
@@ -125,7 +133,11 @@ def digits(value, label, schema) -> Explanation:
     return _explain_form(value, label, N_("half-width digits"))
 
 
-@explainer("phone", "電話番号 is half-width digits with hyphens (03-5357-1317)")
+@explainer(
+    "phone",
+    "電話番号 is half-width digits with hyphens, 03-5357-1317 (inferred: warning)",
+    "inferred",
+)
 def phone(value, label, schema) -> Explanation:
     if isinstance(value, str) and value.isascii() and value.isdigit():
         return Explanation(

@@ -14,6 +14,10 @@ from ainas_provision.validation.rules.registry import Explanation, explainer
 # (naming every character of it took over a gigabyte).
 EXPLAINED_LENGTH = 1000
 
+# dashes typed where a カナ field wants the long-vowel mark ー: hyphen-minus, full-width
+# hyphen-minus, em dash, en dash, hyphen, horizontal bar, minus sign
+DASHES = frozenset("-－—–‐―−")
+
 
 def bad_characters(pattern: str, value: str) -> list[int]:
     """Indexes of the characters of ``value`` outside the character class of an anchored
@@ -40,7 +44,9 @@ def _offenders(value: str, bad: list[int], convert) -> tuple[str, int]:
         character=chars.describe(ch), position=first + 1
     )
     fix = convert(ch)
-    if fix:
+    if fix and ch in DASHES:  # a guess: a dash typed for the long-vowel mark
+        text += f" (did you mean the long-vowel mark 'ー' ({chars.code_point(fix)})?)"
+    elif fix:
         text += _(" — use '{fix}' ({code_point})").format(fix=fix, code_point=chars.code_point(fix))
     if len(bad) > 1:
         more = ngettext(
@@ -78,4 +84,8 @@ def fullwidth(value, label, schema) -> Explanation:
 
 @explainer("katakana", "カナ fields take full-width katakana and full-width spaces only")
 def katakana(value, label, schema) -> Explanation:
-    return _explain(value, label, schema, N_("full-width katakana (全角カナ)"), chars.to_katakana)
+    return _explain(value, label, schema, N_("full-width katakana (全角カナ)"), _to_katakana)
+
+
+def _to_katakana(ch: str) -> str | None:
+    return "ー" if ch in DASHES else chars.to_katakana(ch)
