@@ -141,16 +141,44 @@ def test_ci_example_commands_run_against_the_sandbox(name, repository, request):
 def test_pre_commit_hook_runs_its_entry_with_its_args(tmp_path):
     hooks = yaml.safe_load((REPO / ".pre-commit-hooks.yaml").read_text(encoding="utf-8"))
     hook = next(h for h in hooks if h["id"] == "ainas-validate")
-    copy_example("quickstart", tmp_path / "repo")
-    shutil.rmtree(tmp_path / "repo" / "secrets")  # a hook runs without secrets
+    manifests = copy_example("quickstart", tmp_path / "repo" / "manifests")
+    shutil.rmtree(manifests / "secrets")  # a hook runs without secrets
+    # a manifest repository holds other YAML files: the hook reads only the manifests
+    (tmp_path / "repo" / ".github" / "workflows").mkdir(parents=True)
+    shutil.copy(
+        REPO / "examples" / "ci" / "github-actions.yml", tmp_path / "repo" / ".github" / "workflows"
+    )
+    (tmp_path / "repo" / ".pre-commit-config.yaml").write_text("repos: []\n", encoding="utf-8")
+    assert re.match(hook["files"], "manifests/ainas.yaml")
+    assert not re.match(hook["files"], ".github/workflows/github-actions.yml")
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
     line = " ".join([hook["entry"], *map(shlex.quote, hook["args"])])
     result = sh(line, tmp_path / "repo", env)
     assert result.returncode == 0, result.stderr
-    broken = tmp_path / "repo" / "ainas.yaml"
+    broken = manifests / "ainas.yaml"
     broken.write_text(
         broken.read_text(encoding="utf-8").replace("postal_code: 123-4567", "postal_code: 1234567"),
         encoding="utf-8",
     )
     result = sh(line, tmp_path / "repo", env)
     assert result.returncode == 1 and "postal_code" in result.stderr
+
+
+@pytest.mark.parametrize("name", ["github-actions.yml", "gitlab-ci.yml"])
+def test_ci_examples_install_a_pinned_commit_and_never_hide_a_failed_state_push(name):
+    text = (REPO / "examples" / "ci" / name).read_text(encoding="utf-8")
+    assert 'AINAS_PROVISION: "git+https://github.com/<owner>/ainas-provision@<commit>"' in text
+    assert 'pip install "ainas-provision @ $AINAS_PROVISION"' in text
+    assert "pip install ainas-provision\n" not in text
+    assert "|| echo" not in text
+    assert "after_script:" not in text  # its failures pass unnoticed in GitLab
+
+
+def test_readme_pre_commit_snippet_matches_the_hook():
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    snippet = readme.split("**pre-commit**", 1)[1].split("```yaml\n", 1)[1].split("```", 1)[0]
+    config = yaml.safe_load(snippet)
+    hook = config["repos"][0]["hooks"][0]
+    assert config["repos"][0]["rev"] == "<commit>"  # no tag exists: pin a commit
+    hooks = yaml.safe_load((REPO / ".pre-commit-hooks.yaml").read_text(encoding="utf-8"))
+    assert hook["id"] in {h["id"] for h in hooks}
