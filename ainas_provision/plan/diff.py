@@ -10,6 +10,7 @@ are plan errors: the plan is refused before anything is sent.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -34,6 +35,15 @@ class DiffOptions:
     new_password: Secret | None = None  # for a forced password change
     rewrite_unknown_secrets: bool = False  # write secrets the tool never wrote
     target: dict = field(default_factory=dict)
+    # the day of entry in Japan: 利用開始日 when the manifests leave it out (入力当日の日付)
+    today: dt.date = field(default_factory=lambda: today_in_japan())
+
+
+JAPAN = dt.timezone(dt.timedelta(hours=9), "JST")
+
+
+def today_in_japan() -> dt.date:
+    return dt.datetime.now(JAPAN).date()
 
 
 def _norm(value):
@@ -176,11 +186,16 @@ class _Differ:
             {"password": self.secret_fp("certificate", "password", password)} if password else {}
         )
         typed = {name: cert.fields.get(name) for name in kinds.CERTIFICATE_TYPED}
+        stated_start = typed.pop("start_date")
         password_field = FieldChange(
             "password", kinds.CERTIFICATE.field("password").label, None, SENSITIVE, True
         )
         if matching and matching[-1] is latest:
+            if stated_start is not None:  # left out: the registration's own date stays
+                typed["start_date"] = stated_start
             changes = _field_changes(kinds.CERTIFICATE, typed, latest.fields)
+            if any(c.name == "start_date" for c in changes):
+                self._start_date_note(stated_start, None)
             if changes:
                 self.add(
                     Change(
@@ -205,6 +220,9 @@ class _Differ:
         ]
         if latest is not None:
             read[-1].old = latest.fields.get("expiry_date")
+        # 利用開始日 is the day of entry: left out, it is today (Japan time), never the old one's
+        typed["start_date"] = stated_start or self.options.today.isoformat()
+        self._start_date_note(stated_start, latest)
         typed_fields = [
             FieldChange(name, kinds.CERTIFICATE.field(name).label, None, value)
             for name, value in typed.items()
@@ -221,6 +239,17 @@ class _Differ:
                 f"renew: the certificate in force expires {latest.fields.get('expiry_date')}, "
                 f"the new one expires {info.expiry_date.isoformat()}; the old registration stays listed"
             )
+            in_force = latest.fields.get("expiry_date")
+            if in_force and info.expiry_date.isoformat() < in_force:
+                self.notes.append(
+                    Note(
+                        "warning",
+                        "certificate",
+                        f"the new certificate expires {info.expiry_date.isoformat()}, earlier than "
+                        f"the one in force ({in_force}): check that certificate.file is the newer "
+                        "certificate",
+                    )
+                )
         self.add(
             Change(
                 action,
@@ -230,6 +259,28 @@ class _Differ:
                 payload={"type": cert.fields.get("type"), **typed, "fingerprint": fingerprint},
                 secrets=secrets,
                 note=note,
+            )
+        )
+
+    def _start_date_note(self, stated: str | None, latest) -> None:
+        """A 利用開始日 other than the day of entry is a warning (the guide: 入力当日の日付)."""
+        today = self.options.today.isoformat()
+        if stated is None or stated == today:
+            return
+        old = latest.fields.get("start_date") if latest is not None else None
+        again = (
+            "; it is the start date of the certificate in force: a renewal is entered on "
+            "the day of renewal"
+            if stated == old
+            else ""
+        )
+        self.notes.append(
+            Note(
+                "warning",
+                "certificate",
+                f"利用開始日 (start_date) is {stated}, not the day of entry ({today}, Japan time), "
+                f"which the start guide asks for{again}; leave start_date out and the day of "
+                "entry is entered",
             )
         )
 

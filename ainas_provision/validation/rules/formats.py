@@ -166,6 +166,14 @@ def date(value, label, schema) -> Explanation:
             return Explanation(
                 _("{label} '{value}' is not a day in the calendar").format(label=label, value=value)
             )
+    if isinstance(value, str):
+        # the guide's own form, 2018/09/10 (also 2018.9.10, 2018年9月10日): say what to write
+        parts = re.fullmatch(r"([0-9]{4})\s*[/.年]\s*([0-9]{1,2})\s*[/.月]\s*([0-9]{1,2})日?", value)
+        if parts:
+            year, month, day = (int(p) for p in parts.groups())
+            return Explanation(
+                f"{label} '{value}' must be written YYYY-MM-DD: write '{year:04d}-{month:02d}-{day:02d}'"
+            )
     return _explain_form(value, label, N_("a date YYYY-MM-DD, e.g. 2026-12-01"))
 
 
