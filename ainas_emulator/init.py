@@ -45,6 +45,8 @@ CORPORATE_FIELDS = {
     "registry_office": "東京法務局",
 }
 
+JAPAN = dt.timezone(dt.timedelta(hours=9), "JST")  # dates are shown in Japan time
+
 
 @dataclass(frozen=True)
 class Tenant:
@@ -128,7 +130,7 @@ def _write_signing_certificates(directory: Path, trade_name: str) -> str:
             f"  屋号(漢字): {fields['trade_name']}\n"
             f"  氏名又は代表者名(漢字): {fields['representative_name']}\n"
             f"  住所: {fields['address']}\n"
-            f"  有効期限: {end.date().isoformat()}\n"
+            f"  有効期限: {end.astimezone(JAPAN).date().isoformat()}\n"  # as AINAS shows it
         )
     note = (
         "デモ用の電子証明書 (demo signing certificates for the sandbox; not valid anywhere else)\n\n"

@@ -171,6 +171,9 @@ EXPECTED = {
         "/branches.yaml.j2:5:1: error: no column 'nmae' in tests/fixtures/broken/template-undefined/branches.csv — did you mean 'name'? [template-undefined]"
         "\n    note: while rendering row 1 of tests/fixtures/broken/template-undefined/branches.csv (line 2, code: SJK01)",
     ],
+    "user-is-admin": [
+        ":7:3: error: user 'abcde' has the ログインID of an admin (管理者, at tests/fixtures/broken/user-is-admin.yaml:13:3): ログインIDs are unique in AINAS, and admins are the association's — give the user another ログインID [user-is-admin] (users.abcde)",
+    ],
     "vars-file": [
         "/branches.csv:3:1: error: row 2 of tests/fixtures/broken/vars-file/branches.csv has 2 values; the header has 3 columns (code, name, short_name) [vars-file] (vars.branches)",
         "/organization.yaml:6:12: error: data file tests/fixtures/broken/vars-file/data/regions.json does not exist [vars-file] (vars.regions)",

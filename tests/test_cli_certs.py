@@ -149,3 +149,11 @@ def test_password_variable_not_set(runner, ca, tmp_path):
     result = runner.invoke(cli, ["certs", "inspect", file, "--password-env", "NO_SUCH_PIN"])
     assert result.exit_code == 1
     assert result.stderr == "error: --password-env names NO_SUCH_PIN, which is not set\n"
+
+
+def test_inspect_prints_validity_in_japan_time(runner, ca, tmp_path):
+    file = write(tmp_path / "cert.p12", p12(signing_cert(ca=ca)))
+    result = runner.invoke(cli, ["certs", "inspect", file, "--password-env", "CERT_PIN"])
+    assert result.exit_code == 0, result.output
+    valid = next(line for line in result.stdout.splitlines() if line.startswith("valid: "))
+    assert valid.count("+09:00") == 2, valid

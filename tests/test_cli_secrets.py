@@ -72,12 +72,12 @@ def test_encrypt_strips_one_newline_only(keyed):
 
 def test_encrypt_takes_no_value_argument(keyed):
     result = keyed.invoke(cli, ["secrets", "encrypt", "--path", FIELD, CANARY])
-    assert result.exit_code == 2  # usage error: the value comes from stdin only
+    assert result.exit_code == 1  # a usage error (1, never 2): the value comes from stdin only
 
 
 def test_encrypt_empty_value(keyed):
     result = keyed.invoke(cli, ["secrets", "encrypt", "--path", FIELD], input="\n")
-    assert result.exit_code == 2
+    assert result.exit_code == 1
     assert "empty" in result.stderr
 
 

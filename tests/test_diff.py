@@ -342,6 +342,26 @@ def test_forced_password_change_is_the_only_step(tmp_path):
     assert plan.incomplete
 
 
+def test_a_weak_new_password_is_refused_at_plan_time(tmp_path):
+    from ainas_provision.secrets.values import Secret
+
+    session = Session("abcde", "管理者", None, must_change_password=True)
+    plan = diff(
+        desired(tmp_path, SITE),
+        current(session=session),
+        State(),
+        FP,
+        DiffOptions(new_password=Secret("zqzqzq", "AINAS_NEW_PASSWORD")),
+    )
+    assert plan.changes == []
+    [error] = plan.errors
+    assert error.startswith(
+        "the new password (AINAS_NEW_PASSWORD) does not meet the AINAS password rule"
+    )
+    assert "shorter than 8 characters" in error and "set AINAS_NEW_PASSWORD" in error
+    assert "zqzqzq" not in error
+
+
 def test_markdown_stays_under_the_comment_limit(tmp_path):
     many = "sites:\n" + "".join(
         f"  s{i:04d}: {{name: 事務所{''.join(chr(0xFF10 + int(c)) for c in str(i))}, short_name: 事務所}}\n"

@@ -69,6 +69,10 @@ def inspect(file: Path, kind: str | None, password_env: str | None, output_forma
         click.secho(f"warning: {problem.message}", fg="yellow", err=True)
 
 
+def _japan(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.timezone(dt.timedelta(hours=9))).isoformat()
+
+
 def on_terminal() -> bool:
     return sys.stdin.isatty()
 
@@ -106,7 +110,8 @@ def _text(info: CertificateInfo) -> str:
         ("subject", info.subject),
         ("issuer", info.issuer),
         ("serial", info.serial_number),
-        ("valid", f"{info.not_before.isoformat()} .. {info.not_after.isoformat()}"),
+        # in Japan time, as AINAS and the 証明書有効期限 above show dates
+        ("valid", f"{_japan(info.not_before)} .. {_japan(info.not_after)}"),
         ("SHA-256", info.fingerprint_sha256),
     ]
     return "\n".join(f"{label}: {value}" for label, value in lines)

@@ -22,6 +22,7 @@ from ainas_provision.plan.plan import Plan
 from ainas_provision.secrets.values import Secret
 from ainas_provision.state.model import State
 from ainas_provision.targets.base import CurrentState, LiveResource
+from ainas_provision.validation.rules.passwords import password_problem
 
 Fingerprint = Callable[[str, str, str], str]
 
@@ -124,6 +125,13 @@ class _Differ:
                 f"the password of {session.login_id} is still the initial one, and AINAS allows "
                 "nothing else until it is changed: set AINAS_NEW_PASSWORD (or connection.new_password)"
                 " to the new password"
+            )
+            return
+        problem = password_problem(secret.reveal()) if hasattr(secret, "reveal") else None
+        if problem:  # refused at plan time, not half-way through an apply
+            self.errors.append(
+                f"the new password ({secret.source}) {problem}; set AINAS_NEW_PASSWORD to one "
+                "that AINAS accepts"
             )
             return
         self.add(

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import os
 import tempfile
 from collections.abc import Callable, Mapping
@@ -23,6 +24,7 @@ from ainas_provision.state.model import State
 from ainas_provision.targets.base import Backend
 
 DEFAULT_SANDBOX = "ainas.sandbox.sqlite"
+JAPAN = dt.timezone(dt.timedelta(hours=9), "JST")
 # [project decision] the admin a new embedded-sandbox tenant gets when the manifests list none
 DEFAULT_ADMIN = ("kanri", "管理者")
 
@@ -115,7 +117,29 @@ def open_backend(
         return _open_sandbox(target, desired, env, announce, create_tenant, dry_run)
     from ainas_provision.targets.https.backend import open_https  # the HTTP client, only when used
 
-    return open_https(target, desired, env, parallelism=parallelism)
+    backend = open_https(target, desired, env, parallelism=parallelism)
+    days = desired.policy.cert_expiry_warning_days if desired is not None else 60
+    warning = client_cert_expiry_warning(backend.tls, days)
+    if warning:
+        announce(warning)
+    return backend
+
+
+def client_cert_expiry_warning(tls, days: int, now: dt.datetime | None = None) -> str | None:
+    """The client certificate (AINAS_CLIENT_CERT) expiring within ``days``: said ahead, like
+    the signing certificate's, since AINAS cannot be reached at all once it has expired."""
+    if tls.not_after is None:
+        return None
+    now = now or dt.datetime.now(dt.UTC)
+    left = tls.not_after - now
+    if left > dt.timedelta(days=days):
+        return None
+    expires = tls.not_after.astimezone(JAPAN).date().isoformat()
+    return (
+        f"warning: the client certificate {tls.certificate} ({tls.subject}) expires on {expires} "
+        f"(Japan time), in {left.days} day{'' if left.days == 1 else 's'} (warning within {days} "
+        "days): ask the association for the renewed クライアント証明書 in time"
+    )
 
 
 def _open_sandbox(

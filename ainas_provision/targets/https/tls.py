@@ -39,6 +39,7 @@ class ClientTls:
     certificate: Path
     subject: str  # the client certificate's CN, e.g. oss-ainas-agt-1
     issuer: str  # its issuer's CN, e.g. oss-ainasCA
+    not_after: dt.datetime | None = None  # when it expires (a warning ahead of it)
 
 
 def _common_name(name: x509.Name) -> str:
@@ -97,7 +98,13 @@ def client_tls(connection: Connection) -> ClientTls:
         context.load_default_certs()
     chain = [cert, *(c.certificate for c in loaded.additional_certs)]
     _load_key(context, loaded.key, chain, where)
-    return ClientTls(context, path, _common_name(cert.subject), _common_name(cert.issuer))
+    return ClientTls(
+        context,
+        path,
+        _common_name(cert.subject),
+        _common_name(cert.issuer),
+        cert.not_valid_after_utc,
+    )
 
 
 def _load_key(context: ssl.SSLContext, key, chain: list[x509.Certificate], where: str) -> None:

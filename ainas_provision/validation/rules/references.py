@@ -17,6 +17,7 @@ register(
     "manifest",
 )
 register("site-code-unique", "two sites never share a 代理人拠点コード", "manifest")
+register("user-is-admin", "a user's ログインID is not one of the admins'", "manifest")
 register("site-name-unique", "two sites sharing a 代理人拠点名 are reported (warning)", "manifest")
 register("duplicate-definition", "a site, user or section is defined in one place only", "load")
 
@@ -46,10 +47,22 @@ def check(merged: MarkedMap) -> list[Diagnostic]:
         )
     sites = _mapping(merged.get("sites")) or {}
     users = _mapping(merged.get("users")) or {}
+    admins = _mapping(merged.get("admins")) or {}
     for login_id, user in users.items():
         user = _mapping(user)
         if user is None:
             continue
+        if login_id in admins:
+            out.append(
+                Diagnostic(
+                    key_mark_of(users, login_id),
+                    f"user '{login_id}' has the ログインID of an admin (管理者, at "
+                    f"{key_mark_of(admins, login_id)}): ログインIDs are unique in AINAS, and admins "
+                    "are the association's — give the user another ログインID",
+                    "user-is-admin",
+                    f"users.{login_id}",
+                )
+            )
         site = user.get("site")
         if isinstance(site, str) and site not in sites:
             close = difflib.get_close_matches(site, [str(s) for s in sites], n=1)
