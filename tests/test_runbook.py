@@ -159,7 +159,9 @@ def test_a_confirmed_step_is_recorded_at_once_with_who_and_when(workspace):
         "batch_account.akihabara",
     }
     assert progress["from_serial"] == 0 and progress["serial"] == 3
-    assert [a for a, s in progress["steps"].items() if s["status"] == "done"] == QUICKSTART_STEPS[:3]
+    assert [a for a, s in progress["steps"].items() if s["status"] == "done"] == QUICKSTART_STEPS[
+        :3
+    ]
     assert progress["steps"]["site.akihabara"]["answers"] == {"site_id": SITE_ID}
     assert_files_clean(workspace)
 
@@ -458,7 +460,9 @@ def test_the_server_answers_its_token_and_address_only(workspace):
             revealed = client.post(base + "api/secret", json=secret)
             assert revealed.json() == {"value": CANARIES["RB_BATCH"]}
             assert revealed.headers["cache-control"] == "no-store"
-            unknown = client.post(base + "api/secret", json={"step": "site.akihabara", "field": "x"})
+            unknown = client.post(
+                base + "api/secret", json={"step": "site.akihabara", "field": "x"}
+            )
             assert unknown.status_code == 409
         # nothing listens on another address
         with pytest.raises(httpx.ConnectError), httpx.Client() as client:

@@ -168,7 +168,9 @@ def date(value, label, schema) -> Explanation:
             )
     if isinstance(value, str):
         # the guide's own form, 2018/09/10 (also 2018.9.10, 2018年9月10日): say what to write
-        parts = re.fullmatch(r"([0-9]{4})\s*[/.年]\s*([0-9]{1,2})\s*[/.月]\s*([0-9]{1,2})日?", value)
+        parts = re.fullmatch(
+            r"([0-9]{4})\s*[/.年]\s*([0-9]{1,2})\s*[/.月]\s*([0-9]{1,2})日?", value
+        )
         if parts:
             year, month, day = (int(p) for p in parts.groups())
             return Explanation(
