@@ -283,3 +283,29 @@ def test_a_tenant_of_another_organization_is_refused_before_anything_is_read(fil
     ) in result.stderr
     assert "backend calls: organization_id 1" in result.stderr  # nothing was read
     assert rows(files) == before
+
+
+def test_the_same_tenant_under_another_spelling_of_its_url_is_recognised(files, manifests):
+    """The state records the tenant by its 代理人組織ID: https://localhost:PORT/ is the tenant
+    that https://127.0.0.1:PORT was, not another target."""
+    with running(files) as server:
+        cli = Cli(files, manifests, server)
+        assert cli("apply", "--auto-approve", env=cli.env()).exit_code == 0
+        after = cli.env(password=NEW_PASSWORD, new_password=None)
+        port = server.url.rstrip("/").rsplit(":", 1)[1]
+        for spelling in (f"https://localhost:{port}/", f"https://LOCALHOST:{port}"):
+            result = run(
+                "plan", str(manifests), "--target", spelling, "--detailed-exitcode", env=after
+            )
+            assert result.exit_code == 0, result.stdout + result.stderr
+            assert "belongs to" not in result.stderr
+
+
+def test_https_urls_have_one_spelling():
+    from ainas_provision.targets.registry import normalize_url
+
+    assert normalize_url("https://LocalHost:8443/") == "https://localhost:8443"
+    assert normalize_url("https://127.0.0.1:8443") == "https://127.0.0.1:8443"
+    assert (
+        normalize_url("https://www.oss-ainas.jp:443/oss_agt/") == "https://www.oss-ainas.jp/oss_agt"
+    )

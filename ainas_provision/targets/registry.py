@@ -16,6 +16,7 @@ import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from ainas_provision import portable
 from ainas_provision.domain.desired import DesiredState
@@ -54,9 +55,24 @@ def same_tenant(recorded: dict, identity: dict) -> bool:
     state any target of that organization wrote."""
     if recorded == identity:
         return True
+    if recorded.get("kind") == identity.get("kind") == "https":
+        # an AINAS tenant is its 代理人組織ID, whatever the URL is spelt: https://localhost:8443
+        # and https://127.0.0.1:8443/ reach the same one (connect confirms the ID before reading)
+        return recorded.get("organization_id") == identity.get("organization_id")
     return "runbook" in (recorded.get("kind"), identity.get("kind")) and recorded.get(
         "organization_id"
     ) == identity.get("organization_id")
+
+
+def normalize_url(url: str) -> str:
+    """One spelling of an HTTPS URL: the host in lower case, no default port, no trailing '/'."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if ":" in host:
+        host = f"[{host}]"
+    port = f":{parts.port}" if parts.port and parts.port != 443 else ""
+    path = parts.path.rstrip("/")
+    return urlunsplit(("https", f"{host}{port}", path, parts.query, ""))
 
 
 def manifest_dir(path: Path) -> Path:
@@ -81,7 +97,7 @@ def resolve(spec: str | None, manifest_path: Path, env: Mapping[str, str] = os.e
             f"--target {spec}: the runbook target takes nothing after 'runbook:'"
         )
     if spec.startswith("https://"):
-        return Target("https", spec.rstrip("/"))
+        return Target("https", normalize_url(spec))
     if spec.startswith("http://"):
         raise AinasProvisionError(
             f"--target {spec}: AINAS is reached over HTTPS with a client certificate only; use https://"
