@@ -70,6 +70,8 @@ class DesiredState:
     connection_secrets: dict[str, Secret] = field(default_factory=dict)
     # the directory of the manifest that defines `connection`: its file paths are relative to it
     connection_dir: Path | None = None
+    # organization.expect: the 代理人ステータス and 申請可否 the plan asserts (the association's)
+    organization_expect: dict = field(default_factory=dict)
 
     @classmethod
     def empty(cls, organization_id: str) -> DesiredState:
@@ -95,10 +97,19 @@ class DesiredState:
         """A digest of everything the manifests ask for except secret values (which saved
         plans check through fingerprints): it changes when the manifests do."""
         body = [[r.address, r.fields, sorted(r.secrets)] for r in self.resources()]
+        if self.organization_expect:
+            body.append(["organization.expect", self.organization_expect])
         if self.certificate and self.certificate.info:
             body.append(["certificate.fingerprint", self.certificate.info.fingerprint_sha256])
         text = json.dumps(body, ensure_ascii=False, sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _plain(node):
+    """A marked mapping as plain dicts (for values compared and digested)."""
+    if isinstance(node, dict):
+        return {str(k): _plain(v) for k, v in node.items()}
+    return node
 
 
 def _get(node, dotted: str):
@@ -221,6 +232,7 @@ def build(validation: Validation) -> DesiredState:
         if name.startswith("connection.")
     }
     return DesiredState(
+        organization_expect=_plain(org.get("expect") or {}),
         organization_id=str(org["id"]),
         organization=organization,
         certificate=certificate,

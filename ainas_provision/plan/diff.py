@@ -41,6 +41,7 @@ class DiffOptions:
 
 
 JAPAN = dt.timezone(dt.timedelta(hours=9), "JST")
+USABLE_STATUS = "OSS申請可能"  # the 代理人ステータス that lets an organization file
 
 
 def today_in_japan() -> dt.date:
@@ -153,6 +154,7 @@ class _Differ:
 
     def organization(self) -> None:
         live = self.current.organization
+        self._organization_status(live)
         wanted = self.desired.organization.fields
         name = wanted.get("name")
         if name is not None and _norm(live.fields.get("name")) != name:
@@ -179,6 +181,43 @@ class _Differ:
                     payload={c.name: c.new for c in changes},
                 )
             )
+
+    def _organization_status(self, live) -> None:
+        """代理人ステータス and 申請可否 are the association's: a status that does not let the agent
+        file is a warning; what ``organization.expect`` asserts and AINAS contradicts, an error."""
+        status = live.fields.get("status")
+        permissions = live.fields.get("permissions") or {}
+        expect = self.desired.organization_expect
+        if not live.fields and not status:  # not read (a forced password change first)
+            return
+        wanted = expect.get("status")
+        if wanted is not None and wanted != status:
+            self.errors.append(
+                f"organization: 代理人ステータス is '{status}' in AINAS, and organization.expect says "
+                f"'{wanted}': the association sets it — ask it, or correct the expectation"
+            )
+        elif wanted is None and status is not None and status != USABLE_STATUS:
+            self.notes.append(
+                Note(
+                    "warning",
+                    "organization",
+                    f"代理人ステータス is '{status}', not '{USABLE_STATUS}': the organization may not "
+                    "file with the OSS until the association changes it",
+                )
+            )
+        for name, value in (expect.get("permissions") or {}).items():
+            if name not in permissions:
+                known = ", ".join(permissions) or "none"
+                self.errors.append(
+                    f"organization: organization.expect.permissions names '{name}', which AINAS "
+                    f"does not show (it shows: {known})"
+                )
+            elif permissions[name] != value:
+                self.errors.append(
+                    f"organization: {name} is '{permissions[name]}' in AINAS, and "
+                    f"organization.expect says '{value}': the association sets it — ask it, or "
+                    "correct the expectation"
+                )
 
     def certificate(self) -> None:
         cert = self.desired.certificate
