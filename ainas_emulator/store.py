@@ -55,6 +55,18 @@ CREATE TABLE IF NOT EXISTS batch_accounts (
     created_at TEXT NOT NULL,
     PRIMARY KEY (site_id, kind)
 );
+CREATE TABLE IF NOT EXISTS api_accounts (
+    site_id TEXT PRIMARY KEY REFERENCES sites(site_id),
+    api_key TEXT,
+    password_expiry TEXT,
+    registered_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS members (
+    site_id TEXT NOT NULL REFERENCES sites(site_id),
+    member_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    PRIMARY KEY (site_id, member_id)
+);
 CREATE TABLE IF NOT EXISTS users (
     login_id TEXT PRIMARY KEY,
     org_id TEXT NOT NULL REFERENCES tenants(org_id),

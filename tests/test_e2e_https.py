@@ -309,3 +309,25 @@ def test_https_urls_have_one_spelling():
     assert (
         normalize_url("https://www.oss-ainas.jp:443/oss_agt/") == "https://www.oss-ainas.jp/oss_agt"
     )
+
+
+def test_a_sites_api_account_and_members_are_read_over_https(files, manifests):
+    from ainas_emulator.service import AinasSandbox
+
+    with running(files) as server:
+        cli = Cli(files, manifests, server)
+        assert cli("apply", "--auto-approve", env=cli.env()).exit_code == 0
+        sandbox = AinasSandbox(files.database)
+        try:
+            [site_id] = [
+                r[0] for r in sandbox.store.connection().execute("SELECT site_id FROM sites")
+            ]
+            sandbox.set_api_account(site_id, api_key=None, password_expiry="2020-01-31")
+            sandbox.add_member(site_id, "M001", "会員一郎")
+        finally:
+            sandbox.close()
+        after = cli.env(password=NEW_PASSWORD, new_password=None)
+        plan = cli("plan", "--detailed-exitcode", env=after)
+        assert plan.exit_code == 0, plan.stdout + plan.stderr
+        assert "site.akihabara: the APIアカウント's password expired on 2020-01-31" in plan.stdout
+        assert "会員 会員一郎 (M001): not managed by this tool" in plan.stdout

@@ -87,3 +87,38 @@ def test_expect_is_a_valid_manifest_section(tmp_path):
         encoding="utf-8",
     )
     assert not validate(path, env={}).ok
+
+
+# -- each site's APIアカウント and 会員, end to end through the embedded sandbox ------------------
+def test_api_account_expiry_is_warned_and_members_are_listed_as_not_managed(tmp_path, monkeypatch):
+    import datetime as dt
+
+    from ainas_emulator.service import AinasSandbox
+    from ainas_provision.plan.diff import today_in_japan
+    from tests.conftest import copy_example
+    from tests.helpers import run
+
+    path = copy_example("quickstart", tmp_path / "quickstart")
+    monkeypatch.chdir(tmp_path)
+    assert run("apply", "quickstart", "--auto-approve").exit_code == 0
+    sandbox = AinasSandbox(path / "ainas.sandbox.sqlite")
+    try:
+        [site_id] = [
+            row[0] for row in sandbox.store.connection().execute("SELECT site_id FROM sites")
+        ]
+        soon = (today_in_japan() + dt.timedelta(days=20)).isoformat()
+        sandbox.set_api_account(site_id, api_key="0123456789abcdef" * 2, password_expiry=soon)
+        sandbox.add_member(site_id, "M001", "会員一郎")
+    finally:
+        sandbox.close()
+    plan = run("plan", "quickstart", "--detailed-exitcode")
+    assert plan.exit_code == 0, plan.stdout + plan.stderr  # nothing to change: notes only
+    assert (
+        f"the APIアカウント's password expires on {soon} (パスワード有効期限), in 20 days "
+        "(warning within 60 days): renew it on the site screen in AINAS"
+    ) in plan.stdout
+    assert "会員 会員一郎 (M001): not managed by this tool (left as they are)" in plan.stdout
+    assert "0123456789abcdef" not in plan.stdout
+    far = run("plan", "quickstart", "--format", "json")
+    notes = __import__("json").loads(far.stdout)["notes"]
+    assert {n["address"] for n in notes} >= {"site.akihabara"}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import secrets
 from collections.abc import Collection
 
@@ -53,24 +54,66 @@ class Sites(ServiceBase):
             ).fetchall()
             ids = [row["site_id"] for row in page]
             accounts: dict[tuple[str, str], dict] = {}
+            api: dict[str, dict] = {}
+            members: dict[str, list[dict]] = {}
             for chunk in _chunks(ids, 500):
+                marks = ",".join("?" * len(chunk))
                 rows = db.execute(
-                    f"SELECT site_id, kind, fields FROM batch_accounts WHERE site_id IN "
-                    f"({','.join('?' * len(chunk))})",
+                    f"SELECT site_id, kind, fields FROM batch_accounts WHERE site_id IN ({marks})",
                     chunk,
                 )
                 for row in rows:
                     accounts[(row["site_id"], row["kind"])] = json.loads(row["fields"])
+                for row in db.execute(
+                    f"SELECT * FROM api_accounts WHERE site_id IN ({marks})", chunk
+                ):
+                    # as the site screen shows it: whether an APIキー is registered, never the key
+                    api[row["site_id"]] = {
+                        "api_key_registered": row["api_key"] is not None,
+                        "password_expiry": row["password_expiry"],
+                        "registered_at": row["registered_at"],
+                    }
+                for row in db.execute(
+                    f"SELECT * FROM members WHERE site_id IN ({marks}) ORDER BY member_id", chunk
+                ):
+                    members.setdefault(row["site_id"], []).append(
+                        {"member_id": row["member_id"], "name": row["name"]}
+                    )
         items = [
             {
                 "site_id": row["site_id"],
                 "fields": json.loads(row["fields"]),
                 "batch_account": accounts.get((row["site_id"], "batch_account")),
                 "kei_batch_account": accounts.get((row["site_id"], "kei_batch_account")),
+                "api_account": api.get(row["site_id"]),
+                "members": members.get(row["site_id"], []),
             }
             for row in page
         ]
         return items, total
+
+    # -- what the site screen also holds, registered there by the agent -------------------------
+    def set_api_account(
+        self, site_id: str, *, api_key: str | None, password_expiry: str | None
+    ) -> None:
+        """The site's APIアカウント (APIキー, a 32-hex key, and its パスワード有効期限), as the agent
+        registers it on the site screen; the tool reads it and never manages it."""
+        if api_key is not None and not re.fullmatch(r"[0-9a-f]{32}", api_key):
+            raise AinasError("invalid-api-key", "APIキーは32桁の16進数で入力してください")
+        with self.store.transaction() as db:
+            if not db.execute("SELECT 1 FROM sites WHERE site_id = ?", (site_id,)).fetchone():
+                raise AinasError("not-found", f"代理人拠点が存在しません: {site_id}", 404)
+            db.execute(
+                "INSERT OR REPLACE INTO api_accounts VALUES (?, ?, ?, ?)",
+                (site_id, api_key, password_expiry, now_text()),
+            )
+
+    def add_member(self, site_id: str, member_id: str, name: str) -> None:
+        """A 会員 of the site (registered on the site screen; the tool lists, never manages)."""
+        with self.store.transaction() as db:
+            if not db.execute("SELECT 1 FROM sites WHERE site_id = ?", (site_id,)).fetchone():
+                raise AinasError("not-found", f"代理人拠点が存在しません: {site_id}", 404)
+            db.execute("INSERT INTO members VALUES (?, ?, ?)", (site_id, member_id, name))
 
     def _site_row(self, db, actor: Actor, site_id: str):
         row = db.execute(
@@ -119,4 +162,6 @@ class Sites(ServiceBase):
                 409,
             )
         db.execute("DELETE FROM batch_accounts WHERE site_id = ?", (id,))
+        db.execute("DELETE FROM api_accounts WHERE site_id = ?", (id,))
+        db.execute("DELETE FROM members WHERE site_id = ?", (id,))
         db.execute("DELETE FROM sites WHERE site_id = ?", (id,))

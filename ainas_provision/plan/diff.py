@@ -309,6 +309,50 @@ class _Differ:
             )
         )
 
+    def site_extras(self) -> None:
+        """Each site's APIアカウント (its password expiring within the policy's warning days is
+        a warning, as for certificates) and its 会員 (listed: the tool does not manage them)."""
+        handles = {site_id: handle for handle, site_id in self.bindings.items()}
+        days = self.desired.policy.cert_expiry_warning_days
+        today = self.options.today
+        for site_id, account in sorted(self.current.api_accounts.items()):
+            address = f"site.{handles[site_id]}" if site_id in handles else f"site [{site_id}]"
+            expiry = account.fields.get("password_expiry")
+            if not expiry:
+                continue
+            try:
+                left = (dt.date.fromisoformat(expiry) - today).days
+            except ValueError:
+                continue
+            if left < 0:
+                message = f"the APIアカウント's password expired on {expiry} (パスワード有効期限)"
+            elif left <= days:
+                message = (
+                    f"the APIアカウント's password expires on {expiry} (パスワード有効期限), in "
+                    f"{left} day{'' if left == 1 else 's'} (warning within {days} days)"
+                )
+            else:
+                continue
+            self.notes.append(
+                Note(
+                    "warning",
+                    address,
+                    f"{message}: renew it on the site screen in AINAS (this tool does not "
+                    "manage APIアカウント)",
+                )
+            )
+        for site_id, members in sorted(self.current.members.items()):
+            address = f"site.{handles[site_id]}" if site_id in handles else f"site [{site_id}]"
+            names = ", ".join(f"{m.get('name')} ({m.get('member_id')})" for m in members[:10])
+            more = f" and {len(members) - 10} more" if len(members) > 10 else ""
+            self.notes.append(
+                Note(
+                    "info",
+                    address,
+                    f"会員 {names}{more}: not managed by this tool (left as they are)",
+                )
+            )
+
     def _start_date_note(self, stated: str | None, latest) -> None:
         """A 利用開始日 other than the day of entry is a warning (the guide: 入力当日の日付)."""
         today = self.options.today.isoformat()
@@ -922,6 +966,7 @@ def diff(
             differ.users()
             differ.admins()
             differ.site_deletions()
+            differ.site_extras()
             differ.session_permissions()
     plan = Plan(
         changes=differ.changes,

@@ -49,6 +49,9 @@ class CurrentState:
     batch_accounts: dict[str, LiveResource] = field(default_factory=dict)
     kei_batch_accounts: dict[str, LiveResource] = field(default_factory=dict)
     users: dict[str, LiveResource] = field(default_factory=dict)
+    # what a site screen also shows and the tool never manages: its APIアカウント and 会員
+    api_accounts: dict[str, LiveResource] = field(default_factory=dict)
+    members: dict[str, list[dict]] = field(default_factory=dict)
     session: Session | None = None
     scope: list[str] | None = None  # the 拠点IDs read, when the read was limited to some
 

@@ -56,6 +56,12 @@ def state(
                 site_id,
                 screens.from_screen("kei_batch_account", item["kei_batch_account"]),
             )
+        if item.get("api_account") is not None:
+            current.api_accounts[site_id] = LiveResource(
+                "api_account", site_id, dict(item["api_account"])
+            )
+        if item.get("members"):
+            current.members[site_id] = [dict(m) for m in item["members"]]
     for item in users:
         login_id = str(item["login_id"])
         named = screens.from_screen("user", item)
