@@ -373,3 +373,30 @@ def test_a_tenant_of_another_organization_is_refused_before_anything_is_read(qui
     ) in result.stderr
     assert not (quickstart / "ainas.state.json").exists()
     assert not (quickstart / "ainas.state.key").exists()  # nothing written for a refused target
+
+
+def test_a_managed_resource_gone_from_ainas_is_reported_in_every_plan_format(quickstart):
+    assert run("apply", "quickstart", "--auto-approve").exit_code == 0
+    sandbox = AinasSandbox(quickstart / "ainas.sandbox.sqlite")
+    try:
+        admin = sandbox.first_admin("1")
+        actor = admin.__class__(admin.login_id, "1", admin.role, None, False)
+        sandbox.delete(actor, "user", "dairi002")  # behind the tool's back
+    finally:
+        sandbox.close()
+    manifest = quickstart / "ainas.yaml"
+    text = manifest.read_text(encoding="utf-8")
+    start = text.index("  dairi002:")
+    end = text.index("\nadmins:")
+    manifest.write_text(text[:start] + text[end + 1 :], encoding="utf-8")
+    expected = (
+        "managed by this tool, but AINAS no longer has it (its ログインID is gone: deleted "
+        "outside the tool?); apply forgets it in the state"
+    )
+    for output_format in ("text", "markdown", "json"):
+        plan = run("plan", "quickstart", "--format", output_format)
+        assert plan.exit_code == 0, plan.stderr
+        assert "user.dairi002" in plan.stdout and expected in plan.stdout, output_format
+    assert run("apply", "quickstart", "--auto-approve").exit_code == 0
+    assert "dairi002" not in (quickstart / "ainas.state.json").read_text(encoding="utf-8")
+    assert expected not in run("plan", "quickstart").stdout

@@ -80,6 +80,16 @@ def _creation_fields(kind: kinds.Kind, resource: Resource) -> list[FieldChange]:
     return out
 
 
+def _vanished(address: str, what: str) -> Note:
+    """A resource the state manages that AINAS no longer holds (deleted outside the tool)."""
+    return Note(
+        "warning",
+        address,
+        f"managed by this tool, but AINAS no longer has it ({what} is gone: deleted outside the "
+        "tool?); apply forgets it in the state — add it to the manifests again to recreate it",
+    )
+
+
 class _Differ:
     def __init__(
         self,
@@ -652,6 +662,7 @@ class _Differ:
                 self._delete_site(handle, live_sites[site_id])
             elif self.current.scope is None or site_id in self.current.scope:
                 self.forget.append(("sites", handle))
+                self.notes.append(_vanished(f"site.{handle}", f"拠点ID {site_id}"))
         if self.options.scope is not None:
             return
         for site_id, live in sorted(live_sites.items()):
@@ -814,6 +825,7 @@ class _Differ:
             if live is None:
                 if self.current.scope is None:
                     self.forget.append(("users", login_id))
+                    self.notes.append(_vanished(f"user.{login_id}", "its ログインID"))
                 continue
             if scope_ids is not None and live.fields.get("site_id") not in scope_ids:
                 continue
