@@ -98,6 +98,9 @@ EXPECTED = {
     "login-id": [
         ":9:8: error: login ID 'dairi 002' must be half-width letters, digits, '.', '_', '@' or '-' (at most 64): half-width space ' ' (U+0020) at character 6 [login-id] (users.dairi 002)",
     ],
+    "moved-reference": [
+        ":8:28: error: moved: to site.akibahara, which no manifest defines; name the site's new handle [moved-reference] (moved.1.to)",
+    ],
     "not-a-mapping": [
         ":1:1: error: a manifest file must be a mapping of sections (version, organization, sites, …), not a list [not-a-mapping]",
     ],

@@ -233,7 +233,7 @@ def _apply(run, plan_file, expect_digest, auto_approve, parallelism, allow_delet
         render.echo_text(plan)
         plan.raise_if_unsafe(allow_deletes)
         if not plan.has_changes:
-            if plan.forget:  # only the state changes: it stops managing what AINAS lost
+            if plan.forget or run.pending_moves:  # only the state changes (forget, moved:)
                 _execute(run, plan, parallelism)
             return True
         confirm(auto_approve)

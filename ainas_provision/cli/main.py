@@ -41,11 +41,13 @@ ENVIRONMENT = {
     "AINAS_CLIENT_CERT_PASSWORD": "its password",
     "AINAS_CA_FILE": "the CA that signed the server (else the system's)",
     "AINAS_HTTP_TIMEOUT": "seconds to wait for an answer (default 60)",
+    "AINAS_STATE": "the state when --state is not given (a file or postgresql://…)",
     "AINAS_STATE_KEY": "the state's fingerprint key",
     "AINAS_STATE_KEY_FILE": "a file holding it (else ainas.state.key beside the state)",
     "AINAS_SECRETS_KEY": "the key of {encrypted: …} values",
     "AINAS_SECRETS_KEY_FILE": "a file holding it",
     "AINAS_SCREENS_FILE": "the screen catalogue's override (else ainas-screens.local.yaml)",
+    "AINAS_LANG": "the language of messages (ja or en; else the locale)",
     "NO_COLOR / FORCE_COLOR": "no colour / colour even when not on a terminal",
 }
 

@@ -37,7 +37,8 @@ def _store(path: Path, state_path: str | None) -> StateStore:
 
 @click.group("state")
 def command() -> None:
-    """Inspect the state, make its tables, move it; break a lock."""
+    """Inspect the state, list/rename/forget what it manages, make its tables, move it; break a
+    lock."""
 
 
 @command.command("show")
@@ -169,3 +170,109 @@ def unlock(path: Path, state_path: str | None, force: bool) -> None:
         click.echo(f"{store.describe()}: not locked")
     else:
         click.echo(f"removed the lock held by {removed.describe()}")
+
+
+# -- what the state manages: list, mv, rm (AINAS is not touched) ---------------------------------
+@command.command("list")
+@click.argument("path", type=click.Path(path_type=Path), default=".", required=False)
+@state_path_option
+def list_(path: Path, state_path: str | None) -> None:
+    """List what the state manages, one address a line (as plans name them)."""
+    from ainas_provision.state import edit
+
+    store = _store(path, state_path)
+    try:
+        if not store.exists():
+            raise AinasProvisionError(f"no state at {store.describe()}{_others(store)}")
+        state = store.load()
+    finally:
+        store.close()
+    for address, bound in edit.addresses(state):
+        click.echo(f"{address}\t{bound}")
+
+
+def _edit(path: Path, state_path: str | None, operation: str, make) -> tuple:
+    """Lock the state, build the edit's records with ``make(state)``, write them as an apply
+    does (journal, then the whole state), unlock."""
+    store = _store(path, state_path)
+    try:
+        store.lock.acquire(operation)
+        try:
+            if not store.exists():
+                raise AinasProvisionError(f"no state at {store.describe()}{_others(store)}")
+            state = store.load()
+            records, extra = make(state)
+            store.begin(state)
+            try:
+                for record in records:
+                    store.record(state, record)
+                store.commit(state)
+            except BaseException:
+                store.abandon()
+                raise
+        finally:
+            store.lock.release()
+    finally:
+        store.close()
+    return store, state, extra
+
+
+@command.command("mv")
+@click.argument("old")
+@click.argument("new")
+@click.argument("path", type=click.Path(path_type=Path), default=".", required=False)
+@state_path_option
+def mv(old: str, new: str, path: Path, state_path: str | None) -> None:
+    """Rename a site's handle in the state (site.OLD site.NEW): the live 代理人拠点 keeps its
+    拠点ID. Run it with the manifests at PATH already renamed, so that the fingerprints of its
+    write-only secrets are carried over."""
+    import os
+
+    from ainas_provision.state import edit
+    from ainas_provision.workflow.run import Options, _fingerprinter, load_desired
+
+    lookup, fingerprinter, why = None, None, ""
+    try:
+        _, desired = load_desired(path, os.environ)
+        lookup = edit.secret_lookup(desired)
+    except AinasProvisionError as exc:
+        why = f" (the manifests at {path} could not be read: {str(exc).splitlines()[0]})"
+
+    def make(state):
+        nonlocal fingerprinter
+        if lookup is not None and state.key_check is not None:
+            store = _store(path, state_path)
+            try:
+                fingerprinter, _ = _fingerprinter(store, state, Options(path=path))
+            except AinasProvisionError:
+                fingerprinter = None
+            finally:
+                store.close()
+        return edit.move(state, old, new, fingerprinter, lookup)
+
+    store, state, dropped = _edit(path, state_path, "state mv", make)
+    click.echo(
+        f"moved {old} to {new} in {store.describe()} (serial {state.serial}); AINAS is unchanged"
+    )
+    if dropped:
+        click.echo(
+            f"{len(dropped)} fingerprint{'s' if len(dropped) != 1 else ''} of write-only secrets "
+            f"could not be carried over ({', '.join(dropped)}){why}: the next plan notes them as "
+            "values this tool never wrote",
+            err=True,
+        )
+
+
+@command.command("rm")
+@click.argument("address")
+@click.argument("path", type=click.Path(path_type=Path), default=".", required=False)
+@state_path_option
+def rm(address: str, path: Path, state_path: str | None) -> None:
+    """Stop managing ADDRESS (site.HANDLE, user.LOGIN_ID, certificate) without deleting it in
+    AINAS: the next plan lists it as not managed (or adopts it again if the manifests name it)."""
+    from ainas_provision.state import edit
+
+    store, state, _ = _edit(path, state_path, "state rm", lambda s: (edit.remove(s, address), None))
+    click.echo(
+        f"removed {address} from {store.describe()} (serial {state.serial}); AINAS is unchanged"
+    )

@@ -72,6 +72,8 @@ class DesiredState:
     connection_dir: Path | None = None
     # organization.expect: the 代理人ステータス and 申請可否 the plan asserts (the association's)
     organization_expect: dict = field(default_factory=dict)
+    # moved: [(site.OLD, site.NEW)]: renamed handles whose state binding moves with them
+    moved: list[tuple[str, str]] = field(default_factory=list)
 
     @classmethod
     def empty(cls, organization_id: str) -> DesiredState:
@@ -99,6 +101,8 @@ class DesiredState:
         body = [[r.address, r.fields, sorted(r.secrets)] for r in self.resources()]
         if self.organization_expect:
             body.append(["organization.expect", self.organization_expect])
+        if self.moved:
+            body.append(["moved", self.moved])
         if self.certificate and self.certificate.info:
             body.append(["certificate.fingerprint", self.certificate.info.fingerprint_sha256])
         text = json.dumps(body, ensure_ascii=False, sort_keys=True, default=str)
@@ -233,6 +237,7 @@ def build(validation: Validation) -> DesiredState:
     }
     return DesiredState(
         organization_expect=_plain(org.get("expect") or {}),
+        moved=[(str(m["from"]), str(m["to"])) for m in merged.get("moved") or []],
         organization_id=str(org["id"]),
         organization=organization,
         certificate=certificate,

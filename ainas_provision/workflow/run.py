@@ -83,6 +83,9 @@ class Run:
     backend: Backend | None = None
     current: CurrentState | None = None
     new_key_file: Path | None = None  # no key yet: written by save_new_key
+    # the manifests' moved: entries applied to the state in memory, written by execute()
+    pending_moves: list[dict] = field(default_factory=list)
+    move_notes: list[Note] = field(default_factory=list)
     announce: Announce = print
     lock_id: str | None = None  # the state lock, for an apply
 
@@ -315,6 +318,7 @@ def make_plan(run: Run) -> Plan:
     session = run.backend.session()
     scope = _scope(run, session) if not session.must_change_password else None
     run.current = read_current(run, scope, session)
+    _apply_moves(run)
     plan = diff(
         run.desired,
         run.current,
@@ -327,6 +331,7 @@ def make_plan(run: Run) -> Plan:
             target=run.identity,
         ),
     )
+    plan.notes[:0] = run.move_notes
     plan.target_digest = run.current.digest()
     plan.manifest_digest = run.desired.digest()
     plan.key_check = run.fingerprint.key_check
@@ -385,7 +390,49 @@ def check_saved_plan(run: Run, plan: Plan, expect_digest: str | None = None) -> 
     return fresh
 
 
+def _apply_moves(run: Run) -> None:
+    """The manifests' ``moved:`` entries not yet in the state: applied to the state in memory
+    (the plan is made as if they were; ``execute`` writes them), each said in the plan. An entry
+    whose move is done already is skipped: it may stay in the manifests."""
+    from ainas_provision.state import edit
+
+    for old, new in run.desired.moved:
+        old_key, new_key = old.removeprefix("site."), new.removeprefix("site.")
+        if old_key not in run.state.sites or new_key in run.state.sites:
+            continue
+        records, dropped = edit.move(
+            run.state, old, new, run.fingerprint, edit.secret_lookup(run.desired)
+        )
+        for record in records:
+            run.state.apply(record)
+        run.pending_moves.extend(records)
+        kept = f"拠点ID {run.state.sites[new_key]['site_id']} kept"
+        lost = (
+            f"; {len(dropped)} write-only value{'s' if len(dropped) != 1 else ''} whose manifest "
+            "secret differs from what this tool wrote will be noted as never written"
+            if dropped
+            else ""
+        )
+        run.move_notes.append(
+            Note("info", new, f"moved from {old} (moved:): {kept}; apply records it{lost}")
+        )
+
+
+def save_moves(run: Run) -> None:
+    """Write the moves the plan was made with (a journaled edit of the state, as state mv)."""
+    if not run.pending_moves:
+        return
+    run.store.begin(run.state)
+    try:
+        for record in run.pending_moves:
+            run.store.record(run.state, record)
+    finally:
+        run.store.commit(run.state)
+    run.pending_moves = []
+
+
 def execute(run: Run, plan: Plan, parallelism: int, progress: Progress | None) -> list[Outcome]:
+    save_moves(run)
     executor = Executor(
         run.backend,
         run.store,

@@ -18,6 +18,9 @@ register(
 )
 register("site-code-unique", "two sites never share a 代理人拠点コード", "manifest")
 register("user-is-admin", "a user's ログインID is not one of the admins'", "manifest")
+register(
+    "moved-reference", "moved: goes from a handle the manifests left to one they define", "manifest"
+)
 register("site-name-unique", "two sites sharing a 代理人拠点名 are reported (warning)", "manifest")
 register("duplicate-definition", "a site, user or section is defined in one place only", "load")
 
@@ -95,6 +98,25 @@ def check(merged: MarkedMap) -> list[Diagnostic]:
                             f"users.{login_id}.{key}",
                         )
                     )
+    moved = merged.get("moved")
+    for index, entry in enumerate(moved if isinstance(moved, list) else []):
+        entry = _mapping(entry)
+        if entry is None:
+            continue
+        old, new = str(entry.get("from", "")), str(entry.get("to", ""))
+        problem, key = None, "to"
+        if new.startswith("site.") and new.removeprefix("site.") not in sites:
+            problem = f"moved: to {new}, which no manifest defines; name the site's new handle"
+        elif old.startswith("site.") and old.removeprefix("site.") in sites:
+            problem, key = (
+                f"moved: from {old}, which the manifests still define; a moved site has left "
+                "its old handle",
+                "from",
+            )
+        if problem:
+            out.append(
+                Diagnostic(mark_of(entry, key), problem, "moved-reference", f"moved.{index}.{key}")
+            )
     seen_codes: dict[str, str] = {}
     seen_names: dict[str, str] = {}
     for handle, site in sites.items():

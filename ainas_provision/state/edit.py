@@ -1,0 +1,133 @@
+"""Editing what the state manages without touching AINAS: list, move (rename), remove.
+
+Terraform users reach for ``state list``, ``state mv`` and ``state rm``; the manifests' ``moved:``
+section is ``state mv`` reviewed in a pull request. Addresses are the plan's: ``site.HANDLE``,
+``user.LOGIN_ID``, ``certificate``.
+
+A move keeps a site's 拠点ID, so that renaming a handle no longer deletes the live 代理人拠点 and
+creates another (a new 拠点ID, its batch accounts registered twice). The one subtlety is the
+fingerprints of write-only secrets: each is keyed by its resource's address, so a fingerprint made
+for ``batch_account.old`` says nothing about ``batch_account.new``. A move therefore re-keys each
+fingerprint whose value it can confirm (the manifests' secret, checked against the old
+fingerprint) and drops the others — the next plan then reports those values as never written by
+the tool, instead of planning a change of a write-once password.
+
+Users cannot be moved: in AINAS a user *is* its ログインID, so a user under another key is another
+user. Every edit is a list of journal records (``State.apply``), written like an apply's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+from ainas_provision.errors import AinasProvisionError
+from ainas_provision.state.model import State
+
+SECTIONS = {"site": "sites", "user": "users"}
+# the state's fingerprint names of a site: "<kind>.<field>", kept at the address "<kind>.<handle>"
+SITE_FINGERPRINT_KINDS = ("batch_account", "kei_batch_account")
+
+# (fingerprint name, new handle) -> the manifests' secret value, or None when unknown
+SecretLookup = Callable[[str, str], str | None]
+
+
+class StateEditError(AinasProvisionError):
+    """An edit the state cannot take (an unknown or taken address)."""
+
+
+def parse(address: str) -> tuple[str, str | None]:
+    """``site.akihabara`` -> ("sites", "akihabara"); ``certificate`` -> ("certificate", None)."""
+    if address == "certificate":
+        return "certificate", None
+    kind, _, key = address.partition(".")
+    if kind not in SECTIONS or not key:
+        raise StateEditError(
+            f"{address!r} is not a state address: give site.HANDLE, user.LOGIN_ID or certificate "
+            "(`ainas-provision state list` shows them)"
+        )
+    return SECTIONS[kind], key
+
+
+def addresses(state: State) -> list[tuple[str, str]]:
+    """(address, what it is bound to) of everything the state manages, in plan order."""
+    out: list[tuple[str, str]] = []
+    if state.certificate:
+        out.append(
+            ("certificate", f"fingerprint {str(state.certificate.get('fingerprint'))[:16]}…")
+        )
+    out += [(f"site.{h}", f"拠点ID {e['site_id']}") for h, e in sorted(state.sites.items())]
+    out += [(f"user.{login}", "ログインID") for login in sorted(state.users)]
+    return out
+
+
+def _known(state: State, address: str) -> tuple[str, str | None]:
+    section, key = parse(address)
+    present = state.certificate is not None if key is None else key in getattr(state, section)
+    if not present:
+        raise StateEditError(f"the state manages no {address} (`ainas-provision state list`)")
+    return section, key
+
+
+def move(
+    state: State,
+    old: str,
+    new: str,
+    fingerprint: Callable[[str, str, str], str] | None = None,
+    secret: SecretLookup | None = None,
+) -> tuple[list[dict], list[str]]:
+    """The journal records that rename ``old`` to ``new`` (both ``site.…``), and the names of
+    the fingerprints that could not be re-keyed (dropped)."""
+    section, old_key = _known(state, old)
+    new_section, new_key = parse(new)
+    if section != "sites" or new_section != "sites":
+        if "users" in (section, new_section):
+            raise StateEditError(
+                f"{old} -> {new}: a user is its ログインID in AINAS — a user under another "
+                "ログインID is another user, so it cannot be moved; remove one and create the other"
+            )
+        raise StateEditError(f"{old} -> {new}: only sites move (site.OLD site.NEW)")
+    if new_key in state.sites:
+        raise StateEditError(
+            f"{new} is already in the state (bound to 拠点ID "
+            f"{state.sites[new_key]['site_id']}): remove it first"
+        )
+    entry = state.sites[old_key]
+    kept, dropped = {}, []
+    for name, value in sorted(entry.get("fingerprints", {}).items()):
+        kind, _, field = name.partition(".")
+        plain = secret(name, new_key) if secret and kind in SITE_FINGERPRINT_KINDS else None
+        if (
+            plain is not None
+            and fingerprint is not None
+            and fingerprint(f"{kind}.{old_key}", field, plain) == value
+        ):
+            kept[name] = fingerprint(f"{kind}.{new_key}", field, plain)
+        else:
+            dropped.append(name)
+    moved = {**entry, "fingerprints": kept}
+    return [
+        {"op": "delete", "section": "sites", "key": old_key, "value": None},
+        {"op": "set", "section": "sites", "key": new_key, "value": moved},
+    ], dropped
+
+
+def remove(state: State, address: str) -> list[dict]:
+    """The journal records that stop managing ``address`` (AINAS keeps it)."""
+    section, key = _known(state, address)
+    return [{"op": "delete", "section": section, "key": key, "value": None}]
+
+
+def secret_lookup(desired) -> SecretLookup:
+    """Secret values of the manifests' batch accounts, by fingerprint name and handle."""
+
+    def lookup(name: str, handle: str) -> str | None:
+        kind, _, field = name.partition(".")
+        table: Mapping = {
+            "batch_account": desired.batch_accounts,
+            "kei_batch_account": desired.kei_batch_accounts,
+        }.get(kind, {})
+        resource = table.get(handle)
+        value = resource.secrets.get(field) if resource is not None else None
+        return value.reveal() if value is not None and hasattr(value, "reveal") else None
+
+    return lookup
