@@ -207,7 +207,7 @@ def test_write_only_password_changes_by_fingerprint_only(tmp_path):
 
 
 def test_a_secret_the_tool_never_wrote_is_a_note_unless_rewritten(tmp_path):
-    state = managed_state()
+    state = managed_state(users=())
     state.sites["akihabara"] = SiteEntry("100000001")
     plan = diff(desired(tmp_path, SITE), current([live_site()]), state, FP)
     assert plan.changes == []
@@ -323,6 +323,20 @@ def test_site_manager_may_not_touch_other_sites(tmp_path):
         )
         for e in plan.errors
     )
+
+
+def test_staff_are_told_they_manage_nothing_not_the_site_managers_rule(tmp_path):
+    session = Session("dairi002", "担当者(送信可)", "100000001")
+    plan = diff(desired(tmp_path, SITE), current([], session=session), managed_state(users=()), FP)
+    assert plan.errors
+    for error in plan.errors:
+        assert (
+            "dairi002 is a 担当者(送信可) and may not make any change (the start guide's " in error
+        )
+        assert (
+            "担当者 users file applications and manage nothing, not even in their own site" in error
+        )
+        assert "拠点管理者ユーザーは" not in error
 
 
 def test_forced_password_change_is_the_only_step(tmp_path):

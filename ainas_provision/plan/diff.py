@@ -28,6 +28,7 @@ Fingerprint = Callable[[str, str, str], str]
 
 WRITE_ONCE_RULE = "登録後は納付利用者ID、一括利用者ID及び、一括利用者パスワードの変更はできません"
 USER_TABLE_RULE = "拠点管理者ユーザーは所属拠点の担当者ユーザーのみ登録・追加・削除できます"
+STAFF_RULE = "担当者 users file applications and manage nothing, not even in their own site"
 
 
 @dataclass
@@ -909,7 +910,14 @@ class _Differ:
             allowed = session.role == kinds.SITE_MANAGER and kind.site_manager_may(
                 change.action, change.key, change.live_id, change.payload, own, session.site_id
             )
-            if not allowed:
+            if not allowed and session.role in kinds.STAFF_ROLES:
+                # not the site manager's rule: staff manage nothing, in their own site neither
+                self.errors.append(
+                    f"{change.address}: {session.login_id} is a {session.role} and may not make "
+                    f"any change (the start guide's user-type table: {STAFF_RULE}); run it with an "
+                    "admin's credentials"
+                )
+            elif not allowed:
                 self.errors.append(
                     f"{change.address}: {session.login_id} is a {session.role} and may not make this "
                     f"change (AINAS: {USER_TABLE_RULE}); run it with an admin's credentials"
