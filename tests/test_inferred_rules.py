@@ -21,6 +21,7 @@ def copy(name: str, tmp_path: Path) -> Path:
     tmp_path.mkdir(exist_ok=True)
     (tmp_path / "ainas.yaml").write_text(text, encoding="utf-8")
     shutil.copytree(BROKEN / "secrets", tmp_path / "secrets")
+    shutil.copytree(BROKEN / "certs", tmp_path / "certs")
     return tmp_path
 
 

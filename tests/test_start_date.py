@@ -115,3 +115,22 @@ def test_a_renewal_to_a_certificate_expiring_earlier_is_a_warning(quickstart):
         "the new certificate expires 2028-03-31, earlier than the one in force (2029-10-31): "
         "check that certificate.file is the newer certificate"
     ) in plan.stdout
+
+
+def test_the_guides_date_form_is_answered_once_with_what_to_write(tmp_path):
+    from ainas_provision.validation.engine import validate
+
+    (tmp_path / "ainas.yaml").write_text(
+        "version: 1\norganization: {id: '1'}\ncertificate:\n  type: 行政書士電子証明書\n"
+        "  file: x.p12\n  password: {env: X}\n  trade_name_kana: ダイリニンエー\n"
+        "  representative_name_kana: マルマル　マルマル\n  postal_code: 123-4567\n"
+        "  start_date: 2018/09/10\n",
+        encoding="utf-8",
+    )
+    result = validate(tmp_path / "ainas.yaml", env={}, resolve_secrets=False)
+    dates = [str(d) for d in result.diagnostics if d.rule == "date"]
+    assert len(dates) == 1, dates
+    assert dates[0].endswith(
+        "error: 利用開始日 (start_date) '2018/09/10' must be written YYYY-MM-DD: write "
+        "'2018-09-10' [date] (certificate.start_date)"
+    )

@@ -85,7 +85,11 @@ class SchemaMapper:
         return node
 
     def _emit(self, mark: Mark | None, message: str, rule: str, path) -> None:
-        self.out.append(Diagnostic(mark or self.doc.root.mark, message, rule, dotted(path)))
+        diagnostic = Diagnostic(mark or self.doc.root.mark, message, rule, dotted(path))
+        # a value failing two keywords of one rule (a date's pattern and its format) is
+        # explained the same way twice: say it once
+        if diagnostic not in self.out:
+            self.out.append(diagnostic)
 
     # -- mapping ---------------------------------------------------------------------------
     def map(self, error: jsonschema.ValidationError) -> None:
