@@ -13,7 +13,7 @@ from ainas_provision.certs.kinds import SCRIVENER
 from ainas_provision.runbook.server import RunbookServer
 from ainas_provision.runbook.session import RunbookSession, open_session
 from ainas_provision.workflow.run import Options
-from tests.conftest import EXAMPLES
+from tests.conftest import copy_example
 
 JST = dt.timezone(dt.timedelta(hours=9))
 CANARIES = {
@@ -48,7 +48,7 @@ def make_workspace(root: Path, monkeypatch) -> Path:
     """The quickstart in ``root/quickstart``: a certificate whose PIN is a canary, every other
     secret a canary from the environment (dairi002's from a file, to show a file's name)."""
     path = root / "quickstart"
-    shutil.copytree(EXAMPLES / "quickstart", path)
+    copy_example("quickstart", path)
     shutil.rmtree(path / "secrets")
     (path / "secrets").mkdir()
     issued = pki.make_signing_certificate(

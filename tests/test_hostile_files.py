@@ -8,7 +8,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import shutil
 import stat
 import threading
 from pathlib import Path
@@ -20,7 +19,7 @@ from ainas_provision.files import MAX_SECRET_BYTES, UnsafeFile, read_regular
 from ainas_provision.state.model import State
 from ainas_provision.state.store import LocalStateStore
 from ainas_provision.validation.engine import validate
-from tests.conftest import EXAMPLES
+from tests.conftest import copy_example
 from tests.helpers import run
 
 NOW = dt.datetime(2026, 11, 25, tzinfo=dt.UTC)
@@ -191,7 +190,7 @@ def test_manifests_that_are_devices_fifos_or_links_out_are_placed_errors(here):
 @pytest.fixture
 def quickstart(tmp_path, monkeypatch) -> Path:
     path = tmp_path / "quickstart"
-    shutil.copytree(EXAMPLES / "quickstart", path)
+    copy_example("quickstart", path)
     monkeypatch.chdir(tmp_path)
     return path
 

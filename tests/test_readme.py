@@ -61,3 +61,16 @@ def test_quick_start_runs_twice_and_leaves_only_what_tests_never_copy(tmp_path, 
     for path in left:
         assert any(fnmatch.fnmatch(path.name, pattern) for pattern in GENERATED), path
         assert any(fnmatch.fnmatch(path.name, pattern) for pattern in ignored), path
+
+
+def test_no_test_copies_an_example_with_what_a_run_left_in_it():
+    """Examples are copied with tests.conftest.copy_example, which leaves out the state, its key
+    and the sandbox a run of the Quick start writes beside them."""
+    offenders = []
+    for path in (REPO / "tests").rglob("*.py"):
+        if path.name == "conftest.py":  # copy_example itself
+            continue
+        text = path.read_text(encoding="utf-8")
+        if re.search(r"copytree\(\s*(EXAMPLES|REPO\s*/\s*\"examples\")", text):
+            offenders.append(path.name)
+    assert offenders == [], offenders

@@ -8,7 +8,6 @@ import copy
 import hashlib
 import json
 import re
-import shutil
 from pathlib import Path
 
 import pytest
@@ -17,7 +16,7 @@ from hypothesis import strategies as st
 
 from ainas_provision.plan.changes import Change, FieldChange
 from ainas_provision.plan.plan import Plan, content_digest
-from tests.conftest import EXAMPLES
+from tests.conftest import copy_example
 from tests.helpers import run
 
 
@@ -25,7 +24,7 @@ from tests.helpers import run
 def applied(tmp_path, monkeypatch) -> Path:
     """The quickstart applied, then a reviewed change: dairi002 renamed, saved as p.json."""
     path = tmp_path / "quickstart"
-    shutil.copytree(EXAMPLES / "quickstart", path)
+    copy_example("quickstart", path)
     monkeypatch.chdir(tmp_path)
     assert run("apply", "quickstart", "--auto-approve").exit_code == 0
     manifest = path / "ainas.yaml"
@@ -233,7 +232,7 @@ def reviewed(tmp_path_factory):
     refused apply changes nothing, so every example can use it)."""
     root = tmp_path_factory.mktemp("saved-plan")
     path = root / "quickstart"
-    shutil.copytree(EXAMPLES / "quickstart", path)
+    copy_example("quickstart", path)
     with pytest.MonkeyPatch.context() as patch:
         patch.chdir(root)
         assert run("apply", "quickstart", "--auto-approve").exit_code == 0

@@ -22,7 +22,7 @@ from ainas_provision.state.model import Put, Remove, SiteEntry, UserEntry
 from ainas_provision.state.postgres import PostgresStateStore
 from ainas_provision.state.protocols import LockInfo
 from ainas_provision.state.store import StateError
-from tests.conftest import EXAMPLES, REPO
+from tests.conftest import REPO, copy_example
 from tests.helpers import run
 from tests.pg_server import OPERATOR_PASSWORD
 
@@ -30,7 +30,7 @@ from tests.pg_server import OPERATOR_PASSWORD
 @pytest.fixture
 def quickstart(tmp_path):
     path = tmp_path / "quickstart"
-    shutil.copytree(EXAMPLES / "quickstart", path)
+    copy_example("quickstart", path)
     return path
 
 
@@ -219,7 +219,7 @@ def test_several_states_live_side_by_side(tmp_path, postgres_server, pg_database
     base = postgres_server.url(pg_database)
     for name, organization in (("tenant-a", "1"), ("tenant-b", "2")):
         manifests = tmp_path / name
-        shutil.copytree(EXAMPLES / "quickstart", manifests)
+        copy_example("quickstart", manifests)
         text = (manifests / "ainas.yaml").read_text(encoding="utf-8")
         (manifests / "ainas.yaml").write_text(
             text.replace('id: "1"', f'id: "{organization}"', 1), encoding="utf-8"
@@ -558,7 +558,7 @@ def test_a_connection_dropped_mid_apply_stops_it_and_the_rerun_converges(
     tmp_path, postgres_server, pg_database, key_env, monkeypatch
 ):
     manifests = tmp_path / "multi-branch"  # two sites: changes that do not wait for each other
-    shutil.copytree(EXAMPLES / "multi-branch", manifests)
+    copy_example("multi-branch", manifests)
     url = postgres_server.url(pg_database) + "#t"
     write = PostgresStateStore._write_record
     written = []
