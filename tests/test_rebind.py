@@ -6,7 +6,6 @@ is sent."""
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -14,7 +13,7 @@ import pytest
 from ainas_emulator.service import AinasSandbox
 from ainas_provision.plan.diff import diff
 from ainas_provision.state.model import State
-from tests.conftest import EXAMPLES
+from tests.conftest import copy_example
 from tests.helpers import run
 from tests.test_diff import FP, SITE, USERS, current, desired, live_site, live_user, managed_state
 
@@ -90,7 +89,7 @@ def test_a_new_site_with_an_id_taken_elsewhere_is_refused(tmp_path):
 @pytest.fixture
 def quickstart(tmp_path, monkeypatch) -> Path:
     path = tmp_path / "quickstart"
-    shutil.copytree(EXAMPLES / "quickstart", path)
+    copy_example("quickstart", path)
     monkeypatch.chdir(tmp_path)
     return path
 

@@ -4,14 +4,13 @@ do."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
 from ainas_emulator.service import AinasSandbox
 from ainas_provision.targets.base import BackendError
-from tests.conftest import EXAMPLES
+from tests.conftest import copy_example
 from tests.helpers import run
 from tests.server_support import NEW_PASSWORD, running
 from tests.test_https_backend import backend_for, files, template, usable_admin  # noqa: F401
@@ -20,7 +19,7 @@ from tests.test_https_backend import backend_for, files, template, usable_admin 
 @pytest.fixture
 def quickstart(tmp_path, monkeypatch) -> Path:
     path = tmp_path / "quickstart"
-    shutil.copytree(EXAMPLES / "quickstart", path)
+    copy_example("quickstart", path)
     monkeypatch.chdir(tmp_path)
     return path
 

@@ -148,7 +148,10 @@ def test_a_confirmed_step_is_recorded_at_once_with_who_and_when(workspace):
         "batch_account.batch_password",
         "batch_account.arrival_number_password",
     }
-    assert set(entry.to_json()) == {"site_id", "fingerprints"}  # what an apply records, nothing more
+    assert set(entry.to_json()) == {
+        "site_id",
+        "fingerprints",
+    }  # what an apply records, nothing more
     progress = state.runbook
     entered = progress["recorded"]["site.akihabara"]
     assert entered["fields"]["name"] == "利活用事務所"

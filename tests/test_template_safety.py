@@ -7,7 +7,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-import shutil
 from pathlib import Path
 
 import pytest
@@ -16,7 +15,7 @@ from hypothesis import strategies as st
 
 from ainas_provision.manifest.scalars import Interpolations, context_of, plain_safe
 from ainas_provision.validation.engine import validate
-from tests.conftest import EXAMPLES
+from tests.conftest import copy_example
 from tests.helpers import bulk_demo_environment, run
 
 NOW = dt.datetime(2026, 11, 25, tzinfo=dt.UTC)
@@ -26,7 +25,7 @@ INJECTED = "\n  evil-kanri:\n    name: 悪意　太郎\n    role: 拠点管理�
 @pytest.fixture
 def bulk(tmp_path, monkeypatch) -> Path:
     path = tmp_path / "bulk"
-    shutil.copytree(EXAMPLES / "bulk-onboarding", path)
+    copy_example("bulk-onboarding", path)
     monkeypatch.chdir(tmp_path)
     for name, value in bulk_demo_environment().items():
         monkeypatch.setenv(name, value)

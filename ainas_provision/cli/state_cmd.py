@@ -196,7 +196,7 @@ def _edit(path: Path, state_path: str | None, operation: str, make) -> tuple:
     does (journal, then the whole state), unlock."""
     store = _store(path, state_path)
     try:
-        store.lock.acquire(operation)
+        lock_id = store.lock(LockInfo.mine(operation))
         try:
             if not store.exists():
                 raise AinasProvisionError(f"no state at {store.describe()}{_others(store)}")
@@ -211,7 +211,7 @@ def _edit(path: Path, state_path: str | None, operation: str, make) -> tuple:
                 store.abandon()
                 raise
         finally:
-            store.lock.release()
+            store.unlock(lock_id)
     finally:
         store.close()
     return store, state, extra

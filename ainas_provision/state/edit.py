@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 from ainas_provision.errors import AinasProvisionError
-from ainas_provision.state.model import State
+from ainas_provision.state.model import Put, Record, Remove, SiteEntry, State
 
 SECTIONS = {"site": "sites", "user": "users"}
 # the state's fingerprint names of a site: "<kind>.<field>", kept at the address "<kind>.<handle>"
@@ -55,7 +55,7 @@ def addresses(state: State) -> list[tuple[str, str]]:
         out.append(
             ("certificate", f"fingerprint {str(state.certificate.get('fingerprint'))[:16]}…")
         )
-    out += [(f"site.{h}", f"拠点ID {e['site_id']}") for h, e in sorted(state.sites.items())]
+    out += [(f"site.{h}", f"拠点ID {e.site_id}") for h, e in sorted(state.sites.items())]
     out += [(f"user.{login}", "ログインID") for login in sorted(state.users)]
     return out
 
@@ -74,7 +74,7 @@ def move(
     new: str,
     fingerprint: Callable[[str, str, str], str] | None = None,
     secret: SecretLookup | None = None,
-) -> tuple[list[dict], list[str]]:
+) -> tuple[list[Record], list[str]]:
     """The journal records that rename ``old`` to ``new`` (both ``site.…``), and the names of
     the fingerprints that could not be re-keyed (dropped)."""
     section, old_key = _known(state, old)
@@ -93,7 +93,7 @@ def move(
         )
     entry = state.sites[old_key]
     kept, dropped = {}, []
-    for name, value in sorted(entry.get("fingerprints", {}).items()):
+    for name, value in sorted(entry.fingerprints.items()):
         kind, _, field = name.partition(".")
         plain = secret(name, new_key) if secret and kind in SITE_FINGERPRINT_KINDS else None
         if (
@@ -104,17 +104,14 @@ def move(
             kept[name] = fingerprint(f"{kind}.{new_key}", field, plain)
         else:
             dropped.append(name)
-    moved = {**entry, "fingerprints": kept}
-    return [
-        {"op": "delete", "section": "sites", "key": old_key, "value": None},
-        {"op": "set", "section": "sites", "key": new_key, "value": moved},
-    ], dropped
+    moved = SiteEntry(entry.site_id, kept)
+    return [Remove("sites", old_key), Put("sites", new_key, moved)], dropped
 
 
-def remove(state: State, address: str) -> list[dict]:
-    """The journal records that stop managing ``address`` (AINAS keeps it)."""
+def remove(state: State, address: str) -> list[Record]:
+    """The records that stop managing ``address`` (AINAS keeps it)."""
     section, key = _known(state, address)
-    return [{"op": "delete", "section": section, "key": key, "value": None}]
+    return [Remove(section, key)]
 
 
 def secret_lookup(desired) -> SecretLookup:

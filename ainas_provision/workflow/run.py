@@ -84,7 +84,7 @@ class Run:
     current: CurrentState | None = None
     new_key_file: Path | None = None  # no key yet: written by save_new_key
     # the manifests' moved: entries applied to the state in memory, written by execute()
-    pending_moves: list[dict] = field(default_factory=list)
+    pending_moves: list = field(default_factory=list)
     move_notes: list[Note] = field(default_factory=list)
     announce: Announce = print
     lock_id: str | None = None  # the state lock, for an apply
@@ -406,7 +406,7 @@ def _apply_moves(run: Run) -> None:
         for record in records:
             run.state.apply(record)
         run.pending_moves.extend(records)
-        kept = f"拠点ID {run.state.sites[new_key]['site_id']} kept"
+        kept = f"拠点ID {run.state.sites[new_key].site_id} kept"
         lost = (
             f"; {len(dropped)} write-only value{'s' if len(dropped) != 1 else ''} whose manifest "
             "secret differs from what this tool wrote will be noted as never written"
