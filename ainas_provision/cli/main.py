@@ -48,6 +48,8 @@ ENVIRONMENT = {
     "AINAS_SECRETS_KEY_FILE": "a file holding it",
     "AINAS_SCREENS_FILE": "the screen catalogue's override (else ainas-screens.local.yaml)",
     "AINAS_LANG": "the language of messages (ja or en; else the locale)",
+    "AINAS_CACHE_DIR": "the validation cache (else $XDG_CACHE_HOME/ainas-provision)",
+    "AINAS_NO_CACHE": "1: no validation cache",
     "NO_COLOR / FORCE_COLOR": "no colour / colour even when not on a terminal",
 }
 

@@ -37,8 +37,9 @@ def _store(path: Path, state_path: str | None) -> StateStore:
 
 @click.group("state")
 def command() -> None:
-    """Inspect the state, list/rename/forget what it manages, make its tables, move it; break a
-    lock."""
+    """Inspect the state, make its tables, move it; break a lock.
+
+    Also: list what it manages, rename a site's handle (mv), forget something (rm)."""
 
 
 @command.command("show")
