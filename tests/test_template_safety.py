@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from ainas_provision.manifest.scalars import Interpolations, context_of, plain_safe
 from ainas_provision.validation.engine import validate
-from tests.conftest import copy_example
+from tests.conftest import EXAMPLES, copy_example
 from tests.helpers import bulk_demo_environment, run
 
 NOW = dt.datetime(2026, 11, 25, tzinfo=dt.UTC)
