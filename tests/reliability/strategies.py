@@ -201,7 +201,8 @@ def manifests(
             "short_name": draw(st.sampled_from(["代理人Ａ", "代理人Ａ本社", "エー"])),
         },
         "policy": {"allow_plaintext_secrets": True, "max_deletes": 1000},
-        "sites": {handle: draw(sites(i)) for i, handle in enumerate(handles)},
+        # a site's index is its handle's, as in successors(): codes stay unique across versions
+        "sites": {handle: draw(sites(HANDLES.index(handle))) for handle in handles},
         "users": {},
     }
     if handles:
