@@ -1,4 +1,4 @@
-"""The diagnostics of the form, password, secret and certificate rules in Japanese: each broken
+"""The diagnostics of the schema (type, limits), form, password, secret and certificate rules in Japanese: each broken
 fixture gives, under ``--lang ja``, the same place, rule ID and value path as in English, with the
 Japanese wording (the guide's own where it has one)."""
 
@@ -14,6 +14,8 @@ from tests.helpers import run
 PLACE = re.compile(r"^(\S+:\d+:\d+): \S+: (.*) (\[[a-z-]+\]) \((.+)\)$")
 
 JAPANESE = {
+    "type": "は文字列で入力してください（数値になっています）。引用符で囲んで \"01234567\" と入力",
+    "schema": "は0以上で入力してください（-1になっています）",
     "time": "は時刻ではありません。00:00～23:59で入力してください",
     "postal-code": "にはハイフンが必要です: '123-4567'",
     "date": "は暦にない日付です",

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from ainas_provision import schema as manifest_schema
 from ainas_provision.diagnostics import Diagnostic, dotted
-from ainas_provision.i18n import _
+from ainas_provision.i18n import N_, _
 from ainas_provision.manifest.loader import Document
 from ainas_provision.manifest.marks import Mark, key_mark_of, locate, raw_of
 from ainas_provision.validation.rules import RULES
@@ -25,29 +25,29 @@ if TYPE_CHECKING:
     import jsonschema
 
 _TYPE_WORDS = {
-    "string": "text",
-    "integer": "a whole number",
-    "number": "a number",
-    "boolean": "true or false",
-    "object": "a mapping",
-    "array": "a list",
-    "null": "empty (null)",
+    "string": N_("text"),
+    "integer": N_("a whole number"),
+    "number": N_("a number"),
+    "boolean": N_("true or false"),
+    "object": N_("a mapping"),
+    "array": N_("a list"),
+    "null": N_("empty (null)"),
 }
 
 
 def _type_word(value) -> str:
     if value is None:
-        return "empty"
+        return _("empty")
     if isinstance(value, bool):
-        return "true/false"
+        return _("true/false")
     if isinstance(value, int | float):
-        return "a number"
+        return _("a number")
     if isinstance(value, str):
-        return "text"
+        return _("text")
     if isinstance(value, dict):
-        return "a mapping"
+        return _("a mapping")
     if isinstance(value, list):
-        return "a list"
+        return _("a list")
     return type(value).__name__
 
 
@@ -177,16 +177,20 @@ class SchemaMapper:
     def _on_type(self, error, path: list) -> None:
         expected = error.validator_value
         expected = [expected] if isinstance(expected, str) else list(expected)
-        words = " or ".join(_TYPE_WORDS.get(t, t) for t in expected if t != "null")
+        words = _(" or ").join(_(_TYPE_WORDS.get(t, t)) for t in expected if t != "null")
         if "null" in expected:
-            words += " (or left empty)"
+            words += _(" (or left empty)")
         value = error.instance
-        message = f"{label_for(path)} must be {words}, not {_type_word(value)}"
+        message = _("{label} must be {form}, not {found}").format(
+            label=label_for(path), form=words, found=_type_word(value)
+        )
         raw = raw_of(self._parent(path), path[-1]) if path else None
         if "string" in expected and raw is not None:
-            message += f': write it in quotes, "{raw}"'
+            message += _(': write it in quotes, "{raw}"').format(raw=raw)
             if raw != str(value) and not isinstance(value, bool):
-                message += f" (YAML reads {raw} as the number {value})"
+                message += _(" (YAML reads {raw} as the number {value})").format(
+                    raw=raw, value=value
+                )
         self._emit(locate(self.doc.root, path), message, "type", path)
 
     def _on_enum(self, error, path: list) -> None:
@@ -211,7 +215,9 @@ class SchemaMapper:
     def _on_const(self, error, path: list) -> None:
         self._emit(
             locate(self.doc.root, path),
-            f"{label_for(path)} must be {error.validator_value!r}",
+            _("{label} must be {form}").format(
+                label=label_for(path), form=repr(error.validator_value)
+            ),
             "enum",
             path,
         )
@@ -236,10 +242,14 @@ class SchemaMapper:
                 if e.validator == "type" and list(e.absolute_path) == path:
                     values = e.validator_value
                     expected.extend([values] if isinstance(values, str) else values)
-        words = " or ".join(dict.fromkeys(_TYPE_WORDS.get(t, t) for t in expected)) or "valid"
+        words = _(" or ").join(dict.fromkeys(_(_TYPE_WORDS.get(t, t)) for t in expected)) or _(
+            "valid"
+        )
         self._emit(
             locate(self.doc.root, path),
-            f"{label_for(path)} must be {words}, not {_type_word(error.instance)}",
+            _("{label} must be {form}, not {found}").format(
+                label=label_for(path), form=words, found=_type_word(error.instance)
+            ),
             "type",
             path,
         )
@@ -249,7 +259,9 @@ class SchemaMapper:
     def _on_minimum(self, error, path: list) -> None:
         self._emit(
             locate(self.doc.root, path),
-            f"{label_for(path)} must be at least {error.validator_value}, not {error.instance}",
+            _("{label} must be at least {limit}, not {value}").format(
+                label=label_for(path), limit=error.validator_value, value=error.instance
+            ),
             "schema",
             path,
         )
@@ -257,21 +269,27 @@ class SchemaMapper:
     def _on_maximum(self, error, path: list) -> None:
         self._emit(
             locate(self.doc.root, path),
-            f"{label_for(path)} must be at most {error.validator_value}, not {error.instance}",
+            _("{label} must be at most {limit}, not {value}").format(
+                label=label_for(path), limit=error.validator_value, value=error.instance
+            ),
             "schema",
             path,
         )
 
     def _on_minLength(self, error, path: list) -> None:
         self._emit(
-            locate(self.doc.root, path), f"{label_for(path)} must not be empty", "schema", path
+            locate(self.doc.root, path),
+            _("{label} must not be empty").format(label=label_for(path)),
+            "schema",
+            path,
         )
 
     def _on_maxLength(self, error, path: list) -> None:
         self._emit(
             locate(self.doc.root, path),
-            f"{label_for(path)} is too long: {len(error.instance)} characters, at most "
-            f"{error.validator_value}",
+            _("{label} is too long: {count} characters, at most {limit}").format(
+                label=label_for(path), count=len(error.instance), limit=error.validator_value
+            ),
             "schema",
             path,
         )
@@ -280,7 +298,9 @@ class SchemaMapper:
         size = len((error.schema or {}).get("prefixItems", [])) or error.validator_value
         self._emit(
             locate(self.doc.root, path),
-            f"{label_for(path)} must be a list of {size}: [prefecture, office], e.g. [東京都, 練馬]",
+            _("{label} must be a list of {size}: [prefecture, office], e.g. [東京都, 練馬]").format(
+                label=label_for(path), size=size
+            ),
             "schema",
             path,
         )
