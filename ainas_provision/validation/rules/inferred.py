@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ainas_provision.diagnostics import Diagnostic, Severity
+from ainas_provision.i18n import N_, _
 from ainas_provision.manifest.marks import Mark, MarkedMap, mark_of
 from ainas_provision.validation.rules import formats  # noqa: F401  (registers the rules used)
 from ainas_provision.validation.rules.registry import RULES, register
@@ -50,10 +51,10 @@ class Inferred:
     check: Callable[[str], bool] | None = None  # True: the value passes
 
     def silence(self) -> str:
-        return (
-            f"if AINAS accepts it, silence this with `warn_inferred: false` under "
-            f"screens.{self.screen}.fields.{self.field} in ainas-screens.local.yaml"
-        )
+        return _(
+            "if AINAS accepts it, silence this with `warn_inferred: false` under "
+            "screens.{screen}.fields.{field} in ainas-screens.local.yaml"
+        ).format(screen=self.screen, field=self.field)
 
 
 def _full(pattern: str) -> Callable[[str], bool]:
@@ -67,7 +68,7 @@ INFERRED: tuple[Inferred, ...] = (
         ("sites.*.registered.commission_number",),
         "site_register",
         "commission_number",
-        "the guide's one dummy example is 1234567890",
+        N_("the guide's one dummy example is 1234567890"),
         _full(r"[0-9]{10}"),
     ),
     Inferred(
@@ -75,7 +76,7 @@ INFERRED: tuple[Inferred, ...] = (
         ("sites.*.code",),
         "site_register",
         "site_code",
-        "the guide gives 代理人拠点コード no form",
+        N_("the guide gives 代理人拠点コード no form"),
         _full(r"[A-Za-z0-9_-]{1,20}"),
     ),
     Inferred(
@@ -83,7 +84,7 @@ INFERRED: tuple[Inferred, ...] = (
         ("sites.*.registered.batch_account.phone",),
         "batch_account_register",
         "phone",
-        "the guide's examples are 090-1234-5678 and 03-5357-1317",
+        N_("the guide's examples are 090-1234-5678 and 03-5357-1317"),
         _full(r"0[0-9]{1,4}-[0-9]{1,4}-[0-9]{3,4}"),
     ),
     Inferred(
@@ -91,7 +92,7 @@ INFERRED: tuple[Inferred, ...] = (
         ("sites.*.kei.batch_account.phone",),
         "kei_batch_account_register",
         "phone",
-        "the guide's examples are 090-1234-5678 and 03-5357-1317",
+        N_("the guide's examples are 090-1234-5678 and 03-5357-1317"),
         _full(r"0[0-9]{1,4}-[0-9]{1,4}-[0-9]{3,4}"),
     ),
     Inferred(
@@ -99,7 +100,7 @@ INFERRED: tuple[Inferred, ...] = (
         ("certificate.trade_name_kana",),
         "certificate_update",
         "trade_name_kana",
-        "the guide's example マルマル　マルマル has the full-width space",
+        N_("the guide's example マルマル　マルマル has the full-width space"),
         lambda value: " " not in value,
     ),
     Inferred(
@@ -107,7 +108,7 @@ INFERRED: tuple[Inferred, ...] = (
         ("certificate.representative_name_kana",),
         "certificate_update",
         "representative_name_kana",
-        "the guide's example マルマル　マルマル has the full-width space",
+        N_("the guide's example マルマル　マルマル has the full-width space"),
         lambda value: " " not in value,
     ),
 )
@@ -210,7 +211,9 @@ def _warning(rule: Inferred, path: str, value: str, mark: Mark | None) -> Diagno
         mark = Mark(mark.file, mark.line, mark.col + index, mark.note)
     return Diagnostic(
         mark,
-        f"{message} (an inferred rule, not stated by the guide: {rule.source}; {rule.silence()})",
+        _("{message} (an inferred rule, not stated by the guide: {source}; {silence})").format(
+            message=message, source=_(rule.source), silence=rule.silence()
+        ),
         rule.rule,
         path,
         Severity.WARNING,
