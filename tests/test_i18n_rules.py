@@ -50,3 +50,20 @@ def test_rule_speaks_japanese_at_the_same_place(rule, monkeypatch):
     assert any(r == f"[{rule}]" for _p, _m, r, _v in ja)
     assert JAPANESE[rule] in japanese.stderr, japanese.stderr
     assert not re.search(r"\b(must|cannot|does not|differs)\b", japanese.stderr)
+
+
+def test_the_lock_refusal_in_japanese():
+    from ainas_provision import i18n
+    from ainas_provision.state.protocols import LockError, LockInfo
+
+    holder = LockInfo("x", "kanri@pc01", "pc01", 4242, "apply", "2026-11-29T10:00:00+00:00")
+    english = str(LockError.held(holder))
+    i18n.set_language("ja")
+    try:
+        waiting = str(LockError.held(holder))
+        waited = str(LockError.held(holder, timeout=30))
+    finally:
+        i18n.set_language("en")
+    assert english.startswith("the state is locked by kanri@pc01 (pid 4242, apply) since")
+    assert waiting.startswith("ステートは kanri@pc01（pid 4242、apply、2026-11-29T10:00:00+00:00 から）")
+    assert "--lock-timeout" in waiting and "30秒待ちましたが" in waited

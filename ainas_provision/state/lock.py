@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 from ainas_provision import portable
+from ainas_provision.i18n import _
 from ainas_provision.state.protocols import LockError, LockInfo
 
 
@@ -109,7 +110,7 @@ class FileLocker:
             return None
 
     def _try(self, info: LockInfo) -> int | None:
-        for _ in range(100):  # a file removed between open and lock: open the new one
+        for _attempt in range(100):  # a file removed between open and lock: open the new one
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
@@ -152,9 +153,11 @@ def _write_holder(fd: int, info: LockInfo) -> None:
 
 def _cannot(path: Path, exc: OSError) -> LockError:
     if exc.errno == errno.ENOSPC:
-        why = "the disk is full"
+        why = _("the disk is full")
     elif exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
-        why = f"the directory {path.parent} is not writable ({exc.strerror})"
+        why = _("the directory {path} is not writable ({reason})").format(
+            path=path.parent, reason=exc.strerror
+        )
     else:
         why = exc.strerror or str(exc)
-    return LockError(f"cannot take the state lock {path}: {why}")
+    return LockError(_("cannot take the state lock {path}: {reason}").format(path=path, reason=why))

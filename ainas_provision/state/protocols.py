@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from ainas_provision.errors import AinasProvisionError
+from ainas_provision.i18n import _
 from ainas_provision.state.model import Record, State
 
 
@@ -64,7 +65,9 @@ class LockInfo:
         )
 
     def describe(self) -> str:
-        return f"{self.holder} (pid {self.pid}, {self.operation}) since {self.since}"
+        return _("{holder} (pid {pid}, {operation}) since {since}").format(
+            holder=self.holder, pid=self.pid, operation=self.operation, since=self.since
+        )
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -98,14 +101,14 @@ class LockError(AinasProvisionError):
 
     @classmethod
     def held(cls, holder: LockInfo | None, timeout: float = 0.0) -> LockError:
-        who = holder.describe() if holder else "a run whose holder record is unreadable"
+        who = holder.describe() if holder else _("a run whose holder record is unreadable")
         # --lock-timeout is suggested only to someone who did not give it
         then = (
-            f"it was still held after waiting {timeout:g} s"
+            _("it was still held after waiting {seconds} s").format(seconds=f"{timeout:g}")
             if timeout
-            else "wait for it to finish, or use --lock-timeout SECONDS to wait"
+            else _("wait for it to finish, or use --lock-timeout SECONDS to wait")
         )
-        return cls(f"the state is locked by {who}; {then}", holder)
+        return cls(_("the state is locked by {who}; {then}").format(who=who, then=then), holder)
 
 
 @runtime_checkable
