@@ -67,3 +67,17 @@ def test_the_lock_refusal_in_japanese():
     assert english.startswith("the state is locked by kanri@pc01 (pid 4242, apply) since")
     assert waiting.startswith("ステートは kanri@pc01（pid 4242、apply、2026-11-29T10:00:00+00:00 から）")
     assert "--lock-timeout" in waiting and "30秒待ちましたが" in waited
+
+
+def test_a_saved_plan_refused_in_japanese(tmp_path, monkeypatch):
+    from tests.conftest import copy_example
+
+    copy_example("quickstart", tmp_path / "quickstart")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("AINAS_LANG", "ja")
+    assert run("plan", "quickstart", "--out", "plan.json").exit_code == 0
+    wrong = "sha256:" + "0" * 64
+    refused = run("apply", "quickstart", "--plan", "plan.json", "--expect-digest", wrong)
+    assert refused.exit_code == 1
+    assert f"レビューされた {wrong} ではありません" in refused.stderr
+    assert "何も変更していません" in refused.stderr

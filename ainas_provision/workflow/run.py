@@ -350,42 +350,62 @@ def check_saved_plan(run: Run, plan: Plan, expect_digest: str | None = None) -> 
     the plan's own: the check reads what the plan read."""
     if expect_digest is not None and plan.digest() != expect_digest.strip():
         raise PlanRefused(
-            f"the plan's digest is {plan.digest()}, not the reviewed {expect_digest.strip()}: "
-            "this file is not the plan that was reviewed; nothing was changed"
+            i18n._(
+                "the plan's digest is {digest}, not the reviewed {expected}: "
+                "this file is not the plan that was reviewed; nothing was changed"
+            ).format(digest=plan.digest(), expected=expect_digest.strip())
         )
     if run.options.sites and sorted(run.options.sites) != (plan.scope or []):
         raise PlanRefused(
-            f"the plan was made for sites {', '.join(plan.scope or []) or '(all)'}, not for "
-            f"--site {', '.join(run.options.sites)}; apply it without --site"
+            i18n._(
+                "the plan was made for sites {planned}, not for --site {given}; "
+                "apply it without --site"
+            ).format(
+                planned=", ".join(plan.scope or []) or i18n._("(all)"),
+                given=", ".join(run.options.sites),
+            )
         )
     run.options.sites = list(plan.scope or [])
     if plan.target != run.identity:
         raise PlanRefused(
-            f"the plan was made for {_describe(plan.target)}, not {_describe(run.identity)}"
+            i18n._("the plan was made for {planned}, not {target}").format(
+                planned=_describe(plan.target), target=_describe(run.identity)
+            )
         )
     if plan.lineage != run.state.lineage or plan.serial != run.state.serial:
         raise PlanRefused(
-            f"the plan is stale: it was made from state serial {plan.serial}, and the state "
-            f"{run.store.describe()} is now at serial {run.state.serial}"
-            + ("" if plan.lineage == run.state.lineage else " of another lineage")
-            + "; make a new plan"
+            (
+                i18n._(
+                    "the plan is stale: it was made from state serial {planned}, and the state "
+                    "{store} is now at serial {serial}; make a new plan"
+                )
+                if plan.lineage == run.state.lineage
+                else i18n._(
+                    "the plan is stale: it was made from state serial {planned}, and the state "
+                    "{store} is now at serial {serial} of another lineage; make a new plan"
+                )
+            ).format(planned=plan.serial, store=run.store.describe(), serial=run.state.serial)
         )
     if plan.manifest_digest != run.desired.digest():
-        raise PlanRefused("the manifests changed since the plan was made; make a new plan")
+        raise PlanRefused(i18n._("the manifests changed since the plan was made; make a new plan"))
     if plan.key_check != run.fingerprint.key_check:
-        raise PlanRefused("the plan was made with another fingerprint key; make a new plan")
+        raise PlanRefused(i18n._("the plan was made with another fingerprint key; make a new plan"))
     fresh = make_plan(run)
     if fresh.target_digest != plan.target_digest:
         raise PlanRefused(
-            f"the plan is stale: {run.target.describe()} changed since the plan was made; make a new plan"
+            i18n._(
+                "the plan is stale: {target} changed since the plan was made; make a new plan"
+            ).format(target=run.target.describe())
         )
     fresh.created_at = plan.created_at  # the same plan has the same digest
     difference = first_difference(plan, fresh)
     if difference is not None:
         raise PlanRefused(
-            f"the saved plan is not the plan the manifests, the state and the target make: "
-            f"{difference}; it was changed after it was made — make a new plan and review it "
-            "(nothing was changed)"
+            i18n._(
+                "the saved plan is not the plan the manifests, the state and the target make: "
+                "{difference}; it was changed after it was made — make a new plan and review it "
+                "(nothing was changed)"
+            ).format(difference=difference)
         )
     return fresh
 
