@@ -26,6 +26,10 @@ JAPANESE = {
     "password": "AINAS のパスワードの条件（半角8文字以上で、数字・英大文字・英小文字・記号のうち3種類以上",
     "secret-encrypted": "暗号化されたシークレット1件を復号できません",
     "certificate-file": "証明書ファイル (file) certs/missing.p12 がありません",
+    "site-reference": "はどのマニフェストにも定義されていません（'akihabara' の誤りではありませんか）",
+    "staff-only": "は担当者だけの項目です。利用者 'dairi001' は拠点管理者です",
+    "site-code-unique": "代理人拠点コード 'AKB' は代理人拠点 'akihabara'",
+    "site-name-unique": "担当者は名前で代理人拠点を選ぶため",
     "certificate-expect": "1文字でも入力誤りがあると、OSS申請時にエラーとなります",
 }
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import difflib
 
 from ainas_provision.diagnostics import Diagnostic, Severity
+from ainas_provision.i18n import _
 from ainas_provision.manifest.marks import MarkedMap, key_mark_of, mark_of
 from ainas_provision.validation.rules.registry import register
 
@@ -59,9 +60,11 @@ def check(merged: MarkedMap) -> list[Diagnostic]:
             out.append(
                 Diagnostic(
                     key_mark_of(users, login_id),
-                    f"user '{login_id}' has the ログインID of an admin (管理者, at "
-                    f"{key_mark_of(admins, login_id)}): ログインIDs are unique in AINAS, and admins "
-                    "are the association's — give the user another ログインID",
+                    _(
+                        "user '{login_id}' has the ログインID of an admin (管理者, at {place}): "
+                        "ログインIDs are unique in AINAS, and admins are the association's — give "
+                        "the user another ログインID"
+                    ).format(login_id=login_id, place=key_mark_of(admins, login_id)),
                     "user-is-admin",
                     f"users.{login_id}",
                 )
@@ -70,18 +73,21 @@ def check(merged: MarkedMap) -> list[Diagnostic]:
         if isinstance(site, str) and site not in sites:
             close = difflib.get_close_matches(site, [str(s) for s in sites], n=1)
             hint = (
-                f" — did you mean '{close[0]}'?"
+                _(" — did you mean '{suggestion}'?").format(suggestion=close[0])
                 if close
                 else (
-                    "; define it under `sites`"
+                    _("; define it under `sites`")
                     if not sites
-                    else f"; sites: {', '.join(map(str, sites))}"
+                    else _("; sites: {sites}").format(sites=", ".join(map(str, sites)))
                 )
             )
             out.append(
                 Diagnostic(
                     mark_of(user, "site"),
-                    f"user '{login_id}' belongs to site '{site}', which no manifest defines{hint}",
+                    _(
+                        "user '{login_id}' belongs to site '{site}', which no manifest defines"
+                    ).format(login_id=login_id, site=site)
+                    + hint,
                     "site-reference",
                     f"users.{login_id}.site",
                 )
@@ -92,8 +98,11 @@ def check(merged: MarkedMap) -> list[Diagnostic]:
                     out.append(
                         Diagnostic(
                             key_mark_of(user, key),
-                            f"{label} ({key}) is for staff users only; user '{login_id}' is a "
-                            "拠点管理者 — remove it, or make the user 担当者(送信可) or 担当者(送信不可)",
+                            _(
+                                "{label} ({key}) is for staff users only; user '{login_id}' is a "
+                                "拠点管理者 — remove it, or make the user 担当者(送信可) or "
+                                "担当者(送信不可)"
+                            ).format(label=label, key=key, login_id=login_id),
                             "staff-only",
                             f"users.{login_id}.{key}",
                         )
@@ -130,8 +139,10 @@ def check(merged: MarkedMap) -> list[Diagnostic]:
                 out.append(
                     Diagnostic(
                         mark_of(site, "code"),
-                        f"代理人拠点コード '{code}' is also the code of site '{first}' (at "
-                        f"{mark_of(sites[first], 'code')}); codes identify sites and must differ",
+                        _(
+                            "代理人拠点コード '{code}' is also the code of site '{first}' (at "
+                            "{place}); codes identify sites and must differ"
+                        ).format(code=code, first=first, place=mark_of(sites[first], "code")),
                         "site-code-unique",
                         f"sites.{handle}.code",
                     )
@@ -145,8 +156,10 @@ def check(merged: MarkedMap) -> list[Diagnostic]:
                 out.append(
                     Diagnostic(
                         mark_of(site, "name"),
-                        f"代理人拠点名 '{name}' is also the name of site '{first}'; staff pick "
-                        "sites by name, so give each a distinct one (or a 代理人拠点コード)",
+                        _(
+                            "代理人拠点名 '{name}' is also the name of site '{first}'; staff pick "
+                            "sites by name, so give each a distinct one (or a 代理人拠点コード)"
+                        ).format(name=name, first=first),
                         "site-name-unique",
                         f"sites.{handle}.name",
                         Severity.WARNING,
