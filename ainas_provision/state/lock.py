@@ -27,6 +27,8 @@ from ainas_provision import portable
 from ainas_provision.i18n import _
 from ainas_provision.state.protocols import LockError, LockInfo
 
+HOLDER_WAIT = 1.0  # seconds a refused run waits for the holder's record to be written
+
 
 class FileLocker:
     """A :class:`~ainas_provision.state.protocols.Locker` on one lock file."""
@@ -47,7 +49,7 @@ class FileLocker:
                 self._held[info.id] = fd
                 return info.id
             if time.monotonic() >= deadline:
-                raise LockError.held(self.holder_record(), timeout)
+                raise LockError.held(self._settled_holder(), timeout)
             time.sleep(min(0.1, max(0.0, deadline - time.monotonic())))
 
     def unlock(self, lock_id: str) -> None:
@@ -108,6 +110,16 @@ class FileLocker:
             return LockInfo.from_json(json.loads(data.decode("utf-8")))
         except (OSError, ValueError):
             return None
+
+    def _settled_holder(self) -> LockInfo | None:
+        """The holder record, given a moment to appear: a holder writes it just after taking
+        the lock, so one refused at that instant would otherwise name nobody."""
+        deadline = time.monotonic() + HOLDER_WAIT
+        while True:
+            record = self.holder_record()
+            if record is not None or time.monotonic() >= deadline:
+                return record
+            time.sleep(0.01)
 
     def _try(self, info: LockInfo) -> int | None:
         for _attempt in range(100):  # a file removed between open and lock: open the new one
