@@ -87,7 +87,8 @@ def test_sandbox_init_and_a_state_key_work_without_modes(tmp_path, windows, monk
     monkeypatch.delattr(os, "fchmod")
     monkeypatch.setattr(Path, "chmod", refused)
     monkeypatch.chdir(tmp_path)
-    result = CliRunner().invoke(cli, ["sandbox", "init", "m"])
+    # (a sandbox goes in a directory of its own, not among manifests)
+    result = CliRunner().invoke(cli, ["sandbox", "init", "rehearsal"])
     assert result.exit_code == 0, result.output
     from ainas_provision.state.keys import create_key_file
 
