@@ -82,7 +82,6 @@ def test_sandbox_init_and_a_state_key_work_without_modes(tmp_path, windows, monk
     def refused(*args, **kwargs):
         raise AssertionError("a file mode was set on Windows")
 
-    copy_example("quickstart", tmp_path / "m")
     monkeypatch.setattr(os, "chmod", refused)
     monkeypatch.delattr(os, "fchmod")
     monkeypatch.setattr(Path, "chmod", refused)
@@ -90,6 +89,7 @@ def test_sandbox_init_and_a_state_key_work_without_modes(tmp_path, windows, monk
     # (a sandbox goes in a directory of its own, not among manifests)
     result = CliRunner().invoke(cli, ["sandbox", "init", "rehearsal"])
     assert result.exit_code == 0, result.output
+    assert "Windows profile" in result.output and "0600" not in result.output
     from ainas_provision.state.keys import create_key_file
 
     create_key_file(tmp_path / "k.key")
