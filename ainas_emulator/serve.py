@@ -46,6 +46,7 @@ class ServeOptions:
     spike_ms: float = 0
     hash_cost: int = DEFAULT_HASH_COST
     header_timeout: float = HEADER_TIMEOUT
+    screens_file: Path | None = None  # a screen-catalogue override for the web screens
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -68,6 +69,19 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+def _catalogue(options: ServeOptions):
+    """The screen catalogue the web screens are drawn from: the packaged one, or — to rehearse
+    a real AINAS that prints a label otherwise — with an override file applied."""
+    if options.screens_file is None:
+        return None
+    import ainas_catalogue
+
+    try:
+        return ainas_catalogue.load(options.screens_file)
+    except ainas_catalogue.CatalogueError as exc:
+        raise AinasProvisionError(str(exc)) from None
+
+
 class SandboxServer:
     """The sandbox server of a sandbox directory, bound and ready to run."""
 
@@ -83,7 +97,7 @@ class SandboxServer:
         self.options = options
         self.sandbox = AinasSandbox(files.database, hash_cost=options.hash_cost)
         self.app = Unreliable(
-            create_app(self.sandbox, page_size=options.page_size),
+            create_app(self.sandbox, page_size=options.page_size, catalogue=_catalogue(options)),
             latency_ms=options.latency_ms,
             fail_rate=options.fail_rate,
             seed=options.seed,

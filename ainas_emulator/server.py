@@ -390,11 +390,20 @@ async def _server_error(request: Request, exc: Exception) -> Response:
 
 
 def create_app(
-    sandbox: AinasSandbox, *, page_size: int = DEFAULT_PAGE_SIZE, max_body: int = MAX_BODY
+    sandbox: AinasSandbox,
+    *,
+    page_size: int = DEFAULT_PAGE_SIZE,
+    max_body: int = MAX_BODY,
+    catalogue=None,
 ) -> Starlette:
-    """The ASGI application serving ``sandbox``."""
+    """The ASGI application serving ``sandbox``: the JSON API under ``/api/v1`` and AINAS's
+    screens under ``/oss_agt/`` (see :mod:`ainas_emulator.web`), drawn from
+    ``catalogue`` (the screen catalogue, by default the packaged one)."""
+    from ainas_emulator.web import WebFace
+
     api = Api(sandbox, page_size, max_body)
+    web = WebFace(sandbox, catalogue, max_body=max_body)
     return Starlette(
-        routes=api.routes(),
+        routes=[*api.routes(), *web.routes()],
         exception_handlers={HTTPException: _http_error, Exception: _server_error},
     )

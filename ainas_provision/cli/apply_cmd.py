@@ -167,6 +167,18 @@ def summarize(outcomes: list[Outcome]) -> bool:
     metavar="SECONDS",
     help="Wait this long for the state lock.",
 )
+@click.option(
+    "--supervised",
+    is_flag=True,
+    help="Browser target: a visible browser; the tool fills each screen and waits for you to "
+    "check it and press 確定.",
+)
+@click.option(
+    "--trace",
+    is_flag=True,
+    help="Browser target: record a Playwright trace under .ainas/ (it holds every typed value, "
+    "passwords included).",
+)
 def command(
     path,
     vars_files,
@@ -180,6 +192,8 @@ def command(
     parallelism,
     allow_deletes,
     lock_timeout,
+    supervised,
+    trace,
 ):
     """Apply the manifests at PATH (or a saved plan) to the target."""
     if expect_digest is not None and plan_file is None:
@@ -203,7 +217,16 @@ def command(
         rewrite_unknown_secrets,
         lock_timeout=lock_timeout,
         parallelism=parallelism,
+        supervised=supervised,
+        trace=trace,
     )
+    if trace:
+        click.secho(
+            "warning: --trace records every value typed into the browser, passwords included, "
+            "in a trace file under .ainas/: delete it once read, and never share it",
+            fg="yellow",
+            err=True,
+        )
     run = workflow.open_run(opts, announce=lambda message: click.echo(message, err=True), lock=True)
     try:
         ok = _apply(run, plan_file, expect_digest, auto_approve, parallelism, allow_deletes)

@@ -70,7 +70,8 @@ def target_options(func):
         "--target",
         default=None,
         metavar="TARGET",
-        help="sandbox:PATH or https://… [default: $AINAS_TARGET, else the embedded sandbox].",
+        help="sandbox:PATH, https://… or browser+https://… [default: $AINAS_TARGET, else the "
+        "embedded sandbox].",
     )(func)
     return func
 

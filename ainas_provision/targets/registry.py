@@ -2,7 +2,9 @@
 
 - absent: the embedded sandbox in ``ainas.sandbox.sqlite`` beside the manifests;
 - ``sandbox:PATH``: the embedded sandbox in another file;
-- ``https://…``: an AINAS endpoint (the bundled sandbox server, or AINAS) over mutual TLS;
+- ``https://…``: the sandbox server's JSON API over mutual TLS;
+- ``browser+https://…``: AINAS itself (or the sandbox server's web screens), through its screens
+  in a browser, with the same client certificate (:mod:`ainas_provision.targets.browser`);
 - ``runbook:``: a person does the steps at AINAS (``ainas-provision runbook``); what is current
   is what the state records as done (the tool cannot read AINAS there).
 """
@@ -32,7 +34,7 @@ DEFAULT_ADMIN = ("kanri", "管理者")
 
 @dataclass(frozen=True)
 class Target:
-    kind: str  # sandbox | https | runbook
+    kind: str  # sandbox | https | browser | runbook
     location: str  # a path (sandbox) or a URL
 
     def identity(self, organization_id: str, relative_to: Path | None = None) -> dict:
@@ -98,6 +100,8 @@ def resolve(spec: str | None, manifest_path: Path, env: Mapping[str, str] = os.e
         )
     if spec.startswith("https://"):
         return Target("https", normalize_url(spec))
+    if spec.startswith("browser+https://"):
+        return Target("browser", spec if spec.endswith("/") else spec + "/")
     if spec.startswith("http://"):
         raise AinasProvisionError(
             f"--target {spec}: AINAS is reached over HTTPS with a client certificate only; use https://"
@@ -118,6 +122,7 @@ def open_backend(
     parallelism: int | None = None,
     dry_run: bool = False,
     state: State | None = None,
+    browser=None,
 ) -> Backend:
     """The backend of ``target``. On first use, the embedded sandbox creates the tenant of the
     manifests (unless ``create_tenant`` is false: then a missing tenant is an error). With
@@ -131,6 +136,12 @@ def open_backend(
         return RunbookBackend(state if state is not None else State(), desired)
     if target.kind == "sandbox":
         return _open_sandbox(target, desired, env, announce, create_tenant, dry_run)
+    if target.kind == "browser":
+        from ainas_provision.targets.browser import open_browser  # Playwright, only when used
+
+        return open_browser(
+            target.location, desired, env, parallelism=parallelism, options=browser
+        )
     from ainas_provision.targets.https.backend import open_https  # the HTTP client, only when used
 
     backend = open_https(target, desired, env, parallelism=parallelism)

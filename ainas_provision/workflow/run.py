@@ -66,6 +66,8 @@ class Options:
     parallelism: int = 4
     # a plan that is not saved: it writes nothing (no state key, no sandbox tenant)
     dry_run: bool = False
+    supervised: bool = False  # browser target: the operator presses 確定
+    trace: bool = False  # browser target: record a Playwright trace (it holds typed secrets)
     env: Mapping[str, str] = field(default_factory=lambda: os.environ)
 
 
@@ -238,6 +240,20 @@ def save_new_key(run: Run) -> None:
     )
 
 
+def _browser_options(run: Run):
+    """What the browser target needs from the run: supervised or not, a trace or not, and
+    where failure evidence goes (``.ainas/`` beside the state)."""
+    if run.target.kind != "browser":
+        return None
+    from ainas_provision.targets.browser import BrowserOptions
+
+    return BrowserOptions(
+        supervised=run.options.supervised,
+        trace=run.options.trace,
+        evidence_dir=run.store.path.parent / ".ainas",
+    )
+
+
 def connect(run: Run) -> None:
     """Open the target and confirm it is the manifests' tenant before reading anything else."""
     run.backend = CountingBackend(
@@ -249,6 +265,7 @@ def connect(run: Run) -> None:
             parallelism=run.options.parallelism,
             dry_run=run.options.dry_run,
             state=run.state,
+            browser=_browser_options(run),
         )
     )
     org_id = run.backend.organization_id()

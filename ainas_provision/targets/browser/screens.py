@@ -1,0 +1,131 @@
+"""Where the tool's fields are on AINAS's screens: manifest field -> catalogue field, and the
+page helpers that find a field by its visible label.
+
+A field is found by the label the catalogue gives it, as a person finds it: a ``<label>`` bound to
+the input, or else the table row whose header cell holds exactly that text (AINAS's screens are
+tables of label cells and inputs, sometimes two label/input pairs to a row). Never by position,
+never by an element ID.
+"""
+
+from __future__ import annotations
+
+import json
+
+# manifest field of a kind -> the catalogue's field ID on that kind's screens
+SITE = {
+    "name": "site_name",
+    "short_name": "site_short_name",
+    "code": "site_code",
+    "storage_sticker_receipt": "storage_sticker_receipt",
+    "registered.certificate_manager_name": "certificate_manager_name",
+    "registered.review_deadline": "review_deadline",
+    "registered.commission_number": "commission_number",
+    "registered.inspection_ecert_update": "inspection_ecert_update",
+    "registered.interim_ecert_update": "interim_ecert_update",
+    "kei.certificate_manager_name": "kei_certificate_manager_name",
+    "kei.certificate_manager_number": "kei_certificate_manager_number",
+    "kei.review_deadline": "kei_review_deadline",
+    "kei.default_receipt": "kei_default_receipt",
+    "kei.client_receipt_selectable": "kei_client_receipt_selectable",
+    "kei.inspection_ecert_update": "kei_inspection_ecert_update",
+}
+USER = {
+    "name": "user_name",
+    "site_id": "site",
+    "role": "role",
+    "password": "password",
+    "default_menu": "default_menu",
+    "login_id": "login_id",
+}
+PAIRS = {
+    "default_destination": ("default_destination_prefecture", "default_destination_office"),
+    "kei_default_destination": (
+        "kei_default_destination_prefecture",
+        "kei_default_destination_office",
+    ),
+}
+CERTIFICATE_TYPED = (
+    "trade_name_kana",
+    "representative_name_kana",
+    "postal_code",
+    "address_building",
+    "start_date",
+)
+
+# Reads every label cell of a page: {label: text} for the top-level rows, and for a cell that
+# holds a table of its own, {label: {inner label: text}}. Pull-downs give their chosen option's
+# value and text, checkboxes whether they are ticked, text inputs their value.
+READ_CELLS = """
+(root) => {
+  const own = (el) => el.closest('table');
+  const value = (td) => {
+    const inner = td.querySelector('table');
+    if (inner) {
+      const out = {};
+      for (const th of inner.querySelectorAll('th')) {
+        const cell = th.nextElementSibling;
+        if (cell) out[th.textContent.trim()] = cell.textContent.trim();
+      }
+      return out;
+    }
+    const select = td.querySelector('select');
+    if (select) {
+      const o = select.selectedOptions[0];
+      return {value: o ? o.value : '', text: o ? o.textContent.trim() : ''};
+    }
+    const box = td.querySelector('input[type=checkbox]');
+    if (box) return {checked: box.checked};
+    const text = td.querySelector('input[type=text], input:not([type])');
+    if (text) return {value: text.value};
+    return td.textContent.trim();
+  };
+  const out = {};
+  for (const th of root.querySelectorAll('th')) {
+    const table = own(th);
+    if (table && table.parentElement && table.parentElement.closest('td')) continue;
+    const td = th.nextElementSibling;
+    if (!td || td.tagName !== 'TD') continue;
+    out[th.textContent.trim()] = value(td);
+  }
+  return out;
+}
+"""
+
+# The rows of the result list whose header row is exactly ``columns``: each cell's text and the
+# address of its link, if any.
+READ_LIST = """
+([root, columns]) => {
+  for (const table of root.querySelectorAll('table')) {
+    const first = table.querySelector('tr');
+    if (!first || first.querySelector('td')) continue;
+    const heads = [...first.querySelectorAll('th')].map(th => th.textContent.trim());
+    if (heads.length !== columns.length || heads.some((h, i) => h !== columns[i])) continue;
+    return [...table.querySelectorAll('tr')].slice(1).map(tr =>
+      [...tr.querySelectorAll('td')].map(td => {
+        const a = td.querySelector('a');
+        return {text: td.textContent.trim(), href: a ? a.href : null};
+      }));
+  }
+  return null;
+}
+"""
+
+
+def xpath_literal(text: str) -> str:
+    """``text`` as an XPath string literal (labels may hold quotes)."""
+    if "'" not in text:
+        return f"'{text}'"
+    if '"' not in text:
+        return f'"{text}"'
+    return "concat(" + ", \"'\", ".join(f"'{part}'" for part in text.split("'")) + ")"
+
+
+def cell_locator(scope, label: str):
+    """The table cell beside the header cell that holds exactly ``label``."""
+    return scope.locator(
+        f"xpath=.//th[normalize-space()={xpath_literal(label)}]/following-sibling::td[1]"
+    )
+
+
+def dumps(value) -> str:
+    return json.dumps(value, ensure_ascii=False)
