@@ -141,6 +141,12 @@ class WebFace:
             "代理人組織管理": "organizations",
             "代理人拠点管理": "sites",
         }
+        shown = context.pop("shown_screen", None)
+        if shown is not None:  # the screen's other buttons, drawn but inactive in the emulator
+            texts = {link["text"] for link in context.get("links", [])}
+            context["inactive"] = [
+                b for b in shown.buttons if b not in texts and b.removesuffix("登録") not in texts
+            ]
         html = _env.get_template(template).render(
             base=BASE,
             actor=actor,
@@ -168,6 +174,14 @@ class WebFace:
         return actor
 
     def login_page(self, request: Request) -> Response:
+        token = request.cookies.get(COOKIE)
+        if token:  # logged in already: the login URL shows the menu (or the password change)
+            try:
+                actor = self.sandbox.session_actor(token)
+            except AinasError:
+                actor = None
+            if actor is not None:
+                raise Redirect(BASE + ("password" if actor.must_change_password else "menu"))
         screen = self.screen("login")
         return self.page("login.html", None, title=screen.name)
 
@@ -203,13 +217,28 @@ class WebFace:
 
     def menu(self, request: Request) -> Response:
         actor = self.actor(request)
-        row = (
-            self.sandbox.store.connection()
-            .execute("SELECT name FROM users WHERE login_id = ?", (actor.login_id,))
-            .fetchone()
-        )
+        screen = self.screen("menu")
+        choices = {
+            f.id: [(o.value, o.value) for o in f.options]
+            for f in screen.fields
+            if f.input == "select"
+        }
+        # [project decision] the emulator has no notices (お知らせ): the search finds nothing
         return self.page(
-            "menu.html", actor, title="お知らせ案内検索", actor_name=row["name"] if row else ""
+            "search.html",
+            actor,
+            title=screen.name,
+            action=BASE + "menu",
+            fields=[f for f in screen.fields if f.editable],
+            values={},
+            options=choices,
+            columns=(),
+            items=[],
+            links=[],
+            total=0,
+            first=0,
+            last=0,
+            pages=[],
         )
 
     async def password(self, request: Request) -> Response:
@@ -284,6 +313,8 @@ class WebFace:
                 if isinstance(upload, UploadFile) and upload.filename:
                     values[field.id] = await upload.read()
                     values[field.id + "__name"] = upload.filename
+                if isinstance(upload, UploadFile):
+                    await upload.close()
                 else:
                     values[field.id] = None
             else:
@@ -444,6 +475,7 @@ class WebFace:
             "view.html",
             actor,
             title=screen.name,
+            shown_screen=screen,
             rows=_cells(screen.fields, values),
             list=listing,
             links=links,
@@ -558,6 +590,7 @@ class WebFace:
             "view.html",
             actor,
             title=screen.name,
+            shown_screen=screen,
             rows=_cells(screen.fields, values),
             links=links,
             info=_done(request),
@@ -684,14 +717,21 @@ class WebFace:
             form = self.screen(f"{kind}_register" if account is None else f"{kind}_update")
             links = [{"href": f"{BASE}sites/{site_id}/{path}", "text": form.menu[-1]}]
             tables[kind] = {"rows": rows, "links": links}
-        fields = [f for f in screen.fields if f.id not in ("api_account", "members")]
-        cells = _cells(fields, values, tables=tables, columns=2)
+        values.setdefault("api_account", "未登録")
+        values.setdefault("members", "")
+        cells = _cells(screen.fields, values, tables=tables, columns=2)
         links = [{"href": BASE + "sites", "text": "一覧に戻る"}]
         links.append({"href": f"{BASE}sites/{site_id}/edit", "text": "代理人拠点更新"})
         if actor.is_admin:
             links.append({"href": f"{BASE}sites/{site_id}/delete", "text": "代理人拠点削除"})
         return self.page(
-            "view.html", actor, title=screen.name, rows=cells, links=links, info=_done(request)
+            "view.html",
+            actor,
+            title=screen.name,
+            rows=cells,
+            links=links,
+            info=_done(request),
+            shown_screen=screen,
         )
 
     def _site_options(self, actor: Actor) -> dict:
@@ -886,6 +926,7 @@ class WebFace:
             "view.html",
             actor,
             title=screen.name,
+            shown_screen=screen,
             rows=_cells(screen.fields, values),
             links=links,
             info=_done(request),

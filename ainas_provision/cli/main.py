@@ -107,6 +107,7 @@ COMMANDS = {
     "certs": "certs_cmd",
     "secrets": "secrets_cmd",
     "sandbox": "sandbox_cmd",
+    "probe": "probe_cmd",
 }
 
 

@@ -38,7 +38,7 @@ import threading
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import ainas_catalogue
 from ainas_provision.domain.desired import DesiredState
@@ -57,7 +57,13 @@ from ainas_provision.targets.https.connection import Connection, resolve_connect
 ROLES = (ADMIN_ROLE, SITE_MANAGER, *STAFF_ROLES)
 RECYCLE_AFTER = 50  # forms per browser context before it is closed and reopened
 TIMEOUT_MS = 30_000
-REFUSED = ("ERR_BAD_SSL_CLIENT_AUTH_CERT", "ERR_SOCKET_NOT_CONNECTED", "ERR_SSL", "ERR_CERT")
+REFUSED = (
+    "ERR_BAD_SSL_CLIENT_AUTH_CERT",
+    "ERR_SOCKET_NOT_CONNECTED",
+    "ERR_EMPTY_RESPONSE",
+    "ERR_SSL",
+    "ERR_CERT",
+)
 
 
 @dataclass
@@ -215,6 +221,7 @@ class BrowserBackend:
         self._unconfirmed = False
         self._password: str | None = None
         self._learned: dict[tuple, str] = {}
+        self._templates: dict[str, tuple] = {}
         self._lock = threading.Lock()
         self._idle: queue.Queue = queue.Queue()
         self._workers: list[_Worker] = []
@@ -306,15 +313,17 @@ class BrowserBackend:
             )
         return BackendError("browser", f"the browser failed at {self.login_url}: {text.splitlines()[0]}", retriable=True)
 
+    def _state(self, worker: _Worker) -> dict:
+        try:
+            return worker.page.evaluate(screens.PAGE_STATE)
+        except Exception as exc:
+            raise self._navigation_failure(exc) from None
+
     def _heading(self, worker: _Worker) -> str:
-        heading = worker.page.locator("h1")
-        return heading.first.inner_text().strip() if heading.count() else ""
+        return self._state(worker)["heading"]
 
     def _errors(self, worker: _Worker) -> list[str]:
-        alerts = worker.page.get_by_role("alert")
-        if not alerts.count():
-            return []
-        return [line.strip() for line in alerts.first.inner_text().splitlines() if line.strip()]
+        return self._state(worker)["errors"]
 
     def _login(self, worker: _Worker) -> None:
         if worker.logged_in:
@@ -342,8 +351,7 @@ class BrowserBackend:
                 f"{self._heading(worker)!r}): is the URL the login URL of AINAS?",
             )
         password = self._password or connection.password.reveal()
-        for field_id, value in (("login_id", connection.login_id), ("password", password)):
-            self._control(worker, screen, field_id).fill(value)
+        self._fill_all(worker, screen, {"login_id": connection.login_id, "password": password})
         page.get_by_role("button", name=screen.flow.submit or "ログイン", exact=True).click()
         page.wait_for_load_state("domcontentloaded")
         errors = self._errors(worker)
@@ -402,7 +410,7 @@ class BrowserBackend:
         screen = self.catalogue.screen(screen_id)
         key = (screen_id, entry)
         self._login(worker)
-        known = self._learned.get(key)
+        known = self._learned.get(key) or self._from_template(screen_id, entry)
         if known:
             self._goto(worker, known)
             if self._heading(worker) == screen.name:
@@ -430,6 +438,26 @@ class BrowserBackend:
                 f"{self._heading(worker)!r}); run `ainas-provision probe`",
             )
         self._learned[key] = page.url
+        self._learn_template(screen_id, entry, page.url)
+
+    def _learn_template(self, screen_id: str, entry: str | None, url: str) -> None:
+        """Remember where an entry's screen is, when its address holds the entry as one path
+        segment: the next entry's screen is then one page away instead of a search."""
+        if not entry:
+            return
+        parts = urlsplit(url)
+        segments = parts.path.split("/")
+        if segments.count(entry) == 1 and not parts.query:
+            index = segments.index(entry)
+            self._templates[screen_id] = (f"{parts.scheme}://{parts.netloc}", segments, index)
+
+    def _from_template(self, screen_id: str, entry: str | None) -> str | None:
+        template = self._templates.get(screen_id)
+        if template is None or not entry or "/" in entry:
+            return None
+        origin, segments, index = template
+        path = [*segments[:index], quote(entry, safe=""), *segments[index + 1 :]]
+        return origin + "/".join(path)
 
     def _click(self, worker: _Worker, text: str, *, tab: bool = False, entry_of: str | None = None) -> None:
         page = worker.page
@@ -550,8 +578,8 @@ class BrowserBackend:
         else:
             page.get_by_role("button", name=submit, exact=True).click()
             page.wait_for_load_state("domcontentloaded")
-            self._raise_screen_errors(worker, screen)
-            if self._heading(worker).endswith("確認"):
+            state = self._state(worker)
+            if not state["errors"] and state["heading"].endswith("確認"):
                 page.get_by_role("button", name="確定", exact=True).click()
                 page.wait_for_load_state("domcontentloaded")
         self._raise_screen_errors(worker, screen)
@@ -637,11 +665,19 @@ class BrowserBackend:
             site_id = row[0]["text"]
             if sites is not None and site_id not in sites:
                 continue
+            self._seen_link("site_view", site_id, row[0]["href"])
             self._read_site(worker, site_id, current)
         for row in self._search(worker, "user_search", {}):
-            login_id, role = row[0]["text"], row[3]["text"]
-            self._read_user(worker, login_id, role, current, sites)
+            login_id, name, role = row[0]["text"], row[1]["text"], row[3]["text"]
+            self._seen_link("user_view", login_id, row[0]["href"])
+            self._read_user(worker, login_id, name, role, current, sites)
         return current
+
+    def _seen_link(self, screen_id: str, entry: str, href: str | None) -> None:
+        """An entry's link on a list: where its screen is (a link the page itself offers)."""
+        if href and (screen_id, entry) not in self._learned:
+            self._learned[(screen_id, entry)] = href
+            self._learn_template(screen_id, entry, href)
 
     def _read_certificate(self, worker: _Worker, registered_at: str) -> LiveResource:
         org_id = self._organization_id
@@ -654,7 +690,8 @@ class BrowserBackend:
         fields["registered_at"] = registered_at
         form = self.catalogue.screen("certificate_update")
         missing = [f for f in form.inputs if f.input == "text" and not view.has(f.id)]
-        if missing:  # typed fields only the update form shows (利用開始日): opened, not sent
+        offered = worker.page.get_by_role("link", name=form.menu[-1], exact=True).count()
+        if missing and offered:  # typed fields only the update form shows (利用開始日): opened, not sent
             self._click(worker, form.menu[-1])
             cells = worker.page.evaluate(screens.READ_CELLS, worker.page.locator("body").element_handle())
             for spec in missing:
@@ -695,14 +732,13 @@ class BrowserBackend:
             target = current.batch_accounts if kind == "batch_account" else current.kei_batch_accounts
             target[site_id] = LiveResource(kind, site_id, account)
 
-    def _read_user(self, worker, login_id: str, role: str, current: CurrentState, sites) -> None:
-        fields: dict[str, object] = {"name": None, "role": role, "site_id": None}
-        for name in ("default_destination", "kei_default_destination", "default_menu"):
-            fields[name] = None
-        if role == ADMIN_ROLE:
-            self._open(worker, "user_view", entry=login_id)
-            cells = worker.page.evaluate(screens.READ_CELLS, worker.page.locator("body").element_handle())
-            fields["name"] = _text(cells.get(self.catalogue.screen("user_view").field("user_name").label))
+    def _read_user(
+        self, worker, login_id: str, name: str, role: str, current: CurrentState, sites
+    ) -> None:
+        fields: dict[str, object] = {"name": name or None, "role": role, "site_id": None}
+        for field_name in ("default_destination", "kei_default_destination", "default_menu"):
+            fields[field_name] = None
+        if role == ADMIN_ROLE:  # the list shows all an admin has
             current.users[login_id] = LiveResource("user", login_id, fields)
             return
         self._open(worker, "user_update", entry=login_id)
@@ -737,8 +773,32 @@ class BrowserBackend:
         self._worker_call(lambda worker: self._delete(worker, kind, id))
 
     def _fill_all(self, worker: _Worker, screen, values: dict) -> None:
+        """Fill a form: every field but file inputs in one call (see screens.FILL_FORM)."""
+        entries = []
         for field_id, value in values.items():
-            self._fill(worker, screen, field_id, _reveal(value))
+            spec = screen.field(field_id)
+            if spec.input == "file":
+                self._fill(worker, screen, field_id, value)
+                continue
+            entries.append({"label": spec.label, "kind": spec.input, "value": _reveal(value)})
+        problems = worker.page.evaluate(screens.FILL_FORM, entries)
+        if not problems:
+            return
+        problem = problems[0]
+        label = problem["label"]
+        if problem["problem"] == "option":
+            message = (
+                f"{screen.name}: the pull-down {label} has no option {problem['value']!r} (it "
+                f"offers {', '.join(problem['options']) or 'nothing'}); if the real screen offers "
+                "it, run `ainas-provision probe --write-override FILE`"
+            )
+            raise self._fail(worker, "option-missing", message)
+        raise self._fail(
+            worker,
+            "label-missing",
+            f"{screen.name}: no field labelled {label!r} on the screen; run `ainas-provision "
+            "probe` to compare the screens with the catalogue",
+        )
 
     def _create(self, worker: _Worker, kind: str, fields: dict, parent: str | None) -> str:
         if kind == "site":
@@ -754,8 +814,7 @@ class BrowserBackend:
             return site_id
         if kind in ("batch_account", "kei_batch_account"):
             screen = self.catalogue.screen(f"{kind}_register")
-            self._open(worker, "site_view", entry=parent)
-            self._click(worker, screen.menu[-1])
+            self._open(worker, f"{kind}_register", entry=parent)
             values = {f.id: fields.get(f.id) for f in screen.fields if f.editable and f.id in fields}
             self._fill_all(worker, screen, values)
             self._submit(worker, screen)
@@ -816,22 +875,19 @@ class BrowserBackend:
             return
         if kind == "organization":
             screen = self.catalogue.screen("organization_update")
-            self._open(worker, "organization_view", entry=id)
-            self._click(worker, screen.menu[-1])
+            self._open(worker, "organization_update", entry=id)
             self._fill_all(worker, screen, {k: v for k, v in fields.items() if screen.has(k)})
             self._submit(worker, screen)
             return
         if kind == "site":
             screen = self.catalogue.screen("site_update")
-            self._open(worker, "site_view", entry=id)
-            self._click(worker, screen.menu[-1])
+            self._open(worker, "site_update", entry=id)
             self._fill_all(worker, screen, _site_values(fields, screen))
             self._submit(worker, screen)
             return
         if kind in ("batch_account", "kei_batch_account"):
             screen = self.catalogue.screen(f"{kind}_update")
-            self._open(worker, "site_view", entry=id)
-            self._click(worker, screen.menu[-1])
+            self._open(worker, f"{kind}_update", entry=id)
             values = {f.id: fields.get(f.id) for f in screen.fields if f.editable and f.id in fields}
             self._fill_all(worker, screen, values)
             self._submit(worker, screen)
@@ -859,9 +915,7 @@ class BrowserBackend:
         if screen_id is None:
             raise BackendError("unsupported", f"the browser target cannot delete a {kind}")
         screen = self.catalogue.screen(screen_id)
-        view = "site_view" if kind == "site" else "user_view"
-        self._open(worker, view, entry=id)
-        self._click(worker, screen.menu[-1])
+        self._open(worker, screen_id, entry=id)
         self._submit(worker, screen)
 
     def _read_cell(self, worker: _Worker, screen, field_id: str) -> str | None:

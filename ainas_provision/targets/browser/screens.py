@@ -129,3 +129,69 @@ def cell_locator(scope, label: str):
 
 def dumps(value) -> str:
     return json.dumps(value, ensure_ascii=False)
+
+# Fills a form in one call: each entry {label, kind, value} is found as a person finds it — a
+# <label> bound to an input, else the table cell beside the header cell holding exactly the
+# label — and set as typing or choosing would (with input and change events). Returns the
+# entries it could not fill: a missing label, no control of that kind, a missing option.
+FILL_FORM = """
+(entries) => {
+  const problems = [];
+  const find = (label) => {
+    for (const l of document.querySelectorAll('label')) {
+      if (l.textContent.trim() === label && l.control) return {control: l.control, cell: null};
+    }
+    for (const th of document.querySelectorAll('th')) {
+      if (th.textContent.trim() !== label) continue;
+      const td = th.nextElementSibling;
+      if (td && td.tagName === 'TD') return {control: null, cell: td};
+    }
+    return null;
+  };
+  const fire = (el) => {
+    el.dispatchEvent(new Event('input', {bubbles: true}));
+    el.dispatchEvent(new Event('change', {bubbles: true}));
+  };
+  for (const e of entries) {
+    const found = find(e.label);
+    if (!found) { problems.push({label: e.label, problem: 'missing'}); continue; }
+    const pick = (selector) => found.control && found.control.matches(selector)
+      ? [found.control] : (found.cell ? [...found.cell.querySelectorAll(selector)] : []);
+    if (e.kind === 'select') {
+      const select = pick('select')[0];
+      if (!select) { problems.push({label: e.label, problem: 'control'}); continue; }
+      const want = e.value === null || e.value === undefined ? '' : String(e.value);
+      const options = [...select.options];
+      const option = options.find(o => o.value === want) || options.find(o => o.textContent.trim() === want);
+      if (!option) {
+        problems.push({label: e.label, problem: 'option', value: want,
+                       options: options.map(o => o.textContent.trim()).filter(Boolean)});
+        continue;
+      }
+      select.value = option.value; fire(select);
+    } else if (e.kind === 'checkbox') {
+      const box = pick('input[type=checkbox]')[0];
+      if (!box) { problems.push({label: e.label, problem: 'control'}); continue; }
+      box.checked = !!e.value; fire(box);
+    } else {
+      const selector = e.kind === 'password' ? 'input[type=password]' : 'input:not([type=hidden]):not([type=checkbox]):not([type=file]), textarea';
+      const inputs = e.kind === 'password' ? pick(selector) : pick(selector).slice(0, 1);
+      if (!inputs.length) { problems.push({label: e.label, problem: 'control'}); continue; }
+      for (const input of inputs) {
+        input.value = e.value === null || e.value === undefined ? '' : String(e.value); fire(input);
+      }
+    }
+  }
+  return problems;
+}
+"""
+
+# The page's heading and the error messages it shows (role=alert), in one call.
+PAGE_STATE = """
+() => {
+  const h1 = document.querySelector('h1');
+  const alert = document.querySelector('[role=alert]');
+  const errors = alert ? alert.innerText.split('\\n').map(s => s.trim()).filter(Boolean) : [];
+  return {heading: h1 ? h1.textContent.trim() : '', errors};
+}
+"""

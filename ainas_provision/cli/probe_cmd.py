@@ -1,0 +1,44 @@
+"""``ainas-provision probe``: compare AINAS's real screens with the screen catalogue, read-only."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+
+from ainas_provision.errors import AinasProvisionError
+
+
+@click.command("probe")
+@click.argument("path", type=click.Path(path_type=Path), default=".", required=False)
+@click.option("--target", required=False, metavar="browser+https://…", help="AINAS's login URL, as browser+https://HOST/PATH [default: $AINAS_TARGET].")
+@click.option("--write-override", "override", type=click.Path(path_type=Path, dir_okay=False), default=None, help="Save the real pull-down options seen as a local catalogue override (ainas-screens.local.yaml).")
+def command(path: Path, target: str | None, override: Path | None) -> None:
+    """Log in and visit every screen that can be reached without writing; print what the
+    catalogue expects and what was found. Exit 1 if anything the tool needs is missing."""
+    from ainas_provision.domain.desired import DesiredState
+    from ainas_provision.targets.browser import open_browser
+    from ainas_provision.targets.browser.probe import probe, write_override
+
+    target = target or os.environ.get("AINAS_TARGET")
+    if not target or not target.startswith("browser+https://"):
+        raise AinasProvisionError("probe needs --target browser+https://HOST/PATH (AINAS's login URL)")
+    backend = open_browser(target, DesiredState.empty(""), os.environ)
+    try:
+        findings = probe(backend)
+    finally:
+        backend.close()
+    width = max(len(f.screen) for f in findings)
+    for f in findings:
+        mark = "found  " if f.found else "MISSING"
+        note = f"  ({f.note})" if f.note else ""
+        click.echo(f"{f.screen.ljust(width)}  {f.item}  {mark}  {f.expected}{note}")
+    missing = [f for f in findings if not f.found]
+    if override is not None:
+        count = write_override(override, findings)
+        click.echo(f"wrote {count} pull-down{'s' if count != 1 else ''} to {override}", err=True)
+    if missing:
+        click.secho(f"probe: {len(missing)} expected item{'s' if len(missing) != 1 else ''} missing", fg="red", err=True)
+        raise SystemExit(1)
+    click.secho("probe: every expected screen, label and button was found", fg="green", err=True)

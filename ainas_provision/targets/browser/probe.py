@@ -1,0 +1,166 @@
+"""``probe``: the first, safe contact with a real AINAS — it reads, it never writes.
+
+It logs in and visits every screen of the catalogue that can be reached without changing
+anything: the search and 照会 screens, and the forms (registration, update, deletion) opened but
+never submitted. On each it looks for the screen's name, every label, every button and every
+pull-down the catalogue lists, and compares each pull-down's real options with the catalogue's.
+Whatever the tool needs and does not find is a failure (exit 1); options that differ are
+reported, and ``--write-override FILE`` records them as a local catalogue override.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import ainas_catalogue
+from ainas_provision.targets.base import BackendError
+from ainas_provision.targets.browser import BrowserBackend, _Worker, screens
+
+
+@dataclass
+class Finding:
+    screen: str
+    item: str  # 画面, ラベル, ボタン, 選択肢
+    expected: str
+    found: bool
+    note: str = ""
+    screen_id: str = ""
+    field_id: str = ""
+    options: tuple[str, ...] | None = None  # a pull-down's real options, when they differ
+
+
+# screens visited, with the entry they need (None: none; "site", "user", "certificate", "org")
+VISITS = (
+    ("menu", None),
+    ("organization_search", None),
+    ("organization_view", "org"),
+    ("organization_update", "org"),
+    ("certificate_register", "org"),
+    ("certificate_view", "certificate"),
+    ("certificate_update", "certificate"),
+    ("site_search", None),
+    ("site_register", None),
+    ("site_view", "site"),
+    ("site_update", "site"),
+    ("site_delete", "site"),
+    ("user_search", None),
+    ("site_manager_register", None),
+    ("staff_register", None),
+    ("user_view", "user"),
+    ("user_update", "user"),
+    ("user_delete", "user"),
+)
+DYNAMIC = ("site",)  # pull-downs listing the tenant's own data
+
+
+def probe(backend: BrowserBackend) -> list[Finding]:
+    session = backend.session()
+    if session.must_change_password:
+        raise BackendError(
+            "password-change-required",
+            "AINAS asks this user for a new password (パスワード更新) before showing any screen: "
+            "log in once in a browser and change it, or apply with AINAS_NEW_PASSWORD, then probe",
+        )
+    org_id = backend.organization_id()
+    return backend._worker_call(lambda worker: _visit_all(backend, worker, org_id))
+
+
+def _visit_all(backend: BrowserBackend, worker: _Worker, org_id: str) -> list[Finding]:
+    catalogue = backend.catalogue
+    entries: dict[str, str | None] = {"org": org_id, "site": None, "user": None, "certificate": None}
+    findings: list[Finding] = []
+    for screen_id, needs in VISITS:
+        screen = catalogue.screen(screen_id)
+        if needs is not None and entries.get(needs) is None:
+            findings.append(Finding(screen.name, "画面", screen.name, True, f"not visited: the tenant has no {needs} to open"))
+            continue
+        try:
+            _reach(backend, worker, screen, needs, entries)
+        except BackendError as exc:
+            findings.append(Finding(screen.name, "画面", screen.name, False, exc.message, screen_id))
+            continue
+        findings.extend(_inspect(backend, worker, screen))
+        if screen_id == "site_search":
+            rows = backend._list(worker, screen.columns)
+            entries["site"] = rows[0][0]["text"] if rows else None
+        elif screen_id == "user_search":
+            rows = backend._list(worker, screen.columns)
+            others = [r for r in rows if r[3]["text"] != "管理者"]
+            entries["user"] = others[0][0]["text"] if others else None
+        elif screen_id == "organization_view":
+            view = catalogue.screen("organization_view")
+            rows = backend._list(worker, view.columns)
+            entries["certificate"] = rows[0][0]["text"] if rows else None
+    return findings
+
+
+def _reach(backend, worker, screen, needs, entries) -> None:
+    if screen.id == "menu":
+        backend._login(worker)
+        backend._goto(worker, backend.login_url)
+        if backend._heading(worker) != screen.name:
+            backend._open(worker, "organization_search")
+            worker.page.go_back()
+        return
+    if needs in ("org", "site", "user") and screen.menu[-1] not in ("代理人組織ID", "代理人拠点ID", "ログインID"):
+        view = {"org": "organization_view", "site": "site_view", "user": "user_view"}[needs]
+        backend._open(worker, view, entry=entries[needs])
+        link = screen.menu[-1]
+        page = worker.page
+        if not page.get_by_role("link", name=link, exact=True).count() and page.get_by_role("link", name=link.removesuffix("登録"), exact=True).count():
+            link = link.removesuffix("登録")
+        backend._click(worker, link)
+    elif needs == "certificate":
+        backend._open(worker, "organization_view", entry=entries["org"])
+        backend._click(worker, entries["certificate"], entry_of="代理人証明書")
+        if screen.id == "certificate_update":
+            backend._click(worker, screen.menu[-1])
+    else:
+        backend._open(worker, screen.id, entry=entries.get(needs) if needs else None)
+    if backend._heading(worker) != screen.name:
+        raise BackendError("screen-missing", f"reached {backend._heading(worker)!r} instead")
+
+
+def _inspect(backend: BrowserBackend, worker: _Worker, screen) -> list[Finding]:
+    page = worker.page
+    out = [Finding(screen.name, "画面", screen.name, True, screen_id=screen.id)]
+    for field in screen.fields:
+        labelled = page.get_by_label(field.label, exact=True)
+        cell = screens.cell_locator(page, field.label)
+        if not labelled.count() and not cell.count():
+            out.append(Finding(screen.name, "ラベル", field.label, False, "not on the screen", screen.id, field.id))
+            continue
+        out.append(Finding(screen.name, "ラベル", field.label, True, screen_id=screen.id, field_id=field.id))
+        if field.input != "select" or field.id in DYNAMIC:
+            continue
+        control = labelled.first if labelled.count() else cell.first.locator("select").first
+        if not control.count():
+            out.append(Finding(screen.name, "プルダウン", field.label, False, "no pull-down beside the label", screen.id, field.id))
+            continue
+        real = tuple(t for t in control.evaluate("s => [...s.options].map(o => o.textContent.trim())") if t)
+        expected = field.option_values
+        if not expected:
+            out.append(Finding(screen.name, "プルダウン", field.label, True, f"{len(real)} options (the catalogue lists none)", screen.id, field.id, real or None))
+            continue
+        missing = [v for v in expected if v not in real]
+        extra = [v for v in real if v not in expected]
+        note = "; ".join(filter(None, [f"not offered: {', '.join(missing)}" if missing else "", f"not in the catalogue: {', '.join(extra)}" if extra else ""]))
+        out.append(Finding(screen.name, "プルダウン", field.label, True, note or "same options", screen.id, field.id, real if note else None))
+    for button in screen.buttons:
+        found = any(
+            page.get_by_role(role, name=name, exact=True).count()
+            for role in ("button", "link")
+            for name in (button, button.removesuffix("登録"))
+        )
+        out.append(Finding(screen.name, "ボタン", button, found, "" if found else "not on the screen", screen.id))
+    return out
+
+
+def write_override(path, findings: list[Finding]) -> int:
+    """Record the real options of the pull-downs that differ; returns how many were written."""
+    written = 0
+    for finding in findings:
+        if finding.options is not None and finding.field_id:
+            ainas_catalogue.write_override(path, finding.screen_id, finding.field_id, options=finding.options)
+            written += 1
+    return written

@@ -1,0 +1,227 @@
+"""The browser target against the emulator's web screens, end to end, through the CLI.
+
+The sandbox server runs on 127.0.0.1 (a background thread); Debian's Chromium is driven by
+Playwright with the sandbox's client certificate. No secret may appear in any output or in any
+file the target writes (screenshots under ``.ainas/`` included).
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from ainas_provision.targets.browser.launch import client_certificate_bytes
+from tests.conftest import EXAMPLES, FIXTURES
+from tests.helpers import run
+from tests.server_support import (
+    NEW_PASSWORD,
+    client_cert_password,
+    client_env,
+    copy_sandbox,
+    count,
+    foreign_client_cert,
+    make_template,
+    running,
+)
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory):
+    return make_template(tmp_path_factory.mktemp("template") / "sandbox")
+
+
+@pytest.fixture(scope="module")
+def template_20481(tmp_path_factory):
+    from ainas_emulator.init import init_sandbox
+
+    directory = tmp_path_factory.mktemp("template20481") / "sandbox"
+    init_sandbox(directory, organization_id="20481")
+    return directory
+
+
+@pytest.fixture
+def files(template, tmp_path):
+    return copy_sandbox(template, tmp_path / "sandbox")
+
+
+def secrets_of(files, manifests: Path) -> list[str]:
+    values = [NEW_PASSWORD, client_cert_password(files)]
+    values += [p.read_text().strip() for p in manifests.rglob("secrets/*.txt")]
+    return [v for v in values if v]
+
+
+def check_no_leak(result, values, manifests: Path) -> None:
+    for value in values:
+        assert value not in result.stdout and value not in result.stderr
+    for written in (manifests / ".ainas").rglob("*") if (manifests / ".ainas").exists() else []:
+        data = written.read_bytes()
+        for value in values:
+            assert value.encode() not in data, written
+
+
+def cycle(files, manifests: Path, server, env_extra=None) -> None:
+    """plan → apply → plan (no changes), changing the admin's initial password first."""
+    target = f"browser+{server.url}oss_agt/"
+    values = secrets_of(files, manifests)
+    env = client_env(files, **(env_extra or {}))
+    first = run("apply", str(manifests), "--target", target, "--auto-approve", env=env)
+    check_no_leak(first, values, manifests)
+    assert first.exit_code == 0, first.stderr
+    assert "Apply complete" in first.stdout
+    env["AINAS_PASSWORD"] = NEW_PASSWORD
+    again = run("plan", str(manifests), "--target", target, "--detailed-exitcode", env=env)
+    check_no_leak(again, values, manifests)
+    assert again.exit_code == 0, again.stdout + again.stderr
+    assert "No changes" in again.stdout
+
+
+def test_quickstart_plan_apply_plan_through_the_screens(files, tmp_path):
+    manifests = Path(shutil.copytree(EXAMPLES / "quickstart", tmp_path / "quickstart"))
+    with running(files) as server:
+        target = f"browser+{server.url}oss_agt/"
+        plan = run("plan", str(manifests), "--target", target, env=client_env(files))
+        assert plan.exit_code == 0, plan.stderr
+        assert "session.abcde" in plan.stdout  # the first login's forced password change
+        cycle(files, manifests, server)
+    assert count(files, "sites") == 1
+    assert count(files, "batch_accounts") == 2
+    assert count(files, "users", "role != '管理者'") == 2
+    assert count(files, "certificates") == 1
+
+
+def test_multi_branch_plan_apply_plan(template_20481, tmp_path):
+    files = copy_sandbox(template_20481, tmp_path / "sandbox")
+    manifests = Path(shutil.copytree(EXAMPLES / "multi-branch", tmp_path / "multi"))
+    with running(files) as server:
+        cycle(files, manifests, server)
+    assert count(files, "sites") == len(list((manifests / "sites").glob("*.yaml")))
+
+
+def test_refused_without_a_client_certificate(files, tmp_path):
+    manifests = Path(shutil.copytree(EXAMPLES / "quickstart", tmp_path / "quickstart"))
+    with running(files) as server:
+        env = client_env(files)
+        del env["AINAS_CLIENT_CERT"]
+        result = run("plan", str(manifests), "--target", f"browser+{server.url}oss_agt/", env=env)
+    assert result.exit_code == 1
+    assert "no client certificate" in result.stderr and "AINAS_CLIENT_CERT" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_refused_with_a_wrong_client_certificate(files, tmp_path):
+    manifests = Path(shutil.copytree(EXAMPLES / "quickstart", tmp_path / "quickstart"))
+    foreign = foreign_client_cert(tmp_path)
+    with running(files) as server:
+        env = client_env(
+            files, AINAS_CLIENT_CERT=str(foreign), AINAS_CLIENT_CERT_PASSWORD="foreign-pass-1"
+        )
+        result = run("plan", str(manifests), "--target", f"browser+{server.url}oss_agt/", env=env)
+    assert result.exit_code == 1
+    assert "refused the TLS handshake" in result.stderr, result.stderr
+    assert count(files, "sites") == 0
+
+
+def test_rc2_40_client_certificate_is_reencoded_in_memory(files, tmp_path):
+    """An old Windows export (RC2-40) is refused by the browser as it is: the target re-encodes
+    it in memory and gets in."""
+    password = client_cert_password(files)
+    pem = tmp_path / "client.pem"
+    subprocess.run(
+        ["openssl", "pkcs12", "-in", str(files.client_cert), "-nodes", "-passin", f"pass:{password}", "-out", str(pem)],
+        check=True, capture_output=True,
+    )
+    legacy = tmp_path / "legacy.pfx"
+    subprocess.run(
+        ["openssl", "pkcs12", "-export", "-legacy", "-in", str(pem), "-passout", f"pass:{password}",
+         "-certpbe", "PBE-SHA1-RC2-40", "-keypbe", "PBE-SHA1-RC2-40", "-out", str(legacy)],
+        check=True, capture_output=True,
+    )
+    pem.unlink()
+    from ainas_provision.certs.pfx import inspect
+
+    assert "RC2-40" in inspect(legacy.read_bytes()).ciphers
+    assert "RC2-40" not in inspect(client_certificate_bytes(legacy.read_bytes(), password, "x")).ciphers
+    manifests = Path(shutil.copytree(EXAMPLES / "quickstart", tmp_path / "quickstart"))
+    with running(files) as server:
+        env = client_env(files, AINAS_CLIENT_CERT=str(legacy))
+        result = run("plan", str(manifests), "--target", f"browser+{server.url}oss_agt/", env=env)
+    assert result.exit_code == 0, result.stderr
+    assert "session.abcde" in result.stdout
+
+
+def test_rc2_fixture_reencodes_and_opens():
+    data = (FIXTURES / "certs" / "scrivener-rc2-40.p12").read_bytes()
+    out = client_certificate_bytes(data, "rc2-fixture-pin", "fixture")
+    from cryptography.hazmat.primitives.serialization import pkcs12
+
+    assert pkcs12.load_key_and_certificates(out, b"rc2-fixture-pin")[1] is not None
+
+
+def test_probe_finds_every_screen_of_the_catalogue(files, tmp_path):
+    manifests = Path(shutil.copytree(EXAMPLES / "quickstart", tmp_path / "quickstart"))
+    with running(files) as server:
+        target = f"browser+{server.url}oss_agt/"
+        cycle(files, manifests, server)
+        env = client_env(files, password=NEW_PASSWORD)
+        result = run("probe", "--target", target, env=env)
+        assert result.exit_code == 0, result.stdout + result.stderr
+        assert "MISSING" not in result.stdout
+        assert "代理人拠点登録" in result.stdout and "登録審査開始締切時間" in result.stdout
+        assert count(files, "sites") == 1  # nothing written
+
+
+def test_probe_reports_the_one_altered_label(files, tmp_path):
+    """A server whose screen prints one label otherwise (a server-side catalogue override)."""
+    override = tmp_path / "server-screens.yaml"
+    override.write_text(
+        "version: 1\nscreens:\n  site_register:\n    fields:\n      review_deadline:\n"
+        "        label: 登録審査開始締切時刻\n",
+        encoding="utf-8",
+    )
+    with running(files, screens_file=override) as server:
+        target = f"browser+{server.url}oss_agt/"
+        env = client_env(files)
+        env["AINAS_TARGET"] = target
+        run("plan", str(EXAMPLES / "quickstart"), "--target", target, env=env)  # nothing
+        from ainas_emulator.service import AinasSandbox
+
+        sandbox = AinasSandbox(files.database)
+        try:
+            sandbox.change_password(sandbox.actor("abcde"), NEW_PASSWORD)
+        finally:
+            sandbox.close()
+        result = run("probe", "--target", target, env=client_env(files, password=NEW_PASSWORD))
+    assert result.exit_code == 1
+    missing = [line for line in result.stdout.splitlines() if "MISSING" in line]
+    assert missing == [next(line for line in missing if "登録審査開始締切時間" in line)], missing
+    assert missing[0].startswith("代理人拠点登録")
+
+
+def test_site_manager_is_refused_what_the_user_type_table_forbids(files, tmp_path):
+    manifests = Path(shutil.copytree(EXAMPLES / "quickstart", tmp_path / "quickstart"))
+    with running(files) as server:
+        cycle(files, manifests, server)
+        password = (manifests / "secrets" / "dairi001-password.txt").read_text().strip()
+        from ainas_provision.domain.desired import DesiredState
+        from ainas_provision.targets.base import BackendError
+        from ainas_provision.targets.browser import open_browser
+
+        env = client_env(files, login_id="dairi001", password=password)
+        backend = open_browser(f"browser+{server.url}oss_agt/", DesiredState.empty("1"), env)
+        try:
+            session = backend.session()
+            assert session.role == "拠点管理者" and session.site_id
+            current = backend.read()
+            assert list(current.sites) == [session.site_id]
+            with pytest.raises(BackendError) as refused:
+                backend.create(
+                    "user",
+                    {"login_id": "dairi009", "name": "拠点二", "role": "拠点管理者", "site_id": session.site_id, "password": "Xy-12345678"},
+                )
+            assert "代理人拠点管理者ユーザー登録" in refused.value.message
+        finally:
+            backend.close()
+    assert count(files, "users", "login_id = 'dairi009'") == 0
