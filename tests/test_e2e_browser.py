@@ -166,11 +166,16 @@ def test_probe_finds_every_screen_of_the_catalogue(files, tmp_path):
         target = f"browser+{server.url}oss_agt/"
         cycle(files, manifests, server)
         env = client_env(files, password=NEW_PASSWORD)
-        result = run("probe", "--target", target, env=env)
+        override = tmp_path / "ainas-screens.local.yaml"
+        result = run("probe", "--target", target, "--write-override", str(override), env=env)
         assert result.exit_code == 0, result.stdout + result.stderr
         assert "MISSING" not in result.stdout
         assert "代理人拠点登録" in result.stdout and "登録審査開始締切時間" in result.stdout
         assert count(files, "sites") == 1  # nothing written
+    import ainas_catalogue
+
+    seen = ainas_catalogue.load(override).screen("staff_register").field("default_destination_office")
+    assert "練馬" in seen.option_values and {o.source for o in seen.options} == {"observed"}
 
 
 def test_probe_reports_the_one_altered_label(files, tmp_path):
@@ -225,3 +230,128 @@ def test_site_manager_is_refused_what_the_user_type_table_forbids(files, tmp_pat
         finally:
             backend.close()
     assert count(files, "users", "login_id = 'dairi009'") == 0
+
+
+def test_a_browser_killed_mid_form_then_a_rerun_converges(files, tmp_path, monkeypatch):
+    """The browser dies right after 確定 of a new site, before its 拠点ID is read: the apply
+    fails naming it, and the next apply finds the site by its natural key instead of creating
+    it twice."""
+    from ainas_provision.targets.browser import BrowserBackend
+
+    original = BrowserBackend._raise_screen_errors
+    killed = []
+
+    def crash(self, worker, screen):
+        original(self, worker, screen)
+        if screen.id == "site_register" and not killed:
+            killed.append(screen.id)
+            worker.browser.close()  # as if the browser process were killed
+
+    monkeypatch.setattr(BrowserBackend, "_raise_screen_errors", crash)
+    manifests = Path(shutil.copytree(EXAMPLES / "quickstart", tmp_path / "quickstart"))
+    with running(files) as server:
+        target = f"browser+{server.url}oss_agt/"
+        env = client_env(files)
+        first = run("apply", str(manifests), "--target", target, "--auto-approve", env=env)
+        assert first.exit_code == 1
+        assert "site.akihabara: failed: the browser failed in the middle of a step" in first.stdout + first.stderr
+        assert killed and count(files, "sites") == 1  # AINAS made it; the state does not know
+        monkeypatch.setattr(BrowserBackend, "_raise_screen_errors", original)
+        env["AINAS_PASSWORD"] = NEW_PASSWORD
+        second = run("apply", str(manifests), "--target", target, "--auto-approve", env=env)
+        assert second.exit_code == 0, second.stdout + second.stderr
+        assert "site.akihabara" in second.stdout and "adopt" in second.stdout
+        again = run("plan", str(manifests), "--target", target, "--detailed-exitcode", env=env)
+        assert again.exit_code == 0, again.stdout
+    assert count(files, "sites") == 1
+
+
+def test_supervised_the_operator_presses_kakutei(files, tmp_path):
+    """Supervised mode, headless here: the tool fills the form and waits; the test plays the
+    operator, who checks the screen and presses 確定 on the form and on its confirmation."""
+    from ainas_emulator.service import AinasSandbox
+    from ainas_provision.domain.desired import DesiredState
+    from ainas_provision.targets.browser import BrowserOptions, open_browser
+
+    sandbox = AinasSandbox(files.database)
+    try:
+        sandbox.change_password(sandbox.actor("abcde"), NEW_PASSWORD)
+    finally:
+        sandbox.close()
+    pressed = []
+
+    def operator(page):
+        heading = page.locator("h1").inner_text()
+        if heading.startswith("代理人拠点登録"):
+            cell = page.locator("xpath=//th[normalize-space()='代理人拠点名']/following-sibling::td[1]")
+            seen = cell.locator("input").input_value() if heading == "代理人拠点登録" else cell.inner_text()
+            assert seen == "監督事務所"  # what the tool filled in, checked by the operator
+            pressed.append(heading)
+            page.get_by_role("button", name="確定", exact=True).click()
+
+    options = BrowserOptions(
+        supervised=True, headless=True, operator=operator, evidence_dir=tmp_path / ".ainas"
+    )
+    with running(files) as server:
+        env = client_env(files, password=NEW_PASSWORD)
+        backend = open_browser(
+            f"browser+{server.url}oss_agt/", DesiredState.empty("1"), env, options=options
+        )
+        try:
+            site_id = backend.create("site", {"name": "監督事務所", "short_name": "監督"})
+        finally:
+            backend.close()
+    assert pressed == ["代理人拠点登録", "代理人拠点登録確認"]
+    assert count(files, "sites", f"site_id = '{site_id}'") == 1
+
+
+def test_failure_screenshot_is_named_and_holds_no_secret(files, tmp_path):
+    """AINAS refuses a user (the ログインID is taken): the error names the screen and the field,
+    and a screenshot of the page is saved under .ainas/ beside the state."""
+    manifests = Path(shutil.copytree(EXAMPLES / "quickstart", tmp_path / "quickstart"))
+    with running(files) as server:
+        from ainas_emulator.service import AinasSandbox
+
+        sandbox = AinasSandbox(files.database)
+        try:  # someone took dairi002's ログインID in another organization meanwhile
+            sandbox.create_tenant("2", "他社", "他社", [("zyxwv", "他")])
+            other = sandbox.actor("zyxwv")
+            sandbox.change_password(other, "Other-pass-9")
+            site = sandbox.create(sandbox.actor("zyxwv"), "site", {"name": "他社拠点", "short_name": "他社"})
+            sandbox.create(sandbox.actor("zyxwv"), "user", {"login_id": "dairi002", "name": "他", "role": "担当者(送信可)", "site_id": site, "password": "Other-pass-9"})
+        finally:
+            sandbox.close()
+        target = f"browser+{server.url}oss_agt/"
+        result = run("apply", str(manifests), "--target", target, "--auto-approve", env=client_env(files))
+    output = result.stdout + result.stderr
+    assert result.exit_code == 1
+    assert "AINAS refused 代理人担当者ユーザー登録: ログインID dairi002 は既に使用されています。 (field ログインID)" in output
+    shots = list((manifests / ".ainas").glob("*.png"))
+    assert shots and str(shots[0].name) in output
+    check_no_leak(result, secrets_of(files, manifests), manifests)
+
+
+def test_trace_only_when_asked_and_after_a_warning(files, tmp_path):
+    from ainas_emulator.service import AinasSandbox
+    from ainas_provision.domain.desired import DesiredState
+    from ainas_provision.targets.browser import BrowserOptions, open_browser
+
+    warned = run("apply", str(tmp_path / "nothing-here"), "--trace", "--auto-approve")
+    assert "--trace records every value typed into the browser, passwords included" in warned.stderr
+    sandbox = AinasSandbox(files.database)
+    try:
+        sandbox.change_password(sandbox.actor("abcde"), NEW_PASSWORD)
+    finally:
+        sandbox.close()
+    evidence = tmp_path / ".ainas"
+    with running(files) as server:
+        env = client_env(files, password=NEW_PASSWORD)
+        for trace in (False, True):
+            options = BrowserOptions(trace=trace, evidence_dir=evidence)
+            backend = open_browser(f"browser+{server.url}oss_agt/", DesiredState.empty("1"), env, options=options)
+            try:
+                backend.read()
+            finally:
+                backend.close()
+            traces = list(evidence.glob("*trace*.zip")) if evidence.exists() else []
+            assert bool(traces) == trace

@@ -105,6 +105,8 @@ def routed_operations() -> set[tuple[str, str]]:
     out = set()
     for route in routes:
         assert isinstance(route, Route)
+        if not route.path.startswith(API):  # AINAS's screens (/oss_agt/), not the JSON API
+            continue
         for method in route.methods - {"HEAD"}:
             out.add((route.path.removeprefix(API), method.lower()))
     return out

@@ -148,9 +148,8 @@ def summarize(outcomes: list[Outcome]) -> bool:
 @click.option(
     "--parallelism",
     type=click.IntRange(1, 64),
-    default=4,
-    show_default=True,
-    help="Changes in flight at once.",
+    default=None,
+    help="Changes in flight at once [default: 4; the browser target: 1, each one a browser].",
 )
 @click.option(
     "--allow-deletes",
@@ -216,7 +215,7 @@ def command(
         sites,
         rewrite_unknown_secrets,
         lock_timeout=lock_timeout,
-        parallelism=parallelism,
+        parallelism=parallelism or 4,
         supervised=supervised,
         trace=trace,
     )
@@ -228,6 +227,9 @@ def command(
             err=True,
         )
     run = workflow.open_run(opts, announce=lambda message: click.echo(message, err=True), lock=True)
+    if parallelism is None:  # a browser per change in flight: one, unless asked
+        parallelism = 1 if run.target.kind == "browser" else 4
+        run.options.parallelism = parallelism
     try:
         ok = _apply(run, plan_file, expect_digest, auto_approve, parallelism, allow_deletes)
     finally:

@@ -30,6 +30,7 @@ certificate and the CA).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import queue
@@ -41,6 +42,7 @@ from pathlib import Path
 from urllib.parse import quote, urlsplit
 
 import ainas_catalogue
+from ainas_provision.domain import screens as domain_screens
 from ainas_provision.domain.desired import DesiredState
 from ainas_provision.domain.kinds import ADMIN_ROLE, SITE_MANAGER, STAFF_ROLES
 from ainas_provision.errors import AinasProvisionError
@@ -111,6 +113,7 @@ class _Worker:
 
     def _run(self) -> None:
         backend = self.backend
+        self.playwright = None
         try:
             api = playwright_api()
             self.playwright = api.sync_playwright().start()
@@ -118,6 +121,9 @@ class _Worker:
             self._open_context()
         except BaseException as exc:  # reported to the caller of the constructor
             self.failure = _launch_failure(exc)
+            if self.playwright is not None:
+                with contextlib.suppress(Exception):
+                    self.playwright.stop()
             self.ready.set()
             return
         self.ready.set()
@@ -160,8 +166,9 @@ class _Worker:
 
     def _shutdown(self) -> None:
         try:
-            self._close_context()
-            self.browser.close()
+            with contextlib.suppress(Exception):  # a killed browser has nothing left to close
+                self._close_context()
+                self.browser.close()
         finally:
             self.playwright.stop()
 
@@ -268,8 +275,27 @@ class BrowserBackend:
                 worker = self._idle.get()
         try:
             return worker.call(function)
+        except AinasProvisionError:
+            raise
+        except Exception as exc:  # the browser failed (or was killed) in the middle of a step
+            worker = self._replace(worker)
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise BackendError(
+                "browser-failed",
+                f"the browser failed in the middle of a step ({first}); what AINAS did is not "
+                "known: the next plan finds it by its natural key",
+            ) from None
         finally:
             self._idle.put(worker)
+
+    def _replace(self, worker: _Worker) -> _Worker:
+        """A worker whose browser died: stopped, and a fresh one in its place."""
+        with contextlib.suppress(Exception):
+            worker.stop()
+        fresh = _Worker(self, worker.number)
+        with self._lock:
+            self._workers[self._workers.index(worker)] = fresh
+        return fresh
 
     def evidence_path(self, stem: str, suffix: str) -> Path:
         directory = self.options.evidence_dir or Path(".ainas")
@@ -696,6 +722,7 @@ class BrowserBackend:
             cells = worker.page.evaluate(screens.READ_CELLS, worker.page.locator("body").element_handle())
             for spec in missing:
                 fields[spec.id] = _text(cells.get(spec.label))
+        fields = domain_screens.from_screen("certificate", fields)
         info = self.desired.certificate.info if self.desired and self.desired.certificate else None
         if info is not None and all(
             fields.get(name) == getattr(info, name) for name in ("trade_name", "representative_name", "address")
@@ -707,11 +734,12 @@ class BrowserBackend:
         self._open(worker, "site_view", entry=site_id)
         view = self.catalogue.screen("site_view")
         cells = worker.page.evaluate(screens.READ_CELLS, worker.page.locator("body").element_handle())
-        fields: dict[str, object] = {}
-        for name, field_id in screens.SITE.items():
-            if not view.has(field_id):
-                continue
-            fields[name] = _text(cells.get(view.field(field_id).label))
+        shown_fields = {f.id: _text(cells.get(f.label)) for f in view.fields if f.id != "site_id"}
+        fields = {
+            name: value
+            for name, value in domain_screens.from_screen("site", shown_fields).items()
+            if name in domain_screens.mapping("site").fields
+        }
         fields["kei.client_receipt_selectable"] = fields.get("kei.client_receipt_selectable") == "設定可"
         shown = fields.get("kei.certificate_manager_name")
         match = re.fullmatch(r"(.*?) ?\((\d+)\)", shown or "")
@@ -751,13 +779,12 @@ class BrowserBackend:
                 return cell.get("value") or None
             return _text(cell)
 
-        fields["name"] = value("user_name")
-        fields["site_id"] = value("site")
+        shown = {"user_name": value("user_name"), "site": value("site")}
         if role != SITE_MANAGER:
-            fields["default_menu"] = value("default_menu")
-            for pair, (prefecture, office) in screens.PAIRS.items():
-                chosen = [value(prefecture), value(office)]
-                fields[pair] = chosen if any(chosen) else None
+            shown["default_menu"] = value("default_menu")
+            for prefecture, office in domain_screens.PAIRS.values():
+                shown[prefecture], shown[office] = value(prefecture), value(office)
+        fields.update(domain_screens.from_screen("user", shown))
         if sites is not None and fields["site_id"] not in sites:
             return
         current.users[login_id] = LiveResource("user", login_id, fields)
@@ -804,7 +831,7 @@ class BrowserBackend:
         if kind == "site":
             screen = self.catalogue.screen("site_register")
             self._open(worker, "site_register")
-            self._fill_all(worker, screen, _site_values(fields, screen))
+            self._fill_all(worker, screen, _screen_values("site", fields, screen))
             self._submit(worker, screen)
             view = self.catalogue.screen("site_view")
             site_id = self._read_cell(worker, view, "site_id")
@@ -824,7 +851,7 @@ class BrowserBackend:
             screen_id = "site_manager_register" if role == SITE_MANAGER else "staff_register"
             screen = self.catalogue.screen(screen_id)
             self._open(worker, screen_id)
-            self._fill_all(worker, screen, _user_values(fields, screen))
+            self._fill_all(worker, screen, _screen_values("user", fields, screen))
             self._submit(worker, screen)
             return str(fields.get("login_id"))
         if kind == "certificate":
@@ -836,9 +863,7 @@ class BrowserBackend:
             details = self.catalogue.screen("certificate_update")
             if self._heading(worker) != details.name:
                 raise self._fail(worker, "screen-missing", f"{register.name}: 確定 did not lead to {details.name}")
-            values = {name: fields.get(name) for name in screens.CERTIFICATE_TYPED}
-            values["password"] = fields.get("password")
-            self._fill_all(worker, details, values)
+            self._fill_all(worker, details, _screen_values("certificate", fields, details))
             self._submit(worker, details)
             view = self.catalogue.screen("certificate_view")
             return self._read_cell(worker, view, "registered_at") or ""
@@ -882,7 +907,7 @@ class BrowserBackend:
         if kind == "site":
             screen = self.catalogue.screen("site_update")
             self._open(worker, "site_update", entry=id)
-            self._fill_all(worker, screen, _site_values(fields, screen))
+            self._fill_all(worker, screen, _screen_values("site", fields, screen))
             self._submit(worker, screen)
             return
         if kind in ("batch_account", "kei_batch_account"):
@@ -895,7 +920,7 @@ class BrowserBackend:
         if kind == "user":
             screen = self.catalogue.screen("user_update")
             self._open(worker, "user_update", entry=id)
-            self._fill_all(worker, screen, _user_values(fields, screen))
+            self._fill_all(worker, screen, _screen_values("user", fields, screen))
             self._submit(worker, screen)
             return
         if kind == "certificate":
@@ -903,9 +928,7 @@ class BrowserBackend:
             self._open(worker, "organization_view", entry=self._organization_id)
             self._click(worker, id, entry_of="代理人証明書")
             self._click(worker, screen.menu[-1])
-            values = {name: fields[name] for name in screens.CERTIFICATE_TYPED if name in fields}
-            values["password"] = fields.get("password")
-            self._fill_all(worker, screen, values)
+            self._fill_all(worker, screen, _screen_values("certificate", fields, screen))
             self._submit(worker, screen)
             return
         raise BackendError("unsupported", f"the browser target cannot update a {kind}")
@@ -941,29 +964,18 @@ def _text(value) -> str | None:
     return value or None
 
 
-def _site_values(fields: dict, screen) -> dict:
+def _screen_values(kind: str, fields: dict, screen) -> dict:
+    """A change's fields as ``screen``'s inputs (catalogue field IDs, screen value forms); what
+    the screen only shows (the ログインID of ユーザー更新) or never takes (the file's type) is
+    left out, a field it lacks is an error."""
     out = {}
-    for name, value in fields.items():
-        field_id = screens.SITE.get(name)
-        if field_id is None or not screen.has(field_id):
-            raise BackendError("unsupported", f"{screen.name} has no field for {name}")
-        out[field_id] = value
-    return out
-
-
-def _user_values(fields: dict, screen) -> dict:
-    out = {}
-    for name, value in fields.items():
-        if name in screens.PAIRS:
-            prefecture, office = screens.PAIRS[name]
-            pair = list(value) if value else [None, None]
-            if screen.has(prefecture):
-                out[prefecture], out[office] = pair[0], pair[1]
-            continue
-        field_id = screens.USER.get(name)
-        if field_id is None or not screen.has(field_id) or not screen.field(field_id).editable:
-            continue
-        out[field_id] = value
+    for field_id, value in domain_screens.to_screen(kind, fields).items():
+        if not screen.has(field_id):
+            if value is None or field_id in ("type", "fingerprint", "p12", "file", "role"):
+                continue  # nothing to type, or what the screen itself implies
+            raise BackendError("unsupported", f"{screen.name} has no field {field_id}")
+        if screen.field(field_id).editable:
+            out[field_id] = value
     return out
 
 

@@ -1,5 +1,5 @@
-"""Where the tool's fields are on AINAS's screens: manifest field -> catalogue field, and the
-page helpers that find a field by its visible label.
+"""Finding things on AINAS's screens by what a person sees: the page helpers (run in the page)
+that find a field by its visible label, read label cells and result lists, and fill forms.
 
 A field is found by the label the catalogue gives it, as a person finds it: a ``<label>`` bound to
 the input, or else the table row whose header cell holds exactly that text (AINAS's screens are
@@ -10,47 +10,6 @@ never by an element ID.
 from __future__ import annotations
 
 import json
-
-# manifest field of a kind -> the catalogue's field ID on that kind's screens
-SITE = {
-    "name": "site_name",
-    "short_name": "site_short_name",
-    "code": "site_code",
-    "storage_sticker_receipt": "storage_sticker_receipt",
-    "registered.certificate_manager_name": "certificate_manager_name",
-    "registered.review_deadline": "review_deadline",
-    "registered.commission_number": "commission_number",
-    "registered.inspection_ecert_update": "inspection_ecert_update",
-    "registered.interim_ecert_update": "interim_ecert_update",
-    "kei.certificate_manager_name": "kei_certificate_manager_name",
-    "kei.certificate_manager_number": "kei_certificate_manager_number",
-    "kei.review_deadline": "kei_review_deadline",
-    "kei.default_receipt": "kei_default_receipt",
-    "kei.client_receipt_selectable": "kei_client_receipt_selectable",
-    "kei.inspection_ecert_update": "kei_inspection_ecert_update",
-}
-USER = {
-    "name": "user_name",
-    "site_id": "site",
-    "role": "role",
-    "password": "password",
-    "default_menu": "default_menu",
-    "login_id": "login_id",
-}
-PAIRS = {
-    "default_destination": ("default_destination_prefecture", "default_destination_office"),
-    "kei_default_destination": (
-        "kei_default_destination_prefecture",
-        "kei_default_destination_office",
-    ),
-}
-CERTIFICATE_TYPED = (
-    "trade_name_kana",
-    "representative_name_kana",
-    "postal_code",
-    "address_building",
-    "start_date",
-)
 
 # Reads every label cell of a page: {label: text} for the top-level rows, and for a cell that
 # holds a table of its own, {label: {inner label: text}}. Pull-downs give their chosen option's
