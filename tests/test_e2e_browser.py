@@ -167,7 +167,9 @@ def test_probe_finds_every_screen_of_the_catalogue(files, tmp_path):
         cycle(files, manifests, server)
         env = client_env(files, password=NEW_PASSWORD)
         override = tmp_path / "ainas-screens.local.yaml"
-        result = run("probe", "--target", target, "--write-override", str(override), env=env)
+        result = run(
+            "probe", str(tmp_path), "--target", target, "--write-override", str(override), env=env
+        )
         assert result.exit_code == 0, result.stdout + result.stderr
         assert "MISSING" not in result.stdout
         assert "代理人拠点登録" in result.stdout and "登録審査開始締切時間" in result.stdout
@@ -198,7 +200,8 @@ def test_probe_reports_the_one_altered_label(files, tmp_path):
             sandbox.change_password(sandbox.actor("abcde"), NEW_PASSWORD)
         finally:
             sandbox.close()
-        result = run("probe", "--target", target, env=client_env(files, password=NEW_PASSWORD))
+        env = client_env(files, password=NEW_PASSWORD)
+        result = run("probe", str(tmp_path), "--target", target, env=env)
     assert result.exit_code == 1
     missing = [line for line in result.stdout.splitlines() if "MISSING" in line]
     assert missing == [next(line for line in missing if "登録審査開始締切時間" in line)], missing
@@ -212,10 +215,13 @@ def test_site_manager_is_refused_what_the_user_type_table_forbids(files, tmp_pat
         password = (manifests / "secrets" / "dairi001-password.txt").read_text().strip()
         from ainas_provision.domain.desired import DesiredState
         from ainas_provision.targets.base import BackendError
-        from ainas_provision.targets.browser import open_browser
+        from ainas_provision.targets.browser import BrowserOptions, open_browser
 
         env = client_env(files, login_id="dairi001", password=password)
-        backend = open_browser(f"browser+{server.url}oss_agt/", DesiredState.empty("1"), env)
+        options = BrowserOptions(evidence_dir=tmp_path / ".ainas")
+        backend = open_browser(
+            f"browser+{server.url}oss_agt/", DesiredState.empty("1"), env, options=options
+        )
         try:
             session = backend.session()
             assert session.role == "拠点管理者" and session.site_id

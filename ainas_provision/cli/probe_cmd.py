@@ -11,20 +11,22 @@ from ainas_provision.errors import AinasProvisionError
 
 
 @click.command("probe")
-@click.argument("path", type=click.Path(path_type=Path), default=".", required=False)
+@click.argument("path", type=click.Path(path_type=Path), default=".", required=False)  # .ainas/ here
 @click.option("--target", required=False, metavar="browser+https://…", help="AINAS's login URL, as browser+https://HOST/PATH [default: $AINAS_TARGET].")
 @click.option("--write-override", "override", type=click.Path(path_type=Path, dir_okay=False), default=None, help="Save the real pull-down options seen as a local catalogue override (ainas-screens.local.yaml).")
 def command(path: Path, target: str | None, override: Path | None) -> None:
     """Log in and visit every screen that can be reached without writing; print what the
     catalogue expects and what was found. Exit 1 if anything the tool needs is missing."""
     from ainas_provision.domain.desired import DesiredState
-    from ainas_provision.targets.browser import open_browser
+    from ainas_provision.targets.browser import BrowserOptions, open_browser
     from ainas_provision.targets.browser.probe import probe, write_override
 
     target = target or os.environ.get("AINAS_TARGET")
     if not target or not target.startswith("browser+https://"):
         raise AinasProvisionError("probe needs --target browser+https://HOST/PATH (AINAS's login URL)")
-    backend = open_browser(target, DesiredState.empty(""), os.environ)
+    directory = path if path.is_dir() else path.parent
+    options = BrowserOptions(evidence_dir=directory / ".ainas")  # screenshots of what failed
+    backend = open_browser(target, DesiredState.empty(""), os.environ, options=options)
     try:
         findings = probe(backend)
     finally:
