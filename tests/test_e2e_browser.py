@@ -190,9 +190,6 @@ def test_probe_reports_the_one_altered_label(files, tmp_path):
     )
     with running(files, screens_file=override) as server:
         target = f"browser+{server.url}oss_agt/"
-        env = client_env(files)
-        env["AINAS_TARGET"] = target
-        run("plan", str(EXAMPLES / "quickstart"), "--target", target, env=env)  # nothing
         from ainas_emulator.service import AinasSandbox
 
         sandbox = AinasSandbox(files.database)
