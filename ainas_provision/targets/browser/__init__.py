@@ -799,6 +799,10 @@ class BrowserBackend:
     def delete(self, kind: str, id: str) -> None:
         self._worker_call(lambda worker: self._delete(worker, kind, id))
 
+    def change_password(self, password) -> None:
+        """パスワード更新, the screen AINAS shows at the first login before any other."""
+        self._worker_call(lambda worker: self._update(worker, "session", "", {"password": password}))
+
     def _fill_all(self, worker: _Worker, screen, values: dict) -> None:
         """Fill a form: every field but file inputs in one call (see screens.FILL_FORM)."""
         entries = []
