@@ -79,7 +79,7 @@ def _catalogue(options: ServeOptions):
     try:
         return ainas_catalogue.load(options.screens_file)
     except ainas_catalogue.CatalogueError as exc:
-        raise AinasProvisionError(str(exc)) from None
+        raise SandboxError(str(exc)) from None
 
 
 class SandboxServer:

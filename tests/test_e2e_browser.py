@@ -194,7 +194,7 @@ def test_probe_reports_the_one_altered_label(files, tmp_path):
 
         sandbox = AinasSandbox(files.database)
         try:
-            sandbox.change_password(sandbox.actor("abcde"), NEW_PASSWORD)
+            sandbox.change_password(sandbox.actor("abcde"), NEW_PASSWORD, current_password="99999999")
         finally:
             sandbox.close()
         env = client_env(files, password=NEW_PASSWORD)
@@ -278,7 +278,7 @@ def test_supervised_the_operator_presses_kakutei(files, tmp_path):
 
     sandbox = AinasSandbox(files.database)
     try:
-        sandbox.change_password(sandbox.actor("abcde"), NEW_PASSWORD)
+        sandbox.change_password(sandbox.actor("abcde"), NEW_PASSWORD, current_password="99999999")
     finally:
         sandbox.close()
     pressed = []
@@ -319,9 +319,9 @@ def test_failure_screenshot_is_named_and_holds_no_secret(files, tmp_path):
         try:  # someone took dairi002's ログインID in another organization meanwhile
             sandbox.create_tenant("2", "他社", "他社", [("zyxwv", "他")])
             other = sandbox.actor("zyxwv")
-            sandbox.change_password(other, "Other-pass-9")
-            site = sandbox.create(sandbox.actor("zyxwv"), "site", {"name": "他社拠点", "short_name": "他社"})
-            sandbox.create(sandbox.actor("zyxwv"), "user", {"login_id": "dairi002", "name": "他", "role": "担当者(送信可)", "site_id": site, "password": "Other-pass-9"})
+            sandbox.change_password(other, "Other-pass-9", current_password="99999999")
+            site = sandbox.create(sandbox.actor("zyxwv"), "site", {"site_name": "他社拠点", "site_short_name": "他社"})
+            sandbox.create(sandbox.actor("zyxwv"), "user", {"login_id": "dairi002", "user_name": "他", "role": "担当者(送信可)", "site": site, "password": "Other-pass-9"})
         finally:
             sandbox.close()
         target = f"browser+{server.url}oss_agt/"
@@ -343,7 +343,7 @@ def test_trace_only_when_asked_and_after_a_warning(files, tmp_path):
     assert "--trace records every value typed into the browser, passwords included" in warned.stderr
     sandbox = AinasSandbox(files.database)
     try:
-        sandbox.change_password(sandbox.actor("abcde"), NEW_PASSWORD)
+        sandbox.change_password(sandbox.actor("abcde"), NEW_PASSWORD, current_password="99999999")
     finally:
         sandbox.close()
     evidence = tmp_path / ".ainas"

@@ -881,7 +881,14 @@ class BrowserBackend:
                 self._goto(worker, self.login_url)
             if self._heading(worker) != screen.name:
                 raise BackendError("no-password-change", f"AINAS does not show {screen.name}")
-            self._fill(worker, screen, "password", _reveal(fields.get("password")))
+            values = {"password": fields.get("password")}
+            current = screen.field("current_password").label if screen.has("current_password") else None
+            if current and (
+                worker.page.get_by_label(current, exact=True).count()
+                or screens.cell_locator(worker.page, current).count()
+            ):  # asked for by some screens (the emulator's), not by the guide's
+                values["current_password"] = self._password or self.connection.password.reveal()
+            self._fill_all(worker, screen, values)
             self._submit(worker, screen)
             self._password = _reveal(fields.get("password"))  # for the other workers' logins
             self._session.must_change_password = False
