@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from ainas_emulator.init import init_sandbox
 from ainas_provision.domain.desired import DesiredState
 from ainas_provision.secrets.values import Secret
-from ainas_provision.targets.browser import RECYCLE_AFTER, open_browser
+from ainas_provision.targets.browser import RECYCLE_AFTER, BrowserOptions, open_browser
 from ainas_provision.targets.https.backend import open_https
 from ainas_provision.targets.registry import Target
 from bench.http_apply import NEW_PASSWORD, environment, start_server
@@ -96,12 +96,13 @@ def browser_rss() -> int:
     )
 
 
-def full_width(n: int) -> str:
-    return "".join(chr(0xFF10 + int(d)) for d in str(n))
+def full_width(text: object) -> str:
+    """``text`` in full-width forms (代理人拠点名 is 全角)."""
+    return "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in str(text))
 
 
 def site_fields(prefix: str, n: int) -> dict:
-    name = f"{prefix}拠点{full_width(n)}"
+    name = f"{full_width(prefix)}拠点{full_width(n)}"
     return {"name": name, "short_name": name}
 
 
@@ -148,18 +149,21 @@ def main() -> None:
         try:
             first = open_https(Target("https", url), None, environment(files, "99999999"))
             try:
-                first.update("session", "abcde", {"password": Secret(NEW_PASSWORD, "bench")})
+                first.change_password(Secret(NEW_PASSWORD, "bench"))
             finally:
                 first.close()
             env = environment(files, NEW_PASSWORD)
             desired = DesiredState.empty("1")
+            evidence = BrowserOptions(evidence_dir=Path(tmp) / ".ainas")
             print(
                 f"{args.sites} sites + {args.users} users = {forms} forms per run, "
                 f"{os.cpu_count()} CPUs; contexts recycled every {RECYCLE_AFTER} forms"
             )
             for parallelism in args.parallelism:
                 with BrowserMemory() as memory:
-                    backend = open_browser(f"browser+{url}/oss_agt/", desired, env, parallelism=parallelism)
+                    backend = open_browser(
+                        f"browser+{url}/oss_agt/", desired, env, parallelism=parallelism, options=evidence
+                    )
                     try:
                         backend.session()  # logged in before the clock starts
                         browser = create_all(backend, f"b{parallelism}", args.sites, args.users, parallelism)
@@ -179,7 +183,9 @@ def main() -> None:
                 )
             if args.forms:
                 with BrowserMemory() as memory:
-                    backend = open_browser(f"browser+{url}/oss_agt/", desired, env, parallelism=1)
+                    backend = open_browser(
+                        f"browser+{url}/oss_agt/", desired, env, parallelism=1, options=evidence
+                    )
                     try:
                         backend.session()
                         long = create_all(backend, "long", 1, args.forms - 1, 1)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ainas_provision import pki
+from ainas_provision.certs import pki
 from ainas_provision.errors import AinasProvisionError
 from ainas_provision.targets.browser import parse_target
 from ainas_provision.targets.browser.launch import (
