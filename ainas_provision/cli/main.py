@@ -136,6 +136,11 @@ SUMMARIES = {
     "certs": N_("Signing certificates (電子証明書, .p12)."),
     "secrets": N_('Encrypted secrets for manifests ({encrypted: "v1:…"}).'),
     "sandbox": N_("The AINAS sandbox server (HTTPS, mutual TLS)."),
+    "probe": N_(
+        "Compare AINAS's real screens with the screen catalogue, read-only: every screen "
+        "reachable without writing, found or missing (exit 1 if anything the tool needs is "
+        "missing)."
+    ),
 }
 
 

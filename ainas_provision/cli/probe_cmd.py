@@ -15,8 +15,8 @@ from ainas_provision.errors import AinasProvisionError
 @click.option("--target", required=False, metavar="browser+https://…", help="AINAS's login URL, as browser+https://HOST/PATH [default: $AINAS_TARGET].")
 @click.option("--write-override", "override", type=click.Path(path_type=Path, dir_okay=False), default=None, help="Save the real pull-down options seen as a local catalogue override (ainas-screens.local.yaml).")
 def command(path: Path, target: str | None, override: Path | None) -> None:
-    """Log in and visit every screen that can be reached without writing; print what the
-    catalogue expects and what was found. Exit 1 if anything the tool needs is missing."""
+    """Compare AINAS's real screens with the screen catalogue, read-only: every screen reachable
+    without writing, found or missing (exit 1 if anything the tool needs is missing)."""
     from ainas_provision.domain.desired import DesiredState
     from ainas_provision.targets.browser import BrowserOptions, open_browser
     from ainas_provision.targets.browser.probe import probe, write_override
