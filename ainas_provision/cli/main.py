@@ -41,6 +41,7 @@ ENVIRONMENT = {
     "AINAS_CLIENT_CERT_PASSWORD": "its password",
     "AINAS_CA_FILE": "the CA that signed the server (else the system's)",
     "AINAS_HTTP_TIMEOUT": "seconds to wait for an answer (default 60)",
+    "AINAS_BROWSER": "the browser+https:// target's browser: an executable or msedge/chrome",
     "AINAS_STATE": "the state when --state is not given (a file or postgresql://…)",
     "AINAS_STATE_KEY": "the state's fingerprint key",
     "AINAS_STATE_KEY_FILE": "a file holding it (else ainas.state.key beside the state)",
