@@ -7,14 +7,13 @@ file the target writes (screenshots under ``.ainas/`` included).
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from ainas_provision.targets.browser.launch import client_certificate_bytes
-from tests.conftest import EXAMPLES, FIXTURES
+from tests.conftest import FIXTURES, copy_example
 from tests.helpers import run
 from tests.server_support import (
     NEW_PASSWORD,
@@ -79,7 +78,7 @@ def cycle(files, manifests: Path, server, env_extra=None) -> None:
 
 
 def test_quickstart_plan_apply_plan_through_the_screens(files, tmp_path):
-    manifests = Path(shutil.copytree(EXAMPLES / "quickstart", tmp_path / "quickstart"))
+    manifests = copy_example("quickstart", tmp_path / "quickstart")
     with running(files) as server:
         target = f"browser+{server.url}oss_agt/"
         plan = run("plan", str(manifests), "--target", target, env=client_env(files))
@@ -94,14 +93,14 @@ def test_quickstart_plan_apply_plan_through_the_screens(files, tmp_path):
 
 def test_multi_branch_plan_apply_plan(template_20481, tmp_path):
     files = copy_sandbox(template_20481, tmp_path / "sandbox")
-    manifests = Path(shutil.copytree(EXAMPLES / "multi-branch", tmp_path / "multi"))
+    manifests = copy_example("multi-branch", tmp_path / "multi")
     with running(files) as server:
         cycle(files, manifests, server)
     assert count(files, "sites") == len(list((manifests / "sites").glob("*.yaml")))
 
 
 def test_refused_without_a_client_certificate(files, tmp_path):
-    manifests = Path(shutil.copytree(EXAMPLES / "quickstart", tmp_path / "quickstart"))
+    manifests = copy_example("quickstart", tmp_path / "quickstart")
     with running(files) as server:
         env = client_env(files)
         del env["AINAS_CLIENT_CERT"]
@@ -112,7 +111,7 @@ def test_refused_without_a_client_certificate(files, tmp_path):
 
 
 def test_refused_with_a_wrong_client_certificate(files, tmp_path):
-    manifests = Path(shutil.copytree(EXAMPLES / "quickstart", tmp_path / "quickstart"))
+    manifests = copy_example("quickstart", tmp_path / "quickstart")
     foreign = foreign_client_cert(tmp_path)
     with running(files) as server:
         env = client_env(
@@ -144,7 +143,7 @@ def test_rc2_40_client_certificate_is_reencoded_in_memory(files, tmp_path):
 
     assert "RC2-40" in inspect(legacy.read_bytes()).ciphers
     assert "RC2-40" not in inspect(client_certificate_bytes(legacy.read_bytes(), password, "x")).ciphers
-    manifests = Path(shutil.copytree(EXAMPLES / "quickstart", tmp_path / "quickstart"))
+    manifests = copy_example("quickstart", tmp_path / "quickstart")
     with running(files) as server:
         env = client_env(files, AINAS_CLIENT_CERT=str(legacy))
         result = run("plan", str(manifests), "--target", f"browser+{server.url}oss_agt/", env=env)
@@ -161,7 +160,7 @@ def test_rc2_fixture_reencodes_and_opens():
 
 
 def test_probe_finds_every_screen_of_the_catalogue(files, tmp_path):
-    manifests = Path(shutil.copytree(EXAMPLES / "quickstart", tmp_path / "quickstart"))
+    manifests = copy_example("quickstart", tmp_path / "quickstart")
     with running(files) as server:
         target = f"browser+{server.url}oss_agt/"
         cycle(files, manifests, server)
@@ -206,7 +205,7 @@ def test_probe_reports_the_one_altered_label(files, tmp_path):
 
 
 def test_site_manager_is_refused_what_the_user_type_table_forbids(files, tmp_path):
-    manifests = Path(shutil.copytree(EXAMPLES / "quickstart", tmp_path / "quickstart"))
+    manifests = copy_example("quickstart", tmp_path / "quickstart")
     with running(files) as server:
         cycle(files, manifests, server)
         password = (manifests / "secrets" / "dairi001-password.txt").read_text().strip()
@@ -251,7 +250,7 @@ def test_a_browser_killed_mid_form_then_a_rerun_converges(files, tmp_path, monke
             worker.browser.close()  # as if the browser process were killed
 
     monkeypatch.setattr(BrowserBackend, "_raise_screen_errors", crash)
-    manifests = Path(shutil.copytree(EXAMPLES / "quickstart", tmp_path / "quickstart"))
+    manifests = copy_example("quickstart", tmp_path / "quickstart")
     with running(files) as server:
         target = f"browser+{server.url}oss_agt/"
         env = client_env(files)
@@ -311,7 +310,7 @@ def test_supervised_the_operator_presses_kakutei(files, tmp_path):
 def test_failure_screenshot_is_named_and_holds_no_secret(files, tmp_path):
     """AINAS refuses a user (the ログインID is taken): the error names the screen and the field,
     and a screenshot of the page is saved under .ainas/ beside the state."""
-    manifests = Path(shutil.copytree(EXAMPLES / "quickstart", tmp_path / "quickstart"))
+    manifests = copy_example("quickstart", tmp_path / "quickstart")
     with running(files) as server:
         from ainas_emulator.service import AinasSandbox
 
