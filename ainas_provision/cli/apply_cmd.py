@@ -227,8 +227,8 @@ def command(
             err=True,
         )
     run = workflow.open_run(opts, announce=lambda message: click.echo(message, err=True), lock=True)
-    if parallelism is None:  # a browser per change in flight: one, unless asked
-        parallelism = 1 if run.target.kind == "browser" else 4
+    if parallelism is None:  # the target's own default (a browser per change in flight: one)
+        parallelism = run.target.type.default_parallelism
         run.options.parallelism = parallelism
     try:
         ok = _apply(run, plan_file, expect_digest, auto_approve, parallelism, allow_deletes)

@@ -43,7 +43,8 @@ class Plan:
     changes: list[Change] = field(default_factory=list)
     notes: list[Note] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
-    target: dict = field(default_factory=dict)  # {"kind", "description", "organization_id"}
+    target: dict = field(default_factory=dict)  # {"kind", "location", "organization_id"}
+    target_description: str = ""  # the target for people ("embedded sandbox …"), from its type
     lineage: str = ""
     serial: int = 0
     target_digest: str = ""
@@ -153,6 +154,7 @@ class Plan:
             "format_version": FORMAT_VERSION,
             "created_at": self.created_at,
             "target": self.target,
+            "target_description": self.target_description,
             "state": {"lineage": self.lineage, "serial": self.serial, "key_check": self.key_check},
             "target_digest": self.target_digest,
             "manifest_digest": self.manifest_digest,
@@ -188,6 +190,9 @@ class Plan:
             notes=[Note.from_json(n) for n in _typed(data.get("notes"), list, "notes")],
             errors=[str(e) for e in _typed(data.get("errors"), list, "errors")],
             target=_typed(data.get("target"), dict, "target"),
+            target_description=_typed(
+                data.get("target_description"), str, "target_description"
+            ),
             lineage=_typed(state.get("lineage"), str, "state.lineage"),
             serial=_typed(state.get("serial"), int, "state.serial"),
             key_check=_typed(state.get("key_check"), (str, type(None)), "state.key_check"),

@@ -78,9 +78,7 @@ def summary_line(plan: Plan) -> str:
 
 def target_line(plan: Plan) -> str:
     target = plan.target
-    where = target.get("location")
-    if target.get("kind") == "sandbox":
-        where = _("embedded sandbox {location}").format(location=where)
+    where = plan.target_description or target.get("location")
     scope = _(", sites {sites}").format(sites=", ".join(plan.scope)) if plan.scope else ""
     return (
         _("代理人組織ID {organization_id} at {where}").format(

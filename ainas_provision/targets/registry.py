@@ -23,6 +23,7 @@ from urllib.parse import urlsplit, urlunsplit
 from ainas_provision import portable
 from ainas_provision.domain.desired import DesiredState
 from ainas_provision.errors import AinasProvisionError
+from ainas_provision.i18n import _
 from ainas_provision.state.model import State
 from ainas_provision.targets.base import Backend
 
@@ -32,22 +33,232 @@ JAPAN = dt.timezone(dt.timedelta(hours=9), "JST")
 DEFAULT_ADMIN = ("kanri", "管理者")
 
 
+class TargetType:
+    """One kind of target: how its ``--target`` is written, what it can do, how it is opened.
+
+    Capabilities, read by the workflow instead of testing which target it is:
+
+    - ``max_parallelism``: at most this many changes at once (None: as many as asked);
+    - ``default_parallelism``: how many at once when ``--parallelism`` is not given;
+    - ``cheap_reads``: reading the whole tenant costs little (a local file), so a scoped plan
+      need not read less;
+    - ``reads_ainas``: the tool reads AINAS itself (false for a person at AINAS: what is
+      current is what the state records as done);
+    - ``serves_any_state``: a state written through another target of the same organization
+      may be used with it, and the reverse (a person works on whichever AINAS the office uses);
+    - ``tenant_is_organization``: two locations of this type reaching the same 代理人組織ID are
+      the same tenant (an URL spelt two ways), since opening confirms the ID before any read.
+    """
+
+    name: str = ""
+    prefix: str = ""  # what a --target of this type starts with
+    max_parallelism: int | None = None
+    default_parallelism: int = 4
+    cheap_reads: bool = False
+    reads_ainas: bool = True
+    serves_any_state: bool = False
+    tenant_is_organization: bool = False
+
+    def parse(self, spec: str) -> str:
+        """The location in ``spec`` (which starts with ``prefix``); raises for a malformed one."""
+        return spec
+
+    def describe(self, location: str) -> str:
+        return location
+
+    def identity_location(self, location: str, relative_to: Path | None) -> str:
+        """The location as the state records it."""
+        return location
+
+    def organizations(self, location: str) -> list[str] | None:
+        """The tenants the target holds, when it can tell without logging in (None: it cannot)."""
+        return None
+
+    def open(
+        self,
+        target: Target,
+        desired: DesiredState,
+        env,
+        announce,
+        *,
+        create_tenant: bool,
+        parallelism: int | None,
+        dry_run: bool,
+        state: State | None,
+        options=None,
+    ) -> Backend:
+        """The backend of ``target``; ``options`` are the target's own (the browser's)."""
+        raise NotImplementedError
+
+
+class SandboxType(TargetType):
+    name, prefix = "sandbox", "sandbox:"
+    cheap_reads = True
+
+    def parse(self, spec: str) -> str:
+        location = spec.removeprefix(self.prefix)
+        if not location:
+            raise AinasProvisionError(
+                "--target sandbox:PATH needs a path, e.g. sandbox:ainas.sandbox.sqlite"
+            )
+        return location
+
+    def describe(self, location: str) -> str:
+        return _("embedded sandbox {location}").format(location=location)
+
+    def identity_location(self, location: str, relative_to: Path | None) -> str:
+        if relative_to is not None:
+            with contextlib.suppress(ValueError):
+                return os.path.relpath(Path(location).resolve(), relative_to.resolve())
+        return location
+
+    def organizations(self, location: str) -> list[str] | None:
+        if not Path(location).is_file():
+            raise AinasProvisionError(f"no sandbox at {location}")
+        from ainas_emulator.service import AinasSandbox
+
+        sandbox = AinasSandbox(Path(location))
+        try:
+            return sandbox.tenants()
+        finally:
+            sandbox.close()
+
+    def open(
+        self,
+        target,
+        desired,
+        env,
+        announce,
+        *,
+        create_tenant,
+        parallelism,
+        dry_run,
+        state,
+        options=None,
+    ):
+        return _open_sandbox(target, desired, env, announce, create_tenant, dry_run)
+
+
+class HttpsType(TargetType):
+    name, prefix = "https", "https://"
+    tenant_is_organization = True
+
+    def parse(self, spec: str) -> str:
+        return normalize_url(spec)
+
+    def open(
+        self,
+        target,
+        desired,
+        env,
+        announce,
+        *,
+        create_tenant,
+        parallelism,
+        dry_run,
+        state,
+        options=None,
+    ):
+        from ainas_provision.targets.https.backend import open_https  # only when used
+
+        backend = open_https(target, desired, env, parallelism=parallelism)
+        days = desired.policy.cert_expiry_warning_days if desired is not None else 60
+        warning = client_cert_expiry_warning(backend.tls, days)
+        if warning:
+            announce(warning)
+        return backend
+
+
+class RunbookType(TargetType):
+    name, prefix = "runbook", "runbook:"
+    reads_ainas = False
+    serves_any_state = True
+
+    def parse(self, spec: str) -> str:
+        if spec != self.prefix:
+            raise AinasProvisionError(
+                f"--target {spec}: the runbook target takes nothing after 'runbook:'"
+            )
+        return ""
+
+    def describe(self, location: str) -> str:
+        return "the runbook (a person at AINAS; what the state records as done)"
+
+    def open(
+        self,
+        target,
+        desired,
+        env,
+        announce,
+        *,
+        create_tenant,
+        parallelism,
+        dry_run,
+        state,
+        options=None,
+    ):
+        from ainas_provision.targets.runbook import RunbookBackend
+
+        return RunbookBackend(state if state is not None else State(), desired)
+
+
+class BrowserType(TargetType):
+    name, prefix = "browser", "browser+https://"
+    default_parallelism = 1  # a browser per change in flight
+
+    def parse(self, spec: str) -> str:
+        return spec if spec.endswith("/") else spec + "/"
+
+    def open(
+        self,
+        target,
+        desired,
+        env,
+        announce,
+        *,
+        create_tenant,
+        parallelism,
+        dry_run,
+        state,
+        options=None,
+    ):
+        from ainas_provision.targets.browser import open_browser  # Playwright, only when used
+
+        return open_browser(target.location, desired, env, parallelism=parallelism, options=options)
+
+
+# scheme -> type: adding a target is one module and one line here
+TYPES: dict[str, TargetType] = {
+    t.name: t for t in (SandboxType(), HttpsType(), BrowserType(), RunbookType())
+}
+
+
+def type_of(name: str | None) -> TargetType:
+    """The type a state or plan names (an unknown one reads as the bare location)."""
+    return TYPES.get(name or "", TargetType())
+
+
 @dataclass(frozen=True)
 class Target:
-    kind: str  # sandbox | https | browser | runbook
+    kind: str  # a name of TYPES
     location: str  # a path (sandbox) or a URL
 
+    @property
+    def type(self) -> TargetType:
+        return type_of(self.kind)
+
     def identity(self, organization_id: str, relative_to: Path | None = None) -> dict:
-        location = self.location
-        if self.kind == "sandbox" and relative_to is not None:
-            with contextlib.suppress(ValueError):
-                location = os.path.relpath(Path(location).resolve(), relative_to.resolve())
+        location = self.type.identity_location(self.location, relative_to)
         return {"kind": self.kind, "location": location, "organization_id": organization_id}
 
     def describe(self) -> str:
-        if self.kind == "runbook":
-            return "the runbook (a person at AINAS; what the state records as done)"
-        return f"embedded sandbox {self.location}" if self.kind == "sandbox" else self.location
+        return self.type.describe(self.location)
+
+
+def describe_identity(identity: dict) -> str:
+    """A target as a state or a plan records it, for people."""
+    where = identity.get("location") or ""
+    return type_of(identity.get("kind")).describe(where)
 
 
 def same_tenant(recorded: dict, identity: dict) -> bool:
@@ -57,13 +268,17 @@ def same_tenant(recorded: dict, identity: dict) -> bool:
     state any target of that organization wrote."""
     if recorded == identity:
         return True
-    if recorded.get("kind") == identity.get("kind") == "https":
+    same_org = recorded.get("organization_id") == identity.get("organization_id")
+    kind = recorded.get("kind")
+    if kind == identity.get("kind") and type_of(kind).tenant_is_organization:
         # an AINAS tenant is its 代理人組織ID, whatever the URL is spelt: https://localhost:8443
         # and https://127.0.0.1:8443/ reach the same one (connect confirms the ID before reading)
-        return recorded.get("organization_id") == identity.get("organization_id")
-    return "runbook" in (recorded.get("kind"), identity.get("kind")) and recorded.get(
-        "organization_id"
-    ) == identity.get("organization_id")
+        return same_org
+    serves = (
+        type_of(recorded.get("kind")).serves_any_state
+        or type_of(identity.get("kind")).serves_any_state
+    )
+    return serves and same_org
 
 
 def normalize_url(url: str) -> str:
@@ -77,6 +292,23 @@ def normalize_url(url: str) -> str:
     return urlunsplit(("https", f"{host}{port}", path, parts.query, ""))
 
 
+def client_cert_expiry_warning(tls, days: int, now: dt.datetime | None = None) -> str | None:
+    """The client certificate (AINAS_CLIENT_CERT) expiring within ``days``: said ahead, like
+    the signing certificate's, since AINAS cannot be reached at all once it has expired."""
+    if tls.not_after is None:
+        return None
+    now = now or dt.datetime.now(dt.UTC)
+    left = tls.not_after - now
+    if left > dt.timedelta(days=days):
+        return None
+    expires = tls.not_after.astimezone(JAPAN).date().isoformat()
+    return (
+        f"warning: the client certificate {tls.certificate} ({tls.subject}) expires on {expires} "
+        f"(Japan time), in {left.days} day{'' if left.days == 1 else 's'} (warning within {days} "
+        "days): ask the association for the renewed クライアント証明書 in time"
+    )
+
+
 def manifest_dir(path: Path) -> Path:
     return path if path.is_dir() else path.parent
 
@@ -84,31 +316,19 @@ def manifest_dir(path: Path) -> Path:
 def resolve(spec: str | None, manifest_path: Path, env: Mapping[str, str] = os.environ) -> Target:
     spec = spec or env.get("AINAS_TARGET") or None
     if spec is None:
-        return Target("sandbox", portable.relpath(manifest_dir(manifest_path) / DEFAULT_SANDBOX))
-    if spec.startswith("sandbox:"):
-        location = spec.removeprefix("sandbox:")
-        if not location:
-            raise AinasProvisionError(
-                "--target sandbox:PATH needs a path, e.g. sandbox:ainas.sandbox.sqlite"
-            )
-        return Target("sandbox", location)
-    if spec == "runbook:":
-        return Target("runbook", "")
-    if spec.startswith("runbook:"):
-        raise AinasProvisionError(
-            f"--target {spec}: the runbook target takes nothing after 'runbook:'"
-        )
-    if spec.startswith("https://"):
-        return Target("https", normalize_url(spec))
-    if spec.startswith("browser+https://"):
-        return Target("browser", spec if spec.endswith("/") else spec + "/")
+        default = portable.relpath(manifest_dir(manifest_path) / DEFAULT_SANDBOX)
+        return Target(TYPES["sandbox"].name, default)
+    for target_type in TYPES.values():
+        if spec.startswith(target_type.prefix):
+            return Target(target_type.name, target_type.parse(spec))
     if spec.startswith("http://"):
         raise AinasProvisionError(
             f"--target {spec}: AINAS is reached over HTTPS with a client certificate only; use https://"
         )
+    written = ", ".join(f"{t.prefix}…" for t in TYPES.values())
     raise AinasProvisionError(
-        f"--target {spec} is not a target: give sandbox:PATH, https://… or runbook:, or leave it "
-        "out for the embedded sandbox beside the manifests"
+        f"--target {spec} is not a target: give one of {written}, or leave it out for the "
+        "embedded sandbox beside the manifests"
     )
 
 
@@ -128,44 +348,21 @@ def open_backend(
     manifests (unless ``create_tenant`` is false: then a missing tenant is an error). With
     ``dry_run`` (a plan that is not saved) nothing is written: a sandbox file that does not hold
     the tenant yet is stood in for by a scratch copy, deleted on close, holding the tenant the
-    association would create. Over HTTPS, at most ``parallelism`` requests are in flight. The
-    runbook reads ``state``."""
-    if target.kind == "runbook":
-        from ainas_provision.targets.runbook import RunbookBackend
-
-        return RunbookBackend(state if state is not None else State(), desired)
-    if target.kind == "sandbox":
-        return _open_sandbox(target, desired, env, announce, create_tenant, dry_run)
-    if target.kind == "browser":
-        from ainas_provision.targets.browser import open_browser  # Playwright, only when used
-
-        return open_browser(
-            target.location, desired, env, parallelism=parallelism, options=browser
-        )
-    from ainas_provision.targets.https.backend import open_https  # the HTTP client, only when used
-
-    backend = open_https(target, desired, env, parallelism=parallelism)
-    days = desired.policy.cert_expiry_warning_days if desired is not None else 60
-    warning = client_cert_expiry_warning(backend.tls, days)
-    if warning:
-        announce(warning)
-    return backend
-
-
-def client_cert_expiry_warning(tls, days: int, now: dt.datetime | None = None) -> str | None:
-    """The client certificate (AINAS_CLIENT_CERT) expiring within ``days``: said ahead, like
-    the signing certificate's, since AINAS cannot be reached at all once it has expired."""
-    if tls.not_after is None:
-        return None
-    now = now or dt.datetime.now(dt.UTC)
-    left = tls.not_after - now
-    if left > dt.timedelta(days=days):
-        return None
-    expires = tls.not_after.astimezone(JAPAN).date().isoformat()
-    return (
-        f"warning: the client certificate {tls.certificate} ({tls.subject}) expires on {expires} "
-        f"(Japan time), in {left.days} day{'' if left.days == 1 else 's'} (warning within {days} "
-        "days): ask the association for the renewed クライアント証明書 in time"
+    association would create. At most ``parallelism`` changes are in flight (and never more than
+    the target's ``max_parallelism``). The runbook reads ``state``."""
+    kind = target.type
+    if kind.max_parallelism is not None:
+        parallelism = min(parallelism or kind.max_parallelism, kind.max_parallelism)
+    return kind.open(
+        target,
+        desired,
+        env,
+        announce,
+        create_tenant=create_tenant,
+        parallelism=parallelism,
+        dry_run=dry_run,
+        state=state,
+        options=browser,
     )
 
 

@@ -39,6 +39,7 @@ from ainas_provision.state.protocols import LockInfo
 from ainas_provision.targets.base import Backend, CountingBackend, CurrentState, LiveResource
 from ainas_provision.targets.registry import (
     Target,
+    describe_identity,
     manifest_dir,
     open_backend,
     resolve,
@@ -193,10 +194,7 @@ def open_run(
 
 
 def _describe(identity: dict) -> str:
-    where = identity.get("location")
-    if identity.get("kind") == "sandbox":
-        where = f"the embedded sandbox {where}"
-    return f"代理人組織ID {identity.get('organization_id')} at {where}"
+    return f"代理人組織ID {identity.get('organization_id')} at {describe_identity(identity)}"
 
 
 def _fingerprinter(
@@ -349,10 +347,11 @@ def make_plan(run: Run) -> Plan:
         ),
     )
     plan.notes[:0] = run.move_notes
+    plan.target_description = run.target.describe()
     plan.target_digest = run.current.digest()
     plan.manifest_digest = run.desired.digest()
     plan.key_check = run.fingerprint.key_check
-    if run.target.kind == "runbook":
+    if not run.target.type.reads_ainas:
         from ainas_provision.targets.runbook import CANNOT_READ
 
         plan.notes.insert(0, Note("info", "target", CANNOT_READ))
@@ -497,23 +496,15 @@ class ImportOptions:
 def _import_organization(target: Target, options: ImportOptions) -> str:
     if options.organization_id:
         return options.organization_id
-    if target.kind == "sandbox" and Path(target.location).is_file():
-        from ainas_emulator.service import AinasSandbox
-
-        sandbox = AinasSandbox(Path(target.location))
-        try:
-            tenants = sandbox.tenants()
-        finally:
-            sandbox.close()
-        if len(tenants) == 1:
-            return tenants[0]
-        raise AinasProvisionError(
-            f"{target.location} holds {len(tenants)} tenants ({', '.join(tenants) or 'none'}): "
-            "name one with --organization-id"
-        )
-    if target.kind == "sandbox":
-        raise AinasProvisionError(f"no sandbox at {target.location}")
-    return ""  # over HTTPS the login tells
+    tenants = target.type.organizations(target.location)
+    if tenants is None:
+        return ""  # the login tells
+    if len(tenants) == 1:
+        return tenants[0]
+    raise AinasProvisionError(
+        f"{target.location} holds {len(tenants)} tenants ({', '.join(tenants) or 'none'}): "
+        "name one with --organization-id"
+    )
 
 
 def import_tenant(

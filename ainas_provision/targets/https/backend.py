@@ -34,7 +34,7 @@ from cryptography.hazmat.primitives import hashes
 
 from ainas_provision.certs.errors import CertificateError
 from ainas_provision.certs.reader import load_p12
-from ainas_provision.domain import screens
+from ainas_provision.domain import kinds, screens
 from ainas_provision.domain.desired import DesiredState
 from ainas_provision.domain.kinds import ADMIN_ROLE
 from ainas_provision.errors import AinasProvisionError
@@ -43,6 +43,7 @@ from ainas_provision.targets.base import BackendError, CurrentState, Session
 from ainas_provision.targets.https.api_client import ApiClient, ApiError, NoAnswer, TlsRefused
 from ainas_provision.targets.https.connection import Connection, resolve_connection
 from ainas_provision.targets.https.tls import ClientTls, client_tls
+from ainas_provision.targets.recovery import Claims, identifying, natural_query, same
 from ainas_provision.validation.rules.passwords import password_problem
 
 ATTEMPTS = 4  # tries of one request in all
@@ -72,13 +73,6 @@ def _wire(fields: Mapping[str, object]) -> dict:
     }
 
 
-def _same(wanted: Mapping[str, object], live: Mapping[str, object]) -> bool:
-    def norm(value):
-        return list(value) if isinstance(value, tuple) else (None if value == "" else value)
-
-    return all(norm(value) == norm(live.get(name)) for name, value in wanted.items())
-
-
 class HttpsBackend:
     def __init__(
         self,
@@ -105,9 +99,8 @@ class HttpsBackend:
         self._lock = threading.Lock()
         # what the last read saw, and what this backend created since: a lost create is
         # recognized only among resources that are neither
-        self._known_sites: set[str] = set()
-        self._known_certificates: set[str] = set()
-        self._claimed: set[str] = set()
+        self._site_claims = Claims()  # lost creations found again (targets/recovery.py)
+        self._certificate_claims = Claims()
 
     @property
     def requests(self) -> dict[str, int]:
@@ -311,8 +304,8 @@ class HttpsBackend:
         certificates = self._all("/certificates")
         site_items, users = self._sites_and_users(sites)
         with self._lock:
-            self._known_sites.update(str(s["site_id"]) for s in site_items)
-            self._known_certificates.update(str(c["id"]) for c in certificates)
+            self._site_claims.know(str(s["site_id"]) for s in site_items)
+            self._certificate_claims.know(str(c["id"]) for c in certificates)
         return convert.state(
             organization,
             certificates,
@@ -352,27 +345,16 @@ class HttpsBackend:
                 raise last
         raise self._gave_up(last)
 
-    def _claim(self, candidates: list[str]) -> str | None:
-        """One of the new resources matching a lost create, not yet taken by another: they
-        match every field sent, so any of them is the one asked for."""
-        with self._lock:
-            free = sorted(c for c in candidates if c not in self._claimed)
-            if free:
-                self._claimed.add(free[0])
-                return free[0]
-        return None
-
     def _find_site(self, fields: Mapping[str, object]) -> str | None:
-        code, name = fields.get("site_code"), fields.get("site_name")
-        params = {"code": code} if code else {"name": name}
-        with self._lock:
-            known = set(self._known_sites)
         candidates = [
             str(item["site_id"])
-            for item in self._all("/sites", params)
-            if str(item["site_id"]) not in known and _same(fields, item["fields"])
+            # the body speaks the catalogue's names; the search, the manifest's natural key
+            for item in self._all(
+                "/sites", natural_query(kinds.SITE, screens.from_screen("site", fields))
+            )
+            if self._site_claims.is_new(str(item["site_id"])) and same(fields, item["fields"])
         ]
-        return self._claim(candidates)
+        return self._site_claims.claim(candidates)
 
     def _find_batch(self, kind: str, site_id: str, fields: Mapping[str, object]) -> str | None:
         try:
@@ -382,8 +364,8 @@ class HttpsBackend:
                 return None
             raise
         account = site.get(kind)
-        keys = {k: fields.get(k) for k in ("payment_user_id", "batch_user_id")}
-        return site_id if account is not None and _same(keys, account) else None
+        keys = identifying(kinds.KINDS[kind], fields)
+        return site_id if account is not None and same(keys, account) else None
 
     def _find_user(self, fields: Mapping[str, object]) -> str | None:
         login_id = str(fields["login_id"])
@@ -394,25 +376,23 @@ class HttpsBackend:
                 return None
             raise
         wanted = {k: fields.get(k) for k in ("user_name", "role", "site")}
-        return login_id if _same(wanted, user) else None
+        return login_id if same(wanted, user) else None
 
     def _find_certificate(self, fingerprint: str) -> str | None:
-        with self._lock:
-            known = set(self._known_certificates)
+        claims = self._certificate_claims
         candidates = [
             str(item["id"])
             for item in self._all("/certificates")
-            if item.get("fingerprint") == fingerprint and str(item["id"]) not in known
+            if item.get("fingerprint") == fingerprint and claims.is_new(str(item["id"]))
         ]
-        return self._claim(candidates)
+        return claims.claim(candidates)
 
     def create(self, kind: str, fields: dict[str, object], *, parent: str | None = None) -> str:
         """The API speaks the screen catalogue's field names: the fields are renamed."""
         body = _wire(screens.to_screen(kind, fields))
         if kind == "site":
             site_id = self._create("/sites", body, "site_id", lambda: self._find_site(body))
-            with self._lock:
-                self._claimed.add(site_id)
+            self._site_claims.take(site_id)
             return site_id
         if kind in BATCH_PATHS:
             if not parent:
@@ -428,8 +408,7 @@ class HttpsBackend:
             cert_id = self._create(
                 "/certificates", body, "id", lambda: self._find_certificate(fingerprint)
             )
-            with self._lock:
-                self._claimed.add(cert_id)
+            self._certificate_claims.take(cert_id)
             return cert_id
         raise BackendError("unknown-kind", f"cannot create a {kind} over HTTPS")
 
