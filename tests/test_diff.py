@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from ainas_provision.domain.desired import build
 from ainas_provision.plan.diff import DiffOptions, diff
 from ainas_provision.plan.plan import PlanRefused
 from ainas_provision.plan.render import render_markdown, render_text
@@ -15,6 +14,7 @@ from ainas_provision.state.keys import Fingerprinter
 from ainas_provision.state.model import SiteEntry, State, UserEntry
 from ainas_provision.targets import convert
 from ainas_provision.targets.base import Session
+from ainas_provision.validation.build import build
 from ainas_provision.validation.engine import validate
 
 FP = Fingerprinter(b"k" * 32)

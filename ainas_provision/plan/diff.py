@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 from ainas_provision.domain import kinds
 from ainas_provision.domain.desired import DesiredState, Resource
 from ainas_provision.domain.kinds import Action
+from ainas_provision.domain.live import CurrentState, LiveResource
 from ainas_provision.plan.changes import SENSITIVE, Change, FieldChange, Note
 from ainas_provision.plan.plan import Plan
 from ainas_provision.secrets.values import Secret
 from ainas_provision.state.model import State
-from ainas_provision.targets.base import CurrentState, LiveResource
 from ainas_provision.validation.rules.passwords import password_problem
 
 Fingerprint = Callable[[str, str, str], str]

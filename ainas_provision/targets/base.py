@@ -8,61 +8,15 @@ creates, updates and deletes, returning the IDs AINAS assigns. Secret field valu
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Collection
-from dataclasses import dataclass, field
 from typing import Protocol
 
+from ainas_provision.domain.live import CurrentState, LiveResource, Session
 from ainas_provision.errors import AinasProvisionError
 from ainas_provision.secrets.values import Secret
 
-
-@dataclass
-class LiveResource:
-    """One resource as AINAS shows it. ``id`` is AINAS's: a 拠点ID, a ログインID, a
-    registration number; ``fields`` never include write-only secrets."""
-
-    kind: str
-    id: str
-    fields: dict[str, object]
-
-
-@dataclass
-class Session:
-    """Who the tool acts as."""
-
-    login_id: str
-    role: str  # 管理者 | 拠点管理者 | 担当者(送信可) | 担当者(送信不可)
-    site_id: str | None = None
-    must_change_password: bool = False
-
-
-@dataclass
-class CurrentState:
-    """A tenant as read. Sites and batch accounts are keyed by 拠点ID, users by ログインID
-    (admins are users with the role 管理者); certificates are listed oldest first."""
-
-    organization: LiveResource
-    certificates: list[LiveResource] = field(default_factory=list)
-    sites: dict[str, LiveResource] = field(default_factory=dict)
-    batch_accounts: dict[str, LiveResource] = field(default_factory=dict)
-    kei_batch_accounts: dict[str, LiveResource] = field(default_factory=dict)
-    users: dict[str, LiveResource] = field(default_factory=dict)
-    # what a site screen also shows and the tool never manages: its APIアカウント and 会員
-    api_accounts: dict[str, LiveResource] = field(default_factory=dict)
-    members: dict[str, list[dict]] = field(default_factory=dict)
-    session: Session | None = None
-    scope: list[str] | None = None  # the 拠点IDs read, when the read was limited to some
-
-    def digest(self) -> str:
-        """A digest of everything read: a saved plan is refused when it changed."""
-        text = json.dumps(self, ensure_ascii=False, sort_keys=True, default=_plain)
-        return hashlib.sha256(text.encode()).hexdigest()
-
-
-def _plain(value):
-    return value.__dict__ if hasattr(value, "__dict__") else str(value)
+# what a backend reads into (the domain's live state), for the backends' convenience
+__all__ = ["Backend", "BackendError", "CountingBackend", "CurrentState", "LiveResource", "Session"]
 
 
 class BackendError(AinasProvisionError):

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from ainas_provision import i18n, portable
 from ainas_provision.apply.executor import Executor, Outcome, Progress
 from ainas_provision.domain import kinds
-from ainas_provision.domain.desired import DesiredState, build
+from ainas_provision.domain.desired import DesiredState
 from ainas_provision.errors import AinasProvisionError, ManifestError
 from ainas_provision.plan.changes import Note
 from ainas_provision.plan.diff import DiffOptions, diff
@@ -45,6 +45,7 @@ from ainas_provision.targets.registry import (
     resolve,
     same_tenant,
 )
+from ainas_provision.validation.build import build
 from ainas_provision.validation.engine import Validation, gc_paused, validate
 
 if TYPE_CHECKING:

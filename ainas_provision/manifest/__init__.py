@@ -1,0 +1,1 @@
+"""Loading manifests: safe YAML with marks, files, templates, data files, merging."""

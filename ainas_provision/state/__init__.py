@@ -1,0 +1,1 @@
+"""The state: its protocols (StateStore, Locker), its model, the file and PostgreSQL stores."""

@@ -1,0 +1,161 @@
+"""Building the desired state from valid manifests: each resource a flat mapping of its fields
+(names as its :class:`~ainas_provision.domain.kinds.Kind` lists them) plus its secrets."""
+
+from __future__ import annotations
+
+from ainas_provision.domain import kinds
+from ainas_provision.domain.desired import (
+    DesiredCertificate,
+    DesiredState,
+    Policy,
+    Resource,
+)
+from ainas_provision.manifest.marks import mark_of
+from ainas_provision.secrets.values import Secret
+from ainas_provision.validation.engine import Validation
+
+
+def _plain(node):
+    """A marked mapping as plain dicts (for values compared and digested)."""
+    if isinstance(node, dict):
+        return {str(k): _plain(v) for k, v in node.items()}
+    return node
+
+
+def _get(node, dotted: str):
+    for part in dotted.split("."):
+        if not isinstance(node, dict):
+            return None
+        node = node.get(part)
+    return node
+
+
+def _plain(value):
+    """Marked containers as plain lists and dicts (what a backend and a plan file hold)."""
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def _resource(
+    kind: kinds.Kind, key: str, node, secrets: dict[str, Secret], prefix: str, mark
+) -> Resource:
+    fields: dict[str, object] = {}
+    found: dict[str, Secret] = {}
+    for spec in kind.fields:
+        if spec.secret:
+            secret = secrets.get(f"{prefix}.{spec.name}")
+            if secret is not None:
+                found[spec.name] = secret
+            continue
+        value = _plain(_get(node, spec.name))
+        fields[spec.name] = spec.default if value is None else value
+    return Resource(kind.name, key, fields, found, mark)
+
+
+def build(validation: Validation) -> DesiredState:
+    """The desired state of valid manifests (``validation.ok`` must be true)."""
+    if not validation.ok or validation.merged is None:
+        raise ValueError("build() needs manifests without errors")
+    merged = validation.merged
+    secrets = validation.secrets
+    org = merged["organization"]
+    organization = _resource(
+        kinds.ORGANIZATION, "", org, secrets, "organization", mark_of(merged, "organization")
+    )
+    certificate = None
+    cert = merged.get("certificate")
+    if isinstance(cert, dict):
+        base = _resource(
+            kinds.CERTIFICATE, "", cert, secrets, "certificate", mark_of(merged, "certificate")
+        )
+        check = validation.certificate
+        certificate = DesiredCertificate(
+            base.kind,
+            base.key,
+            base.fields,
+            base.secrets,
+            base.mark,
+            path=check.path if check else None,
+            info=check.info if check else None,
+        )
+        certificate.fields["type"] = cert.get("type")
+        if certificate.info:
+            certificate.fields.update(
+                trade_name=certificate.info.trade_name,
+                representative_name=certificate.info.representative_name,
+                address=certificate.info.address,
+                expiry_date=certificate.info.expiry_date.isoformat(),
+            )
+    sites: dict[str, Resource] = {}
+    batch: dict[str, Resource] = {}
+    kei_batch: dict[str, Resource] = {}
+    site_nodes = merged.get("sites") or {}
+    for handle, node in site_nodes.items():
+        mark = mark_of(site_nodes, handle)
+        sites[handle] = _resource(kinds.SITE, handle, node, secrets, f"sites.{handle}", mark)
+        account = _get(node, "registered.batch_account")
+        if isinstance(account, dict):
+            batch[handle] = _resource(
+                kinds.BATCH_ACCOUNT,
+                handle,
+                account,
+                secrets,
+                f"sites.{handle}.registered.batch_account",
+                mark_of(node["registered"], "batch_account"),
+            )
+        account = _get(node, "kei.batch_account")
+        if isinstance(account, dict):
+            kei_batch[handle] = _resource(
+                kinds.KEI_BATCH_ACCOUNT,
+                handle,
+                account,
+                secrets,
+                f"sites.{handle}.kei.batch_account",
+                mark_of(node["kei"], "batch_account"),
+            )
+    users: dict[str, Resource] = {}
+    user_nodes = merged.get("users") or {}
+    for login_id, node in user_nodes.items():
+        users[login_id] = _resource(
+            kinds.USER, login_id, node, secrets, f"users.{login_id}", mark_of(user_nodes, login_id)
+        )
+    admins: dict[str, Resource] = {}
+    admin_nodes = merged.get("admins") or {}
+    for login_id, node in admin_nodes.items():
+        admins[login_id] = _resource(
+            kinds.ADMIN,
+            login_id,
+            node or {},
+            secrets,
+            f"admins.{login_id}",
+            mark_of(admin_nodes, login_id),
+        )
+    policy_node = merged.get("policy") or {}
+    policy = Policy(**{k: v for k, v in policy_node.items() if k in Policy.__dataclass_fields__})
+    connection = _plain(merged.get("connection") or {})
+    connection_secrets = {
+        name.removeprefix("connection."): value
+        for name, value in secrets.items()
+        if name.startswith("connection.")
+    }
+    return DesiredState(
+        organization_expect=_plain(org.get("expect") or {}),
+        moved=[(str(m["from"]), str(m["to"])) for m in merged.get("moved") or []],
+        organization_id=str(org["id"]),
+        organization=organization,
+        certificate=certificate,
+        sites=sites,
+        batch_accounts=batch,
+        kei_batch_accounts=kei_batch,
+        users=users,
+        admins=admins,
+        policy=policy,
+        connection=connection,
+        connection_secrets=connection_secrets,
+        connection_dir=(
+            validation.origin["connection"].directory if "connection" in validation.origin else None
+        ),
+    )
