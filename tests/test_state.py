@@ -113,3 +113,12 @@ def test_fingerprints_depend_on_key_address_and_field():
     assert a("user.x", "initial_password", "P") == a("user.x", "initial_password", "P")
     assert a.key_check != b.key_check
     assert "a" * 32 not in repr(a)
+
+
+@pytest.mark.parametrize("name", ["AINAS_STATE_KEY", "AINAS_STATE_KEY_FILE"])
+def test_an_empty_key_variable_is_named_as_for_the_secrets_key(tmp_path, name):
+    """One helper for both keys: an empty variable (an undefined CI secret) is an error, never a
+    reason to make a new key beside the state."""
+    with pytest.raises(StateKeyError, match=f"{name} is set but empty"):
+        find_key(tmp_path / "ainas.state.key", env={name: " "})
+    assert not (tmp_path / "ainas.state.key").exists()

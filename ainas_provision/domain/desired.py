@@ -41,10 +41,11 @@ class Resource:
 
 @dataclass(frozen=True)
 class Policy:
+    """What the plan reads of ``policy`` (the certificate warning and plain-text secrets are
+    validation's, read from the manifests there)."""
+
     prune: bool = False
     max_deletes: int = 0
-    cert_expiry_warning_days: int = 60
-    allow_plaintext_secrets: bool = False
 
 
 @dataclass

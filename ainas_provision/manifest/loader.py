@@ -7,7 +7,7 @@ that one run reports every problem.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from ainas_provision.diagnostics import Diagnostic
@@ -30,12 +30,6 @@ class Document:
     @property
     def directory(self) -> Path:
         return self.path.parent
-
-
-@dataclass
-class LoadResult:
-    documents: list[Document] = field(default_factory=list)
-    diagnostics: list[Diagnostic] = field(default_factory=list)
 
 
 def display_path(path: Path) -> str:

@@ -11,15 +11,6 @@ from ainas_provision.diagnostics import Diagnostic
 from ainas_provision.manifest.loader import Document
 from ainas_provision.manifest.marks import Mark, MarkedMap, key_mark_of, mark_of
 
-SINGLE_SECTIONS = (
-    "version",
-    "organization",
-    "certificate",
-    "policy",
-    "connection",
-    "vars",
-    "moved",
-)
 KEYED_SECTIONS = ("sites", "users", "admins")
 _KIND = {"sites": "site", "users": "user", "admins": "admin"}
 

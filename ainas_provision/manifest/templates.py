@@ -79,7 +79,6 @@ from ainas_provision.diagnostics import Diagnostic
 from ainas_provision.files import UnsafeFile, read_regular
 from ainas_provision.manifest.datafiles import DataRow, Unavailable
 from ainas_provision.manifest.loader import (
-    TEMPLATE_SUFFIX,
     Document,
     decode,
     display_path,
@@ -91,10 +90,6 @@ from ainas_provision.manifest.scalars import Interpolations, ScalarRefused
 MAX_OUTPUT = 64 * 1024 * 1024  # characters of rendered output
 MAX_SEQUENCE = 1_000_000  # items a `*` may build
 MAX_EXPONENT = 10_000
-
-
-def is_template(path: Path) -> bool:
-    return path.name.endswith(TEMPLATE_SUFFIX)
 
 
 # -- the environment ------------------------------------------------------------------------

@@ -21,7 +21,6 @@ from yaml.constructor import SafeConstructor
 from ainas_provision.manifest.marks import Mark, MarkedList, MarkedMap
 
 _Base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-USING_LIBYAML = _Base is not yaml.SafeLoader
 
 # A manifest is shallow; anything deeper than this is not a manifest (and deep nesting is how
 # hostile input exhausts a parser's stack).

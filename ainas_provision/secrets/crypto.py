@@ -28,7 +28,7 @@ from pathlib import Path
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from ainas_provision import portable
+from ainas_provision import keyfile
 from ainas_provision.errors import AinasProvisionError
 from ainas_provision.secrets.refs import SecretError
 
@@ -130,33 +130,19 @@ def write_key_file(path: str | os.PathLike[str], *, force: bool = False) -> byte
     if force:
         path.unlink(missing_ok=True)
     key = generate_key()
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "w", encoding="ascii") as handle:
-        handle.write(key_text(key) + "\n")
-    portable.make_private(path)  # whatever the umask
+    keyfile.write_key_file(path, key_text(key))
     return key
 
 
 def load_key(env: Mapping[str, str] = os.environ) -> bytes | None:
     """The key from ``AINAS_SECRETS_KEY`` (which wins) or from the file named by
     ``AINAS_SECRETS_KEY_FILE``; None when neither is set."""
-    if KEY_ENV in env:
-        if not env[KEY_ENV].strip():
-            raise SecretsKeyError(f"{KEY_ENV} is set but empty")
-        return parse_key(env[KEY_ENV], KEY_ENV)
-    if KEY_FILE_ENV in env:
-        name = env[KEY_FILE_ENV]
-        if not name:
-            raise SecretsKeyError(f"{KEY_FILE_ENV} is set but empty")
-        try:
-            text = Path(name).read_text(encoding="ascii")
-        except FileNotFoundError:
-            raise SecretsKeyError(f"{KEY_FILE_ENV} names {name}, which does not exist") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            reason = exc.strerror if isinstance(exc, OSError) else "it is not a text key file"
-            raise SecretsKeyError(
-                f"{KEY_FILE_ENV} names {name}, which cannot be read: {reason}"
-            ) from None
+    value = keyfile.from_env(env, KEY_ENV, SecretsKeyError)
+    if value is not None:
+        return parse_key(value, KEY_ENV)
+    name = keyfile.from_env(env, KEY_FILE_ENV, SecretsKeyError)
+    if name is not None:
+        text = keyfile.read_key_file(Path(name), KEY_FILE_ENV, SecretsKeyError)
         return parse_key(text, f"the key file {name}")
     return None
 

@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from ainas_provision import portable
+from ainas_provision import keyfile
 from ainas_provision.errors import AinasProvisionError
 
 KEY_ENV = "AINAS_STATE_KEY"
@@ -66,26 +66,22 @@ class KeySource:
 def find_key(key_file: Path | None, env: Mapping[str, str] = os.environ) -> KeySource:
     """The key from the environment, else from ``key_file`` (the state store's; None for a store
     that keeps no key file)."""
-    if env.get(KEY_ENV):
-        return KeySource(_parse(env[KEY_ENV], KEY_ENV), KEY_ENV, None)
-    if env.get(KEY_FILE_ENV):
-        path = Path(env[KEY_FILE_ENV])
-        try:
-            return KeySource(_parse(path.read_text(encoding="ascii"), str(path)), str(path), None)
-        except FileNotFoundError:
-            raise StateKeyError(f"{KEY_FILE_ENV} names {path}, which does not exist") from None
-        except (OSError, UnicodeDecodeError):
-            raise StateKeyError(f"{KEY_FILE_ENV} names {path}, which cannot be read") from None
+    value = keyfile.from_env(env, KEY_ENV, StateKeyError)
+    if value is not None:
+        return KeySource(_parse(value, KEY_ENV), KEY_ENV, None)
+    named = keyfile.from_env(env, KEY_FILE_ENV, StateKeyError)
+    if named is not None:
+        path = Path(named)
+        text = keyfile.read_key_file(path, KEY_FILE_ENV, StateKeyError)
+        return KeySource(_parse(text, str(path)), str(path), None)
     if key_file is None:
         raise StateKeyError(
             f"this state store keeps no fingerprint key: set {KEY_ENV} (or {KEY_FILE_ENV})"
         )
     path = key_file
     if path.exists():
-        try:
-            return KeySource(_parse(path.read_text(encoding="ascii"), str(path)), str(path), None)
-        except (OSError, UnicodeDecodeError):
-            raise StateKeyError(f"the state key file {path} cannot be read") from None
+        text = keyfile.read_key_file(path, None, StateKeyError)
+        return KeySource(_parse(text, str(path)), str(path), None)
     return KeySource(None, str(path), path)
 
 
@@ -96,11 +92,7 @@ def new_key() -> bytes:
 def create_key_file(path: Path, key: bytes | None = None) -> bytes:
     """Write ``key`` (a new one if None) to a key file readable by its owner only."""
     key = new_key() if key is None else key
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="ascii") as handle:
-        handle.write(key_text(key) + "\n")
-    portable.make_private(path)
+    keyfile.write_key_file(path, key_text(key))
     return key
 
 
