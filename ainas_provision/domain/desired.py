@@ -41,11 +41,14 @@ class Resource:
 
 @dataclass(frozen=True)
 class Policy:
-    """What the plan reads of ``policy`` (the certificate warning and plain-text secrets are
-    validation's, read from the manifests there)."""
+    """What the plan reads of ``policy`` (plain-text secrets are validation's, read from the
+    manifests there)."""
 
     prune: bool = False
     max_deletes: int = 0
+    # the days ahead of expiry the plan warns of (a renewal, the APIアカウント, the client
+    # certificate); validation reads the same setting for the signing certificate
+    cert_expiry_warning_days: int = 60
 
 
 @dataclass

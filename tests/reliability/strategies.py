@@ -46,8 +46,12 @@ def fullwidth(max_size: int = 10) -> st.SearchStrategy[str]:
     )
 
 
-def halfwidth_id(prefix: str) -> st.SearchStrategy[str]:
-    return st.integers(0, 999_999).map(lambda n: f"{prefix}{n:06d}")
+def halfwidth_id(prefix: str, index: int | None = None) -> st.SearchStrategy[str]:
+    """An OSS ID; with a site's ``index`` in it, two sites never share one (AINAS refuses a
+    write-once ID that another site registered)."""
+    if index is None:
+        return st.integers(0, 999_999).map(lambda n: f"{prefix}{n:06d}")
+    return st.integers(0, 9_999).map(lambda n: f"{prefix}{index:02d}{n:04d}")
 
 
 @st.composite
@@ -99,10 +103,10 @@ def people() -> st.SearchStrategy[str]:
 
 
 @st.composite
-def batch_accounts(draw, kei: bool) -> dict:
+def batch_accounts(draw, kei: bool, index: int) -> dict:
     account = {
-        "payment_user_id": draw(halfwidth_id("KN" if kei else "1")),
-        "batch_user_id": draw(halfwidth_id("KI" if kei else "AB")),
+        "payment_user_id": draw(halfwidth_id("KN" if kei else "1", index)),
+        "batch_user_id": draw(halfwidth_id("KI" if kei else "AB", index)),
         "batch_password": draw(secrets()),
         "arrival_number_password": draw(secrets()),
     }
@@ -120,7 +124,7 @@ def batch_accounts(draw, kei: bool) -> dict:
 
 
 @st.composite
-def registered_sections(draw) -> dict:
+def registered_sections(draw, index: int) -> dict:
     section = {
         "certificate_manager_name": draw(fullwidth()),
         "review_deadline": draw(optional(times())),
@@ -129,13 +133,13 @@ def registered_sections(draw) -> dict:
             optional(st.sampled_from(["運輸支局等", "代理人事務所等"]))
         ),
         "interim_ecert_update": draw(optional(st.sampled_from(["運輸支局等", "代理人事務所等"]))),
-        "batch_account": draw(optional(batch_accounts(kei=False))),
+        "batch_account": draw(optional(batch_accounts(kei=False, index=index))),
     }
     return without_absent_sections(section)
 
 
 @st.composite
-def kei_sections(draw) -> dict:
+def kei_sections(draw, index: int) -> dict:
     section = {
         "certificate_manager_name": draw(fullwidth()),
         "certificate_manager_number": draw(optional(st.from_regex(r"\A[0-9]{9}\Z"))),
@@ -145,7 +149,7 @@ def kei_sections(draw) -> dict:
         "inspection_ecert_update": draw(
             optional(st.sampled_from(["軽検協事務所等", "代理人事務所等"]))
         ),
-        "batch_account": draw(optional(batch_accounts(kei=True))),
+        "batch_account": draw(optional(batch_accounts(kei=True, index=index))),
     }
     return without_absent_sections(section)
 
@@ -158,8 +162,8 @@ def sites(draw, index: int) -> dict:
         "short_name": draw(fullwidth(6)),
         "code": draw(optional(st.sampled_from(["S", "TKY-", "K_"]))),
         "storage_sticker_receipt": draw(optional(st.sampled_from(["窓口", "郵送"]))),
-        "registered": draw(optional(registered_sections())),
-        "kei": draw(optional(kei_sections())),
+        "registered": draw(optional(registered_sections(index))),
+        "kei": draw(optional(kei_sections(index))),
     }
     if site["code"] is not None:
         site["code"] += str(index)
