@@ -39,7 +39,7 @@ from starlette.routing import Route
 
 import ainas_catalogue
 from ainas_emulator.service import Actor, AinasError, AinasSandbox
-from ainas_provision.domain.kinds import ADMIN_ROLE, SITE_MANAGER, STAFF_ROLES
+from ainas_emulator.service.base import ADMIN_ROLE, SITE_MANAGER, STAFF_ROLES
 
 BASE = "/oss_agt/"
 COOKIE = "AINASSESSION"
