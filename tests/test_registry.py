@@ -33,12 +33,13 @@ def test_capabilities_say_what_a_target_can_do():
     assert TYPES["sandbox"].cheap_reads and TYPES["sandbox"].reads_ainas
     assert not TYPES["runbook"].reads_ainas and TYPES["runbook"].serves_any_state
     assert TYPES["https"].reads_ainas and not TYPES["https"].cheap_reads
+    assert TYPES["browser"].default_parallelism == 1 and TYPES["https"].default_parallelism == 4
 
 
 @pytest.mark.parametrize(
     ("spec", "message"),
     [
-        ("ftp://x", "is not a target: give one of sandbox:…, https://…, runbook:…"),
+        ("ftp://x", r"is not a target: give one of sandbox:…, https://…, browser\+https://…, runbook:…"),
         ("http://x", "over HTTPS with a client certificate only"),
         ("sandbox:", "needs a path"),
         ("runbook:x", "takes nothing after 'runbook:'"),

@@ -56,7 +56,7 @@ def decode(der: bytes) -> CorporateRegistration:
     """The fields of the extension's DER value; unknown or non-string elements are skipped."""
     try:
         elements, rest = decoder.decode(der, asn1Spec=univ.SequenceOf(componentType=univ.Any()))
-    except PyAsn1Error as exc:
+    except (PyAsn1Error, OverflowError) as exc:  # a length past any index: pyasn1's OverflowError
         raise CorporateExtensionError(f"it is not a SEQUENCE ({exc})") from None
     if rest:
         raise CorporateExtensionError("it has trailing bytes after its SEQUENCE")
@@ -64,7 +64,7 @@ def decode(der: bytes) -> CorporateRegistration:
     for element in elements:
         try:
             value, _ = decoder.decode(bytes(element))
-        except PyAsn1Error:
+        except (PyAsn1Error, OverflowError):
             continue  # an implicitly tagged element of a kind this reader does not know
         outer = value.tagSet[-1] if len(value.tagSet) > 1 else None
         if outer is None or outer.tagClass != tag.tagClassContext:
