@@ -169,11 +169,14 @@ class Catalogue:
 def _yaml_load(text: str, origin: str):
     import yaml  # only when a catalogue is first needed
 
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    # a safe loader only (libyaml's when installed): no tag of a catalogue builds an object
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)(text)
     try:
-        return yaml.load(text, Loader=loader)  # a safe loader (CSafeLoader when libyaml is there)
+        return loader.get_single_data()
     except yaml.YAMLError as exc:
         raise CatalogueError(f"{origin}: not valid YAML: {exc}") from None
+    finally:
+        loader.dispose()
 
 
 def raw_catalogue() -> dict:
