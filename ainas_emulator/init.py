@@ -25,7 +25,7 @@ from ainas_emulator.files import SandboxFiles, write_private, write_public
 from ainas_emulator.service import ADMIN_ROLE, INITIAL_PASSWORD, AinasSandbox
 from ainas_provision import portable
 from ainas_provision.certs import pki
-from ainas_provision.certs.kinds import CORPORATE, SCRIVENER
+from ainas_provision.certs.types import CORPORATE, SCRIVENER
 
 DEFAULT_ORGANIZATION_ID = "1"
 DEFAULT_NAME = "代理人A"

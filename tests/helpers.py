@@ -9,7 +9,7 @@ import subprocess
 from click.testing import CliRunner, Result
 
 from ainas_provision.certs import pki
-from ainas_provision.certs.kinds import CORPORATE, SCRIVENER
+from ainas_provision.certs.types import CORPORATE, SCRIVENER
 from ainas_provision.cli.main import cli
 from tests.conftest import EXAMPLES
 

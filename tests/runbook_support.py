@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from ainas_provision.certs import pki
-from ainas_provision.certs.kinds import SCRIVENER
+from ainas_provision.certs.types import SCRIVENER
 from ainas_provision.runbook.server import RunbookServer
 from ainas_provision.runbook.session import RunbookSession, open_session
 from ainas_provision.workflow.run import Options

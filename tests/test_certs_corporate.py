@@ -10,8 +10,8 @@ from pyasn1.type import char, tag, univ
 
 from ainas_provision.certs import corporate, pki
 from ainas_provision.certs.errors import CertificateError
-from ainas_provision.certs.kinds import CORPORATE
 from ainas_provision.certs.reader import read_certificate, read_p12
+from ainas_provision.certs.types import CORPORATE
 
 
 def explicit(number: int, value):
@@ -79,7 +79,7 @@ def test_unknown_tags_are_skipped(ca):
         explicit(3, char.BMPString("〇〇　〇〇")),
         explicit(2, char.UTF8String("東京都千代田区三崎町２丁目１５−６")),
     )
-    info = read_certificate(cert_with_extension(der, ca), kind=CORPORATE)
+    info = read_certificate(cert_with_extension(der, ca), cert_type=CORPORATE)
     assert info.trade_name == "代理人Ａ"
     assert info.registered_number == "012345678901"
     assert info.representative_name == "〇〇　〇〇"
@@ -114,7 +114,7 @@ def test_first_of_a_repeated_tag_wins():
 
 def test_malformed_extension(ca):
     with pytest.raises(CertificateError) as caught:
-        read_certificate(cert_with_extension(b"\x04\x03abc", ca), kind=CORPORATE)
+        read_certificate(cert_with_extension(b"\x04\x03abc", ca), cert_type=CORPORATE)
     assert caught.value.reason == "bad-extension"
     assert "registeredCorporationInfo extension is malformed" in str(caught.value)
 
@@ -127,4 +127,4 @@ def test_trailing_bytes_are_malformed():
 
 def test_read_through_p12(ca):
     issued = signing_cert(CORPORATE, ca=ca, registered_number="999999999999")
-    assert read_p12(p12(issued), PASSWORD, kind=CORPORATE).registered_number == "999999999999"
+    assert read_p12(p12(issued), PASSWORD, cert_type=CORPORATE).registered_number == "999999999999"

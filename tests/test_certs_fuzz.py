@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 
 from ainas_provision.certs import corporate, pki
 from ainas_provision.certs.errors import CertificateError
-from ainas_provision.certs.kinds import SCRIVENER
 from ainas_provision.certs.reader import read_p12
+from ainas_provision.certs.types import SCRIVENER
 
 VALID = p12(signing_cert())
 EXTENSION = pki.corporate_registration_extension(
@@ -38,7 +38,7 @@ def mutations(data: bytes):
 )
 def test_any_bytes_give_a_certificate_error(data):
     with pytest.raises(CertificateError) as caught:
-        read_p12(data, "not-the-password", kind=SCRIVENER)
+        read_p12(data, "not-the-password", cert_type=SCRIVENER)
     assert caught.value.reason in {"not-pkcs12", "password-or-encryption"}
 
 

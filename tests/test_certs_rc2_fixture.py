@@ -11,8 +11,8 @@ import sys
 from pathlib import Path
 
 from ainas_provision.certs import pfx
-from ainas_provision.certs.kinds import SCRIVENER
 from ainas_provision.certs.reader import read_p12
+from ainas_provision.certs.types import SCRIVENER
 
 FIXTURE = Path(__file__).parent / "fixtures" / "certs" / "scrivener-rc2-40.p12"
 PASSWORD = "rc2-fixture-pin"
@@ -24,7 +24,7 @@ def test_fixture_is_rc2_40():
 
 
 def test_reads_rc2_40():
-    info = read_p12(FIXTURE.read_bytes(), PASSWORD, kind=SCRIVENER)
+    info = read_p12(FIXTURE.read_bytes(), PASSWORD, cert_type=SCRIVENER)
     assert info.trade_name == "旧形式事務所"
     assert info.representative_name == "試験　太郎"
     assert info.address == "大阪府大阪市北区梅田１丁目１−１"
@@ -43,7 +43,7 @@ import json, sys
 from ainas_provision.certs.errors import CertificateError
 from ainas_provision.certs.reader import read_p12
 try:
-    read_p12(open(sys.argv[1], "rb").read(), sys.argv[2], kind="行政書士電子証明書")
+    read_p12(open(sys.argv[1], "rb").read(), sys.argv[2], cert_type="行政書士電子証明書")
 except CertificateError as exc:
     print(json.dumps({"reason": exc.reason, "message": str(exc)}))
 else:

@@ -11,22 +11,22 @@ from helpers import CORPORATE_FIELDS, PASSWORD, SCRIVENER_FIELDS, p12, signing_c
 from ainas_provision.certs import pfx, pki
 from ainas_provision.certs.errors import CertificateError
 from ainas_provision.certs.info import validity_problems
-from ainas_provision.certs.kinds import CORPORATE, SCRIVENER
-from ainas_provision.certs.reader import detect_kind, read_p12
+from ainas_provision.certs.reader import detect_type, read_p12
+from ainas_provision.certs.types import CORPORATE, SCRIVENER
 from ainas_provision.errors import AinasProvisionError
 
 
-def read_error(data: bytes, password: str = PASSWORD, kind: str = SCRIVENER) -> CertificateError:
+def read_error(data: bytes, password: str = PASSWORD, cert_type: str = SCRIVENER) -> CertificateError:
     with pytest.raises(CertificateError) as caught:
-        read_p12(data, password, kind=kind)
+        read_p12(data, password, cert_type=cert_type)
     return caught.value
 
 
 class TestScrivener:
     def test_reads_the_fields_exactly(self, ca):
         issued = signing_cert(SCRIVENER, ca=ca)
-        info = read_p12(p12(issued), PASSWORD, kind=SCRIVENER)
-        assert info.kind == SCRIVENER
+        info = read_p12(p12(issued), PASSWORD, cert_type=SCRIVENER)
+        assert info.cert_type == SCRIVENER
         assert info.trade_name == "代理人Ａ"
         assert info.representative_name == "〇〇　〇〇"
         assert info.address == "東京都千代田区三崎町２丁目１５−６"
@@ -34,7 +34,7 @@ class TestScrivener:
 
     def test_certificate_metadata(self, ca):
         issued = signing_cert(SCRIVENER, ca=ca)
-        info = read_p12(p12(issued), PASSWORD, kind=SCRIVENER)
+        info = read_p12(p12(issued), PASSWORD, cert_type=SCRIVENER)
         cert = issued.cert
         assert info.fingerprint_sha256 == cert.fingerprint(hashes.SHA256()).hex()
         assert info.serial_number == format(cert.serial_number, "x")
@@ -56,7 +56,7 @@ class TestScrivener:
             not_after=now + dt.timedelta(days=730),
         )
         assert (
-            read_p12(p12(issued), PASSWORD, kind=SCRIVENER).address == SCRIVENER_FIELDS["address"]
+            read_p12(p12(issued), PASSWORD, cert_type=SCRIVENER).address == SCRIVENER_FIELDS["address"]
         )
 
     def test_custom_attribute_mapping_with_san(self, ca):
@@ -67,36 +67,36 @@ class TestScrivener:
         }
         issued = signing_cert(SCRIVENER, ca=ca, attributes=mapping)
         data = p12(issued)
-        info = read_p12(data, PASSWORD, kind=SCRIVENER, attributes=mapping)
+        info = read_p12(data, PASSWORD, cert_type=SCRIVENER, attributes=mapping)
         assert (info.trade_name, info.representative_name, info.address) == tuple(
             SCRIVENER_FIELDS.values()
         )
         # the default mapping finds none of them there: fields are None, not an error
-        default = read_p12(data, PASSWORD, kind=SCRIVENER)
+        default = read_p12(data, PASSWORD, cert_type=SCRIVENER)
         assert (default.trade_name, default.representative_name, default.address) == (None,) * 3
 
     def test_dotted_oid_and_partial_mapping(self, ca):
         issued = signing_cert(SCRIVENER, ca=ca)
         info = read_p12(
-            p12(issued), PASSWORD, kind=SCRIVENER, attributes={"address": ["2.5.4.8", "L"]}
+            p12(issued), PASSWORD, cert_type=SCRIVENER, attributes={"address": ["2.5.4.8", "L"]}
         )
         assert info.address == "東京都千代田区"  # ST + L only, street left out
         assert info.trade_name == "代理人Ａ"  # the default for the fields not given
 
     def test_missing_attribute_is_none(self, ca):
         issued = signing_cert(SCRIVENER, ca=ca)
-        info = read_p12(p12(issued), PASSWORD, kind=SCRIVENER, attributes={"trade_name": "title"})
+        info = read_p12(p12(issued), PASSWORD, cert_type=SCRIVENER, attributes={"trade_name": "title"})
         assert info.trade_name is None
 
     def test_unknown_attribute_name_suggests(self, ca):
         issued = signing_cert(SCRIVENER, ca=ca)
         with pytest.raises(CertificateError) as caught:
-            read_p12(p12(issued), PASSWORD, kind=SCRIVENER, attributes={"trade_name": "CNN"})
+            read_p12(p12(issued), PASSWORD, cert_type=SCRIVENER, attributes={"trade_name": "CNN"})
         assert caught.value.reason == "unknown-attribute"
         assert "did you mean 'CN'" in str(caught.value)
 
     def test_corporate_certificate_read_as_scrivener_is_refused(self, ca):
-        error = read_error(p12(signing_cert(CORPORATE, ca=ca)), kind=SCRIVENER)
+        error = read_error(p12(signing_cert(CORPORATE, ca=ca)), cert_type=SCRIVENER)
         assert error.reason == "not-scrivener"
         assert "certificate.type" in str(error)
 
@@ -104,7 +104,7 @@ class TestScrivener:
 class TestCorporate:
     def test_reads_the_extension_exactly(self, ca):
         issued = signing_cert(CORPORATE, ca=ca)
-        info = read_p12(p12(issued), PASSWORD, kind=CORPORATE)
+        info = read_p12(p12(issued), PASSWORD, cert_type=CORPORATE)
         assert info.trade_name == CORPORATE_FIELDS["trade_name"]
         assert info.representative_name == "利活用　一郎"
         assert info.address == "東京都千代田区三崎町２丁目１５−６"
@@ -114,20 +114,20 @@ class TestCorporate:
         assert info.registry_office == "東京法務局"
 
     def test_subject_is_romaji(self, ca):
-        info = read_p12(p12(signing_cert(CORPORATE, ca=ca)), PASSWORD, kind=CORPORATE)
+        info = read_p12(p12(signing_cert(CORPORATE, ca=ca)), PASSWORD, cert_type=CORPORATE)
         assert info.subject.isascii()
 
     def test_scrivener_certificate_read_as_corporate(self, ca):
-        error = read_error(p12(signing_cert(SCRIVENER, ca=ca)), kind=CORPORATE)
+        error = read_error(p12(signing_cert(SCRIVENER, ca=ca)), cert_type=CORPORATE)
         assert error.reason == "not-corporate"
         assert str(error) == (
             "this is not a 商業登記電子証明書: it has no registeredCorporationInfo extension "
             "(1.2.392.100300.1.1.3); check `certificate.type`"
         )
 
-    def test_detect_kind(self, ca):
-        assert detect_kind(signing_cert(CORPORATE, ca=ca).cert) == CORPORATE
-        assert detect_kind(signing_cert(SCRIVENER, ca=ca).cert) == SCRIVENER
+    def test_detect_type(self, ca):
+        assert detect_type(signing_cert(CORPORATE, ca=ca).cert) == CORPORATE
+        assert detect_type(signing_cert(SCRIVENER, ca=ca).cert) == SCRIVENER
 
 
 class TestFileProblems:
@@ -181,15 +181,15 @@ class TestFileProblems:
         )
         assert read_error(data).reason == "no-certificate"
 
-    def test_unknown_kind(self, ca):
-        error = read_error(p12(signing_cert(ca=ca)), kind="電子証明書")
+    def test_unknown_type(self, ca):
+        error = read_error(p12(signing_cert(ca=ca)), cert_type="電子証明書")
         assert error.reason == "unknown-kind"
 
 
 class TestValidity:
     def info(self, ca, not_before, not_after):
         issued = signing_cert(ca=ca, not_before=not_before, not_after=not_after)
-        return read_p12(p12(issued), PASSWORD, kind=SCRIVENER)
+        return read_p12(p12(issued), PASSWORD, cert_type=SCRIVENER)
 
     def test_expired(self, ca):
         now = utc_now()
@@ -247,7 +247,7 @@ class TestLegacyEncryption:
     def test_3des(self, ca):
         data = p12(signing_cert(ca=ca), encryption="3des")
         assert pfx.inspect(data).ciphers == ("3DES",)
-        info = read_p12(data, PASSWORD, kind=SCRIVENER)
+        info = read_p12(data, PASSWORD, cert_type=SCRIVENER)
         assert info.representative_name == "〇〇　〇〇"
 
     def test_3des_wrong_password(self, ca):

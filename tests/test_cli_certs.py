@@ -9,7 +9,7 @@ from cryptography.hazmat.primitives import hashes
 from helpers import PASSWORD, p12, signing_cert, utc_now
 
 from ainas_provision.certs.info import JST
-from ainas_provision.certs.kinds import CORPORATE, SCRIVENER
+from ainas_provision.certs.types import CORPORATE, SCRIVENER
 from ainas_provision.cli.main import cli
 
 

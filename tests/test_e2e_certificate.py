@@ -8,7 +8,7 @@ import pytest
 
 from ainas_emulator.service import AinasSandbox
 from ainas_provision.certs import pki
-from ainas_provision.certs.kinds import SCRIVENER
+from ainas_provision.certs.types import SCRIVENER
 from tests.conftest import copy_example
 from tests.helpers import run
 

@@ -38,7 +38,7 @@ from hypothesis import strategies as st
 from ainas_emulator.errors import AinasError
 from ainas_emulator.service import AinasSandbox
 from ainas_provision.certs import pki
-from ainas_provision.certs.kinds import SCRIVENER
+from ainas_provision.certs.types import SCRIVENER
 from ainas_provision.domain import screens
 from ainas_provision.validation.engine import validate
 

@@ -11,7 +11,7 @@ import pytest
 from ainas_emulator.errors import AinasError
 from ainas_emulator.service import AinasSandbox
 from ainas_provision.certs import pki
-from ainas_provision.certs.kinds import SCRIVENER
+from ainas_provision.certs.types import SCRIVENER
 
 JST = dt.timezone(dt.timedelta(hours=9))
 TODAY = dt.datetime.now(JST).date()

@@ -13,7 +13,7 @@ import pytest
 
 from ainas_emulator.service import AinasSandbox
 from ainas_provision.certs import pki
-from ainas_provision.certs.kinds import SCRIVENER
+from ainas_provision.certs.types import SCRIVENER
 from ainas_provision.secrets.crypto import encrypt, generate_key, key_text
 from tests.conftest import copy_example
 from tests.helpers import run

@@ -59,9 +59,9 @@ def test_init_makes_what_a_new_agent_receives(tmp_path):
     pin = re.search(r"PIN: (\S+)", note).group(1)
     password = re.search(r"パスワード: (\S+)", note).group(1)
     scrivener = (files.signing / "gyoseishoshi.p12").read_bytes()
-    assert read_p12(scrivener, pin, kind="行政書士電子証明書").trade_name == "代理人A"
+    assert read_p12(scrivener, pin, cert_type="行政書士電子証明書").trade_name == "代理人A"
     corporate = (files.signing / "shogyo-toki.p12").read_bytes()
-    assert read_p12(corporate, password, kind="商業登記電子証明書").trade_name
+    assert read_p12(corporate, password, cert_type="商業登記電子証明書").trade_name
 
     sandbox = AinasSandbox(files.database)
     try:

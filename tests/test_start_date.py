@@ -66,7 +66,7 @@ def test_today_stated_is_no_warning(quickstart):
 
 def renew(path: Path, not_after: dt.datetime) -> None:
     from ainas_provision.certs import pki
-    from ainas_provision.certs.kinds import SCRIVENER
+    from ainas_provision.certs.types import SCRIVENER
 
     jst = dt.timezone(dt.timedelta(hours=9))
     renewed = pki.make_signing_certificate(

@@ -12,7 +12,7 @@ import datetime as dt
 from pathlib import Path
 
 from ainas_provision.certs import pki
-from ainas_provision.certs.kinds import CORPORATE, SCRIVENER
+from ainas_provision.certs.types import CORPORATE, SCRIVENER
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 JST = dt.timezone(dt.timedelta(hours=9))

@@ -16,7 +16,7 @@ from ainas_emulator.errors import AinasError
 from ainas_emulator.rules import check_form, parse_screen_date, reveal, today_in_japan
 from ainas_emulator.service.base import Actor, ServiceBase, not_found, now_text
 from ainas_provision.certs.errors import CertificateError
-from ainas_provision.certs.reader import detect_kind, load_p12, read_certificate
+from ainas_provision.certs.reader import detect_type, load_p12, read_certificate
 
 TYPED = (
     "trade_name_kana",
@@ -54,7 +54,7 @@ class Certificates(ServiceBase):
     def _read_file(self, p12: bytes, password: str) -> tuple[dict, str]:
         try:
             certificate = load_p12(p12, password).cert.certificate
-            info = read_certificate(certificate, kind=detect_kind(certificate))
+            info = read_certificate(certificate, cert_type=detect_type(certificate))
         except CertificateError:
             # AINAS cannot tell a wrong password from an unreadable file either
             raise AinasError(
@@ -74,7 +74,7 @@ class Certificates(ServiceBase):
                 "証明書の有効期間が始まっていません。有効な電子証明書を登録してください。",
             )
         return {
-            "type": info.kind,
+            "type": info.cert_type,
             "trade_name": info.trade_name,
             "representative_name": info.representative_name,
             "address": info.address,

@@ -15,7 +15,7 @@ class CertificateInfo:
     氏名又は代表者名(漢字), ``address`` 住所(都道府県〜番地); a field the certificate lacks is None.
     ``registered_number``, ``director_title`` and ``registry_office`` are 商業登記 only."""
 
-    kind: str
+    cert_type: str  # 行政書士電子証明書 or 商業登記電子証明書 (certs.types)
     trade_name: str | None
     representative_name: str | None
     address: str | None
@@ -37,7 +37,7 @@ class CertificateInfo:
 
     def as_json(self) -> dict:
         return {
-            "kind": self.kind,
+            "kind": self.cert_type,
             "trade_name": self.trade_name,
             "representative_name": self.representative_name,
             "address": self.address,

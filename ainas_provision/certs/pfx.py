@@ -157,13 +157,13 @@ def inspect(data: bytes) -> PfxShape:
             _octets(auth_safe["content"]), univ.SequenceOf(componentType=ContentInfo())
         )
         for info in contents:
-            kind = str(info["contentType"])
-            if kind == ENCRYPTED_DATA:
+            content_type = str(info["contentType"])
+            if content_type == ENCRYPTED_DATA:
                 encrypted = _decode(bytes(info["content"]), EncryptedData())
                 ciphers.append(
                     _cipher(encrypted["encryptedContentInfo"]["contentEncryptionAlgorithm"])
                 )
-            elif kind == DATA:
+            elif content_type == DATA:
                 bags = _decode(_octets(info["content"]), univ.SequenceOf(componentType=SafeBag()))
                 for bag in bags:
                     if str(bag["bagId"]) == SHROUDED_KEY_BAG:

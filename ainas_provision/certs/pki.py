@@ -1,5 +1,5 @@
 """A small PKI for tests and the sandbox: a CA, TLS server and client certificates, and signing
-certificates of both kinds with the fields AINAS reads.
+certificates of both types with the fields AINAS reads.
 
 Built on ``cryptography`` only: EC P-256 keys by default (fast), RSA 2048 on request, SHA-256.
 Nothing here is for production use.
@@ -21,7 +21,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from ainas_provision.certs import corporate
 from ainas_provision.certs.attributes import effective_attributes
-from ainas_provision.certs.kinds import CORPORATE, SCRIVENER, check_kind
+from ainas_provision.certs.types import CORPORATE, SCRIVENER, check_type
 
 PrivateKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
 
@@ -258,7 +258,7 @@ def _scrivener_names(
 
 
 def make_signing_certificate(
-    kind: str,
+    cert_type: str,
     *,
     trade_name: str,
     representative_name: str,
@@ -280,10 +280,10 @@ def make_signing_certificate(
     Japanese fields in the registeredCorporationInfo extension. 行政書士電子証明書: the Japanese
     fields in UTF8String attributes where ``attributes`` (default: O, CN, ST+L+street) says.
     """
-    check_kind(kind)
+    check_type(cert_type)
     key = key or new_key()
-    ca = ca or make_ca("Test Registrar CA" if kind == CORPORATE else "Test G-ID CA", key=new_key())
-    if kind == CORPORATE:
+    ca = ca or make_ca("Test Registrar CA" if cert_type == CORPORATE else "Test G-ID CA", key=new_key())
+    if cert_type == CORPORATE:
         subject = x509.Name(
             [
                 x509.NameAttribute(NameOID.COUNTRY_NAME, "JP"),
@@ -306,7 +306,7 @@ def make_signing_certificate(
             critical=False,
         )
     else:
-        assert kind == SCRIVENER
+        assert cert_type == SCRIVENER
         values = {
             "trade_name": trade_name,
             "representative_name": representative_name,

@@ -17,7 +17,7 @@ from ainas_provision.certs import corporate, pfx
 from ainas_provision.certs.attributes import read_fields
 from ainas_provision.certs.errors import CertificateError
 from ainas_provision.certs.info import CertificateInfo
-from ainas_provision.certs.kinds import CORPORATE, SCRIVENER, check_kind
+from ainas_provision.certs.types import CORPORATE, SCRIVENER, check_type
 
 Attributes = Mapping[str, str | Sequence[str]]
 CORPORATE_OID = x509.ObjectIdentifier(corporate.OID)
@@ -90,7 +90,7 @@ def _not_pkcs12_message(data: bytes) -> str:
     return "the file is not a PKCS#12 (.p12/.pfx) file"
 
 
-def detect_kind(cert: x509.Certificate) -> str:
+def detect_type(cert: x509.Certificate) -> str:
     """商業登記電子証明書 when the registeredCorporationInfo extension is present, else
     行政書士電子証明書."""
     return CORPORATE if _corporate_extension(cert) is not None else SCRIVENER
@@ -110,13 +110,13 @@ def _corporate_extension(cert: x509.Certificate) -> bytes | None:
 
 
 def read_certificate(
-    cert: x509.Certificate, *, kind: str, attributes: Attributes | None = None
+    cert: x509.Certificate, *, cert_type: str, attributes: Attributes | None = None
 ) -> CertificateInfo:
     """The fields of a loaded certificate. ``attributes`` (行政書士 only) says which subject/SAN
     attributes hold 屋号, 氏名 and 住所; see :mod:`ainas_provision.certs.attributes`."""
-    check_kind(kind)
+    check_type(cert_type)
     extension = _corporate_extension(cert)
-    if kind == CORPORATE:
+    if cert_type == CORPORATE:
         if extension is None:
             raise CertificateError(
                 "not-corporate",
@@ -146,7 +146,7 @@ def read_certificate(
             )
         fields = read_fields(cert, attributes)
     return CertificateInfo(
-        kind=kind,
+        cert_type=cert_type,
         subject=cert.subject.rfc4514_string(),
         issuer=cert.issuer.rfc4514_string(),
         serial_number=format(cert.serial_number, "x"),
@@ -158,11 +158,11 @@ def read_certificate(
 
 
 def read_p12(
-    data: bytes, password: str, *, kind: str, attributes: Attributes | None = None
+    data: bytes, password: str, *, cert_type: str, attributes: Attributes | None = None
 ) -> CertificateInfo:
-    """Open a ``.p12`` with its PIN/password and read it as a ``kind`` certificate
+    """Open a ``.p12`` with its PIN/password and read it as a ``cert_type`` certificate
     (行政書士電子証明書 or 商業登記電子証明書)."""
-    check_kind(kind)
+    check_type(cert_type)
     return read_certificate(
-        load_p12(data, password).cert.certificate, kind=kind, attributes=attributes
+        load_p12(data, password).cert.certificate, cert_type=cert_type, attributes=attributes
     )

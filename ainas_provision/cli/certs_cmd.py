@@ -12,8 +12,8 @@ import click
 
 from ainas_provision.certs.errors import CertificateError
 from ainas_provision.certs.info import CertificateInfo, validity_problems
-from ainas_provision.certs.kinds import CORPORATE, KINDS
-from ainas_provision.certs.reader import detect_kind, load_p12, read_certificate
+from ainas_provision.certs.reader import detect_type, load_p12, read_certificate
+from ainas_provision.certs.types import CORPORATE, TYPES
 from ainas_provision.cli import options
 
 FORMAT_VERSION = 1
@@ -28,8 +28,8 @@ def command() -> None:
 @click.argument("file", type=click.Path(path_type=Path, exists=True, dir_okay=False))
 @click.option(
     "--type",
-    "kind",
-    type=click.Choice(KINDS),
+    "cert_type",
+    type=click.Choice(TYPES),
     default=None,
     help="The certificate's type; detected when not given.",
 )
@@ -39,7 +39,7 @@ def command() -> None:
     help="Read the PIN/password from this environment variable instead of asking.",
 )
 @options.output_format(("text", "json"))
-def inspect(file: Path, kind: str | None, password_env: str | None, output_format: str) -> None:
+def inspect(file: Path, cert_type: str | None, password_env: str | None, output_format: str) -> None:
     """Show what AINAS reads from the certificate FILE: 屋号, 氏名, 住所, 証明書有効期限."""
     try:
         data = file.read_bytes()
@@ -49,7 +49,7 @@ def inspect(file: Path, kind: str | None, password_env: str | None, output_forma
     try:
         loaded = load_p12(data, password)
         cert = loaded.cert.certificate
-        info = read_certificate(cert, kind=kind or detect_kind(cert))
+        info = read_certificate(cert, cert_type=cert_type or detect_type(cert))
     except CertificateError as exc:
         raise CertificateError(exc.reason, f"{file}: {exc.message}") from None
     problems = validity_problems(info, dt.datetime.now(dt.UTC))
@@ -94,13 +94,13 @@ def _password(env_name: str | None) -> str:
 def _text(info: CertificateInfo) -> str:
     missing = "(not in the certificate)"
     lines = [
-        ("種別", info.kind),
+        ("種別", info.cert_type),
         ("屋号(漢字)", info.trade_name or missing),
         ("氏名又は代表者名(漢字)", info.representative_name or missing),
         ("住所(都道府県〜番地)", info.address or missing),
         ("証明書有効期限", info.expiry_date.isoformat()),
     ]
-    if info.kind == CORPORATE:
+    if info.cert_type == CORPORATE:
         lines += [
             ("会社法人等番号", info.registered_number or missing),
             ("代表者の資格", info.director_title or missing),

@@ -215,7 +215,7 @@ def _mark_factory(shown: str):
 
 
 def _has_plaintext_secret(root: MarkedMap) -> bool:
-    from ainas_provision.validation.rules.secrets import iter_secret_values
+    from ainas_provision.secrets.walk import iter_secret_values
 
     return any(isinstance(holder[key], str) for _, holder, key in iter_secret_values(root))
 

@@ -24,10 +24,10 @@ def masked_secret(value: object) -> object:
     if value is None:
         return None
     if isinstance(value, Mapping) and len(value) == 1:
-        ((kind, ref),) = value.items()
-        if kind in ("env", "file") and isinstance(ref, str):
-            return ShownSecret({kind: ref})
-        if kind == "encrypted":
+        ((source, ref),) = value.items()
+        if source in ("env", "file") and isinstance(ref, str):
+            return ShownSecret({source: ref})
+        if source == "encrypted":
             return ShownSecret({"encrypted": SENSITIVE})
     return SENSITIVE
 

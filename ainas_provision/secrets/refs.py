@@ -15,7 +15,7 @@ from pathlib import Path
 from ainas_provision.files import MAX_SECRET_BYTES, read_regular
 from ainas_provision.secrets.values import Secret
 
-KINDS = ("env", "file", "encrypted")
+SOURCES = ("env", "file", "encrypted")  # where a reference says the value lives
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
@@ -31,15 +31,15 @@ class SecretError(Exception):
 
 @dataclass(frozen=True)
 class SecretRef:
-    kind: str  # env | file | encrypted | plain
+    source: str  # env | file | encrypted | plain (written in the manifest itself)
     ref: str  # the variable name, the path, the ciphertext; "" for plain
 
     def describe(self) -> str:
-        if self.kind == "plain":
+        if self.source == "plain":
             return "a plain value"
-        if self.kind == "encrypted":
+        if self.source == "encrypted":
             return "{encrypted: …}"
-        return f"{{{self.kind}: {self.ref}}}"
+        return f"{{{self.source}: {self.ref}}}"
 
 
 def parse_ref(value) -> SecretRef:
@@ -53,10 +53,10 @@ def parse_ref(value) -> SecretRef:
         return SecretRef("plain", "")
     if isinstance(value, dict):
         keys = list(value)
-        unknown = [k for k in keys if k not in KINDS]
+        unknown = [k for k in keys if k not in SOURCES]
         if unknown:
             key = str(unknown[0])
-            close = difflib.get_close_matches(key, KINDS, n=1)
+            close = difflib.get_close_matches(key, SOURCES, n=1)
             hint = f" — did you mean '{close[0]}'?" if close else "."
             raise SecretError(
                 "secret-form",
@@ -68,17 +68,17 @@ def parse_ref(value) -> SecretRef:
                 "secret-form",
                 "names more than one source; give exactly one of env, file or encrypted",
             )
-        kind = keys[0]
-        ref = value[kind]
+        source = keys[0]
+        ref = value[source]
         if not isinstance(ref, str) or not ref:
-            raise SecretError("secret-form", f"{{{kind}: …}} needs a non-empty text value")
-        if kind == "env" and not ENV_NAME.fullmatch(ref):
+            raise SecretError("secret-form", f"{{{source}: …}} needs a non-empty text value")
+        if source == "env" and not ENV_NAME.fullmatch(ref):
             raise SecretError(
                 "secret-form",
                 f"'{ref}' is not an environment variable name (letters, digits and _, "
                 "not starting with a digit)",
             )
-        return SecretRef(kind, ref)
+        return SecretRef(source, ref)
     raise SecretError(
         "secret-form",
         "must be {env: NAME}, {file: path} or {encrypted: …}"
@@ -117,7 +117,7 @@ def resolve(
         decrypt=decrypt,
     )
     if not is_text(secret.reveal()):
-        rule = {"env": "secret-env", "file": "secret-file"}.get(ref.kind, "secret-form")
+        rule = {"env": "secret-env", "file": "secret-file"}.get(ref.source, "secret-form")
         raise SecretError(rule, f"{ref.describe()} is not valid UTF-8 text")
     return secret
 
@@ -141,7 +141,7 @@ def _resolve(
     plaintext: str | None,
     decrypt: Decryptor | None,
 ) -> Secret:
-    if ref.kind == "plain":
+    if ref.source == "plain":
         if not allow_plaintext:
             raise SecretError(
                 "secret-plaintext",
@@ -149,7 +149,7 @@ def _resolve(
                 "(or set policy.allow_plaintext_secrets: true for demos and tests)",
             )
         return Secret(plaintext or "", "a plain value")
-    if ref.kind == "env":
+    if ref.source == "env":
         if ref.ref not in env:
             raise SecretError(
                 "secret-env",
@@ -161,7 +161,7 @@ def _resolve(
                 "secret-env", f"needs the environment variable {ref.ref}, which is empty"
             )
         return Secret(value, ref.describe())
-    if ref.kind == "file":
+    if ref.source == "file":
         path = base_dir / ref.ref
         try:
             data = read_regular(path, limit=MAX_SECRET_BYTES, shown=ref.ref)

@@ -102,7 +102,7 @@ def check(
     from ainas_provision.certs.reader import read_p12  # the X.509 machinery, only when needed
 
     try:
-        info = read_p12(data, password.reveal(), kind=cert["type"], attributes=attributes)
+        info = read_p12(data, password.reveal(), cert_type=cert["type"], attributes=attributes)
     except CertificateError as exc:
         rule = "certificate-type" if exc.reason in _TYPE_REASONS else "certificate-open"
         result.diagnostics.append(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,6 +14,7 @@ from ainas_provision.manifest.loader import Document
 from ainas_provision.manifest.marks import MarkedMap, mark_of
 from ainas_provision.secrets.refs import SecretError, SecretRef, parse_ref, resolve
 from ainas_provision.secrets.values import Secret
+from ainas_provision.secrets.walk import iter_secret_values
 from ainas_provision.validation.rules.passwords import password_problem
 from ainas_provision.validation.rules.registry import Explanation, explainer, register
 
@@ -45,25 +46,6 @@ def secret_form(value, label, schema) -> Explanation:
             label=label, form="{env: NAME}, {file: path} " + _("or") + " {encrypted: …}"
         )
     )
-
-
-def iter_secret_values(merged: MarkedMap) -> Iterator[tuple[tuple, MarkedMap, str]]:
-    """(concrete path, the mapping holding the value, its key) for every secret in use."""
-    for pattern in manifest_schema.secret_paths():
-        yield from _expand(merged, pattern, ())
-
-
-def _expand(node, pattern: tuple, done: tuple):
-    if not isinstance(node, dict):
-        return
-    head, rest = pattern[0], pattern[1:]
-    keys = list(node) if head == "*" else ([head] if head in node else [])
-    for key in keys:
-        if not rest:
-            if node[key] is not None:
-                yield (*done, key), node, key
-        else:
-            yield from _expand(node[key], rest, (*done, key))
 
 
 @dataclass
@@ -109,7 +91,7 @@ def resolve_all(
         # cost more than the rest of this loop)
         base, base_key = bases.get(id(doc)) or bases.setdefault(id(doc), _base_of(doc))
         # plain and encrypted values are per field (an encrypted value is bound to its path)
-        cache_key = (ref.kind, ref.ref, base_key) if ref.kind in ("env", "file") else None
+        cache_key = (ref.source, ref.ref, base_key) if ref.source in ("env", "file") else None
         outcome = resolved.get(cache_key) if cache_key else None
         if outcome is None:
             try:
