@@ -1,48 +1,138 @@
 """The runbook in a real browser (Playwright driving the system's Chromium).
 
-A test plays the operator: it opens the runbook page, reads every value of the current step as a
-person would (each secret through its Show control), enters them into AINAS — the emulator —,
-reads the 拠点ID AINAS assigned, reports it back and confirms. Once every step is done, ``plan``
-against the emulator, with the state the runbook wrote, shows no changes: the steps were complete
-and correct. Meanwhile every request the page made is recorded: no secret may appear in the
-page's HTML, in any request or answer but the explicit reveal, or in any file.
+The operator test follows the README's *Rehearse it by hand*, command by command: a sandbox made
+and served (``sandbox init``, ``sandbox serve``: AINAS's screens under ``/oss_agt/``, over HTTPS
+with the sandbox's client certificate), the quickstart copied, ``runbook`` started. A browser
+plays the person, with two pages: the runbook, and AINAS. It logs in to AINAS (the first login's
+パスワード更新 included), and for every step reads the runbook — each secret through its Show
+control — follows the menu path the runbook gives, finds each field by the label the runbook
+gives, enters the value into whatever the screen has there (a text box, both boxes of a repeated
+password, a pull-down, a check box, a file), presses the button the runbook names and 確定 on
+AINAS's confirmation, reads the 代理人拠点ID on 代理人拠点照会 and reports it back (a wrong one
+first: refused). Once every step is confirmed, the README's ``plan`` against the server shows no
+changes: the runbook's steps — screens, menu paths, labels, values — are complete and correct.
+
+Meanwhile every request the runbook page makes is recorded: no secret may appear in the page's
+HTML, in any request or answer but the explicit reveal, in the browser's storage, in the tool's
+output or in any file.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import shlex
+import signal
 import subprocess
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 
-from ainas_emulator.service import Actor, AinasSandbox
+from ainas_emulator.files import SandboxFiles
 from ainas_provision.state.store import LocalStateStore
+from tests.conftest import REPO, copy_example
 from tests.helpers import run
 from tests.runbook_support import (
     CANARIES,
     QUICKSTART_STEPS,
-    assert_files_clean,
     assert_no_canary,
     make_workspace,
     served,
 )
+from tests.server_support import client_cert_password, client_env
 
 TIMEOUT = 10_000  # ms
+README_TEXT = (REPO / "README.md").read_text(encoding="utf-8")
 
 
-@pytest.fixture
-def workspace(tmp_path, monkeypatch):
-    return make_workspace(tmp_path, monkeypatch)
+# -- the README's walk-through -------------------------------------------------------------
+def rehearsal_commands() -> list[list[str]]:
+    """The commands of the README's *Rehearse it by hand*, each split as a shell would."""
+    section = README_TEXT.split("**Rehearse it by hand**", 1)[1].split("\n## ", 1)[0]
+    section = section.split("\n\n`plan --target runbook:`", 1)[0]
+    blocks = re.findall(r"```sh\n(.*?)\n```", section, re.S)
+    return [shlex.split(line, comments=True) for block in blocks for line in block.splitlines()]
+
+
+def readme_value(pattern: str) -> str:
+    section = README_TEXT.split("**Rehearse it by hand**", 1)[1]
+    return re.search(pattern, section).group(1)
+
+
+def cli(*args: str) -> list[str]:
+    return [sys.executable, "-m", "ainas_provision", *args]
+
+
+@pytest.fixture(scope="module")
+def rehearsal_root(tmp_path_factory):
+    """Where the README's commands run; its first, ``sandbox init``, run already (Playwright's
+    driver must trust the sandbox CA when it starts)."""
+    root = tmp_path_factory.mktemp("by-hand")
+    first = rehearsal_commands()[0]
+    assert first[:3] == ["ainas-provision", "sandbox", "init"], first
+    subprocess.run(cli(*first[1:]), cwd=root, check=True, capture_output=True)
+    return root
+
+
+@pytest.fixture(scope="module")
+def playwright_instance(rehearsal_root):
+    """Playwright started once the sandbox CA exists: its Node process, which carries the TLS,
+    trusts that CA as the person's browser does (NODE_EXTRA_CA_CERTS is read when it starts)."""
+    from playwright.sync_api import sync_playwright
+
+    before = os.environ.get("NODE_EXTRA_CA_CERTS")
+    os.environ["NODE_EXTRA_CA_CERTS"] = str(rehearsal_root / "rehearsal" / "ca.pem")
+    try:
+        with sync_playwright() as playwright:
+            yield playwright
+    finally:
+        if before is None:
+            os.environ.pop("NODE_EXTRA_CA_CERTS", None)
+        else:
+            os.environ["NODE_EXTRA_CA_CERTS"] = before
+
+
+@contextmanager
+def background(args: list[str], cwd: Path, env: dict, announces: str):
+    """A command of the walk-through that keeps running (a second terminal); yields the process
+    and the first match of ``announces`` in its output. Ctrl+C (SIGINT) stops it."""
+    process = subprocess.Popen(
+        args,
+        cwd=cwd,
+        env={**env, "PYTHONUNBUFFERED": "1"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        seen = []
+        for line in process.stdout:
+            seen.append(line)
+            match = re.search(announces, line)
+            if match:
+                break
+        else:
+            raise AssertionError("".join(seen))
+        yield process, match.group(0), seen
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        process.stdout.close()
 
 
 class Traffic:
     """Every request the page makes and every answer it gets, for the canary checks."""
 
-    def __init__(self, page: Page) -> None:
+    def __init__(self, page: Page, secrets: list[str]) -> None:
+        self.secrets = secrets
         self.requests: list[tuple[str, str, bytes]] = []
         self.answers: list[tuple[str, bytes]] = []
         page.on("request", self._request)
@@ -63,144 +153,268 @@ class Traffic:
 
     def assert_clean(self) -> None:
         for method, url, body in self.requests:
-            assert_no_canary(url, f"{method} {url}")
-            assert_no_canary(body, f"the body of {method} {url}")
+            assert_absent(self.secrets, url, f"{method} {url}")
+            assert_absent(self.secrets, body, f"the body of {method} {url}")
         for url, body in self.answers:
             if not url.endswith("/api/secret"):
-                assert_no_canary(body, f"the answer to {url}")
+                assert_absent(self.secrets, body, f"the answer to {url}")
 
 
-# -- the operator ------------------------------------------------------------------------------
+def assert_absent(secrets: list[str], data: bytes | str, where: str) -> None:
+    raw = data.encode() if isinstance(data, str) else data
+    for value in secrets:
+        assert value.encode() not in raw, f"a secret leaked into {where}"
+
+
+# -- the person at the runbook -------------------------------------------------------------
 def read_step(page: Page) -> dict:
-    """What a person reads on the current step: each screen's fields, secrets through Show."""
+    """What a person reads on the current step: each screen's menu path, button and fields by
+    label, secrets through Show (hidden again at once)."""
     current = page.locator(".step.current")
     screens = []
     for screen in current.locator(".screen").all():
-        values: dict[str, str] = {}
+        rows = []
         for row in screen.locator("tr[data-field]").all():
-            field = row.get_attribute("data-field")
             secret = row.locator(".secret-value")
             if secret.count():
                 show = row.locator("button.show")
                 show.click()
                 expect(secret).not_to_have_text("", timeout=TIMEOUT)
-                values[field] = secret.inner_text()
-                show.click()  # hidden again
+                value = secret.inner_text()
+                show.click()
                 expect(secret).to_have_text("")
             else:
-                values[field] = row.locator("[data-value]").get_attribute("data-value")
-        screens.append({"id": screen.get_attribute("data-screen"), "values": values})
-    return {"address": current.get_attribute("data-address"), "screens": screens}
+                value = row.locator("[data-value]").get_attribute("data-value")
+            rows.append({"label": row.locator("th").inner_text(), "value": value})
+        screens.append(
+            {
+                "name": screen.get_attribute("data-name"),
+                "button": screen.get_attribute("data-button"),
+                "menu": screen.locator(".menu-item").all_inner_texts(),
+                "rows": rows,
+            }
+        )
+    asks = [
+        {"label": a.get_attribute("aria-label"), "input": a}
+        for a in current.locator("input[data-ask]").all()
+    ]
+    return {"address": current.get_attribute("data-address"), "screens": screens, "asks": asks}
 
 
-class EmbeddedAinas:
-    """AINAS for the operator: the emulator, entered screen by screen with the values read from
-    the runbook page, by the catalogue's field ids (the emulator's own names). [The emulator's
-    web screens take this place once they exist: the same values, typed into its pages.]"""
-
-    def __init__(self, path: Path, workspace: Path) -> None:
-        self.sandbox = AinasSandbox(path)
-        self.sandbox.create_tenant("1", "代理人A", "代理人A", [("abcde", "利活用一郎")])
-        admin = self.sandbox.first_admin("1")  # as the embedded target acts: no login
-        self.actor = Actor(admin.login_id, admin.org_id, admin.role, None, False)
-        self.workspace = workspace
-        self.site_ids: dict[str, str] = {}  # site name -> 拠点ID
-
-    def enter(self, step: dict) -> str | None:
-        kind = step["address"].split(".")[0]
-        values: dict[str, object] = {}
-        for screen in step["screens"]:
-            values.update(screen["values"])
-        for name, value in list(values.items()):
-            if value == "":
-                values[name] = None
-            elif value in ("true", "false") and name == "kei_client_receipt_selectable":
-                values[name] = value == "true"
-        # the emulator takes the screens' own field ids and forms, as the operator types them
-        if kind == "certificate":
-            name = re.search(r"[\w.-]+\.p12", str(values["file"])).group(0)
-            values["file"] = (self.workspace / "certs" / name).read_bytes()
-            return self.sandbox.create(self.actor, "certificate", values)
-        if kind == "site":
-            site_id = self.sandbox.create(self.actor, "site", values)
-            self.site_ids[str(values["site_name"])] = site_id
-            return site_id
-        if kind in ("batch_account", "kei_batch_account"):
-            site_id = re.search(r"[0-9]{9}", step["menu"]).group(0)
-            return self.sandbox.create(self.actor, kind, values, parent=site_id)
-        values["site"] = re.search(r"[0-9]{9}", str(values["site"])).group(0)
-        if step["screens"][-1]["id"] == "site_manager_register":
-            values["role"] = "拠点管理者"  # the screen is the site managers'
-        return self.sandbox.create(self.actor, "user", values)
-
-    def close(self) -> None:
-        self.sandbox.close()
+# -- the person at AINAS -------------------------------------------------------------------
+def cell(ainas: Page, label: str) -> Locator:
+    """The cell beside the header cell that reads exactly ``label`` (AINAS's form tables)."""
+    header = ainas.locator("table.form th").filter(has_text=re.compile(f"^{re.escape(label)}$"))
+    expect(header, f"{label} on {ainas.locator('h1').inner_text()}").to_have_count(1)
+    return header.locator("xpath=following-sibling::td[1]")
 
 
-def operate(page: Page, ainas: EmbeddedAinas, *, wrong_site_id: str | None = None) -> None:
-    """Do every step of the open runbook: read, enter into AINAS, report back, confirm."""
+def no_errors(ainas: Page) -> None:
+    errors = ainas.locator(".errors")
+    assert not errors.count(), f"{ainas.locator('h1').inner_text()}: {errors.inner_text()}"
+
+
+def press(ainas: Page, button: str) -> None:
+    """Press ``button``; on AINAS's confirmation, press 確定 there too."""
+    ainas.get_by_role("button", name=button, exact=True).click()
+    no_errors(ainas)
+    if ainas.locator("h1").inner_text().endswith("確認"):
+        ainas.get_by_role("button", name="確定", exact=True).click()
+        no_errors(ainas)
+
+
+def log_in(ainas: Page, url: str, new_password: str) -> None:
+    """The notice's admin logs in, and AINAS asks for a new password first."""
+    ainas.goto(url)
+    ainas.get_by_label("ログインID", exact=True).fill("abcde")
+    ainas.get_by_label("パスワード", exact=True).fill("99999999")
+    ainas.get_by_role("button", name="ログイン", exact=True).click()
+    expect(ainas.locator("h1")).to_have_text("パスワード更新")
+    cell(ainas, "現在のパスワード").locator("input").fill("99999999")
+    for box in cell(ainas, "パスワード").locator("input").all():
+        box.fill(new_password)
+    press(ainas, "確定")
+    expect(ainas.locator("h1")).to_have_text("メニュー")
+
+
+def follow(ainas: Page, menu: list[str]) -> None:
+    """Click the runbook's menu path: a tab, then the links it names (a 代理人拠点ID, a
+    ログインID, the latest 代理人証明書 of the organization's list)."""
+    ainas.locator("nav").get_by_role("link", name=menu[0], exact=True).click()
+    for item in menu[1:]:
+        named = re.match(r"(?:代理人拠点ID|代理人組織ID|ログインID) (\S+)", item)
+        if named:
+            ainas.get_by_role("link", name=named.group(1), exact=True).first.click()
+        elif item.startswith("代理人証明書 ("):
+            ainas.locator("table.list a").last.click()
+        else:
+            ainas.get_by_role("link", name=item, exact=True).click()
+
+
+def enter(ainas: Page, label: str, value: str | None, files: Path) -> None:
+    """Enter ``value`` into the field labelled ``label``, whatever the screen has there."""
+    where = cell(ainas, label)
+    value = value or ""
+    if where.locator("select").count():
+        select = where.locator("select")
+        if not value:
+            select.select_option(value="")
+            return
+        options = select.locator("option").all_inner_texts()
+        # a site is offered by its name: the runbook adds its 代理人拠点ID
+        chosen = [o for o in options if o and (o == value or value.startswith(o + " ("))]
+        assert len(chosen) == 1, (label, value, options)
+        select.select_option(label=chosen[0])
+    elif where.locator("input[type=checkbox]").count():
+        where.locator("input[type=checkbox]").set_checked(value == "true")
+    elif where.locator("input[type=file]").count():
+        name = re.search(r"[\w.-]+\.p12", value).group(0)
+        where.locator("input[type=file]").set_input_files(str(files / name))
+    else:
+        boxes = where.locator("input").all()
+        assert boxes, (label, "no input on", ainas.locator("h1").inner_text())
+        for box in boxes:  # a repeated password: both boxes
+            box.fill(value)
+
+
+def operate(page: Page, ainas: Page, url: str, workspace: Path) -> list[str]:
+    """Do every step of the open runbook in AINAS: read, enter, press, report back (a digit
+    dropped first: refused), confirm."""
+    mistyped = True
+    done = []
     while page.locator(".step.current").count():
         step = read_step(page)
-        step["menu"] = page.locator(".step.current .menu").first.inner_text()
-        assigned = ainas.enter(step)
+        for screen in step["screens"]:
+            if ainas.locator("h1").inner_text() != screen["name"]:  # not led there already
+                ainas.goto(url + "menu")
+                follow(ainas, screen["menu"])
+            expect(ainas.locator("h1")).to_have_text(screen["name"])
+            for row in screen["rows"]:
+                enter(ainas, row["label"], row["value"], workspace / "certs")
+            press(ainas, screen["button"])
         current = page.locator(".step.current")
-        ask = current.locator("input[data-ask=site_id]")
-        if ask.count():
-            if wrong_site_id is not None:
-                ask.fill(wrong_site_id)
+        for ask in step["asks"]:
+            shown = cell(ainas, ask["label"]).inner_text().strip()
+            if mistyped:
+                ask["input"].fill(shown[:-1])
                 current.locator("button.done").click()
-                expect(current.locator(".error")).to_contain_text(
-                    "is not a 代理人拠点ID", timeout=TIMEOUT
-                )
+                expect(current.locator(".error")).to_contain_text(shown[:-1], timeout=TIMEOUT)
                 expect(page.locator(".step.current")).to_have_attribute(
                     "data-address", step["address"]
                 )
-                wrong_site_id = None
-            ask.fill(assigned)
-            ask.press("Enter")  # the keyboard submits
+                mistyped = False
+            ask["input"].fill(shown)
+        if step["asks"]:
+            step["asks"][-1]["input"].press("Enter")  # the keyboard submits
         else:
             current.locator("button.done").click()
         expect(page.locator(f'.step.done[data-address="{step["address"]}"]')).to_have_count(
             1, timeout=TIMEOUT
         )
+        done.append(step["address"])
+    return done
 
 
-# -- the tests ---------------------------------------------------------------------------------
-def test_the_operator_does_every_step_and_the_next_plan_is_empty(workspace, tmp_path, page):
-    ainas = EmbeddedAinas(tmp_path / "ainas.sqlite", workspace)
-    traffic = Traffic(page)
-    try:
-        with served(workspace, lang="ja") as (server, opened):
-            response = page.goto(server.url)
-            assert_no_canary(response.body(), "the page's HTML")
-            expect(page.locator(".step.current")).to_have_attribute("data-address", "certificate")
-            assert page.locator(".step").count() == len(QUICKSTART_STEPS)
-            # the page names where each secret comes from, never the value
-            expect(page.locator(".step.current")).to_contain_text("{env: RB_CERT_PIN}")
-            operate(page, ainas, wrong_site_id="12345")
-            expect(page.locator("#banner")).to_contain_text("すべての手順が完了しました")
-            assert_no_canary(page.content(), "the page at the end")
-            assert opened.ended == "done"
-    finally:
-        ainas.close()
+# -- the tests -----------------------------------------------------------------------------
+def test_the_readme_rehearsal_by_hand_into_the_emulators_screens(
+    rehearsal_root, browser, page, monkeypatch
+):
+    root = rehearsal_root
+    commands = rehearsal_commands()
+    kinds = [" ".join(c[:3]) for c in commands]
+    assert kinds == [
+        "ainas-provision sandbox init",
+        "ainas-provision sandbox serve",
+        "cp -r examples/quickstart",
+        "AINAS_LANG=ja ainas-provision runbook",
+        "export AINAS_PASSWORD=Choose-a-new-passw0rd",
+        "ainas-provision plan by-hand",
+    ], commands
+    _, serve, copy, runbook, export, plan = commands
+    new_password = export[1].split("=", 1)[1]
+    assert readme_value(r"one twice; take `([^`]+)`") == new_password
+    files = SandboxFiles(root / serve[3])
+    copy_example("quickstart", root / "examples" / "quickstart")
+    subprocess.run(copy, cwd=root, check=True)
+    workspace = root / copy[-1]
+    secrets = [p.read_text().strip() for p in (workspace / "secrets").glob("*.txt")]
+    secrets += [new_password, client_cert_password(files)]
+    assert len(secrets) == 9 and all(secrets)
+    env = dict(os.environ)
+
+    with background(cli(*serve[1:], "--port", "0"), root, env, r"https://127\.0\.0\.1:[0-9]+/") as (
+        _,
+        server_url,
+        _,
+    ):
+        ainas_url = server_url + "oss_agt/"
+        assert (
+            readme_value(r"open `(https://127\.0\.0\.1:8443/oss_agt/)`").replace(
+                "https://127.0.0.1:8443/", server_url
+            )
+            == ainas_url
+        )
+        context = browser.new_context(
+            client_certificates=[
+                {
+                    "origin": server_url.rstrip("/"),
+                    "pfx": files.client_cert.read_bytes(),
+                    "passphrase": client_cert_password(files),
+                }
+            ],
+            locale="ja-JP",
+        )
+        try:
+            ainas = context.new_page()
+            ainas.set_default_timeout(TIMEOUT)
+            log_in(ainas, ainas_url, new_password)
+            name, value = runbook[0].split("=", 1)
+            traffic = Traffic(page, secrets)
+            with background(
+                cli(*runbook[2:]), root, {**env, name: value}, r"http://127\.0\.0\.1:[0-9]+/\S+/"
+            ) as (process, runbook_url, said):
+                response = page.goto(runbook_url)
+                assert_absent(secrets, response.body(), "the page's HTML")
+                expect(page.locator(".step")).to_have_count(len(QUICKSTART_STEPS))
+                # the page names where each secret comes from, never the value
+                expect(page.locator(".step.current")).to_contain_text(
+                    "{file: secrets/cert-pin.txt}"
+                )
+                done = operate(page, ainas, ainas_url, workspace)
+                expect(page.locator("#banner")).to_contain_text("すべての手順が完了しました")
+                assert_absent(secrets, page.content(), "the page at the end")
+                out, _ = process.communicate(timeout=30)
+                said.append(out)
+            assert process.returncode == 0, "".join(said)
+            assert_absent(secrets, "".join(said), "the output of runbook")
+        finally:
+            context.close()
+        assert done == QUICKSTART_STEPS
+
+        # AINAS holds what the manifests describe: the README's plan shows no changes
+        target = plan[plan.index("--target") + 1]
+        args = [a.replace(target, server_url.rstrip("/")) for a in plan[1:]]
+        monkeypatch.chdir(root)
+        result = run(*args, env=client_env(files, password=new_password, new_password=None))
+    assert result.exit_code == 0, result.stdout + result.stderr
+    assert "No changes" in result.stdout
+    assert "not written by this tool" not in result.stdout  # every secret's fingerprint is known
+    assert_absent(secrets, result.stdout + result.stderr, "the output of plan")
     traffic.assert_clean()
     assert traffic.reveals() == 8  # one per Show press: 2 certificate, 4 batch, 2 users
     storage = page.evaluate("() => [localStorage.length, sessionStorage.length]")
     assert storage == [0, 0]
-    assert_files_clean(tmp_path, skip=("secrets",))
+    written = [p for p in workspace.rglob("*") if "secrets" not in p.relative_to(workspace).parts]
+    for path in [*written, *Path.home().rglob("*")]:
+        if path.is_file():
+            assert_absent(secrets, path.read_bytes(), str(path))
     state = LocalStateStore(workspace / "ainas.state.json").load()
-    assert state.site_id("akihabara") == ainas.site_ids["利活用事務所"]
-    # AINAS holds what the manifests describe: a plan against it, with this state, is empty
-    result = run(
-        "plan",
-        str(workspace),
-        "--target",
-        f"sandbox:{tmp_path / 'ainas.sqlite'}",
-        "--detailed-exitcode",
-    )
-    assert result.exit_code == 0, result.stdout + result.stderr
-    assert "No changes" in result.stdout
-    assert "not written by this tool" not in result.stdout  # every secret's fingerprint is known
+    assert re.fullmatch(r"[0-9]{9}", state.site_id("akihabara"))
+
+
+@pytest.fixture
+def workspace(tmp_path, monkeypatch):
+    return make_workspace(tmp_path, monkeypatch)
 
 
 def test_a_reopened_runbook_resumes_at_the_first_unconfirmed_step(workspace, tmp_path, page):

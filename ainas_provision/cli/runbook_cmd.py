@@ -165,5 +165,10 @@ def command(
     if out is not None:
         raise AinasProvisionError("--out goes with --format markdown or html")
     raise SystemExit(
-        serve(opts, plan_file, allow_deletes=allow_deletes, open_browser=not no_browser)
+        serve(
+            opts,
+            plan_file,
+            allow_deletes=allow_deletes,
+            open_browser=not no_browser and sys.stdout.isatty(),  # a person at a terminal
+        )
     )
