@@ -269,6 +269,39 @@ def test_each_record_is_a_committed_row_as_the_apply_goes(postgres_server, pg_da
     assert loaded.sites == {} and loaded.key_check == "abc" and loaded.serial == 1
 
 
+def test_records_appended_by_workers_are_committed_together(postgres_server, pg_database):
+    """Group commit: what the workers appended while a commit was under way is committed in one
+    transaction, in order, when one of them waits; nothing before."""
+    from tests.test_group_commit import run_threads
+
+    url = postgres_server.url(pg_database) + "#g"
+    store = PostgresStateStore(url)
+    try:
+        state = store.load()
+        store.begin(state)
+        tickets = [store.append(state, Put("users", f"u{i}", UserEntry())) for i in range(8)]
+        assert len(state.users) == 8  # the state in memory has them for the next records
+        rows = postgres_server.query(
+            pg_database, "SELECT count(*) FROM ainas_provision.resources WHERE state = 'g'"
+        )
+        assert rows == [(0,)]  # queued, not yet committed
+        assert run_threads(8, lambda i: store.sync(tickets[i])) == [None] * 8
+        rows = postgres_server.query(
+            pg_database,
+            "SELECT count(*), count(DISTINCT xmin::text) FROM ainas_provision.resources "
+            "WHERE state = 'g'",
+        )
+        assert rows == [(8, 1)]  # eight rows, one transaction
+        store.record(state, Put("key_check", None, "abc"))  # a plain record still goes on
+        store.commit(state)
+    finally:
+        store.close()
+    assert [q for _, q, _ in journal(postgres_server, pg_database, "g")] == list(range(10))
+    assert [r["key"] for _, q, r in journal(postgres_server, pg_database, "g") if q][:8] == [
+        f"u{i}" for i in range(8)
+    ]
+
+
 def test_the_serial_moves_by_compare_and_swap(postgres_server, pg_database):
     url = postgres_server.url(pg_database) + "#cas"
     first, second = PostgresStateStore(url), PostgresStateStore(url)
@@ -563,12 +596,12 @@ def test_a_connection_dropped_mid_apply_stops_it_and_the_rerun_converges(
     write = PostgresStateStore._write_record
     written = []
 
-    def dropping(self, record):
+    def dropping(self, conn, record, seq):
         written.append(record)
         if len(written) == 4:  # the administrator ends the session in the middle of the apply
             pid = self._conn.info.backend_pid
             postgres_server.query(pg_database, "SELECT pg_terminate_backend(%s)", (pid,))
-        return write(self, record)
+        return write(self, conn, record, seq)
 
     monkeypatch.setattr(PostgresStateStore, "_write_record", dropping)
     broken = run(

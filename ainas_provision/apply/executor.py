@@ -2,8 +2,13 @@
 
 Each change becomes steps (:mod:`ainas_provision.apply.operations`); the executor performs each
 step through the target and records the step's effects through the state store, each made
-durable at once (the state journal), so that an apply that dies half-way leaves a true record. It
-knows no kind of resource: what a change means is the steps' business. A failing change does not
+durable before the step goes on (the state journal), so that an apply that dies half-way leaves a
+true record. Recording is in two parts (:mod:`ainas_provision.state.group`): the records are
+computed and appended under the executor's lock — each against the state as the records before
+it left it — and the worker then waits for them to be durable outside that lock, so that one
+fsync or database commit serves the records of every worker that finished meanwhile instead of
+the workers taking turns at the disk. A change is reported only once its records are durable.
+It knows no kind of resource: what a change means is the steps' business. A failing change does not
 stop the others: its dependents are skipped, everything independent goes on, and the outcome says
 what happened to each change. Secret values are taken from the manifests at apply time (by the
 change's address) and checked against the fingerprints the plan recorded.
@@ -129,10 +134,13 @@ class Executor:
         return value
 
     def record(self, effect: Effect, result: str | None) -> None:
-        """Record one effect of a step through the state store."""
+        """Record one effect of a step through the state store; durable when this returns."""
+        ticket = None
         with self._lock:
             for record in self._records(effect, result):
-                self.store.record(self.state, record)
+                ticket = self.store.append(self.state, record)
+        if ticket is not None:
+            self.store.sync(ticket)  # outside the lock: the other workers append meanwhile
 
     def _records(self, effect: Effect, result: str | None) -> list:
         return effect_records(self.state, effect, result)

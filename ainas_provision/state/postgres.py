@@ -57,6 +57,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
 from ainas_provision.errors import AinasProvisionError
+from ainas_provision.state.group import GroupCommit
 from ainas_provision.state.model import Record, State, entry_from_json
 from ainas_provision.state.protocols import LockError, LockInfo
 from ainas_provision.state.store import StateError
@@ -394,6 +395,9 @@ class PostgresStateStore:
         self.locker = PostgresLock(self)
         self._conn: psycopg.Connection | None = None
         self._mutex = threading.RLock()
+        # records appended by the executor's workers, committed together (one transaction for
+        # all the records that arrived while the previous one was being committed)
+        self._group: GroupCommit[dict] = GroupCommit(self._write_records)
         self._seq = 0
         self._serial: int | None = None  # the serial this store's apply holds
         # the connection broke: its lock went with it, so nothing more may be written through
@@ -659,6 +663,7 @@ class PostgresStateStore:
                 )
         self._serial = state.serial
         self._seq = 0
+        self._group.reset()
 
     def _moved_message(self, conn, state: State) -> str:
         row = conn.execute(
@@ -675,51 +680,78 @@ class PostgresStateStore:
 
     def record(self, state: State, record: Record) -> None:
         """Write one change and its journal row in one transaction, committed before
-        returning; then apply it to ``state``."""
+        returning; then apply it to ``state`` (what could not be written is not taken)."""
+        if self._serial is not None:
+            # what the workers appended goes first (before taking the connection's mutex, which
+            # the thread committing their batch holds)
+            self.sync()
         with self._mutex:
             if self._serial is not None:
-                self._write_record(record.to_json())
+                self._write_records([record.to_json()])
             state.apply(record)
 
-    def _write_record(self, record: dict) -> None:
-        name, section = self.location.name, record["section"]
+    def append(self, state: State, record: Record) -> int:
+        """Apply one change to ``state`` and queue it; :meth:`sync` commits the queue."""
+        data = record.to_json()
+        if self._serial is None:
+            state.apply(record)
+            return 0
+        return self._group.append(data, lambda: state.apply(record))
+
+    def sync(self, ticket: int | None = None) -> None:
+        """Return once the record with ``ticket`` (None: all) is committed; the records queued
+        meanwhile by other workers are committed with it, in one transaction."""
+        self._group.sync(ticket)
+
+    def _write_records(self, records: list[dict]) -> None:
+        """The records and their journal rows, in order, in one transaction."""
+        if not records:
+            return
         with self._guard():
             conn = self._connection()
+            seq = self._seq
             with conn.transaction():
-                if section in ("target", "key_check", "certificate", "runbook"):
-                    value = None if record["op"] == "delete" else record["value"]
-                    conn.execute(
-                        self._sql(f"UPDATE {{s}}.states SET {section} = %s WHERE name = %s"),
-                        (_json(value) if section != "key_check" else value, name),
-                    )
-                elif record["op"] == "delete":
-                    conn.execute(
-                        self._sql(
-                            "DELETE FROM {s}.resources WHERE state = %s AND section = %s "
-                            "AND key = %s"
-                        ),
-                        (name, section, record["key"]),
-                    )
-                else:
-                    conn.execute(
-                        self._sql(
-                            "INSERT INTO {s}.resources (state, section, key, value) VALUES "
-                            "(%s, %s, %s, %s) ON CONFLICT (state, section, key) DO UPDATE SET "
-                            "value = EXCLUDED.value"
-                        ),
-                        (name, section, record["key"], _json(record["value"])),
-                    )
-                self._seq += 1
-                conn.execute(
-                    self._sql(
-                        "INSERT INTO {s}.journal (state, serial, seq, record) VALUES "
-                        "(%s, %s, %s, %s)"
-                    ),
-                    (name, self._serial, self._seq, _json(record)),
-                )
+                for record in records:
+                    seq += 1
+                    self._write_record(conn, record, seq)
+            self._seq = seq  # the journal's numbering goes on only from what was committed
+
+    def _write_record(self, conn, record: dict, seq: int) -> None:
+        name, section = self.location.name, record["section"]
+        if section in ("target", "key_check", "certificate", "runbook"):
+            value = None if record["op"] == "delete" else record["value"]
+            conn.execute(
+                self._sql(f"UPDATE {{s}}.states SET {section} = %s WHERE name = %s"),
+                (_json(value) if section != "key_check" else value, name),
+            )
+        elif record["op"] == "delete":
+            conn.execute(
+                self._sql(
+                    "DELETE FROM {s}.resources WHERE state = %s AND section = %s "
+                    "AND key = %s"
+                ),
+                (name, section, record["key"]),
+            )
+        else:
+            conn.execute(
+                self._sql(
+                    "INSERT INTO {s}.resources (state, section, key, value) VALUES "
+                    "(%s, %s, %s, %s) ON CONFLICT (state, section, key) DO UPDATE SET "
+                    "value = EXCLUDED.value"
+                ),
+                (name, section, record["key"], _json(record["value"])),
+            )
+        conn.execute(
+            self._sql(
+                "INSERT INTO {s}.journal (state, serial, seq, record) VALUES (%s, %s, %s, %s)"
+            ),
+            (name, self._serial, seq, _json(record)),
+        )
 
     def commit(self, state: State) -> None:
-        """End the apply: every record is already committed."""
+        """End the apply: every record is already committed (or has failed and stopped it)."""
+        if self._serial is not None and not self._group.failed:
+            self.sync()
         with self._mutex:
             self._serial = None
 

@@ -8,8 +8,10 @@ Two small protocols, after Terraform's ``statemgr``:
   (``state unlock --force``) and must work whatever is left behind.
 - a :class:`StateStore` is a locker that also loads the state and records an apply change by
   change: ``begin`` (the serial goes up), ``record`` (one :class:`~.model.Record`, durable before
-  it returns), ``commit`` (the whole state, the records folded in) or ``abandon`` (the process is
-  going away: what was recorded stays, and the next ``load`` includes it).
+  it returns) — or, for parallel workers, ``append`` (in order, cheap) then ``sync`` (wait until
+  durable, sharing one flush with the other workers: :mod:`.group`) — ``commit`` (the whole
+  state, the records folded in) or ``abandon`` (the process is going away: what was recorded
+  stays, and the next ``load`` includes it).
 
 Callers never see a file path: a store says what it is for messages (``describe``), where a
 fingerprint key is kept when the environment gives none (``key_file``; None for a store that
@@ -148,6 +150,14 @@ class StateStore(Locker, Protocol):
 
     def record(self, state: State, record: Record) -> None:
         """Apply ``record`` to ``state`` and make it durable before returning (thread-safe)."""
+
+    def append(self, state: State, record: Record) -> int:
+        """Apply ``record`` to ``state`` and queue it to be made durable, after every record
+        appended before it; returns its ticket for :meth:`sync` (thread-safe, cheap)."""
+
+    def sync(self, ticket: int | None = None) -> None:
+        """Return once the record with ``ticket`` (None: every record appended) is durable;
+        raise the store's error if it cannot be made durable (that error ``halts`` the run)."""
 
     def commit(self, state: State) -> None:
         """Write the whole state and end the apply."""

@@ -2,11 +2,18 @@
 
 ``ainas.state.json`` is only ever replaced whole and atomically (a temporary file, fsync,
 rename, fsync of the directory). During an apply every successful change is appended at once to
-``ainas.state.json.journal`` (one JSON line, fsync'ed), so that an apply that dies half-way
-leaves a true record: loading replays the journal onto the state (a torn last line — the change
-that was being written when the process died — is ignored). When the apply ends, the state file
-is rewritten with the new serial and the journal removed. This costs one small append per
-change instead of rewriting a large state file thousands of times.
+``ainas.state.json.journal`` (one JSON line), and made durable (fsync) before the change is
+reported, so that an apply that dies half-way leaves a true record: loading replays the journal
+onto the state (a torn last line — the change that was being written when the process died — is
+ignored). When the apply ends, the state file is rewritten with the new serial and the journal
+removed. This costs one small append per change instead of rewriting a large state file
+thousands of times.
+
+The append and the fsync are apart (:mod:`.group`): a line is written at once, in order, by
+``append`` (a write to the page cache: a killed process loses none of it), and ``sync`` waits
+for an fsync that covers it — one fsync for all the lines the parallel workers wrote meanwhile,
+not one each in turn. An fsync that fails ends the journal: that change and every later one
+fail, and the run stops (see :mod:`.group` for why a later fsync proves nothing).
 
 This is the file implementation of :class:`~ainas_provision.state.protocols.StateStore`; its
 lock is a :class:`~ainas_provision.state.lock.FileLocker` on ``ainas.state.json.lock`` and its
@@ -25,6 +32,7 @@ from ainas_provision import portable
 from ainas_provision.atomic import write_atomically
 from ainas_provision.errors import AinasProvisionError
 from ainas_provision.files import read_regular
+from ainas_provision.state.group import GroupCommit
 from ainas_provision.state.keys import default_key_path
 from ainas_provision.state.lock import FileLocker
 from ainas_provision.state.model import Record, State, StateFormatError, record_from_json
@@ -38,6 +46,12 @@ class StateError(AinasProvisionError):
     """The state file cannot be read or written."""
 
 
+class JournalNotDurable(StateError):
+    """A journal write or fsync failed: nothing more is recorded in this apply."""
+
+    halts = True  # the executor starts no more changes
+
+
 class LocalStateStore:
     """The state in a JSON file, its journal and its lock beside it."""
 
@@ -45,8 +59,9 @@ class LocalStateStore:
         self.path = Path(path)
         self.journal_path = self.path.with_name(self.path.name + ".journal")
         self.locker = FileLocker(self.path.with_name(self.path.name + ".lock"))
-        self._journal = None
+        self._journal: int | None = None  # the journal's descriptor during an apply
         self._mutex = threading.Lock()
+        self._group: GroupCommit[None] = GroupCommit(self._fsync)
 
     # -- what the store is ------------------------------------------------------------------
     def describe(self) -> str:
@@ -128,37 +143,83 @@ class LocalStateStore:
         # owner-only, as the state is: it holds the same records
         fd = os.open(self.journal_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         portable.make_private_fd(fd)  # one left by an older version may be 0644
-        self._journal = os.fdopen(fd, "a", encoding="utf-8")
-        self._append({"op": "begin", "lineage": state.lineage, "serial": state.serial})
+        self._journal = fd
+        self._group.reset()
+        self.sync(
+            self.append_line({"op": "begin", "lineage": state.lineage, "serial": state.serial})
+        )
 
     def record(self, state: State, record: Record) -> None:
         """Apply one change to ``state`` and make it durable before returning."""
-        with self._mutex:
-            state.apply(record)
-            if self._journal is not None:
-                self._append(record.to_json())
+        self.sync(self.append(state, record))
 
-    def _append(self, record: dict) -> None:
-        self._journal.write(json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n")
-        self._journal.flush()
-        os.fsync(self._journal.fileno())
+    def append(self, state: State, record: Record) -> int:
+        """Apply one change to ``state`` and write it to the journal (not yet durable: see
+        :meth:`sync`); returns its ticket. Thread-safe; records are journaled in call order."""
+        line = _line(record.to_json())
+        with self._mutex:
+            return self._group.append(None, lambda: self._apply(state, record, line))
+
+    def append_line(self, data: dict) -> int:
+        with self._mutex:
+            return self._group.append(None, lambda: self._write(_line(data)))
+
+    def _apply(self, state: State, record: Record, line: bytes) -> None:
+        state.apply(record)  # a record the state refuses is not journaled
+        if self._journal is not None:
+            self._write(line)
+
+    def _write(self, line: bytes) -> None:
+        try:
+            written = os.write(self._journal, line)
+            if written != len(line):  # a full disk: the rest would not fit either
+                raise OSError(0, "the disk took only part of the record")
+        except OSError as exc:
+            # a partial line is left last (a torn line, ignored on load) by writing no more
+            error = JournalNotDurable(
+                f"cannot write the state journal {self.journal_path}: {exc.strerror or exc}; "
+                "the run stops here, what was recorded before is kept: run apply again"
+            )
+            self._group.fail(error)
+            raise error from None
+
+    def sync(self, ticket: int | None = None) -> None:
+        """Return once the record with ``ticket`` (None: all) is on disk. Records written
+        meanwhile by other threads share the fsync (group commit)."""
+        self._group.sync(ticket)
+
+    def _fsync(self, _batch: list) -> None:
+        fd = self._journal
+        if fd is None:
+            return  # not in an apply: nothing journaled
+        try:
+            os.fsync(fd)
+        except OSError as exc:
+            raise JournalNotDurable(
+                f"cannot make the state journal {self.journal_path} durable (fsync: "
+                f"{exc.strerror or exc}); the changes since the last durable record are not "
+                "recorded and the run stops here: run apply again"
+            ) from None
 
     def commit(self, state: State) -> None:
         """Write the whole state and end the journal."""
+        if not self._group.failed:
+            self.sync()  # nothing is pending after an apply; a caller may not have waited
         with self._mutex:
             self.write(state)
-            if self._journal is not None:
-                self._journal.close()
-                self._journal = None
+            self._close()
             self.journal_path.unlink(missing_ok=True)
 
     def abandon(self) -> None:
         """Stop recording without writing the state: what an interrupted apply leaves behind
         (the journal), for the next load to replay."""
         with self._mutex:
-            if self._journal is not None:
-                self._journal.close()
-                self._journal = None
+            self._close()
+
+    def _close(self) -> None:
+        if self._journal is not None:
+            fd, self._journal = self._journal, None
+            os.close(fd)
 
     def write(self, state: State) -> None:
         text = json.dumps(state.to_json(), ensure_ascii=False, indent=2, sort_keys=False) + "\n"
@@ -166,3 +227,7 @@ class LocalStateStore:
             write_atomically(self.path, text)
         except OSError as exc:
             raise StateError(f"cannot write the state file {self.path}: {exc.strerror}") from None
+
+
+def _line(data: dict) -> bytes:
+    return (json.dumps(data, ensure_ascii=False, sort_keys=True) + "\n").encode("utf-8")

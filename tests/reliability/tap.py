@@ -9,7 +9,8 @@ lines of several processes never mix):
   exist, so that all processes ask for the lock at the same moment; then ``acquired`` once the
   lock is taken, or ``refused`` (with the holder's pid and the seconds waited);
 - ``FileLocker.unlock``: ``released``, before the lock is given back;
-- ``LocalStateStore._append``: ``record`` with each journal record (``begin`` included).
+- ``LocalStateStore._write``: ``record`` with each journal line (``begin`` included), as it is
+  written (made durable after, by the journal's group commit).
 
 A holder's ``acquired`` line is written after it takes the lock and its ``released`` line
 before it removes it, so in the file's order the holding intervals of two processes can only
@@ -38,7 +39,7 @@ def main() -> None:
         line = json.dumps({"pid": os.getpid(), "event": event, **fields}, ensure_ascii=False)
         os.write(fd, (line + "\n").encode())
 
-    acquire, release, append = FileLocker.lock, FileLocker.unlock, LocalStateStore._append
+    acquire, release, write = FileLocker.lock, FileLocker.unlock, LocalStateStore._write
 
     def tapped_acquire(self, info, *, timeout: float = 0.0):
         log("ready")
@@ -59,13 +60,13 @@ def main() -> None:
             log("released")
         release(self, lock_id)
 
-    def tapped_append(self, record: dict) -> None:
-        append(self, record)
-        log("record", record=record)
+    def tapped_write(self, line: bytes) -> None:
+        write(self, line)
+        log("record", record=json.loads(line))
 
     FileLocker.lock = tapped_acquire
     FileLocker.unlock = tapped_release
-    LocalStateStore._append = tapped_append
+    LocalStateStore._write = tapped_write
     sys.argv = ["ainas-provision", *args]
     from ainas_provision.cli.main import main as cli
 
