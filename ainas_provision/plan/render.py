@@ -8,8 +8,11 @@ plan's digest: the one ``apply --expect-digest`` checks the applied file against
 from __future__ import annotations
 
 import json
+import sys
 
 import click
+import click.utils
+from click.globals import resolve_color_default
 
 from ainas_provision.i18n import N_, _
 from ainas_provision.plan.changes import SENSITIVE, Change, FieldChange
@@ -161,9 +164,16 @@ def echo_text(plan: Plan, *, err: bool = False) -> None:
     """Print the plan, in colour on a terminal: what ``click.secho`` would print line by line,
     written a batch of lines at a time."""
     lines = text_lines(plan)
+    # styles that echo would strip again (output not to a terminal, --no-color) are not added
+    # at all: the same text, without two passes over 170,000 lines
+    stream = sys.stderr if err else sys.stdout
+    plain = click.utils.should_strip_ansi(stream, resolve_color_default())
     for start in range(0, len(lines), ECHO_BATCH):
         batch = lines[start : start + ECHO_BATCH]
-        click.echo("\n".join(click.style(line, fg=color) for line, color in batch), err=err)
+        if plain:
+            click.echo("\n".join(line for line, _color in batch), err=err)
+        else:
+            click.echo("\n".join(click.style(line, fg=color) for line, color in batch), err=err)
 
 
 def emit(plan: Plan, output_format: str) -> None:

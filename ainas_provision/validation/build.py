@@ -39,19 +39,42 @@ def _plain(value):
     return value
 
 
+# each kind's fields as (name, path parts, secret, default): split once, not per resource
+_FIELD_PLANS: dict[str, tuple[tuple[str, tuple[str, ...], bool, object], ...]] = {}
+
+
+def _field_plan(kind: kinds.Kind) -> tuple[tuple[str, tuple[str, ...], bool, object], ...]:
+    plan = _FIELD_PLANS.get(kind.name)
+    if plan is None:
+        plan = _FIELD_PLANS[kind.name] = tuple(
+            (spec.name, tuple(spec.name.split(".")), spec.secret, spec.default)
+            for spec in kind.fields
+        )
+    return plan
+
+
 def _resource(
     kind: kinds.Kind, key: str, node, secrets: dict[str, Secret], prefix: str, mark
 ) -> Resource:
     fields: dict[str, object] = {}
     found: dict[str, Secret] = {}
-    for spec in kind.fields:
-        if spec.secret:
-            secret = secrets.get(f"{prefix}.{spec.name}")
-            if secret is not None:
-                found[spec.name] = secret
+    for name, parts, secret, default in _field_plan(kind):
+        if secret:
+            value = secrets.get(f"{prefix}.{name}")
+            if value is not None:
+                found[name] = value
             continue
-        value = _plain(_get(node, spec.name))
-        fields[spec.name] = spec.default if value is None else value
+        value = node
+        for part in parts:  # as _get, inlined: 20,000 users have 150,000 fields
+            if not isinstance(value, dict):
+                value = None
+                break
+            value = value.get(part)
+        if value is None:
+            value = default
+        elif isinstance(value, list | dict):
+            value = _plain(value)
+        fields[name] = value
     return Resource(kind.name, key, fields, found, mark)
 
 
