@@ -3,6 +3,7 @@ safe to delete or damage, off with --no-cache, and never a secret value in it (c
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -258,3 +259,19 @@ def test_the_quickstart_without_plaintext_secrets_is_cached_holding_references(
     assert cache.counts.writes == 1
     (pack,) = packs(tmp_path / "cache")
     assert b"secrets/cert-pin.txt" in pack.read_bytes()
+
+
+def test_a_run_keeps_the_desired_state_not_the_parsed_documents(tmp_path, monkeypatch):
+    """After the desired state is built, a plan or apply holds no parsed document nor merged
+    tree (their places are most of a large manifest's memory); the desired state holds what
+    they said, and the warnings stay."""
+    from ainas_provision.workflow.run import load_desired
+
+    monkeypatch.setenv("AINAS_CACHE_DIR", str(tmp_path / "cache"))
+    path = copy_example("quickstart", tmp_path / "quickstart")
+    full = validate(path, cache=False)
+    validation, desired = load_desired(path, os.environ)
+    assert validation.documents == [] and validation.merged is None and validation.origin == {}
+    assert validation.diagnostics == full.diagnostics
+    assert set(desired.users) == set(full.merged["users"])
+    assert desired.organization_id == str(full.merged["organization"]["id"])

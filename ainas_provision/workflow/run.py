@@ -152,6 +152,10 @@ def load_desired(
         if not validation.ok:
             raise ManifestError(validation.diagnostics)
         desired = build(validation)
+        # from here on a run needs the desired state only: the parsed documents and their merged
+        # tree (most of a large manifest's memory: the place of every value in its file) are let
+        # go before the target is read and the plan made
+        validation.documents, validation.merged, validation.origin = [], None, {}
     # what was loaded lives as long as the run: keep the collector from rescanning it
     gc.freeze()
     return validation, desired
