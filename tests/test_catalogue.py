@@ -268,3 +268,32 @@ def test_to_screen_and_back():
     assert screens.from_screen("certificate", cert) == {"start_date": "2026-12-01"}
     assert screens.create_screen_for("user", {"role": "拠点管理者"}) == "site_manager_register"
     assert screens.create_screen_for("user", {"role": "担当者(送信可)"}) == "staff_register"
+
+
+def test_field_labels_are_the_catalogues_with_its_override(tmp_path):
+    labels = screens.Labels()
+    assert labels.of("site", "registered.review_deadline") == "登録審査開始締切時間"
+    assert labels.of(kinds.USER, "name") == "ユーザー名"
+    assert labels.of("user", "initial_password") == "パスワード"
+    # a pair of pull-downs: what デフォルト申請先(都道府県) and (運輸支局等) share
+    assert labels.of("user", "default_destination") == "デフォルト申請先"
+    assert labels.of("user", "kei_default_destination") == "軽デフォルト申請先"
+    assert labels.of("certificate", "address") == "住所(都道府県～番地)"  # shown, never typed
+    assert labels.of("admin", "name") == "ユーザー名"  # on no screen: the schema's title
+    override = tmp_path / ainas_catalogue.OVERRIDE_NAME
+    override.write_text(
+        "version: 1\n"
+        "screens:\n"
+        "  site_register:\n"
+        "    fields:\n"
+        "      review_deadline: {label: 登録審査開始締切時刻}\n"
+        "  staff_register:\n"
+        "    fields:\n"
+        "      default_destination_prefecture: {label: 既定の申請先(都道府県)}\n"
+        "      default_destination_office: {label: 既定の申請先(運輸支局)}\n",
+        encoding="utf-8",
+    )
+    local = screens.Labels.for_directory(tmp_path, environ={})
+    assert local.of("site", "registered.review_deadline") == "登録審査開始締切時刻"
+    assert local.of("user", "default_destination") == "既定の申請先"
+    assert local.of("site", "name") == "代理人拠点名"

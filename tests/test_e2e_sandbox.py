@@ -139,6 +139,35 @@ def test_one_changed_field_is_one_update(quickstart):
     assert run("plan", "quickstart", "--detailed-exitcode").exit_code == 0
 
 
+def test_plan_labels_come_from_the_screen_catalogue_and_its_override(quickstart, tmp_path):
+    """A label corrected in the catalogue override (as the real screen prints it) is the label
+    the plan shows: by AINAS_SCREENS_FILE, and by ainas-screens.local.yaml beside the manifests."""
+    named = tmp_path / "screens-override.yaml"
+    named.write_text(
+        "version: 1\n"
+        "screens:\n"
+        "  site_register:\n"
+        "    fields:\n"
+        "      review_deadline: {label: 登録審査開始締切時刻}\n"
+        "  staff_register:\n"
+        "    fields:\n"
+        "      user_name: {label: 利用者氏名}\n",
+        encoding="utf-8",
+    )
+    plain = run("plan", "quickstart")
+    assert plain.exit_code == 0, plain.stderr
+    assert "登録審査開始締切時間 (registered.review_deadline)" in plain.stdout
+    overridden = run("plan", "quickstart", env={"AINAS_SCREENS_FILE": str(named)})
+    assert overridden.exit_code == 0, overridden.stderr
+    assert "登録審査開始締切時刻 (registered.review_deadline)" in overridden.stdout
+    assert "登録審査開始締切時間" not in overridden.stdout
+    assert "利用者氏名 (name)" in overridden.stdout  # a staff user's ユーザー名
+    named.rename(quickstart / "ainas-screens.local.yaml")
+    beside = run("plan", "quickstart")
+    assert beside.exit_code == 0, beside.stderr
+    assert "登録審査開始締切時刻 (registered.review_deadline)" in beside.stdout
+
+
 def test_write_once_change_fails_the_plan_and_writes_nothing(quickstart):
     assert run("apply", "quickstart", "--auto-approve").exit_code == 0
     edit(quickstart / "ainas.yaml", "batch_user_id: ABCD1234", "batch_user_id: ABCD9999")

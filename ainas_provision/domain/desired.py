@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ainas_provision.certs.info import CertificateInfo
+from ainas_provision.domain.kinds import KINDS
 from ainas_provision.manifest.marks import Mark
 from ainas_provision.secrets.values import Secret
 
@@ -82,6 +83,15 @@ class DesiredState:
         """Nothing desired: what opening a target needs when there are no manifests (import)."""
         organization = Resource("organization", "", {})
         return cls(organization_id, organization, None, {}, {}, {}, {}, {}, Policy())
+
+    def resource(self, kind: str, key: str) -> Resource | None:
+        """The manifests' resource of ``kind`` (a name of ``kinds.KINDS``) and ``key``: by its
+        handle in the kind's group, or the one of the tenant (the certificate); None when the
+        manifests describe none (a change's payload is then all there is)."""
+        spec = KINDS[kind]
+        if spec.group is not None:
+            return getattr(self, spec.group).get(key)
+        return getattr(self, spec.single) if spec.single else None
 
     def resources(self) -> list[Resource]:
         out: list[Resource] = [self.organization]

@@ -1,15 +1,18 @@
 """The kinds of AINAS resources, as objects: each owns its fields, rules, natural keys and screens.
 
 A field's name is its path inside the resource in the manifest (``registered.review_deadline``);
-its label is the AINAS screen label, read from the schema. ``write_once`` fields cannot change
+the label people see is the screen catalogue's (``domain.screens.Labels``); ``FieldSpec.label``,
+the schema's title, stands in only for a field no screen shows. ``write_once`` fields cannot change
 after registration (AINAS refuses: the plan makes that an error); ``secret`` (write-only) fields
 are never shown and never read back, and the tool compares them through keyed fingerprints.
 
 A :class:`Kind` also says where its resources live in the desired state (``group``), which state
 section remembers them (``state_section``), by what a resource lost in a failed creation is found
 again (``natural_keys``), its AINAS screens (``screens``), and what a 拠点管理者 may do with it
-(``site_manager_may``). The registered and kei batch accounts are one kind of thing with a
-``system`` each. Everything else names kinds through these objects, never by testing strings.
+(``site_manager_may``), and what differs in how it is worked (``owns``, ``id_label``,
+``secrets_every_update``, ``Screens.then``, ``FieldSpec.today_if_absent``). The registered and
+kei batch accounts are one kind of thing with a ``system`` each. Everything else names kinds
+through these objects, never by testing strings.
 """
 
 from __future__ import annotations
@@ -56,6 +59,7 @@ class FieldSpec:
     secret: bool = False  # write-only: never shown, compared by fingerprint
     write_once: bool = False  # AINAS refuses to change it after registration
     default: object = None  # what an absent value means (a checkbox left empty is False)
+    today_if_absent: bool = False  # left out, AINAS takes the day of entry (利用開始日)
 
     @property
     def label(self) -> str:
@@ -69,6 +73,8 @@ class Screens:
     create: str | None = None
     update: str | None = None
     create_site_manager: str | None = None  # users: a 拠点管理者 has its own registration screen
+    delete: str | None = None  # where 削除 is confirmed (the 照会 screen's 削除 button leads there)
+    then: str | None = None  # where a registration continues (a certificate's typed fields)
 
 
 # may a 拠点管理者 (of site ``own``, 拠点ID ``own_id``) make this change?
@@ -88,12 +94,15 @@ class Kind:
     fields: tuple[FieldSpec, ...]
     rank: int  # order of work: lower first when creating, last when deleting
     group: str | None = None  # DesiredState / CurrentState attribute holding its resources
+    single: str | None = None  # one per tenant: the DesiredState attribute describing it
     state_section: str | None = None  # the state section that remembers it
     natural_keys: tuple[str, ...] = ()  # fields that find a resource whose ID was lost
     screens: Screens = Screens()
     system: str | None = None  # batch accounts: "registered" or "kei"
     gates_all: bool = False  # nothing else is allowed before it (the first-login password)
     id_label: str | None = None  # the ID AINAS assigns, as plans show it (拠点ID)
+    secrets_every_update: bool = False  # AINAS asks for its secret again on every update
+    owns: tuple[str, ...] = ()  # kinds whose resources belong to one of it (a site's accounts)
     site_manager_may: Permission = _never
 
     def field(self, name: str) -> FieldSpec:
@@ -114,6 +123,33 @@ class Kind:
     def is_batch_account(self) -> bool:
         return self.system is not None
 
+    @property
+    def per_tenant(self) -> bool:
+        """One of it per tenant (the password change, the organization, the certificate)."""
+        return self.group is None and self.rank < SITE_RANK
+
+    @property
+    def of_site(self) -> bool:
+        """A site, or what belongs to one (its batch accounts): remembered in the site's entry."""
+        return self.state_section == SITES_SECTION
+
+    @property
+    def of_user(self) -> bool:
+        return self.state_section == USERS_SECTION
+
+    @property
+    def deleted_with(self) -> tuple[Kind, ...]:
+        """What goes when a resource of this kind is deleted: itself, and for a site its batch
+        accounts."""
+        return (self, *(KINDS[name] for name in self.owns))
+
+    def create_screen_for(self, payload: Mapping[str, object]) -> str | None:
+        """The registration screen of a new resource: a 拠点管理者 has its own where the kind
+        has one."""
+        if self.screens.create_site_manager and payload.get("role") == Role.SITE_MANAGER:
+            return self.screens.create_site_manager
+        return self.screens.create
+
     def rank_of(self, action: str, payload: Mapping[str, object]) -> int:
         """The order of a change of this kind: staff after site managers; deletions last, in
         the reverse order."""
@@ -129,7 +165,8 @@ def _fields(base: tuple[str, ...], names: list[str], **flags) -> tuple[FieldSpec
         secret = name in flags.get("secret", ())
         write_once = name in flags.get("write_once", ())
         default = flags.get("defaults", {}).get(name)
-        out.append(FieldSpec(name, (*base, *name.split(".")), secret, write_once, default))
+        today = name in flags.get("today", ())
+        out.append(FieldSpec(name, (*base, *name.split(".")), secret, write_once, default, today))
     return tuple(out)
 
 
@@ -189,6 +226,8 @@ CERTIFICATE_TYPED = [
 ]
 
 USER_NAME = "user"
+SITE_RANK = 3
+SITES_SECTION, USERS_SECTION = "sites", "users"
 
 
 def _site_manager_on_site(action, key, live_id, payload, own, own_id) -> bool:
@@ -226,21 +265,29 @@ ORGANIZATION = Kind(
 CERTIFICATE = Kind(
     "certificate",
     "代理人証明書",
-    _fields(("certificate",), [*CERTIFICATE_TYPED, "password"], secret=("password",)),
+    _fields(
+        ("certificate",),
+        [*CERTIFICATE_TYPED, "password"],
+        secret=("password",),
+        today=("start_date",),
+    ),
     2,
+    single="certificate",
     natural_keys=("fingerprint",),
-    screens=Screens("certificate_register", "certificate_update"),
+    screens=Screens("certificate_register", "certificate_update", then="certificate_update"),
+    secrets_every_update=True,
 )
 SITE = Kind(
     "site",
     "代理人拠点",
     _fields(("sites", "*"), SITE_FIELDS, defaults={"kei.client_receipt_selectable": False}),
-    3,
+    SITE_RANK,
     group="sites",
-    state_section="sites",
+    state_section=SITES_SECTION,
     natural_keys=("code", "name"),
-    screens=Screens("site_register", "site_update"),
+    screens=Screens("site_register", "site_update", delete="site_delete"),
     id_label="拠点ID",
+    owns=("batch_account", "kei_batch_account"),
     site_manager_may=_site_manager_on_site,
 )
 
@@ -253,7 +300,7 @@ def _batch_account(system: str, name: str, label: str, names: list[str]) -> Kind
         _fields(("sites", "*", system, "batch_account"), names, **BATCH_FLAGS),
         4,
         group=f"{name}s",
-        state_section="sites",  # its fingerprints live in its site's entry
+        state_section=SITES_SECTION,  # its fingerprints live in its site's entry
         natural_keys=("site",),
         screens=Screens(f"{name}_register", f"{name}_update"),
         system=system,
@@ -272,9 +319,9 @@ USER = Kind(
     _fields(("users", "*"), USER_FIELDS, secret=("initial_password",)),
     5,  # site managers; staff users rank 6 (see rank_of)
     group="users",
-    state_section="users",
+    state_section=USERS_SECTION,
     natural_keys=("login_id",),
-    screens=Screens("staff_register", "user_update", "site_manager_register"),
+    screens=Screens("staff_register", "user_update", "site_manager_register", "user_delete"),
     site_manager_may=_site_manager_on_user,
 )
 ADMIN = Kind("admin", "管理者", _fields(("admins", "*"), ["name"]), 9, group="admins")

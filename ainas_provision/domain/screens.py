@@ -12,27 +12,54 @@ module is the one table between the two, with the few value forms that differ:
 :func:`to_screen` turns the fields of a change into what a screen (or the JSON API, which speaks
 the catalogue's names) takes; :func:`from_screen` turns what AINAS shows back into manifest names.
 Fields a screen does not know pass through unchanged (e.g. the 拠点ID, the login ID of a listing).
+
+The table is per :class:`~ainas_provision.domain.kinds.Kind` object (its screens come from the
+kind); what differs between kinds is data here — a field id table, the pairs of pull-downs — never
+a test of the kind's name. :class:`Labels` gives a manifest field its label as the catalogue
+prints it (the local override included): the plan shows those labels.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+import ainas_catalogue
+from ainas_provision.domain import kinds
+from ainas_provision.domain.kinds import Kind
+
 
 @dataclass(frozen=True)
 class ScreenMapping:
-    """One kind's screens and its manifest-field -> catalogue-field table."""
+    """One kind's manifest-field -> catalogue-field table, and its pairs of pull-downs."""
 
-    kind: str
-    create_screen: str | None
-    update_screen: str | None
+    kind: Kind
     fields: Mapping[str, str] = field(default_factory=dict)  # manifest path -> field id
+    # a manifest pair (a list of two) shown as two pull-downs: manifest name -> (id, id)
+    pairs: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+
+    @property
+    def create_screen(self) -> str | None:
+        return self.kind.screens.create
+
+    @property
+    def update_screen(self) -> str | None:
+        return self.kind.screens.update
 
     @property
     def reverse(self) -> dict[str, str]:
-        return {screen: manifest for manifest, screen in self.fields.items()}
+        """field id -> manifest path; where two manifest fields share a field id (a user's
+        ``password`` and ``initial_password``), the first in the table is what AINAS shows."""
+        out: dict[str, str] = {}
+        for manifest, screen in self.fields.items():
+            out.setdefault(screen, manifest)
+        return out
+
+    @property
+    def paired(self) -> frozenset[str]:
+        return frozenset(part for parts in self.pairs.values() for part in parts)
 
 
 _BATCH = {
@@ -48,20 +75,25 @@ _BATCH = {
     )
 }
 
+# one manifest pair, two pull-downs on the screen
+PAIRS = {
+    "default_destination": (
+        "default_destination_prefecture",
+        "default_destination_office",
+    ),
+    "kei_default_destination": (
+        "kei_default_destination_prefecture",
+        "kei_default_destination_office",
+    ),
+}
+
 MAPPINGS: dict[str, ScreenMapping] = {
-    m.kind: m
+    m.kind.name: m
     for m in (
-        ScreenMapping("session", None, "password_update", {"password": "password"}),
+        ScreenMapping(kinds.SESSION, {"password": "password"}),
+        ScreenMapping(kinds.ORGANIZATION, {"name": "name", "short_name": "short_name"}),
         ScreenMapping(
-            "organization",
-            None,
-            "organization_update",
-            {"name": "name", "short_name": "short_name"},
-        ),
-        ScreenMapping(
-            "certificate",
-            "certificate_register",
-            "certificate_update",
+            kinds.CERTIFICATE,
             {
                 "p12": "file",
                 "password": "password",
@@ -73,9 +105,7 @@ MAPPINGS: dict[str, ScreenMapping] = {
             },
         ),
         ScreenMapping(
-            "site",
-            "site_register",
-            "site_update",
+            kinds.SITE,
             {
                 "name": "site_name",
                 "short_name": "site_short_name",
@@ -95,9 +125,7 @@ MAPPINGS: dict[str, ScreenMapping] = {
             },
         ),
         ScreenMapping(
-            "batch_account",
-            "batch_account_register",
-            "batch_account_update",
+            kinds.BATCH_ACCOUNT,
             {
                 **_BATCH,
                 "payment_method_national": "payment_method_national",
@@ -105,9 +133,7 @@ MAPPINGS: dict[str, ScreenMapping] = {
             },
         ),
         ScreenMapping(
-            "kei_batch_account",
-            "kei_batch_account_register",
-            "kei_batch_account_update",
+            kinds.KEI_BATCH_ACCOUNT,
             {
                 **_BATCH,
                 "payment_method_fees": "payment_method_fees",
@@ -115,61 +141,47 @@ MAPPINGS: dict[str, ScreenMapping] = {
             },
         ),
         ScreenMapping(
-            "user",
-            "staff_register",  # 拠点管理者: site_manager_register (see create_screen_for)
-            "user_update",
+            kinds.USER,
             {
                 "login_id": "login_id",
                 "name": "user_name",
                 "role": "role",
                 "site_id": "site",
-                "password": "password",
+                "password": "password",  # first: what the screens' パスワード reads back as
                 "initial_password": "password",
                 "default_menu": "default_menu",
             },
+            PAIRS,
         ),
     )
 }
-
-# one manifest pair, two pull-downs on the screen
-PAIRS = {
-    "default_destination": (
-        "default_destination_prefecture",
-        "default_destination_office",
-    ),
-    "kei_default_destination": (
-        "kei_default_destination_prefecture",
-        "kei_default_destination_office",
-    ),
-}
-SITE_MANAGER = "拠点管理者"
 DATE_FIELDS = ("start_date", "expiry_date")  # YYYY-MM-DD in the manifest, YYYY/MM/DD on screen
 _ISO_DATE = re.compile(r"^([0-9]{4})-([0-9]{2})-([0-9]{2})$")
 _SCREEN_DATE = re.compile(r"^([0-9]{4})/([0-9]{2})/([0-9]{2})$")
 
 
-def mapping(kind: str) -> ScreenMapping:
-    return MAPPINGS[kind]
+def _name(kind: str | Kind) -> str:
+    return kind.name if isinstance(kind, Kind) else kind
 
 
-def create_screen_for(kind: str, fields: Mapping[str, object]) -> str | None:
-    """The registration screen of a new resource: site managers and staff have their own."""
-    if kind == "user" and fields.get("role") == SITE_MANAGER:
-        return "site_manager_register"
-    return MAPPINGS[kind].create_screen
+def mapping(kind: str | Kind) -> ScreenMapping:
+    return MAPPINGS[_name(kind)]
 
 
-def screen_field(kind: str, manifest_path: str) -> str:
+def create_screen_for(kind: str | Kind, fields: Mapping[str, object]) -> str | None:
+    """The registration screen of a new resource (site managers and staff have their own)."""
+    return mapping(kind).kind.create_screen_for(fields)
+
+
+def screen_field(kind: str | Kind, manifest_path: str) -> str:
     """The catalogue field id of a manifest field (``registered.review_deadline`` ->
     ``review_deadline``)."""
-    return MAPPINGS[kind].fields.get(manifest_path, manifest_path)
+    return mapping(kind).fields.get(manifest_path, manifest_path)
 
 
-def manifest_field(kind: str, field_id: str) -> str:
+def manifest_field(kind: str | Kind, field_id: str) -> str:
     """The manifest field of a catalogue field id."""
-    if kind == "user" and field_id == "password":
-        return "password"
-    return MAPPINGS[kind].reverse.get(field_id, field_id)
+    return mapping(kind).reverse.get(field_id, field_id)
 
 
 def to_screen_date(value: object) -> object:
@@ -189,38 +201,95 @@ def from_screen_date(value: object) -> object:
     return value
 
 
-def to_screen(kind: str, fields: Mapping[str, object]) -> dict[str, object]:
+def to_screen(kind: str | Kind, fields: Mapping[str, object]) -> dict[str, object]:
     """The fields of a change, named and formed as the screen takes them."""
-    table = MAPPINGS[kind].fields
+    table = mapping(kind)
     out: dict[str, object] = {}
     for name, value in fields.items():
-        if name in PAIRS and kind == "user":
-            first, second = PAIRS[name]
+        if name in table.pairs:
+            first, second = table.pairs[name]
             pair = [*value, None, None] if isinstance(value, list | tuple) else [value, None]
             out[first], out[second] = pair[0], pair[1]
             continue
         if name in DATE_FIELDS:
             value = to_screen_date(value)
-        out[table.get(name, name)] = value
+        out[table.fields.get(name, name)] = value
     return out
 
 
-def from_screen(kind: str, fields: Mapping[str, object]) -> dict[str, object]:
+def from_screen(kind: str | Kind, fields: Mapping[str, object]) -> dict[str, object]:
     """What AINAS shows for a resource, named as the manifest names it."""
-    reverse = MAPPINGS[kind].reverse
-    if kind == "user":
-        reverse = {**reverse, "password": "password"}
+    table = mapping(kind)
+    reverse, paired = table.reverse, table.paired
     out: dict[str, object] = {}
-    paired = {part for parts in PAIRS.values() for part in parts}
     for name, value in fields.items():
-        if kind == "user" and name in paired:
+        if name in paired:
             continue
         if name in DATE_FIELDS:
             value = from_screen_date(value)
         out[reverse.get(name, name)] = value
-    if kind == "user":
-        for name, (first, second) in PAIRS.items():
-            if first in fields or second in fields:
-                pair = (fields.get(first), fields.get(second))
-                out[name] = None if pair == (None, None) else list(pair)
+    for name, (first, second) in table.pairs.items():
+        if first in fields or second in fields:
+            pair = (fields.get(first), fields.get(second))
+            out[name] = None if pair == (None, None) else list(pair)
     return out
+
+
+class Labels:
+    """Manifest fields labelled as the screen catalogue prints them.
+
+    A field's label is the one of its catalogue field on the kind's registration screen(s), else
+    its update screen; a pair of pull-downs (デフォルト申請先(都道府県), デフォルト申請先(運輸支局等)) is
+    labelled by what the two share (デフォルト申請先). A field on no screen (an admin's name, which
+    the tool only reads) keeps the manifest schema's title. Built from the catalogue in force —
+    with the local override file — so that a label corrected there is the one the plan shows.
+    Labels are looked up once per kind and field.
+    """
+
+    def __init__(self, catalogue: ainas_catalogue.Catalogue | None = None) -> None:
+        self.catalogue = catalogue or ainas_catalogue.load()
+        self._known: dict[tuple[str, str], str] = {}
+
+    @classmethod
+    def for_directory(
+        cls, directory: os.PathLike | str | None, environ: Mapping[str, str] | None = None
+    ) -> Labels:
+        """The labels as seen from a manifest directory (its override, or the one named by
+        ``AINAS_SCREENS_FILE``); raises :class:`ainas_catalogue.CatalogueError`."""
+        return cls(ainas_catalogue.for_directory(directory, environ))
+
+    def of(self, kind: str | Kind, name: str) -> str:
+        kind = kinds.KINDS[kind] if isinstance(kind, str) else kind
+        key = (kind.name, name)
+        label = self._known.get(key)
+        if label is None:
+            label = self._known[key] = self._look_up(kind, name)
+        return label
+
+    def _look_up(self, kind: Kind, name: str) -> str:
+        table = MAPPINGS.get(kind.name)
+        if table is not None:
+            ids = table.pairs.get(name) or (table.fields.get(name, name),)
+            screens = (kind.screens.create, kind.screens.create_site_manager, kind.screens.update)
+            for screen_id in screens:
+                if screen_id is None:
+                    continue
+                screen = self.catalogue.screen(screen_id)
+                labels = [screen.field(i).label for i in ids if screen.has(i)]
+                if len(labels) == len(ids):
+                    return _shared(labels)
+        try:
+            return kind.field(name).label
+        except KeyError:
+            return name  # a field AINAS shows that the manifests never name
+
+
+def _shared(labels: list[str]) -> str:
+    """One label for fields shown together: their common beginning, without an open bracket."""
+    if len(labels) == 1:
+        return labels[0]
+    size = 0
+    while all(len(label) > size and label[size] == labels[0][size] for label in labels):
+        size += 1
+    shared = labels[0][:size].rstrip("(（ ")
+    return shared or labels[0]

@@ -18,6 +18,7 @@ from ainas_provision.domain import kinds
 from ainas_provision.domain.desired import DesiredState, Resource
 from ainas_provision.domain.kinds import Action
 from ainas_provision.domain.live import CurrentState, LiveResource
+from ainas_provision.domain.screens import Labels
 from ainas_provision.plan.changes import SENSITIVE, Change, FieldChange, Note
 from ainas_provision.plan.plan import Plan
 from ainas_provision.secrets.values import Secret
@@ -39,6 +40,8 @@ class DiffOptions:
     target: dict = field(default_factory=dict)
     # the day of entry in Japan: 利用開始日 when the manifests leave it out (入力当日の日付)
     today: dt.date = field(default_factory=lambda: today_in_japan())
+    # field labels: the screen catalogue's, with the override found beside the manifests
+    labels: Labels = field(default_factory=lambda: Labels())
 
 
 JAPAN = dt.timezone(dt.timedelta(hours=9), "JST")
@@ -55,30 +58,6 @@ def _norm(value):
     if isinstance(value, tuple):
         return list(value)
     return value
-
-
-def _field_changes(kind: kinds.Kind, desired: dict, live: dict, skip=()) -> list[FieldChange]:
-    out = []
-    for spec in kind.fields:
-        if spec.secret or spec.name in skip or spec.name not in desired:
-            continue
-        old = live.get(spec.name, spec.default)
-        old = spec.default if old is None else old
-        new = desired[spec.name]
-        if _norm(old) != _norm(new):
-            out.append(FieldChange(spec.name, spec.label, old, new))
-    return out
-
-
-def _creation_fields(kind: kinds.Kind, resource: Resource) -> list[FieldChange]:
-    out = []
-    for spec in kind.fields:
-        if spec.secret:
-            if spec.name in resource.secrets:
-                out.append(FieldChange(spec.name, spec.label, None, SENSITIVE, sensitive=True))
-        elif resource.fields.get(spec.name) is not None:
-            out.append(FieldChange(spec.name, spec.label, None, resource.fields[spec.name]))
-    return out
 
 
 def _vanished(address: str, what: str) -> Note:
@@ -115,6 +94,35 @@ class _Differ:
         self.site_adoptions: set[str] = set()
 
     # -- helpers -------------------------------------------------------------------------
+    def label(self, kind: kinds.Kind, name: str) -> str:
+        """A field's label as the screen catalogue prints it (see :class:`screens.Labels`)."""
+        return self.options.labels.of(kind, name)
+
+    def _field_changes(
+        self, kind: kinds.Kind, desired: dict, live: dict, skip=()
+    ) -> list[FieldChange]:
+        out = []
+        for spec in kind.fields:
+            if spec.secret or spec.name in skip or spec.name not in desired:
+                continue
+            old = live.get(spec.name, spec.default)
+            old = spec.default if old is None else old
+            new = desired[spec.name]
+            if _norm(old) != _norm(new):
+                out.append(FieldChange(spec.name, self.label(kind, spec.name), old, new))
+        return out
+
+    def _creation_fields(self, kind: kinds.Kind, resource: Resource) -> list[FieldChange]:
+        out = []
+        for spec in kind.fields:
+            label = self.label(kind, spec.name)
+            if spec.secret:
+                if spec.name in resource.secrets:
+                    out.append(FieldChange(spec.name, label, None, SENSITIVE, sensitive=True))
+            elif resource.fields.get(spec.name) is not None:
+                out.append(FieldChange(spec.name, label, None, resource.fields[spec.name]))
+        return out
+
     def in_scope(self, handle: str | None) -> bool:
         return self.options.scope is None or handle in self.options.scope
 
@@ -155,7 +163,11 @@ class _Differ:
                 live_id=session.login_id,
                 fields=[
                     FieldChange(
-                        "password", "パスワード", "(初期パスワード)", SENSITIVE, sensitive=True
+                        "password",
+                        self.label(kinds.SESSION, "password"),
+                        "(初期パスワード)",
+                        SENSITIVE,
+                        sensitive=True,
                     )
                 ],
                 secrets={"password": self.secret_fp(address, "password", secret)},
@@ -180,7 +192,7 @@ class _Differ:
             )
         # the organization is the association's record: only what the manifests say is compared
         stated = {name: value for name, value in wanted.items() if value is not None}
-        changes = _field_changes(kinds.ORGANIZATION, stated, live.fields, skip=("name",))
+        changes = self._field_changes(kinds.ORGANIZATION, stated, live.fields, skip=("name",))
         if changes:
             self.add(
                 Change(
@@ -246,12 +258,12 @@ class _Differ:
         typed = {name: cert.fields.get(name) for name in kinds.CERTIFICATE_TYPED}
         stated_start = typed.pop("start_date")
         password_field = FieldChange(
-            "password", kinds.CERTIFICATE.field("password").label, None, SENSITIVE, True
+            "password", self.label(kinds.CERTIFICATE, "password"), None, SENSITIVE, True
         )
         if matching and matching[-1] is latest:
             if stated_start is not None:  # left out: the registration's own date stays
                 typed["start_date"] = stated_start
-            changes = _field_changes(kinds.CERTIFICATE, typed, latest.fields)
+            changes = self._field_changes(kinds.CERTIFICATE, typed, latest.fields)
             if any(c.name == "start_date" for c in changes):
                 self._start_date_note(stated_start, None)
             if changes:
@@ -269,12 +281,22 @@ class _Differ:
                 )
             return
         read = [
-            FieldChange("trade_name", "屋号(漢字)", None, info.trade_name),
             FieldChange(
-                "representative_name", "氏名又は代表者名(漢字)", None, info.representative_name
+                "trade_name", self.label(kinds.CERTIFICATE, "trade_name"), None, info.trade_name
             ),
-            FieldChange("address", "住所(都道府県〜番地)", None, info.address),
-            FieldChange("expiry_date", "証明書有効期限", None, info.expiry_date.isoformat()),
+            FieldChange(
+                "representative_name",
+                self.label(kinds.CERTIFICATE, "representative_name"),
+                None,
+                info.representative_name,
+            ),
+            FieldChange("address", self.label(kinds.CERTIFICATE, "address"), None, info.address),
+            FieldChange(
+                "expiry_date",
+                self.label(kinds.CERTIFICATE, "expiry_date"),
+                None,
+                info.expiry_date.isoformat(),
+            ),
         ]
         if latest is not None:
             read[-1].old = latest.fields.get("expiry_date")
@@ -282,7 +304,7 @@ class _Differ:
         typed["start_date"] = stated_start or self.options.today.isoformat()
         self._start_date_note(stated_start, latest)
         typed_fields = [
-            FieldChange(name, kinds.CERTIFICATE.field(name).label, None, value)
+            FieldChange(name, self.label(kinds.CERTIFICATE, name), None, value)
             for name, value in typed.items()
             if value is not None
         ]
@@ -465,7 +487,7 @@ class _Differ:
                 "site",
                 handle,
                 title=site.title,
-                fields=_creation_fields(kinds.SITE, site),
+                fields=self._creation_fields(kinds.SITE, site),
                 payload=dict(site.fields),
                 note=note,
             )
@@ -486,7 +508,7 @@ class _Differ:
         adopt: bool,
         note: str | None = None,
     ) -> None:
-        changes = _field_changes(kinds.SITE, site.fields, live.fields)
+        changes = self._field_changes(kinds.SITE, site.fields, live.fields)
         if adopt:
             self.site_adoptions.add(handle)
         if changes or adopt:
@@ -538,7 +560,7 @@ class _Differ:
                 kind.name,
                 handle,
                 title=kind.label,
-                fields=_creation_fields(kind, account),
+                fields=self._creation_fields(kind, account),
                 payload=dict(account.fields),
                 secrets={
                     name: self.secret_fp(address, name, value)
@@ -569,7 +591,7 @@ class _Differ:
                         f" ({other.fields.get('name')})" if other is not None else ""
                     )
                     self.errors.append(
-                        f"{address}: {kind.field(name).label} ({name}) '{wanted}' is already "
+                        f"{address}: {self.label(kind, name)} ({name}) '{wanted}' is already "
                         f"registered on another site, {where}, and AINAS registers it once "
                         f"({WRITE_ONCE_RULE}); bind this site to that one (give it its "
                         "代理人拠点コード or name), or use the ID AINAS gave this site"
@@ -592,7 +614,7 @@ class _Differ:
         for name in shown_once:
             old, new = live.fields.get(name), account.fields.get(name)
             if _norm(old) != _norm(new):
-                label = kind.field(name).label
+                label = self.label(kind, name)
                 self.errors.append(
                     f"{address}: {label} ({name}) is '{old}' in AINAS and '{new}' in the manifests, "
                     f"but AINAS refuses to change it after registration ({WRITE_ONCE_RULE}); put "
@@ -600,9 +622,9 @@ class _Differ:
                 )
         known = {} if adopted else self.state.fingerprints("sites", handle)
         secrets: dict[str, str] = {}
-        fields = _field_changes(kind, account.fields, live.fields, skip=shown_once)
+        fields = self._field_changes(kind, account.fields, live.fields, skip=shown_once)
         for name, value in account.secrets.items():
-            label = kind.field(name).label
+            label = self.label(kind, name)
             new_fp = self.secret_fp(address, name, value)
             old_fp = known.get(f"{kind.name}.{name}")
             if old_fp == new_fp:
@@ -734,7 +756,7 @@ class _Differ:
                 login_id,
                 title=user.title,
                 live_id=live_id,
-                fields=_creation_fields(kinds.USER, user),
+                fields=self._creation_fields(kinds.USER, user),
                 payload=self._user_payload(user),
                 secrets={
                     name: self.secret_fp(address, name, value)
@@ -766,7 +788,7 @@ class _Differ:
         desired_fields = dict(user.fields)
         desired_fields["site"] = site_id
         live_fields = {**live.fields, "site": live.fields.get("site_id")}
-        fields = _field_changes(kinds.USER, desired_fields, live_fields)
+        fields = self._field_changes(kinds.USER, desired_fields, live_fields)
         for change in fields:
             if change.name == "site":
                 old_handle = self.state.handle_of(change.old) if change.old else None
@@ -781,7 +803,7 @@ class _Differ:
                 if managed
                 else None
             )
-            label = kinds.USER.field("initial_password").label
+            label = self.label(kinds.USER, "initial_password")
             if old_fp is None and not self.options.rewrite_unknown_secrets:
                 self.notes.append(
                     self._unknown_secret(address, label, "initial_password", rewritable=True)

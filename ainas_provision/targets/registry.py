@@ -74,6 +74,10 @@ class TargetType:
         """The tenants the target holds, when it can tell without logging in (None: it cannot)."""
         return None
 
+    def own_options(self, *, supervised: bool, trace: bool, evidence_dir: Path):
+        """The target's own options, from the run's (the browser's); None: it takes none."""
+        return None
+
     def open(
         self,
         target: Target,
@@ -209,6 +213,11 @@ class BrowserType(TargetType):
     def parse(self, spec: str) -> str:
         return spec if spec.endswith("/") else spec + "/"
 
+    def own_options(self, *, supervised: bool, trace: bool, evidence_dir: Path):
+        from ainas_provision.targets.browser import BrowserOptions  # Playwright, only when used
+
+        return BrowserOptions(supervised=supervised, trace=trace, evidence_dir=evidence_dir)
+
     def open(
         self,
         target,
@@ -269,8 +278,8 @@ def same_tenant(recorded: dict, identity: dict) -> bool:
     if recorded == identity:
         return True
     same_org = recorded.get("organization_id") == identity.get("organization_id")
-    kind = recorded.get("kind")
-    if kind == identity.get("kind") and type_of(kind).tenant_is_organization:
+    recorded_type = recorded.get("kind")  # the identity's "kind" is the target type's name
+    if recorded_type == identity.get("kind") and type_of(recorded_type).tenant_is_organization:
         # an AINAS tenant is its 代理人組織ID, whatever the URL is spelt: https://localhost:8443
         # and https://127.0.0.1:8443/ reach the same one (connect confirms the ID before reading)
         return same_org
@@ -350,10 +359,10 @@ def open_backend(
     the tenant yet is stood in for by a scratch copy, deleted on close, holding the tenant the
     association would create. At most ``parallelism`` changes are in flight (and never more than
     the target's ``max_parallelism``). The runbook reads ``state``."""
-    kind = target.type
-    if kind.max_parallelism is not None:
-        parallelism = min(parallelism or kind.max_parallelism, kind.max_parallelism)
-    return kind.open(
+    target_type = target.type
+    if target_type.max_parallelism is not None:
+        parallelism = min(parallelism or target_type.max_parallelism, target_type.max_parallelism)
+    return target_type.open(
         target,
         desired,
         env,

@@ -20,6 +20,7 @@ from ainas_provision import i18n, portable
 from ainas_provision.apply.executor import Executor, Outcome, Progress
 from ainas_provision.domain import kinds
 from ainas_provision.domain.desired import DesiredState
+from ainas_provision.domain.screens import Labels
 from ainas_provision.errors import AinasProvisionError, ManifestError
 from ainas_provision.plan.changes import Note
 from ainas_provision.plan.diff import DiffOptions, diff
@@ -243,17 +244,12 @@ def save_new_key(run: Run) -> None:
     )
 
 
-def _browser_options(run: Run):
-    """What the browser target needs from the run: supervised or not, a trace or not, and
-    where failure evidence goes (``.ainas/`` beside the state)."""
-    if run.target.kind != "browser":
-        return None
-    from ainas_provision.targets.browser import BrowserOptions
-
-    return BrowserOptions(
-        supervised=run.options.supervised,
-        trace=run.options.trace,
-        evidence_dir=run.store.path.parent / ".ainas",
+def _target_options(run: Run):
+    """What a target takes from the run (the browser: supervised or not, a trace or not, and
+    where failure evidence goes: ``.ainas/`` beside the state)."""
+    base = run.store.location_base() or manifest_dir(run.options.path)
+    return run.target.type.own_options(
+        supervised=run.options.supervised, trace=run.options.trace, evidence_dir=base / ".ainas"
     )
 
 
@@ -268,7 +264,7 @@ def connect(run: Run) -> None:
             parallelism=run.options.parallelism,
             dry_run=run.options.dry_run,
             state=run.state,
-            browser=_browser_options(run),
+            browser=_target_options(run),
         )
     )
     org_id = run.backend.organization_id()
@@ -349,6 +345,8 @@ def make_plan(run: Run) -> Plan:
             new_password=run.new_password(),
             rewrite_unknown_secrets=run.options.rewrite_unknown_secrets,
             target=run.identity,
+            # the labels the screens print, with the catalogue override beside the manifests
+            labels=Labels.for_directory(manifest_dir(run.options.path), run.options.env),
         ),
     )
     plan.notes[:0] = run.move_notes
