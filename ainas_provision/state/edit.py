@@ -20,12 +20,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
+from ainas_provision.domain.kinds import BATCH_ACCOUNTS
 from ainas_provision.errors import AinasProvisionError
 from ainas_provision.state.model import Put, Record, Remove, SiteEntry, State
 
 SECTIONS = {"site": "sites", "user": "users"}
 # the state's fingerprint names of a site: "<kind>.<field>", kept at the address "<kind>.<handle>"
-SITE_FINGERPRINT_KINDS = ("batch_account", "kei_batch_account")
+SITE_FINGERPRINT_KINDS = tuple(kind.name for kind in BATCH_ACCOUNTS)
 
 # (fingerprint name, new handle) -> the manifests' secret value, or None when unknown
 SecretLookup = Callable[[str, str], str | None]

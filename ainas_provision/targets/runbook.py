@@ -29,7 +29,6 @@ CANNOT_READ = (
     "records as done by people (and by earlier applies); the organization and the admins are "
     "taken as the manifests state them"
 )
-BATCH_KINDS = ("batch_account", "kei_batch_account")
 
 
 def recorded(state: State, address: str) -> dict | None:
@@ -86,13 +85,13 @@ class RunbookBackend:
                 fields = dict(wanted.fields) if wanted else {"name": handle}
             current.sites[site_id] = LiveResource("site", site_id, fields)
             prints = state.fingerprints("sites", handle)
-            for kind in BATCH_KINDS:
-                fields = recorded(state, f"{kind}.{handle}")
-                if fields is None and any(name.startswith(f"{kind}.") for name in prints):
-                    group = getattr(desired, f"{kind}s")
+            for kind in kinds.BATCH_ACCOUNTS:
+                fields = recorded(state, f"{kind.name}.{handle}")
+                if fields is None and any(name.startswith(f"{kind.name}.") for name in prints):
+                    group = getattr(desired, kind.group)
                     fields = dict(group[handle].fields) if handle in group else {}
                 if fields is not None:
-                    getattr(current, f"{kind}s")[site_id] = LiveResource(kind, site_id, fields)
+                    getattr(current, kind.group)[site_id] = LiveResource(kind.name, site_id, fields)
         for login_id in state.users:
             fields = recorded(state, f"user.{login_id}")
             wanted = desired.users.get(login_id)

@@ -42,9 +42,10 @@ from pathlib import Path
 from urllib.parse import quote, urlsplit
 
 import ainas_catalogue
+from ainas_provision.domain import kinds
 from ainas_provision.domain import screens as domain_screens
 from ainas_provision.domain.desired import DesiredState
-from ainas_provision.domain.kinds import ADMIN_ROLE, SITE_MANAGER, STAFF_ROLES
+from ainas_provision.domain.kinds import ADMIN_ROLE, KINDS, SITE_MANAGER, STAFF_ROLES, Kind
 from ainas_provision.errors import AinasProvisionError
 from ainas_provision.targets.base import BackendError, CurrentState, LiveResource, Session
 from ainas_provision.targets.browser import screens
@@ -722,7 +723,7 @@ class BrowserBackend:
             cells = worker.page.evaluate(screens.READ_CELLS, worker.page.locator("body").element_handle())
             for spec in missing:
                 fields[spec.id] = _text(cells.get(spec.label))
-        fields = domain_screens.from_screen("certificate", fields)
+        fields = domain_screens.from_screen(kinds.CERTIFICATE, fields)
         info = self.desired.certificate.info if self.desired and self.desired.certificate else None
         if info is not None and all(
             fields.get(name) == getattr(info, name) for name in ("trade_name", "representative_name", "address")
@@ -737,8 +738,8 @@ class BrowserBackend:
         shown_fields = {f.id: _text(cells.get(f.label)) for f in view.fields if f.id != "site_id"}
         fields = {
             name: value
-            for name, value in domain_screens.from_screen("site", shown_fields).items()
-            if name in domain_screens.mapping("site").fields
+            for name, value in domain_screens.from_screen(kinds.SITE, shown_fields).items()
+            if name in domain_screens.mapping(kinds.SITE).fields
         }
         fields["kei.client_receipt_selectable"] = fields.get("kei.client_receipt_selectable") == "設定可"
         shown = fields.get("kei.certificate_manager_name")
@@ -748,17 +749,16 @@ class BrowserBackend:
             fields["kei.certificate_manager_number"] = match.group(2)
         else:
             fields["kei.certificate_manager_number"] = None
-        current.sites[site_id] = LiveResource("site", site_id, fields)
-        for kind in ("batch_account", "kei_batch_account"):
-            table = cells.get(view.field(kind).label)
+        current.sites[site_id] = LiveResource(kinds.SITE.name, site_id, fields)
+        for kind in kinds.BATCH_ACCOUNTS:  # shown on the site's screen, one table each
+            table = cells.get(view.field(kind.name).label)
             if not isinstance(table, dict) or not table:
                 continue
-            form = self.catalogue.screen(f"{kind}_register")
+            form = self.catalogue.screen(kind.screens.create)
             account = {
                 f.id: _text(table.get(f.label)) for f in form.fields if f.input != "password"
             }
-            target = current.batch_accounts if kind == "batch_account" else current.kei_batch_accounts
-            target[site_id] = LiveResource(kind, site_id, account)
+            getattr(current, kind.group)[site_id] = LiveResource(kind.name, site_id, account)
 
     def _read_user(
         self, worker, login_id: str, name: str, role: str, current: CurrentState, sites
@@ -782,9 +782,9 @@ class BrowserBackend:
         shown = {"user_name": value("user_name"), "site": value("site")}
         if role != SITE_MANAGER:
             shown["default_menu"] = value("default_menu")
-            for prefecture, office in domain_screens.PAIRS.values():
+            for prefecture, office in domain_screens.mapping(kinds.USER).pairs.values():
                 shown[prefecture], shown[office] = value(prefecture), value(office)
-        fields.update(domain_screens.from_screen("user", shown))
+        fields.update(domain_screens.from_screen(kinds.USER, shown))
         if sites is not None and fields["site_id"] not in sites:
             return
         current.users[login_id] = LiveResource("user", login_id, fields)
@@ -801,7 +801,7 @@ class BrowserBackend:
 
     def change_password(self, password) -> None:
         """パスワード更新, the screen AINAS shows at the first login before any other."""
-        self._worker_call(lambda worker: self._update(worker, "session", "", {"password": password}))
+        self._worker_call(lambda worker: self._change_password(worker, password))
 
     def _fill_all(self, worker: _Worker, screen, values: dict) -> None:
         """Fill a form: every field but file inputs in one call (see screens.FILL_FORM)."""
@@ -811,7 +811,7 @@ class BrowserBackend:
             if spec.input == "file":
                 self._fill(worker, screen, field_id, value)
                 continue
-            entries.append({"label": spec.label, "kind": spec.input, "value": _reveal(value)})
+            entries.append({"label": spec.label, "input": spec.input, "value": _reveal(value)})
         problems = worker.page.evaluate(screens.FILL_FORM, entries)
         if not problems:
             return
@@ -831,125 +831,132 @@ class BrowserBackend:
             "probe` to compare the screens with the catalogue",
         )
 
-    def _create(self, worker: _Worker, kind: str, fields: dict, parent: str | None) -> str:
-        if kind == "site":
-            screen = self.catalogue.screen("site_register")
-            self._open(worker, "site_register")
-            self._fill_all(worker, screen, _screen_values("site", fields, screen))
-            self._submit(worker, screen)
-            view = self.catalogue.screen("site_view")
-            site_id = self._read_cell(worker, view, "site_id")
-            if not site_id:
-                raise self._fail(worker, "no-site-id", f"{screen.name}: the result shows no {view.field('site_id').label}")
-            self._learned[("site_view", site_id)] = worker.page.url
-            return site_id
-        if kind in ("batch_account", "kei_batch_account"):
-            screen = self.catalogue.screen(f"{kind}_register")
-            self._open(worker, f"{kind}_register", entry=parent)
-            values = {f.id: fields.get(f.id) for f in screen.fields if f.editable and f.id in fields}
-            self._fill_all(worker, screen, values)
-            self._submit(worker, screen)
-            return str(parent)
-        if kind == "user":
-            role = fields.get("role")
-            screen_id = "site_manager_register" if role == SITE_MANAGER else "staff_register"
-            screen = self.catalogue.screen(screen_id)
-            self._open(worker, screen_id)
-            self._fill_all(worker, screen, _screen_values("user", fields, screen))
-            self._submit(worker, screen)
-            return str(fields.get("login_id"))
-        if kind == "certificate":
-            register = self.catalogue.screen("certificate_register")
-            self._open(worker, "certificate_register", entry=None)
-            self._fill(worker, register, "file", fields["p12"])
-            self._fill(worker, register, "password", _reveal(fields.get("password")))
-            self._submit(worker, register)
-            details = self.catalogue.screen("certificate_update")
-            if self._heading(worker) != details.name:
-                raise self._fail(worker, "screen-missing", f"{register.name}: 確定 did not lead to {details.name}")
-            self._fill_all(worker, details, _screen_values("certificate", fields, details))
-            self._submit(worker, details)
-            view = self.catalogue.screen("certificate_view")
-            return self._read_cell(worker, view, "registered_at") or ""
-        raise BackendError("unsupported", f"the browser target cannot create a {kind}")
+    # Each kind's way through its screens, in the tables below (_CREATE, _UPDATE): the screens
+    # come from the kind (kind.screens) and the catalogue, never from the kind's name.
+    def _create(self, worker: _Worker, kind_name: str, fields: dict, parent: str | None) -> str:
+        kind = KINDS.get(kind_name)
+        create = _CREATE.get(kind) if kind is not None else None
+        if create is None:
+            raise BackendError("unsupported", f"the browser target cannot create a {kind_name}")
+        return create(self, worker, kind, fields, parent)
 
-    def _update(self, worker: _Worker, kind: str, id: str, fields: dict) -> None:
-        if kind == "session":
-            screen = self.catalogue.screen("password_update")
-            self._login(worker)
-            if self._heading(worker) != screen.name:
-                self._goto(worker, self.login_url)
-            if self._heading(worker) != screen.name:
-                raise BackendError("no-password-change", f"AINAS does not show {screen.name}")
-            values = {"password": fields.get("password")}
-            current = screen.field("current_password").label if screen.has("current_password") else None
-            if current and (
-                worker.page.get_by_label(current, exact=True).count()
-                or screens.cell_locator(worker.page, current).count()
-            ):  # asked for by some screens (the emulator's), not by the guide's
-                values["current_password"] = self._password or self.connection.password.reveal()
-            self._fill_all(worker, screen, values)
-            self._submit(worker, screen)
-            self._password = _reveal(fields.get("password"))  # for the other workers' logins
-            self._session.must_change_password = False
-            if self._session.role == SITE_MANAGER:
-                self._session.site_id = self._own_site(worker)
-            for other in self._workers:  # their sessions were forced to this screen too
-                if other is not worker:
-                    other.logged_in = False
-            if self._unconfirmed:
-                expected, self._organization_id = self._organization_id, None
-                self._unconfirmed = False
-                found = self._read_organization_id(worker)
-                if found != expected:
-                    raise ConnectionProblem(
-                        "other-organization",
-                        f"{self.login_url} is the tenant of 代理人組織ID {found}, but the manifests "
-                        f"describe 代理人組織ID {expected}: the password was changed, nothing else",
-                    )
-                self._organization_id = found
-            return
-        if kind == "organization":
-            screen = self.catalogue.screen("organization_update")
-            self._open(worker, "organization_update", entry=id)
-            self._fill_all(worker, screen, {k: v for k, v in fields.items() if screen.has(k)})
-            self._submit(worker, screen)
-            return
-        if kind == "site":
-            screen = self.catalogue.screen("site_update")
-            self._open(worker, "site_update", entry=id)
-            self._fill_all(worker, screen, _screen_values("site", fields, screen))
-            self._submit(worker, screen)
-            return
-        if kind in ("batch_account", "kei_batch_account"):
-            screen = self.catalogue.screen(f"{kind}_update")
-            self._open(worker, f"{kind}_update", entry=id)
-            values = {f.id: fields.get(f.id) for f in screen.fields if f.editable and f.id in fields}
-            self._fill_all(worker, screen, values)
-            self._submit(worker, screen)
-            return
-        if kind == "user":
-            screen = self.catalogue.screen("user_update")
-            self._open(worker, "user_update", entry=id)
-            self._fill_all(worker, screen, _screen_values("user", fields, screen))
-            self._submit(worker, screen)
-            return
-        if kind == "certificate":
-            screen = self.catalogue.screen("certificate_update")
-            self._open(worker, "organization_view", entry=self._organization_id)
-            self._click(worker, id, entry_of="代理人証明書")
-            self._click(worker, screen.menu[-1])
-            self._fill_all(worker, screen, _screen_values("certificate", fields, screen))
-            self._submit(worker, screen)
-            return
-        raise BackendError("unsupported", f"the browser target cannot update a {kind}")
+    def _update(self, worker: _Worker, kind_name: str, id: str, fields: dict) -> None:
+        kind = KINDS.get(kind_name)
+        update = _UPDATE.get(kind) if kind is not None else None
+        if update is None:
+            raise BackendError("unsupported", f"the browser target cannot update a {kind_name}")
+        update(self, worker, kind, id, fields)
 
-    def _delete(self, worker: _Worker, kind: str, id: str) -> None:
-        screen_id = {"site": "site_delete", "user": "user_delete"}.get(kind)
+    def _delete(self, worker: _Worker, kind_name: str, id: str) -> None:
+        kind = KINDS.get(kind_name)
+        screen_id = kind.screens.delete if kind is not None else None
         if screen_id is None:
-            raise BackendError("unsupported", f"the browser target cannot delete a {kind}")
+            raise BackendError("unsupported", f"the browser target cannot delete a {kind_name}")
         screen = self.catalogue.screen(screen_id)
         self._open(worker, screen_id, entry=id)
+        self._submit(worker, screen)
+
+    def _create_site(self, worker: _Worker, kind: Kind, fields: dict, parent) -> str:
+        screen = self.catalogue.screen(kind.screens.create)
+        self._open(worker, screen.id)
+        self._fill_all(worker, screen, _screen_values(kind, fields, screen))
+        self._submit(worker, screen)
+        view = self.catalogue.screen("site_view")
+        site_id = self._read_cell(worker, view, "site_id")
+        if not site_id:
+            raise self._fail(worker, "no-site-id", f"{screen.name}: the result shows no {view.field('site_id').label}")
+        self._learned[("site_view", site_id)] = worker.page.url
+        return site_id
+
+    def _create_batch_account(self, worker: _Worker, kind: Kind, fields: dict, parent) -> str:
+        screen = self.catalogue.screen(kind.screens.create)
+        self._open(worker, screen.id, entry=parent)
+        self._fill_all(worker, screen, _editable(screen, fields))
+        self._submit(worker, screen)
+        return str(parent)  # a site's batch account is known by its site
+
+    def _create_user(self, worker: _Worker, kind: Kind, fields: dict, parent) -> str:
+        screen = self.catalogue.screen(kind.create_screen_for(fields))  # 拠点管理者: its own
+        self._open(worker, screen.id)
+        self._fill_all(worker, screen, _screen_values(kind, fields, screen))
+        self._submit(worker, screen)
+        return str(fields.get("login_id"))
+
+    def _create_certificate(self, worker: _Worker, kind: Kind, fields: dict, parent) -> str:
+        register = self.catalogue.screen(kind.screens.create)
+        self._open(worker, register.id, entry=None)
+        self._fill(worker, register, "file", fields["p12"])
+        self._fill(worker, register, "password", _reveal(fields.get("password")))
+        self._submit(worker, register)
+        details = self.catalogue.screen(kind.screens.update)
+        if self._heading(worker) != details.name:
+            raise self._fail(worker, "screen-missing", f"{register.name}: 確定 did not lead to {details.name}")
+        self._fill_all(worker, details, _screen_values(kind, fields, details))
+        self._submit(worker, details)
+        view = self.catalogue.screen("certificate_view")
+        return self._read_cell(worker, view, "registered_at") or ""
+
+    def _change_password(self, worker: _Worker, password) -> None:
+        """パスワード更新: the screen AINAS forces at the first login."""
+        screen = self.catalogue.screen(kinds.SESSION.screens.update)
+        self._login(worker)
+        if self._heading(worker) != screen.name:
+            self._goto(worker, self.login_url)
+        if self._heading(worker) != screen.name:
+            raise BackendError("no-password-change", f"AINAS does not show {screen.name}")
+        values = {"password": password}
+        current = screen.field("current_password").label if screen.has("current_password") else None
+        if current and (
+            worker.page.get_by_label(current, exact=True).count()
+            or screens.cell_locator(worker.page, current).count()
+        ):  # asked for by some screens (the emulator's), not by the guide's
+            values["current_password"] = self._password or self.connection.password.reveal()
+        self._fill_all(worker, screen, values)
+        self._submit(worker, screen)
+        self._password = _reveal(password)  # for the other workers' logins
+        self._session.must_change_password = False
+        if self._session.role == SITE_MANAGER:
+            self._session.site_id = self._own_site(worker)
+        for other in self._workers:  # their sessions were forced to this screen too
+            if other is not worker:
+                other.logged_in = False
+        if self._unconfirmed:
+            expected, self._organization_id = self._organization_id, None
+            self._unconfirmed = False
+            found = self._read_organization_id(worker)
+            if found != expected:
+                raise ConnectionProblem(
+                    "other-organization",
+                    f"{self.login_url} is the tenant of 代理人組織ID {found}, but the manifests "
+                    f"describe 代理人組織ID {expected}: the password was changed, nothing else",
+                )
+            self._organization_id = found
+
+    def _update_organization(self, worker: _Worker, kind: Kind, id: str, fields: dict) -> None:
+        screen = self.catalogue.screen(kind.screens.update)
+        self._open(worker, screen.id, entry=id)
+        self._fill_all(worker, screen, {k: v for k, v in fields.items() if screen.has(k)})
+        self._submit(worker, screen)
+
+    def _update_on_screen(self, worker: _Worker, kind: Kind, id: str, fields: dict) -> None:
+        """A site or a user: its update screen, reached by its ID."""
+        screen = self.catalogue.screen(kind.screens.update)
+        self._open(worker, screen.id, entry=id)
+        self._fill_all(worker, screen, _screen_values(kind, fields, screen))
+        self._submit(worker, screen)
+
+    def _update_batch_account(self, worker: _Worker, kind: Kind, id: str, fields: dict) -> None:
+        screen = self.catalogue.screen(kind.screens.update)
+        self._open(worker, screen.id, entry=id)
+        self._fill_all(worker, screen, _editable(screen, fields))
+        self._submit(worker, screen)
+
+    def _update_certificate(self, worker: _Worker, kind: Kind, id: str, fields: dict) -> None:
+        screen = self.catalogue.screen(kind.screens.update)
+        self._open(worker, "organization_view", entry=self._organization_id)
+        self._click(worker, id, entry_of=kind.label)
+        self._click(worker, screen.menu[-1])
+        self._fill_all(worker, screen, _screen_values(kind, fields, screen))
         self._submit(worker, screen)
 
     def _read_cell(self, worker: _Worker, screen, field_id: str) -> str | None:
@@ -975,7 +982,12 @@ def _text(value) -> str | None:
     return value or None
 
 
-def _screen_values(kind: str, fields: dict, screen) -> dict:
+def _editable(screen, fields: dict) -> dict:
+    """The fields ``screen`` takes, as they are (a batch account's names are the screen's)."""
+    return {f.id: fields.get(f.id) for f in screen.fields if f.editable and f.id in fields}
+
+
+def _screen_values(kind: Kind, fields: dict, screen) -> dict:
     """A change's fields as ``screen``'s inputs (catalogue field IDs, screen value forms); what
     the screen only shows (the ログインID of ユーザー更新) or never takes (the file's type) is
     left out, a field it lacks is an error."""
@@ -988,6 +1000,24 @@ def _screen_values(kind: str, fields: dict, screen) -> dict:
         if screen.field(field_id).editable:
             out[field_id] = value
     return out
+
+
+# each kind's way through the screens (see BrowserBackend._create and _update)
+_CREATE: dict[Kind, Callable] = {
+    kinds.SITE: BrowserBackend._create_site,
+    kinds.BATCH_ACCOUNT: BrowserBackend._create_batch_account,
+    kinds.KEI_BATCH_ACCOUNT: BrowserBackend._create_batch_account,
+    kinds.USER: BrowserBackend._create_user,
+    kinds.CERTIFICATE: BrowserBackend._create_certificate,
+}
+_UPDATE: dict[Kind, Callable] = {
+    kinds.ORGANIZATION: BrowserBackend._update_organization,
+    kinds.SITE: BrowserBackend._update_on_screen,
+    kinds.USER: BrowserBackend._update_on_screen,
+    kinds.BATCH_ACCOUNT: BrowserBackend._update_batch_account,
+    kinds.KEI_BATCH_ACCOUNT: BrowserBackend._update_batch_account,
+    kinds.CERTIFICATE: BrowserBackend._update_certificate,
+}
 
 
 def open_browser(

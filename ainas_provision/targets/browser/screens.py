@@ -89,7 +89,7 @@ def cell_locator(scope, label: str):
 def dumps(value) -> str:
     return json.dumps(value, ensure_ascii=False)
 
-# Fills a form in one call: each entry {label, kind, value} is found as a person finds it — a
+# Fills a form in one call: each entry {label, input, value} is found as a person finds it — a
 # <label> bound to an input, else the table cell beside the header cell holding exactly the
 # label — and set as typing or choosing would (with input and change events). Returns the
 # entries it could not fill: a missing label, no control of that kind, a missing option.
@@ -116,7 +116,7 @@ FILL_FORM = """
     if (!found) { problems.push({label: e.label, problem: 'missing'}); continue; }
     const pick = (selector) => found.control && found.control.matches(selector)
       ? [found.control] : (found.cell ? [...found.cell.querySelectorAll(selector)] : []);
-    if (e.kind === 'select') {
+    if (e.input === 'select') {
       const select = pick('select')[0];
       if (!select) { problems.push({label: e.label, problem: 'control'}); continue; }
       const want = e.value === null || e.value === undefined ? '' : String(e.value);
@@ -128,13 +128,13 @@ FILL_FORM = """
         continue;
       }
       select.value = option.value; fire(select);
-    } else if (e.kind === 'checkbox') {
+    } else if (e.input === 'checkbox') {
       const box = pick('input[type=checkbox]')[0];
       if (!box) { problems.push({label: e.label, problem: 'control'}); continue; }
       box.checked = !!e.value; fire(box);
     } else {
-      const selector = e.kind === 'password' ? 'input[type=password]' : 'input:not([type=hidden]):not([type=checkbox]):not([type=file]), textarea';
-      const inputs = e.kind === 'password' ? pick(selector) : pick(selector).slice(0, 1);
+      const selector = e.input === 'password' ? 'input[type=password]' : 'input:not([type=hidden]):not([type=checkbox]):not([type=file]), textarea';
+      const inputs = e.input === 'password' ? pick(selector) : pick(selector).slice(0, 1);
       if (!inputs.length) { problems.push({label: e.label, problem: 'control'}); continue; }
       for (const input of inputs) {
         input.value = e.value === null || e.value === undefined ? '' : String(e.value); fire(input);

@@ -28,7 +28,7 @@ import time
 import uuid
 from collections.abc import Callable, Collection, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from cryptography.hazmat.primitives import hashes
 
@@ -36,7 +36,7 @@ from ainas_provision.certs.errors import CertificateError
 from ainas_provision.certs.reader import load_p12
 from ainas_provision.domain import kinds, screens
 from ainas_provision.domain.desired import DesiredState
-from ainas_provision.domain.kinds import ADMIN_ROLE
+from ainas_provision.domain.kinds import ADMIN_ROLE, KINDS, Kind
 from ainas_provision.errors import AinasProvisionError
 from ainas_provision.targets import convert
 from ainas_provision.targets.base import BackendError, CurrentState, Session
@@ -54,7 +54,6 @@ DEFAULT_TIMEOUT = 60.0  # seconds for an answer (AINAS_HTTP_TIMEOUT)
 LOGOUT_TIMEOUT = 5.0  # seconds: a logout is a courtesy, never a reason to hang
 READ_PARALLELISM = 4  # pages fetched at once
 SITE_CHUNK = 50  # 拠点IDs per filtered list request
-BATCH_PATHS = {"batch_account": "batch-account", "kei_batch_account": "kei-batch-account"}
 
 
 class ConnectionProblem(BackendError):
@@ -63,6 +62,24 @@ class ConnectionProblem(BackendError):
 
     def __init__(self, code: str, message: str) -> None:
         super().__init__(code, message, retriable=False)
+
+
+@dataclass(frozen=True)
+class _Resource:
+    """How the API holds one kind: its path, given its ID (a batch account is under its site,
+    known by the 拠点ID), and how a new one is created (None: it is not)."""
+
+    kind: Kind
+    path: Callable[[str], str]
+    create: Callable | None = None
+
+
+def _route(kind: str, verb: str) -> _Resource:
+    spec = KINDS.get(kind)
+    resource = _RESOURCES.get(spec) if spec is not None else None
+    if resource is None:
+        raise BackendError("unknown-kind", f"cannot {verb} a {kind} over HTTPS")
+    return resource
 
 
 def _wire(fields: Mapping[str, object]) -> dict:
@@ -350,21 +367,21 @@ class HttpsBackend:
             str(item["site_id"])
             # the body speaks the catalogue's names; the search, the manifest's natural key
             for item in self._all(
-                "/sites", natural_query(kinds.SITE, screens.from_screen("site", fields))
+                "/sites", natural_query(kinds.SITE, screens.from_screen(kinds.SITE, fields))
             )
             if self._site_claims.is_new(str(item["site_id"])) and same(fields, item["fields"])
         ]
         return self._site_claims.claim(candidates)
 
-    def _find_batch(self, kind: str, site_id: str, fields: Mapping[str, object]) -> str | None:
+    def _find_batch(self, kind: Kind, site_id: str, fields: Mapping[str, object]) -> str | None:
         try:
             site = self._get(f"/sites/{site_id}")
         except ApiError as exc:
             if exc.status == 404:
                 return None
             raise
-        account = site.get(kind)
-        keys = identifying(kinds.KINDS[kind], fields)
+        account = site.get(kind.name)
+        keys = identifying(kind, fields)
         return site_id if account is not None and same(keys, account) else None
 
     def _find_user(self, fields: Mapping[str, object]) -> str | None:
@@ -389,42 +406,40 @@ class HttpsBackend:
 
     def create(self, kind: str, fields: dict[str, object], *, parent: str | None = None) -> str:
         """The API speaks the screen catalogue's field names: the fields are renamed."""
-        body = _wire(screens.to_screen(kind, fields))
-        if kind == "site":
-            site_id = self._create("/sites", body, "site_id", lambda: self._find_site(body))
-            self._site_claims.take(site_id)
-            return site_id
-        if kind in BATCH_PATHS:
-            if not parent:
-                raise BackendError("required", f"{kind}: no site given")
-            path = f"/sites/{parent}/{BATCH_PATHS[kind]}"
-            return self._create(path, body, "site_id", lambda: self._find_batch(kind, parent, body))
-        if kind == "user":
-            return self._create("/users", body, "login_id", lambda: self._find_user(body))
-        if kind == "certificate":
-            p12 = bytes(body.pop("file"))
-            fingerprint = _fingerprint(p12, body.get("password"))
-            body["p12"] = base64.b64encode(p12).decode("ascii")
-            cert_id = self._create(
-                "/certificates", body, "id", lambda: self._find_certificate(fingerprint)
-            )
-            self._certificate_claims.take(cert_id)
-            return cert_id
-        raise BackendError("unknown-kind", f"cannot create a {kind} over HTTPS")
+        resource = _route(kind, "create")
+        if resource.create is None:
+            raise BackendError("unknown-kind", f"cannot create a {kind} over HTTPS")
+        body = _wire(screens.to_screen(resource.kind, fields))
+        return resource.create(self, resource.kind, body, parent)
+
+    def _create_site(self, kind: Kind, body: dict, parent: str | None) -> str:
+        site_id = self._create("/sites", body, "site_id", lambda: self._find_site(body))
+        self._site_claims.take(site_id)
+        return site_id
+
+    def _create_batch_account(self, kind: Kind, body: dict, parent: str | None) -> str:
+        if not parent:
+            raise BackendError("required", f"{kind.name}: no site given")
+        path = _RESOURCES[kind].path(parent)
+        return self._create(path, body, "site_id", lambda: self._find_batch(kind, parent, body))
+
+    def _create_user(self, kind: Kind, body: dict, parent: str | None) -> str:
+        return self._create("/users", body, "login_id", lambda: self._find_user(body))
+
+    def _create_certificate(self, kind: Kind, body: dict, parent: str | None) -> str:
+        p12 = bytes(body.pop("file"))
+        fingerprint = _fingerprint(p12, body.get("password"))
+        body["p12"] = base64.b64encode(p12).decode("ascii")
+        cert_id = self._create(
+            "/certificates", body, "id", lambda: self._find_certificate(fingerprint)
+        )
+        self._certificate_claims.take(cert_id)
+        return cert_id
 
     # -- updates and deletes ---------------------------------------------------------------
     @staticmethod
     def _path(kind: str, id: str) -> str:
-        paths = {
-            "organization": "/organization",
-            "certificate": f"/certificates/{id}",
-            "site": f"/sites/{id}",
-            "user": f"/users/{id}",
-            **{k: f"/sites/{id}/{p}" for k, p in BATCH_PATHS.items()},
-        }
-        if kind not in paths:
-            raise BackendError("unknown-kind", f"cannot change a {kind} over HTTPS")
-        return paths[kind]
+        return _route(kind, "change").path(id)
 
     def change_password(self, password) -> None:
         self._change_password(password)
@@ -546,3 +561,27 @@ def _timeout(env: Mapping[str, str]) -> float:
     if value <= 0:
         raise AinasProvisionError(f"AINAS_HTTP_TIMEOUT is {text!r}: give a number of seconds")
     return value
+
+
+# where each kind lives in the JSON API, and how it is created: the one table of the kinds
+_RESOURCES: dict[Kind, _Resource] = {
+    resource.kind: resource
+    for resource in (
+        _Resource(kinds.ORGANIZATION, lambda id: "/organization"),
+        _Resource(
+            kinds.CERTIFICATE, lambda id: f"/certificates/{id}", HttpsBackend._create_certificate
+        ),
+        _Resource(kinds.SITE, lambda id: f"/sites/{id}", HttpsBackend._create_site),
+        _Resource(kinds.USER, lambda id: f"/users/{id}", HttpsBackend._create_user),
+        _Resource(
+            kinds.BATCH_ACCOUNT,
+            lambda id: f"/sites/{id}/batch-account",
+            HttpsBackend._create_batch_account,
+        ),
+        _Resource(
+            kinds.KEI_BATCH_ACCOUNT,
+            lambda id: f"/sites/{id}/kei-batch-account",
+            HttpsBackend._create_batch_account,
+        ),
+    )
+}
