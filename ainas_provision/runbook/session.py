@@ -217,7 +217,7 @@ class RunbookSession:
         return self.changes[address]
 
     def _check_answers(self, change: Change, answers: dict) -> dict:
-        wanted = {"site_id"} if change.kind == "site" and change.action == "create" else set()
+        wanted = {"site_id"} if change.spec.id_label and change.action == "create" else set()
         unknown = sorted(set(answers) - wanted)
         if unknown:
             raise RunbookRefused(f"{change.address} asks for nothing named {', '.join(unknown)}")
@@ -308,14 +308,13 @@ class RunbookSession:
 
     def entered(self, change: Change) -> dict[str, dict | None]:
         """The fields a person entered for the change's resource, by address."""
-        kind, action, key, address = change.kind, change.action, change.key, change.address
+        action, key, address = change.action, change.key, change.address
         payload = {
             k: v for k, v in change.payload.items() if k not in ("previous_role", "fingerprint")
         }
         if action == "delete":
-            if kind == "site":
-                return {f"{k}.{key}": None for k in ("site", "batch_account", "kei_batch_account")}
-            return {address: None}
+            # a site's batch accounts go with it
+            return {(f"{k.name}.{key}" if key else k.name): None for k in change.spec.deleted_with}
         if action in ("create", "renew", "replace"):
             return {address: payload}
         base = recorded(self.state, address)
@@ -326,16 +325,7 @@ class RunbookSession:
         return {address: {**base, **payload}}
 
     def _resource(self, change: Change):
-        desired = self.run.desired
-        if change.kind == "certificate":
-            return desired.certificate
-        group = {
-            "batch_account": desired.batch_accounts,
-            "kei_batch_account": desired.kei_batch_accounts,
-            "user": desired.users,
-            "site": desired.sites,
-        }.get(change.kind, {})
-        return group.get(change.key)
+        return self.run.desired.resource(change.kind, change.key)
 
     # -- closing ---------------------------------------------------------------------------
     def close(self) -> None:

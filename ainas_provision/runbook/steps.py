@@ -36,8 +36,6 @@ from ainas_provision.state.model import State
 JST = dt.timezone(dt.timedelta(hours=9))
 SITE_ID_PATTERN = r"^[0-9]{9}$"
 SITE_ID_READ_BACK = "拠点ID"  # what a site's creation reads back (apply/operations.py)
-# 削除 is a button of the 照会 screen, which leads to the catalogue's deletion screen
-DELETE_SCREENS = {"site": "site_delete", "user": "user_delete"}
 
 
 @dataclass
@@ -90,14 +88,10 @@ class Step:
 
 def order(changes: list[Change]) -> list[Change]:
     """The order a person works in: a site's batch accounts right after the site."""
-    first = [c for c in changes if c.kind in ("session", "organization", "certificate")]
-    site_work = [
-        c
-        for c in changes
-        if c.kind in ("site", "batch_account", "kei_batch_account") and c.action != "delete"
-    ]
+    first = [c for c in changes if c.spec.per_tenant]
+    site_work = [c for c in changes if c.spec.of_site and c.action != "delete"]
     site_work.sort(key=lambda c: (c.key, c.rank))
-    users = [c for c in changes if c.kind == "user" and c.action != "delete"]
+    users = [c for c in changes if c.spec.of_user and c.action != "delete"]
     placed = {id(c) for c in (*first, *site_work, *users)}
     rest = [c for c in changes if id(c) not in placed]
     return [*first, *site_work, *users, *rest]
@@ -166,15 +160,7 @@ class _Builder:
         return secret.source if secret is not None else "?"
 
     def resource(self, change: Change):
-        if change.kind == "certificate":
-            return self.desired.certificate
-        group = {
-            "site": self.desired.sites,
-            "batch_account": self.desired.batch_accounts,
-            "kei_batch_account": self.desired.kei_batch_accounts,
-            "user": self.desired.users,
-        }.get(change.kind)
-        return group.get(change.key) if group is not None else None
+        return self.desired.resource(change.kind, change.key)
 
     # -- screens ---------------------------------------------------------------------------
     def screen(
@@ -207,7 +193,7 @@ class _Builder:
                 item.value = self.shown(values.get(spec.id))
             if spec.write_once:
                 item.warnings.append(text.GUIDE_WRITE_ONCE + self.t["write_once_gloss"])
-            if spec.write_only and not spec.write_once and change.kind != "certificate":
+            if spec.write_only and not spec.write_once and not change.spec.secrets_every_update:
                 # the guide's words for 到達番号パスワード; the short form for passwords
                 warning = (
                     text.GUIDE_WRITE_ONLY_FULL if spec.id != "password" else text.GUIDE_WRITE_ONLY
@@ -240,19 +226,22 @@ class _Builder:
                 value = self.t["file"].format(name=value.path.name, type=kind)
             shown[name] = value
         values = screens.to_screen(change.kind, shown)
-        if change.kind == "certificate" and "start_date" in values and values["start_date"] is None:
-            # [project decision] 利用開始日 left out: the day of entry, as the guide asks
-            values["start_date"] = self.today.strftime("%Y/%m/%d")
+        for spec in change.spec.fields:
+            field_id = screens.screen_field(change.kind, spec.name)
+            if spec.today_if_absent and field_id in values and values[field_id] is None:
+                # [project decision] 利用開始日 left out: the day of entry, as the guide asks
+                values[field_id] = self.today.strftime("%Y/%m/%d")
         return values
 
     def screens_of(self, op: operations.Step) -> list[str]:
         """The catalogue screens a person goes through for one operation."""
+        kind = kinds.KINDS[op.kind]
         if op.operation is Operation.DELETE:
-            return [DELETE_SCREENS.get(op.kind, op.screen)]
-        if op.kind == "certificate" and op.operation is Operation.CREATE:
+            return [kind.screens.delete or op.screen]
+        if op.operation is Operation.CREATE and kind.screens.then:
             # 代理人証明書登録 takes the file and its password; AINAS then shows the
             # certificate, whose 代理人証明書更新 takes the typed fields (the guide's ③–⑨)
-            return ["certificate_register", "certificate_update"]
+            return [kind.screens.create, kind.screens.then]
         return [op.screen] if op.screen else []
 
     # -- steps -----------------------------------------------------------------------------
@@ -260,7 +249,7 @@ class _Builder:
         kind, action = change.kind, change.action
         label = kinds.KINDS[kind].label
         name = change.title
-        if kind in ("batch_account", "kei_batch_account"):
+        if change.spec.is_batch_account:
             name = self.site_name(change.key)  # the account of a site: name the site
         title = f"{label}: {name or change.key}".rstrip(": ")
         if change.key and name and change.key != name:
@@ -270,8 +259,11 @@ class _Builder:
         asks: list[Ask] = []
         for op in operations.steps_for(change, self.desired):
             values = self.values(change, {f.name: f.value for f in op.fields})
-            if op.kind == "certificate" and op.operation is Operation.CREATE:
-                values.setdefault("start_date", self.today.strftime("%Y/%m/%d"))
+            if op.operation is Operation.CREATE:  # 利用開始日 left out: the day of entry
+                for spec in change.spec.fields:
+                    if spec.today_if_absent:
+                        field_id = screens.screen_field(change.kind, spec.name)
+                        values.setdefault(field_id, self.today.strftime("%Y/%m/%d"))
             secrets = {fid: v.field for fid, v in values.items() if isinstance(v, SecretOf)}
             partial = op.operation is Operation.UPDATE
             for screen_id in self.screens_of(op):
