@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
-from ainas_provision.domain import screens
+from ainas_provision.domain import kinds
 from ainas_provision.domain.desired import DesiredState
 from ainas_provision.domain.kinds import KINDS, Kind
 from ainas_provision.plan.changes import Change
@@ -198,13 +198,9 @@ def _secrets(change: Change, prefix: str = "") -> dict[str, str]:
 
 
 def _screen(change: Change, operation: Operation) -> str | None:
-    if change.kind not in screens.MAPPINGS:
-        return None
     if operation is Operation.CREATE:
-        return screens.create_screen_for(change.kind, change.payload)
-    if operation is Operation.DELETE:
-        return screens.MAPPINGS[change.kind].update_screen  # 削除 is a button of the 照会 screen
-    return screens.MAPPINGS[change.kind].update_screen
+        return change.spec.create_screen_for(change.payload)
+    return change.spec.screens.update  # 削除 too: a button of the 照会 screen
 
 
 # -- one builder per kind of resource ------------------------------------------------------
@@ -423,20 +419,22 @@ def _user(change: Change, desired: DesiredState) -> list[Step]:
 
 
 Builder = Callable[[Change, DesiredState], list[Step]]
-BUILDERS: dict[str, Builder] = {
-    "session": _password,
-    "organization": _organization,
-    "certificate": _certificate,
-    "site": _site,
-    "batch_account": _batch_account,
-    "kei_batch_account": _batch_account,
-    "user": _user,
+# each kind's steps, keyed by the Kind objects: the one place a kind's way of working is chosen
+BUILDERS: dict[Kind, Builder] = {
+    kinds.SESSION: _password,
+    kinds.ORGANIZATION: _organization,
+    kinds.CERTIFICATE: _certificate,
+    kinds.SITE: _site,
+    kinds.BATCH_ACCOUNT: _batch_account,
+    kinds.KEI_BATCH_ACCOUNT: _batch_account,
+    kinds.USER: _user,
 }
 
 
 def steps_for(change: Change, desired: DesiredState) -> list[Step]:
     """The steps of ``change``; raises PlanRefused when the manifests no longer allow it."""
-    builder = BUILDERS.get(change.kind)
+    spec = KINDS.get(change.kind)
+    builder = BUILDERS.get(spec) if spec is not None else None
     if builder is None:
         raise PlanRefused(f"{change.address}: nothing knows how to {change.action} a {change.kind}")
     return builder(change, desired)

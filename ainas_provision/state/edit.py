@@ -20,13 +20,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from ainas_provision.domain.kinds import BATCH_ACCOUNTS
+from ainas_provision.domain.kinds import KINDS, SITE, USER
 from ainas_provision.errors import AinasProvisionError
 from ainas_provision.state.model import Put, Record, Remove, SiteEntry, State
 
-SECTIONS = {"site": "sites", "user": "users"}
-# the state's fingerprint names of a site: "<kind>.<field>", kept at the address "<kind>.<handle>"
-SITE_FINGERPRINT_KINDS = tuple(kind.name for kind in BATCH_ACCOUNTS)
+SECTIONS = {kind.name: kind.state_section for kind in (SITE, USER)}  # what an edit addresses
+# the state's fingerprint names of a site are "<kind>.<field>" (a batch account's), kept at the
+# address "<kind>.<handle>"
 
 # (fingerprint name, new handle) -> the manifests' secret value, or None when unknown
 SecretLookup = Callable[[str, str], str | None]
@@ -96,7 +96,8 @@ def move(
     kept, dropped = {}, []
     for name, value in sorted(entry.fingerprints.items()):
         kind, _, field = name.partition(".")
-        plain = secret(name, new_key) if secret and kind in SITE_FINGERPRINT_KINDS else None
+        owner = KINDS.get(kind)  # a batch account's secrets are its site's to keep
+        plain = secret(name, new_key) if secret and owner and owner.is_batch_account else None
         if (
             plain is not None
             and fingerprint is not None
@@ -120,10 +121,8 @@ def secret_lookup(desired) -> SecretLookup:
 
     def lookup(name: str, handle: str) -> str | None:
         kind, _, field = name.partition(".")
-        table: Mapping = {
-            "batch_account": desired.batch_accounts,
-            "kei_batch_account": desired.kei_batch_accounts,
-        }.get(kind, {})
+        spec = KINDS.get(kind)
+        table: Mapping = getattr(desired, spec.group) if spec and spec.is_batch_account else {}
         resource = table.get(handle)
         value = resource.secrets.get(field) if resource is not None else None
         return value.reveal() if value is not None and hasattr(value, "reveal") else None
