@@ -1,22 +1,30 @@
 """Benchmark: how validate and plan grow with the number of users (1,000 to 100,000).
 
 For each size, a generated tree (one site per 20 users) is validated and planned (against the
-empty embedded sandbox, text and JSON) as separate processes of the real command; each is
-measured by its own CPU time (user + system: on a shared machine, wall time measures the
-neighbours) and its peak memory (max RSS). ``validate`` and ``plan`` run cold (``--no-cache``)
-and warm (a second run with the cache of parsed files filled by the first). Medians of
-``--runs`` runs; then the marginal cost per user (least-squares slope over the sizes) and the
-fixed cost (intercept).
+empty embedded sandbox, text and JSON: everything to create) as separate processes of the real
+command; then, after one ``apply`` (not measured), planned again against the tenant that holds
+it all (converged: nothing to change). Each run is measured by its own CPU time (user + system:
+on a shared machine, wall time measures the neighbours) and its peak memory (max RSS).
+``validate`` and ``plan`` run cold (``--no-cache``) and warm (a second run with the cache of
+parsed files filled by the first). Medians of ``--runs`` runs; then the marginal cost per user
+(least-squares slope over the sizes) and the fixed cost (intercept). First, the start-up:
+``--help`` and ``validate`` of the one-file quick start.
 
-    python bench/scale.py [--sizes 1000,5000,20000,50000,100000] [--runs 3]
+The package is compiled to bytecode first and the commands run with bytecode (as an installed
+package runs): with ``PYTHONDONTWRITEBYTECODE`` set, every run would compile the tool's modules
+again, a tenth of a second of start-up that no installed copy pays.
+
+    python bench/scale.py [--sizes 1000,5000,20000,50000,100000] [--runs 3] [--no-converged]
 """
 
 from __future__ import annotations
 
 import argparse
+import compileall
 import json
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -27,6 +35,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.generate import ENV, generate
+
+REPO = Path(__file__).resolve().parent.parent
 
 # runs one command as a child and prints the child's own CPU seconds and peak RSS
 MEASURE = (
@@ -41,6 +51,7 @@ MEASURE = (
 def measure(args: list[str], cwd: Path, cache_dir: Path) -> tuple[float, float]:
     """(CPU seconds, peak MB) of ``ainas-provision ARGS`` in its own process."""
     env = {**os.environ, **ENV, "AINAS_CACHE_DIR": str(cache_dir)}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # see the module's documentation
     out = subprocess.run(
         [sys.executable, "-c", MEASURE, sys.executable, "-m", "ainas_provision", *args],
         cwd=cwd,
@@ -70,13 +81,48 @@ CASES = {
     "plan text (warm)": (["plan", "m"], True),
     "plan json (cold)": (["plan", "m", "--format", "json", "--no-cache"], False),
 }
+# after the apply: the tenant holds everything, the plan is "No changes"
+CONVERGED = {
+    "converged plan (cold)": (["plan", "m", "--no-cache"], False),
+    "converged plan (warm)": (["plan", "m"], True),
+}
+
+
+def startup(runs: int) -> None:
+    """``--help`` and ``validate`` of the quick start: CPU and wall time, medians."""
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        shutil.copytree(
+            REPO / "examples" / "quickstart",
+            root / "quickstart",
+            ignore=shutil.ignore_patterns("ainas.state.json*", "*.state.key", "*.sandbox.sqlite*"),
+        )
+        for name, command in {
+            "--help": ["--help"],
+            "validate examples/quickstart": ["validate", "quickstart"],
+        }.items():
+            cpus, walls = [], []
+            for _ in range(runs):
+                start = time.perf_counter()
+                cpu, _peak = measure(command, root, root / "cache")
+                walls.append(time.perf_counter() - start)
+                cpus.append(cpu)
+            print(
+                f"{name}: {statistics.median(cpus):.3f} CPU-s, "
+                f"{statistics.median(walls):.3f} s wall (with the measuring process)"
+            )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1000,5000,20000,50000,100000")
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument(
+        "--no-converged", action="store_true", help="skip the apply and the converged plan"
+    )
     args = parser.parse_args()
+    for package in ("ainas_provision", "ainas_catalogue", "ainas_emulator"):
+        compileall.compile_dir(REPO / package, quiet=1)
     sizes = [int(s) for s in args.sizes.split(",")]
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(
@@ -85,14 +131,18 @@ def main() -> None:
         f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}"
     )
     print(f"medians of {args.runs} runs; CPU = user + system seconds of the command's process")
-    table: dict[str, list[tuple[float, float]]] = {name: [] for name in CASES}
+    startup(max(args.runs, 5))
+    cases = dict(CASES) if args.no_converged else {**CASES, **CONVERGED}
+    table: dict[str, list[tuple[float, float]]] = {name: [] for name in cases}
     for users in sizes:
         sites = max(1, users // 20)
         with tempfile.TemporaryDirectory() as tmp:
             root = Path(tmp)
             generate(root / "m", sites, users)
             cache_dir = root / "cache"
-            for name, (command, warm) in CASES.items():
+            for name, (command, warm) in cases.items():
+                if name == next(iter(CONVERGED)):  # the tenant made to hold it all, once
+                    measure(["apply", "m", "--auto-approve", "--parallelism", "2"], root, cache_dir)
                 cpus, peaks = [], []
                 for _ in range(args.runs):
                     if warm:
@@ -101,11 +151,10 @@ def main() -> None:
                     cpus.append(cpu)
                     peaks.append(peak)
                 table[name].append((statistics.median(cpus), statistics.median(peaks)))
-        row = "  ".join(
-            f"{name}: {cpu:.2f} s {peak:.0f} MB"
-            for name, ((cpu, peak), *_) in ((n, table[n][-1:]) for n in CASES)
-        )
-        print(f"{users:>7,} users, {sites:,} sites: {row}", flush=True)
+        print(f"{users:>7,} users, {sites:,} sites:", flush=True)
+        for name in cases:
+            cpu, peak = table[name][-1]
+            print(f"    {name:<22} {cpu:6.2f} CPU-s {peak:6.0f} MB", flush=True)
     if len(sizes) < 2:
         return
     print("\nmarginal cost per user (slope) and fixed cost (intercept):")
@@ -113,7 +162,7 @@ def main() -> None:
         cpu_b, cpu_a = slope(sizes, [cpu for cpu, _ in rows])
         mem_b, mem_a = slope(sizes, [peak for _, peak in rows])
         print(
-            f"  {name:<18} CPU {cpu_b * 1000:.3f} ms/user + {cpu_a:.2f} s;"
+            f"  {name:<22} CPU {cpu_b * 1000:.3f} ms/user + {cpu_a:.2f} s;"
             f"  memory {mem_b * 1024:.2f} KiB/user + {mem_a:.0f} MB"
         )
 
