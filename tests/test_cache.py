@@ -275,3 +275,26 @@ def test_a_run_keeps_the_desired_state_not_the_parsed_documents(tmp_path, monkey
     assert validation.diagnostics == full.diagnostics
     assert set(desired.users) == set(full.merged["users"])
     assert desired.organization_id == str(full.merged["organization"]["id"])
+
+
+def test_source_text_and_places_of_values_survive_the_cache(tmp_path, monkeypatch):
+    """What YAML did not read as text keeps its source text (``false``, ``"no"`` stays text),
+    and every key and value its place, whether parsed or read from the cache."""
+    from ainas_provision.manifest.marks import key_mark_of, mark_of, raw_of
+
+    monkeypatch.chdir(tmp_path)
+    tree = make_tree(Path("m"))
+    with (tree / "organization.yaml").open("a", encoding="utf-8") as out:
+        out.write("policy:\n  prune: false\n  max_deletes: 7\n")
+    cold = validate(tree, env=ENV, cache=ManifestCache(tmp_path / "cache"))
+    warm_cache = ManifestCache(tmp_path / "cache")
+    warm = validate(tree, env=ENV, cache=warm_cache)
+    assert cold.ok and warm_cache.counts.hits == 8
+    for result in (cold, warm):
+        policy = result.merged["policy"]
+        assert (raw_of(policy, "prune"), raw_of(policy, "max_deletes")) == ("false", "7")
+        assert raw_of(result.merged["users"]["user003"], "name") is None  # text: none kept
+        user = result.merged["users"]["user003"]
+        assert str(key_mark_of(user, "site")) == "m/users.yaml:21:5"
+        assert str(mark_of(user, "site")) == "m/users.yaml:21:11"
+        assert str(mark_of(user["initial_password"], "env")) == "m/users.yaml:22:29"

@@ -37,10 +37,10 @@ from ainas_provision import __version__, portable
 from ainas_provision.diagnostics import Diagnostic
 from ainas_provision.files import read_regular
 from ainas_provision.manifest.loader import Document, display_path, load_data, load_file
-from ainas_provision.manifest.marks import Mark, MarkedList, MarkedMap
+from ainas_provision.manifest.marks import NO_RAW, PLACE, Mark, MarkedList, MarkedMap
 
 # bump when the entry layout changes (the tool's version is in the key as well)
-FORMAT = 1
+FORMAT = 2
 _MAP, _LIST = 0, 1
 
 
@@ -221,9 +221,9 @@ def _has_plaintext_secret(root: MarkedMap) -> bool:
 
 
 def _position(stored):
-    """A stored place as the parser's 0-based (line, col)."""
+    """A stored place as the parser gives it (see :func:`~ainas_provision.manifest.marks.place`)."""
     if isinstance(stored, Mark):
-        return (stored.line - 1, stored.col - 1)
+        return (stored.line - 1) * PLACE + stored.col - 1
     return stored
 
 
@@ -264,14 +264,21 @@ def _encode(node, seen: set[int], positions=_same):
             nested,
             positions(node.key_marks),
             positions(node.value_marks),
-            node.raw,
+            dict(node.raw),
         )
     if node.__class__ is MarkedList:
         items = list(node)
         nested = [i for i, v in enumerate(items) if v.__class__ in _CONTAINERS]
         for index in nested:
             items[index] = _encode(items[index], seen, positions)
-        return (_LIST, _position(node._mark), items, nested, positions(node.item_marks), node.raw)
+        return (
+            _LIST,
+            _position(node._mark),
+            items,
+            nested,
+            positions(node.item_marks),
+            dict(node.raw),
+        )
     raise ValueError("an unmarked container")  # never from the loader: not cached
 
 
@@ -282,14 +289,14 @@ def _decode(encoded, make_mark):
         node.update(items)
         for key in nested:
             node[key] = _decode(items[key], make_mark)
-        node.key_marks, node.value_marks, node.raw = key_marks, value_marks, raw
+        node.key_marks, node.value_marks, node.raw = key_marks, value_marks, raw or NO_RAW
         return node
     _, mark, items, nested, item_marks, raw = encoded
     node = MarkedList(mark, make_mark)
     node.extend(items)
     for index in nested:
         node[index] = _decode(items[index], make_mark)
-    node.item_marks, node.raw = item_marks, raw
+    node.item_marks, node.raw = item_marks, raw or NO_RAW
     return node
 
 

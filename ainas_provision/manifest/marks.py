@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from types import MappingProxyType
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,24 +34,48 @@ def _no_source(line: int, col: int) -> Mark:
     return Mark("<manifest>", line + 1, col + 1)
 
 
+# A place as the parser gives it (0-based line and column), kept in one integer until somebody
+# asks for its Mark: ``line * PLACE + col``. A large manifest has hundreds of thousands of
+# places; a (line, col) tuple would cost 56 bytes more for each.
+PLACE = 1 << 32
+
+
+def place(line: int, col: int) -> int:
+    return line * PLACE + col
+
+
+# the ``raw`` of a container with no scalar that YAML read as something other than a string
+# (nearly all): one shared, read-only empty mapping instead of an empty dict each
+NO_RAW: MappingProxyType = MappingProxyType({})
+
+
+def set_raw(container, key, text: str) -> None:
+    """Remember the source text of the scalar at ``key`` (see :func:`raw_of`)."""
+    if container.raw is NO_RAW:
+        container.raw = {}
+    container.raw[key] = text
+
+
 class MarkedMap(dict):
     """A mapping that remembers where it, its keys and its values are.
 
     Key and value places are stored as they come from the parser — a :class:`Mark`, or a
-    0-based ``(line, col)`` pair that ``source`` turns into one when somebody asks — because a
-    large manifest has hundreds of thousands of values and most places are never shown.
+    0-based line and column packed by :func:`place` that ``source`` turns into one when somebody
+    asks — because a large manifest has hundreds of thousands of values and most places are
+    never shown.
     """
 
     __slots__ = ("_mark", "exact", "key_marks", "raw", "source", "value_marks")
 
-    def __init__(self, mark: Mark | tuple[int, int], source=_no_source) -> None:
+    def __init__(self, mark: Mark | int, source=_no_source) -> None:
         super().__init__()
-        self._mark = mark  # a Mark, or the parser's (line, col) made into one when asked for
+        self._mark = mark  # a Mark, or the parser's place made into one when asked for
         self.source = source
         self.key_marks: dict = {}
         self.value_marks: dict = {}
-        # source text of scalars that YAML turned into something other than a string
-        self.raw: dict = {}
+        # source text of scalars that YAML turned into something other than a string (written
+        # through set_raw)
+        self.raw = NO_RAW
         # on a document's root: False when a value below it is beyond what the compiled schema
         # validator reads exactly (see ainas_provision.schema.exact_in_compiled)
         self.exact = True
@@ -69,12 +94,12 @@ class MarkedList(list):
 
     __slots__ = ("_mark", "item_marks", "raw", "source")
 
-    def __init__(self, mark: Mark | tuple[int, int], source=_no_source) -> None:
+    def __init__(self, mark: Mark | int, source=_no_source) -> None:
         super().__init__()
         self._mark = mark
         self.source = source
         self.item_marks: list = []
-        self.raw: dict = {}
+        self.raw = NO_RAW
 
     @property
     def mark(self) -> Mark:
@@ -87,15 +112,15 @@ class MarkedList(list):
 
 def _own_mark(container) -> Mark:
     mark = container._mark
-    if mark.__class__ is tuple:
-        mark = container._mark = container.source(*mark)
+    if mark.__class__ is int:
+        mark = container._mark = container.source(*divmod(mark, PLACE))
     return mark
 
 
 def _as_mark(container, stored) -> Mark:
     if stored is None or isinstance(stored, Mark):
         return stored
-    return container.source(*stored)
+    return container.source(*divmod(stored, PLACE))
 
 
 def mark_of(container, key=None) -> Mark | None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from ainas_provision.diagnostics import Diagnostic
 from ainas_provision.manifest.loader import Document
-from ainas_provision.manifest.marks import Mark, MarkedMap, key_mark_of, mark_of
+from ainas_provision.manifest.marks import Mark, MarkedMap, key_mark_of, mark_of, set_raw
 
 KEYED_SECTIONS = ("sites", "users", "admins")
 _KIND = {"sites": "site", "users": "user", "admins": "admin"}
@@ -53,7 +53,7 @@ def merge(documents: list[Document]) -> tuple[MarkedMap, dict[str, Document], li
                     target.key_marks[name] = entry_key_mark
                     target.value_marks[name] = mark_of(value, name)
                     if name in value.raw:
-                        target.raw[name] = value.raw[name]
+                        set_raw(target, name, value.raw[name])
                 continue
             if section == "version":
                 # every file carries its own version; the merged manifest keeps the first
@@ -79,5 +79,5 @@ def merge(documents: list[Document]) -> tuple[MarkedMap, dict[str, Document], li
             merged.key_marks[section] = key_mark
             merged.value_marks[section] = mark_of(root, section)
             if section in root.raw:
-                merged.raw[section] = root.raw[section]
+                set_raw(merged, section, root.raw[section])
     return merged, origin, problems

@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from sys import intern
 
 import yaml
 from yaml.constructor import SafeConstructor
 
-from ainas_provision.manifest.marks import Mark, MarkedList, MarkedMap
+from ainas_provision.manifest.marks import PLACE, Mark, MarkedList, MarkedMap, set_raw
 
 _Base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -392,7 +393,7 @@ def _build(loader: ManifestLoader, root: yaml.Node, make_mark: MarkFactory):
                 f"unsupported tag '{node.tag}': manifests use plain YAML mappings and lists only",
                 _scalar_mark(node, make_mark),
             )
-        mark = (node.start_mark.line, node.start_mark.column)  # made a Mark when asked for
+        mark = node.start_mark.line * PLACE + node.start_mark.column  # a Mark when asked for
         obj = (
             MarkedMap(mark, make_mark)
             if isinstance(node, yaml.MappingNode)
@@ -408,7 +409,7 @@ def _build(loader: ManifestLoader, root: yaml.Node, make_mark: MarkFactory):
         node, obj, depth = stack.pop()
         if isinstance(node, yaml.MappingNode):
             _prepare_mapping(loader, node, make_mark)
-            key_marks, value_marks, raw = obj.key_marks, obj.value_marks, obj.raw
+            key_marks, value_marks = obj.key_marks, obj.value_marks
             for key_node, value_node in node.value:
                 if key_node.__class__ is not scalar_node:
                     raise YamlProblem(
@@ -416,10 +417,13 @@ def _build(loader: ManifestLoader, root: yaml.Node, make_mark: MarkFactory):
                         "a mapping key must be a plain value, not a list or mapping",
                         _scalar_mark(key_node, make_mark),
                     )
-                # text (most keys and values) is taken as it is, without a call
-                key = key_node.value if key_node.tag == _STR else make(key_node, depth)[0]
+                # text (most keys and values) is taken as it is, without a call; a key is
+                # interned: the same few keys repeat for every user, held once
+                key = (
+                    intern(key_node.value) if key_node.tag == _STR else make(key_node, depth)[0]
+                )
                 start = key_node.start_mark
-                key_marks[key] = (start.line, start.column)
+                key_marks[key] = start.line * PLACE + start.column
                 start = value_node.start_mark
                 if value_node.__class__ is scalar_node:
                     if value_node.tag == _STR:
@@ -427,29 +431,29 @@ def _build(loader: ManifestLoader, root: yaml.Node, make_mark: MarkFactory):
                     else:
                         value = obj[key] = make(value_node, depth + 1)[0]
                         if not isinstance(value, str):
-                            raw[key] = value_node.value
+                            set_raw(obj, key, value_node.value)
                     # a quoted value's place is its first character inside the quotes
                     value_marks[key] = (
-                        (start.line, start.column + 1)
+                        start.line * PLACE + start.column + 1
                         if value_node.style in _QUOTES
-                        else (start.line, start.column)
+                        else start.line * PLACE + start.column
                     )
                     continue
                 value, fresh = make(value_node, depth + 1)
                 obj[key] = value
-                value_marks[key] = (start.line, start.column)
+                value_marks[key] = start.line * PLACE + start.column
                 if fresh:
                     stack.append((value_node, value, depth + 1))
         else:
-            item_marks, raw = obj.item_marks, obj.raw
+            item_marks = obj.item_marks
             for index, item_node in enumerate(node.value):
                 if item_node.__class__ is scalar_node and item_node.tag == _STR:
                     obj.append(item_node.value)
                     start = item_node.start_mark
                     item_marks.append(
-                        (start.line, start.column + 1)
+                        start.line * PLACE + start.column + 1
                         if item_node.style in _QUOTES
-                        else (start.line, start.column)
+                        else start.line * PLACE + start.column
                     )
                     continue
                 value, fresh = make(item_node, depth + 1)
@@ -458,7 +462,7 @@ def _build(loader: ManifestLoader, root: yaml.Node, make_mark: MarkFactory):
                 if fresh:
                     stack.append((item_node, value, depth + 1))
                 elif isinstance(item_node, yaml.ScalarNode) and not isinstance(value, str):
-                    raw[index] = item_node.value
+                    set_raw(obj, index, item_node.value)
     if aliased:
         _postorder(root, make_mark)
         _check_graph(root, make_mark)
@@ -510,13 +514,14 @@ def _prepare_mapping(loader: ManifestLoader, node: yaml.MappingNode, make_mark) 
             )
 
 
-def _value_pos(node: yaml.Node) -> tuple[int, int]:
-    """Where a value starts; for a quoted scalar, the first character inside the quotes, so that
-    a column plus a character index points at that character."""
+def _value_pos(node: yaml.Node) -> int:
+    """Where a value starts (a :func:`~ainas_provision.manifest.marks.place`); for a quoted
+    scalar, the first character inside the quotes, so that a column plus a character index
+    points at that character."""
     start = node.start_mark
     if getattr(node, "style", None) in ("'", '"'):
-        return (start.line, start.column + 1)
-    return (start.line, start.column)
+        return start.line * PLACE + start.column + 1
+    return start.line * PLACE + start.column
 
 
 def _scalar(loader: ManifestLoader, node: yaml.Node, make_mark: MarkFactory):
