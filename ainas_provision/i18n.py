@@ -54,15 +54,19 @@ def choose(option: str | None = None, env: Mapping[str, str] = os.environ) -> st
     return "en"
 
 
+def translation(language: str) -> gettext.NullTranslations:
+    """The catalog of ``language`` (``"ja"`` or ``"en"``: the messages as written), for a text
+    drawn in one given language whatever the run's (the runbook's page)."""
+    if language == "ja":
+        return gettext.translation(DOMAIN, LOCALE_DIR, languages=["ja"], fallback=True)
+    return gettext.NullTranslations()
+
+
 def set_language(language: str) -> None:
     """Use ``language`` (``"ja"`` or ``"en"``) for every message from now on."""
     global _translation, _language
-    if language == "ja":
-        _translation = gettext.translation(DOMAIN, LOCALE_DIR, languages=["ja"], fallback=True)
-        _language = "ja"
-    else:
-        _translation = gettext.NullTranslations()
-        _language = "en"
+    _translation = translation(language)
+    _language = "ja" if language == "ja" else "en"
 
 
 def language() -> str:

@@ -82,7 +82,7 @@ def test_steps_are_the_guides_screens_in_the_order_ainas_needs(workspace):
     assert staff_fields["デフォルト申請先(都道府県)"].value == "東京都"
     assert staff_fields["デフォルト申請先(運輸支局等)"].value == "練馬"
     assert staff_fields["権限"].value == "担当者(送信可)"
-    assert staff_fields["代理人拠点"].value == "利活用事務所 (手順 2 で登録した拠点)"
+    assert staff_fields["代理人拠点"].value == "利活用事務所 (手順 2 で登録した代理人拠点)"
     assert_no_canary(json.dumps([s.to_json() for s in built], ensure_ascii=False), "the steps")
 
 
@@ -470,3 +470,63 @@ def test_the_server_answers_its_token_and_address_only(workspace):
         # nothing listens on another address
         with pytest.raises(httpx.ConnectError), httpx.Client() as client:
             client.get(f"http://127.0.0.2:{port}/")
+
+
+# -- the runbook in Japanese -----------------------------------------------------------------
+def test_the_runbooks_texts_come_from_the_catalog_in_both_languages():
+    from ainas_provision.runbook.strings import TEXTS, strings
+
+    english, japanese = strings("en"), strings("ja")
+    assert set(english) == set(japanese) and english["lang"] == "en" and japanese["lang"] == "ja"
+    assert english["done"] == TEXTS["done"] == "Done" and japanese["done"] == "完了"
+    # every text of the runbook's own voice is translated (AINAS's own words are not texts)
+    same = [name for name in TEXTS if english[name] == japanese[name]]
+    assert not same, same
+    assert japanese["write_once"].format(warning=GUIDE_WRITE_ONCE) == GUIDE_WRITE_ONCE
+    assert (
+        english["write_once"].format(warning=GUIDE_WRITE_ONCE).startswith(GUIDE_WRITE_ONCE + " (")
+    )
+
+
+def test_the_runbooks_refusals_in_japanese(workspace, tmp_path, monkeypatch):
+    from ainas_provision import i18n
+
+    i18n.set_language("ja")  # as the command does under AINAS_LANG=ja (reset after each test)
+    opened = session(workspace, lang="ja")
+    try:
+        with pytest.raises(RunbookRefused, match="certificate の後の手順です"):
+            opened.confirm("batch_account.akihabara")
+        opened.confirm("certificate")
+        with pytest.raises(
+            RunbookRefused, match=r"「12345」は代理人拠点IDではありません.*半角数字9桁"
+        ):
+            opened.confirm("site.akihabara", {"site_id": "12345"})
+        with pytest.raises(
+            RunbookRefused, match="代理人拠点照会画面に表示される代理人拠点IDを入力"
+        ):
+            opened.confirm("site.akihabara", {"site_id": ""})
+        store = LocalStateStore(workspace / "ainas.state.json")
+        other = store.load()
+        store.begin(other)
+        store.commit(other)
+        with pytest.raises(RunbookRefused, match="ランブックが古くなっています"):
+            opened.confirm("site.akihabara", {"site_id": SITE_ID})
+    finally:
+        opened.close()
+    monkeypatch.setenv("AINAS_LANG", "ja")
+    saved = tmp_path / "sandbox.plan"
+    assert run("plan", str(workspace), "--out", str(saved)).exit_code == 0
+    result = run("runbook", str(workspace), "--plan", str(saved), "--no-browser")
+    assert result.exit_code == 1
+    assert "ランブックのものではありません" in result.stderr, result.stderr
+    out = tmp_path / "checklist.md"
+    result = run("runbook", str(workspace), "--format", "markdown", "--out", str(out))
+    assert result.exit_code == 0, result.stderr
+    assert (
+        f"5 手順のチェックリストを {out} に書き出しました"
+    )  # the certificate is done in result.stderr
+    document = out.read_text(encoding="utf-8")
+    assert document.startswith("# AINAS 初期設定チェックリスト")
+    assert "シークレットは参照先のみを記載しています" in document
+    result = run("runbook", str(workspace), "--out", str(out))
+    assert result.exit_code == 1 and "--out は --format markdown または html と" in result.stderr

@@ -12,6 +12,7 @@ import click
 from ainas_provision import i18n
 from ainas_provision.cli import options
 from ainas_provision.errors import AinasProvisionError
+from ainas_provision.i18n import _, ngettext
 from ainas_provision.workflow import run as workflow
 
 EXIT_INTERRUPTED = 130
@@ -37,14 +38,21 @@ def serve(
     try:
         remaining = [a for a in session.addresses if a not in session.statuses]
         if not remaining:
-            click.echo("No changes: nothing for the runbook to do.")
+            click.echo(_("No changes: nothing for the runbook to do."))
             return 0
         done = len(session.addresses) - len(remaining)
         if done:
-            click.echo(f"Resuming: {done} of {len(session.addresses)} steps are recorded as done.")
+            click.echo(
+                _("Resuming: {done} of {total} steps are recorded as done.").format(
+                    done=done, total=len(session.addresses)
+                )
+            )
         server = RunbookServer(session)
-        click.echo(f"Runbook: {len(remaining)} step{'s' if len(remaining) != 1 else ''}.")
-        click.echo(f"Open {server.url} (this computer only; Ctrl+C stops)")
+        count = len(remaining)
+        click.echo(
+            ngettext("Runbook: {count} step.", "Runbook: {count} steps.", count).format(count=count)
+        )
+        click.echo(_("Open {url} (this computer only; Ctrl+C stops)").format(url=server.url))
         sys.stdout.flush()
         if open_browser:
             webbrowser.open(server.url)
@@ -53,21 +61,26 @@ def serve(
     finally:
         session.close()
     if ended == "done":
-        click.secho("Runbook complete: every step is recorded in the state.", fg="green")
+        click.secho(_("Runbook complete: every step is recorded in the state."), fg="green")
         return 0
     if ended == "failed":
         failed = session.failed
         click.secho(
-            f"Runbook stopped: {session.current or 'a step'} failed ({failed.message}). "
-            "The state records the steps that were done; fix the cause and run the runbook again.",
+            _(
+                "Runbook stopped: {step} failed ({message}). The state records the steps that "
+                "were done; fix the cause and run the runbook again."
+            ).format(step=session.current or "?", message=failed.message),
             fg="red",
             err=True,
         )
         return 1
     left = [a for a in session.addresses if a not in session.statuses]
     click.echo(
-        f"Runbook stopped with {len(left)} step{'s' if len(left) != 1 else ''} left; "
-        "run it again to resume.",
+        ngettext(
+            "Runbook stopped with {count} step left; run it again to resume.",
+            "Runbook stopped with {count} steps left; run it again to resume.",
+            len(left),
+        ).format(count=len(left)),
         err=True,
     )
     return EXIT_INTERRUPTED
@@ -102,7 +115,14 @@ def export(opts: workflow.Options, plan_file: Path | None, output_format: str, o
     from ainas_provision.state.store import write_atomically
 
     write_atomically(out, document)
-    click.echo(f"Wrote the checklist of {len(built)} steps to {out}", err=True)
+    click.echo(
+        ngettext(
+            "Wrote the checklist of {count} step to {path}",
+            "Wrote the checklist of {count} steps to {path}",
+            len(built),
+        ).format(count=len(built), path=out),
+        err=True,
+    )
 
 
 @click.command("runbook")
@@ -163,7 +183,7 @@ def command(
         export(opts, plan_file, output_format, out)
         return
     if out is not None:
-        raise AinasProvisionError("--out goes with --format markdown or html")
+        raise AinasProvisionError(_("--out goes with --format markdown or html"))
     raise SystemExit(
         serve(
             opts,

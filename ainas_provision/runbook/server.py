@@ -35,6 +35,7 @@ from starlette.routing import Route
 
 from ainas_provision import portable
 from ainas_provision.errors import AinasProvisionError
+from ainas_provision.i18n import _
 from ainas_provision.runbook import strings as text
 from ainas_provision.runbook.session import RunbookSession
 
@@ -141,7 +142,7 @@ class RunbookApp:
         except ValueError:
             body = None
         if not isinstance(body, dict):
-            raise AinasProvisionError("the request is not a JSON object")
+            raise AinasProvisionError(_("the request is not a JSON object"))
         return body
 
     async def secret(self, request: Request) -> Response:
@@ -157,7 +158,7 @@ class RunbookApp:
             body = await self._body(request)
             answers = body.get("answers") or {}
             if not isinstance(answers, dict):
-                raise AinasProvisionError("answers must be an object")
+                raise AinasProvisionError(_("answers must be an object"))
             await _in_thread(self.session.confirm, str(body.get("step")), answers)
         except AinasProvisionError as exc:
             return _error(exc)

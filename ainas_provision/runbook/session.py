@@ -36,6 +36,7 @@ from ainas_provision.apply import operations
 from ainas_provision.apply.executor import effect_records
 from ainas_provision.apply.operations import Effect
 from ainas_provision.errors import AinasProvisionError
+from ainas_provision.i18n import _
 from ainas_provision.plan.changes import Change
 from ainas_provision.plan.plan import Plan, PlanRefused
 from ainas_provision.runbook import steps as runbook_steps
@@ -155,7 +156,9 @@ class RunbookSession:
         """A secret of a step, for the person who pressed its show/copy control."""
         change = self.changes.get(address)
         if change is None or name not in change.secrets:
-            raise RunbookRefused(f"{address} has no secret {name}")
+            raise RunbookRefused(
+                _("{address} has no secret {name}").format(address=address, name=name)
+            )
         return self._secret(change, name).reveal()
 
     def _secret(self, change: Change, name: str) -> Secret:
@@ -163,7 +166,9 @@ class RunbookSession:
         secret = resource.secrets.get(name) if resource is not None else None
         if secret is None:
             raise PlanRefused(
-                f"{change.address}: the manifests no longer give {name}; make a new plan"
+                _("{address}: the manifests no longer give {name}; make a new plan").format(
+                    address=change.address, name=name
+                )
             )
         return secret
 
@@ -178,9 +183,10 @@ class RunbookSession:
         ]
         if changed:
             raise PlanRefused(
-                "the value of "
-                + ", ".join(changed)
-                + " is not the one the plan was made with (by fingerprint); make a new plan"
+                _(
+                    "the value of {fields} is not the one the plan was made with (by "
+                    "fingerprint); make a new plan"
+                ).format(fields=", ".join(changed))
             )
 
     # -- reporting -------------------------------------------------------------------------
@@ -197,22 +203,29 @@ class RunbookSession:
             change = self._current(address)
             message = (message or "").strip()[:MESSAGE_LIMIT]
             if not message:
-                raise RunbookRefused("paste the message AINAS showed, so that the state says why")
+                raise RunbookRefused(
+                    _("paste the message AINAS showed, so that the state says why")
+                )
             status = Status("failed", who(), now(), message=message)
             self._write(change, status, [], {})
             self.failed = status
 
     def _current(self, address: str) -> Change:
         if self.ended is not None:
-            raise RunbookRefused(f"the runbook has ended ({self.ended})")
+            ended = _("its last step is done") if self.ended == "done" else _("a step failed")
+            raise RunbookRefused(_("the runbook has ended: {how}").format(how=ended))
         if address not in self.changes:
-            raise RunbookRefused(f"{address} is not a step of this runbook")
+            raise RunbookRefused(
+                _("{address} is not a step of this runbook").format(address=address)
+            )
         if address in self.statuses:
-            raise RunbookRefused(f"{address} is already confirmed")
+            raise RunbookRefused(_("{address} is already confirmed").format(address=address))
         if address != self.current:
             raise RunbookRefused(
-                f"{address} comes after {self.current}: AINAS needs the steps in order; "
-                f"confirm {self.current} first"
+                _(
+                    "{address} comes after {current}: AINAS needs the steps in order; "
+                    "confirm {current} first"
+                ).format(address=address, current=self.current)
             )
         return self.changes[address]
 
@@ -220,23 +233,31 @@ class RunbookSession:
         wanted = {"site_id"} if change.spec.id_label and change.action == "create" else set()
         unknown = sorted(set(answers) - wanted)
         if unknown:
-            raise RunbookRefused(f"{change.address} asks for nothing named {', '.join(unknown)}")
+            raise RunbookRefused(
+                _("{address} asks for nothing named {names}").format(
+                    address=change.address, names=", ".join(unknown)
+                )
+            )
         if "site_id" in wanted:
             site_id = str(answers.get("site_id") or "").strip()
             if not site_id:
                 raise RunbookRefused(
-                    "enter the 代理人拠点ID that AINAS shows on 代理人拠点照会 after 確定"
+                    _("enter the 代理人拠点ID that AINAS shows on 代理人拠点照会 after 確定")
                 )
             if not (len(site_id) == 9 and site_id.isascii() and site_id.isdigit()):
                 raise RunbookRefused(
-                    f"'{site_id}' is not a 代理人拠点ID: AINAS assigns 9 half-width digits "
-                    "(e.g. 100702242); copy it from 代理人拠点照会"
+                    _(
+                        "'{site_id}' is not a 代理人拠点ID: AINAS assigns 9 half-width digits "
+                        "(e.g. 100702242); copy it from 代理人拠点照会"
+                    ).format(site_id=site_id)
                 )
             other = self.state.handle_of(site_id)
             if other is not None and other != change.key:
                 raise RunbookRefused(
-                    f"代理人拠点ID {site_id} is already recorded for site.{other}: check the ID "
-                    "shown on 代理人拠点照会 for this site"
+                    _(
+                        "代理人拠点ID {site_id} is already recorded for {address}: check the ID "
+                        "shown on 代理人拠点照会 for this site"
+                    ).format(site_id=site_id, address=f"site.{other}")
                 )
             answers["site_id"] = site_id
         return answers
@@ -252,9 +273,11 @@ class RunbookSession:
         state = store.load()
         if (state.lineage, state.serial) != self.expected:
             raise RunbookRefused(
-                f"the runbook is stale: the state {store.describe()} is at serial {state.serial}, and "
-                f"this runbook expected serial {self.expected[1]}: something else wrote it. "
-                "Nothing was recorded; open the runbook again"
+                _(
+                    "the runbook is stale: the state {store} is at serial {serial}, and this "
+                    "runbook expected serial {expected}: something else wrote it. Nothing was "
+                    "recorded; open the runbook again"
+                ).format(store=store.describe(), serial=state.serial, expected=self.expected[1])
             )
         book = dict(state.runbook or {})
         entered = dict(book.get("recorded") or {})  # kept from runbook to runbook
@@ -369,8 +392,10 @@ def check_saved_plan(run: workflow.Run, plan: Plan) -> Plan:
     last confirmation left: then it resumes. Anything else moved the state: the plan is stale."""
     if plan.target != run.identity:
         raise PlanRefused(
-            f"the plan was made for {workflow._describe(plan.target)}, not for the runbook: make it "
-            "with `plan --target runbook: --out FILE`"
+            _(
+                "the plan was made for {target}, not for the runbook: make it with "
+                "`plan --target runbook: --out FILE`"
+            ).format(target=workflow._describe(plan.target))
         )
     state = run.state
     same_lineage = plan.lineage in ("", state.lineage)
@@ -384,14 +409,22 @@ def check_saved_plan(run: workflow.Run, plan: Plan) -> Plan:
         and book.get("serial") == state.serial
     ):
         if plan.manifest_digest != run.desired.digest():
-            raise PlanRefused("the manifests changed since the plan was made; make a new plan")
+            raise PlanRefused(_("the manifests changed since the plan was made; make a new plan"))
         if plan.key_check != run.fingerprint.key_check:
-            raise PlanRefused("the plan was made with another fingerprint key; make a new plan")
+            raise PlanRefused(_("the plan was made with another fingerprint key; make a new plan"))
         run.options.sites = list(plan.scope or [])
         return plan
+    if same_lineage:
+        message = _(
+            "the plan is stale: it was made from state serial {planned}, and the state {store} is "
+            "now at serial {serial}, moved by something other than this plan's runbook; make a "
+            "new plan"
+        )
+    else:
+        message = _(
+            "the plan is stale: it was made from state serial {planned}, and the state {store} is "
+            "now at serial {serial} of another lineage; make a new plan"
+        )
     raise PlanRefused(
-        f"the plan is stale: it was made from state serial {plan.serial}, and the state "
-        f"{run.store.describe()} is now at serial {state.serial}"
-        + ("" if same_lineage else " of another lineage")
-        + ", moved by something other than this plan's runbook; make a new plan"
+        message.format(planned=plan.serial, store=run.store.describe(), serial=state.serial)
     )

@@ -192,13 +192,13 @@ class _Builder:
             else:
                 item.value = self.shown(values.get(spec.id))
             if spec.write_once:
-                item.warnings.append(text.GUIDE_WRITE_ONCE + self.t["write_once_gloss"])
+                item.warnings.append(self.t["write_once"].format(warning=text.GUIDE_WRITE_ONCE))
             if spec.write_only and not spec.write_once and not change.spec.secrets_every_update:
                 # the guide's words for 到達番号パスワード; the short form for passwords
                 warning = (
                     text.GUIDE_WRITE_ONLY_FULL if spec.id != "password" else text.GUIDE_WRITE_ONLY
                 )
-                item.warnings.append(warning + self.t["write_only_gloss"])
+                item.warnings.append(self.t["write_only"].format(warning=warning))
             if spec.repeat:
                 item.warnings.append(text.GUIDE_REPEAT)
             fields.append(item)
