@@ -87,7 +87,9 @@ def _never(*args) -> bool:
     return False
 
 
-@dataclass(frozen=True)
+# one object per kind (KINDS): equal only to itself, so that the tables keyed by kinds (the
+# steps, the targets' ways through AINAS) look one up by identity, not by hashing its fields
+@dataclass(frozen=True, eq=False)
 class Kind:
     name: str
     label: str  # the AINAS screen name
