@@ -25,9 +25,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import cache
 from pathlib import Path
 
-from ainas_provision.domain import kinds
+from ainas_provision.domain import kinds, screens
 from ainas_provision.domain.desired import DesiredState
 from ainas_provision.domain.kinds import KINDS, Kind
 from ainas_provision.plan.changes import Change
@@ -179,13 +180,14 @@ class Steps:
     steps: list[Step] = field(default_factory=list)
 
 
+@cache
+def _labels() -> screens.Labels:
+    return screens.Labels()  # the catalogue's, read once, on the first step
+
+
 def _label(kind: Kind | None, name: str) -> str:
-    if kind is None:
-        return name
-    try:
-        return kind.field(name).label
-    except KeyError:
-        return name
+    """A step field's label as its screen prints it."""
+    return name if kind is None else _labels().of(kind, name)
 
 
 def _fields(change: Change, values: Mapping[str, object]) -> tuple[FieldValue, ...]:

@@ -157,7 +157,7 @@ class _Differ:
         self.add(
             Change(
                 "update",
-                "session",
+                kinds.SESSION.name,
                 session.login_id,
                 title=f"パスワード更新 ({session.login_id})",
                 live_id=session.login_id,
