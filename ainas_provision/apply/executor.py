@@ -17,9 +17,10 @@ change's address) and checked against the fingerprints the plan recorded.
 from __future__ import annotations
 
 import heapq
+import queue
 import threading
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 from ainas_provision.apply.operations import (
@@ -254,10 +255,20 @@ class Executor:
                     halted.append("state")
                 return Outcome(change, "failed", str(exc))
 
+        # each worker hands its outcome (or an unexpected exception, raised here) to this thread
+        # through one queue: waiting on it costs the same however many changes are running
+        finished: queue.SimpleQueue = queue.SimpleQueue()
+
+        def work(change: Change) -> None:
+            try:
+                finished.put(attempt(change))
+            except BaseException as exc:
+                finished.put(exc)
+
         with ThreadPoolExecutor(max_workers=self.parallelism) as pool:
-            running = {}
+            running = 0
             while ready or running:
-                while ready and len(running) < self.parallelism:
+                while ready and running < self.parallelism:
                     _, address = heapq.heappop(ready)
                     if address in outcomes:
                         continue
@@ -274,13 +285,15 @@ class Executor:
                         )
                         continue
                     self.progress("start", change, None, done, total)
-                    running[pool.submit(attempt, change)] = change
+                    pool.submit(work, change)
+                    running += 1
                 if not running:
                     break
-                finished, _ = wait(running, return_when=FIRST_COMPLETED)
-                for future in finished:
-                    running.pop(future)
-                    finish(future.result())
+                outcome = finished.get()
+                running -= 1
+                if isinstance(outcome, BaseException):
+                    raise outcome
+                finish(outcome)
         return [outcomes[c.address] for c in sorted(changes) if c.address in outcomes]
 
 
