@@ -530,3 +530,8 @@ def test_the_runbooks_refusals_in_japanese(workspace, tmp_path, monkeypatch):
     assert "シークレットは参照先のみを記載しています" in document
     result = run("runbook", str(workspace), "--out", str(out))
     assert result.exit_code == 1 and "--out は --format markdown または html と" in result.stderr
+    with served(workspace, lang="ja") as (server, _), httpx.Client() as client:
+        port = server.app.port
+        wrong = client.get(f"http://127.0.0.1:{port}/wrong-token/")
+        assert wrong.status_code == 404
+        assert wrong.text == "見つかりません: ランブックが表示したアドレスを開いてください"

@@ -100,19 +100,19 @@ class RunbookApp:
     def _refusal(self, request: Request) -> Response | None:
         parts = request.url.path.split("/")
         if len(parts) < 3 or not secrets.compare_digest(parts[1], self.token):
-            return _plain(404, "not found")
+            return _plain(404, _("not found: open the address the runbook printed"))
         host = request.headers.get("host", "")
         if self.port is not None and host not in (f"{HOST}:{self.port}", f"localhost:{self.port}"):
-            return _plain(403, "this page answers on its own address only")
+            return _plain(403, _("this page answers on its own address only"))
         if request.method == "POST":
             origin = request.headers.get("origin")
             if origin is not None and origin not in (
                 f"http://{HOST}:{self.port}",
                 f"http://localhost:{self.port}",
             ):
-                return _plain(403, "cross-origin requests are refused")
+                return _plain(403, _("cross-origin requests are refused"))
             if not request.headers.get("content-type", "").startswith("application/json"):
-                return _plain(415, "JSON only")
+                return _plain(415, _("JSON only"))
         return None
 
     # -- the page --------------------------------------------------------------------------
@@ -129,7 +129,7 @@ class RunbookApp:
     def static(self, request: Request) -> Response:
         name = request.path_params["name"]
         if name not in FILES:
-            return _plain(404, "not found")
+            return _plain(404, _("not found: open the address the runbook printed"))
         return Response(_page_file(name), media_type=FILES[name], headers=HEADERS)
 
     # -- the API ---------------------------------------------------------------------------
