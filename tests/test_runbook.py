@@ -519,6 +519,9 @@ def test_the_runbooks_refusals_in_japanese(workspace, tmp_path, monkeypatch):
     result = run("runbook", str(workspace), "--plan", str(saved), "--no-browser")
     assert result.exit_code == 1
     assert "ランブックのものではありません" in result.stderr, result.stderr
+    result = run("plan", str(workspace), "--target", "runbook:")
+    assert result.exit_code == 0, result.stderr
+    assert "ランブックのターゲットはAINASを読み取れません" in result.stdout
     out = tmp_path / "checklist.md"
     result = run("runbook", str(workspace), "--format", "markdown", "--out", str(out))
     assert result.exit_code == 0, result.stderr

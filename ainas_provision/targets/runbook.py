@@ -21,10 +21,11 @@ from collections.abc import Collection
 
 from ainas_provision.domain import kinds
 from ainas_provision.domain.desired import DesiredState
+from ainas_provision.i18n import N_
 from ainas_provision.state.model import State
 from ainas_provision.targets.base import BackendError, CurrentState, LiveResource, Session
 
-CANNOT_READ = (
+CANNOT_READ = N_(
     "the runbook target cannot read AINAS: this plan compares the manifests with what the state "
     "records as done by people (and by earlier applies); the organization and the admins are "
     "taken as the manifests state them"

@@ -357,7 +357,7 @@ def make_plan(run: Run) -> Plan:
     if not run.target.type.reads_ainas:
         from ainas_provision.targets.runbook import CANNOT_READ
 
-        plan.notes.insert(0, Note("info", "target", CANNOT_READ))
+        plan.notes.insert(0, Note("info", "target", i18n._(CANNOT_READ)))
     return plan
 
 
