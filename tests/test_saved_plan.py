@@ -140,6 +140,19 @@ def test_an_edit_without_a_new_digest_is_refused_at_load(applied):
         assert "Traceback" not in refused.stderr
 
 
+@pytest.mark.parametrize("field", ["kind", "location", "organization_id"])
+def test_a_target_value_that_is_not_text_is_refused_at_load(applied, field):
+    # found by the random edits below: a list where the target type's name belongs, digest recomputed
+    data = load()
+    data["target"][field] = [data["target"][field]]
+    save(data)
+    for command in (("show", "p.json"), ("apply", "quickstart", "--plan", "p.json")):
+        refused = run(*command)
+        assert refused.exit_code == 1, refused.stderr
+        assert "its target is not a kind, a location and an organization" in refused.stderr
+        assert "Traceback" not in refused.stderr and "internal error" not in refused.stderr
+
+
 def test_the_renderings_carry_the_digest_and_apply_checks_it(applied):
     digest = run("show", "p.json", "--digest").stdout.strip()
     assert re.fullmatch(r"sha256:[0-9a-f]{64}", digest)

@@ -183,6 +183,9 @@ class Plan:
                 "`plan --out` saved it; make a new plan and review it"
             )
         state = _typed(data.get("state"), dict, "state")
+        target = _typed(data.get("target"), dict, "target")
+        if not all(isinstance(value, str) for value in target.values()):
+            raise ValueError("its target is not a kind, a location and an organization")
         scope = _typed(data.get("scope"), (list, type(None)), "scope")
         if scope is not None and not all(isinstance(handle, str) for handle in scope):
             raise ValueError("its scope is not a list of site handles")
@@ -190,7 +193,7 @@ class Plan:
             changes=[Change.from_json(c) for c in _typed(data.get("changes"), list, "changes")],
             notes=[Note.from_json(n) for n in _typed(data.get("notes"), list, "notes")],
             errors=[str(e) for e in _typed(data.get("errors"), list, "errors")],
-            target=_typed(data.get("target"), dict, "target"),
+            target=target,
             target_description=_typed(
                 data.get("target_description"), str, "target_description"
             ),

@@ -242,9 +242,10 @@ TYPES: dict[str, TargetType] = {
 }
 
 
-def type_of(name: str | None) -> TargetType:
-    """The type a state or plan names (an unknown one reads as the bare location)."""
-    return TYPES.get(name or "", TargetType())
+def type_of(name: object) -> TargetType:
+    """The type a state or plan names (an unknown one, or a value that is no name, reads as the
+    bare location)."""
+    return TYPES.get(name, TargetType()) if isinstance(name, str) else TargetType()
 
 
 @dataclass(frozen=True)
