@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import codecs
 import os
-import socket
 import sys
 from collections.abc import Mapping
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
+
+if TYPE_CHECKING:
+    import socket  # (imported where sockets are made: not at start-up)
 
 WINDOWS = sys.platform == "win32"
 _LOCK_OFFSET = 1 << 30  # Windows: the locked byte, beyond any holder text
@@ -120,6 +122,8 @@ def exclusive_address(sock: socket.socket) -> None:
     On POSIX ``SO_REUSEADDR`` only lets a restarted server take its port back from connections in
     TIME_WAIT — two listeners still cannot share it. On Windows ``SO_REUSEADDR`` would let a second
     server steal a listening port; ``SO_EXCLUSIVEADDRUSE`` forbids that instead."""
+    import socket
+
     if WINDOWS:
         sock.setsockopt(socket.SOL_SOCKET, getattr(socket, "SO_EXCLUSIVEADDRUSE", -5), 1)
     else:

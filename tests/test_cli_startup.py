@@ -65,16 +65,27 @@ def test_help_imports_no_command_module():
         "cryptography",
         "yaml",
         "logging",
+        "socket",
         "ainas_provision.diagnostics",
     ):
         assert heavy not in loaded, heavy
 
 
-@pytest.mark.parametrize("absent", ["jsonschema", "httpx", "jinja2", "uvicorn", "starlette"])
+@pytest.mark.parametrize(
+    "absent",
+    [
+        "jsonschema",
+        "httpx",
+        "jinja2",
+        "uvicorn",
+        "starlette",
+        "cryptography.hazmat.primitives.ciphers.aead",
+    ],
+)
 def test_validating_a_valid_manifest_imports_only_what_it_uses(absent):
     """The quickstart (one file, no template, valid): the compiled validator decides, so the
-    Python jsonschema is not imported; nothing of HTTP or templating either (the certificate
-    reader is: the quickstart names a .p12 file)."""
+    Python jsonschema is not imported; nothing of HTTP or templating either, nor AES-GCM (no
+    value is encrypted; the certificate reader is: the quickstart names a .p12 file)."""
     loaded = modules_after("validate", str(EXAMPLES / "quickstart"))
     assert "ainas_provision.cli.validate_cmd" in loaded
     assert "jsonschema_rs" in loaded

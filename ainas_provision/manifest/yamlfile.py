@@ -490,10 +490,13 @@ _QUOTES = ("'", '"')
 def _prepare_mapping(loader: ManifestLoader, node: yaml.MappingNode, make_mark) -> None:
     """Refuse duplicate keys, then resolve YAML merge keys (``<<: *defaults``)."""
     pairs = node.value
-    keys = {k.value for k, _ in pairs if k.__class__ is yaml.ScalarNode}
-    if len(keys) != len(pairs):  # a duplicate (or a key that is not a scalar: refused later)
+    try:
+        keys = {k.value for k, _ in pairs}
+    except TypeError:  # a key that is not a scalar (its value is a list): refused later
+        keys = None
+    if keys is None or len(keys) != len(pairs):  # a duplicate, or such a key
         _check_duplicates(node, make_mark)
-    if any(k.tag == _MERGE for k, _ in pairs):
+    if _MERGE in {k.tag for k, _ in pairs}:  # (set comprehensions: one per mapping, in C)
         try:
             loader.flatten_mapping(node)
         except yaml.MarkedYAMLError as exc:

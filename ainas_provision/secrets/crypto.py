@@ -25,12 +25,12 @@ import secrets
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
 from ainas_provision import keyfile
 from ainas_provision.errors import AinasProvisionError
 from ainas_provision.secrets.refs import SecretError
+
+# cryptography's AES-GCM is imported by encrypt and decrypt, when a value is encrypted: most
+# manifests have none, and validating them should not pay for loading it
 
 KEY_ENV = "AINAS_SECRETS_KEY"
 KEY_FILE_ENV = "AINAS_SECRETS_KEY_FILE"
@@ -160,6 +160,8 @@ def require_key(env: Mapping[str, str] = os.environ) -> bytes:
 
 def encrypt(value: str, field_path: str, key: bytes) -> str:
     """``value`` encrypted for the manifest field ``field_path``: ``v1:<kid>:<fid>:<data>``."""
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM  # (when used: start-up)
+
     nonce = secrets.token_bytes(NONCE_SIZE)
     sealed = AESGCM(key).encrypt(nonce, value.encode(), _aad(field_path))
     return ":".join((VERSION, key_id(key), _field_id(key, field_path), _b64encode(nonce + sealed)))
@@ -181,6 +183,9 @@ def decrypt(token: str, field_path: str, key: bytes) -> str:
             + _reencrypt_hint(field_path),
             field_path,
         )
+    from cryptography.exceptions import InvalidTag
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
     _, kid, fid, data = parts
     if not hmac.compare_digest(kid, key_id(key)):
         raise SecretDecryptError(
