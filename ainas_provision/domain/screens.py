@@ -25,6 +25,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import ainas_catalogue
 from ainas_provision.domain import kinds
@@ -48,7 +49,10 @@ class ScreenMapping:
     def update_screen(self) -> str | None:
         return self.kind.screens.update
 
-    @property
+    # computed once per mapping (cached_property writes the instance's own __dict__, which a
+    # frozen dataclass allows): from_screen asks for every resource read from AINAS
+
+    @cached_property
     def reverse(self) -> dict[str, str]:
         """field id -> manifest path; where two manifest fields share a field id (a user's
         ``password`` and ``initial_password``), the first in the table is what AINAS shows."""
@@ -57,7 +61,7 @@ class ScreenMapping:
             out.setdefault(screen, manifest)
         return out
 
-    @property
+    @cached_property
     def paired(self) -> frozenset[str]:
         return frozenset(part for parts in self.pairs.values() for part in parts)
 
