@@ -9,11 +9,14 @@ import re
 import subprocess
 import sys
 
+import click
 import pytest
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
+from click.testing import CliRunner
 
 from ainas_provision import i18n
+from ainas_provision.cli.main import cli
 from tests.conftest import FIXTURES, REPO, copy_example
 from tests.helpers import run
 
@@ -163,13 +166,69 @@ def glossary() -> list[tuple[str, str]]:
 
 def test_translations_use_the_glossary_terms():
     """A message whose English names a glossary term says it in the glossary's Japanese (a
-    command name or option in backticks, or a placeholder, is not a term)."""
+    command name or option in backticks, a placeholder or a dotted address such as site.HANDLE is
+    not a term)."""
     for message in catalog():
         if not message.id:
             continue
         english = (message.id if isinstance(message.id, str) else message.id[0]).lower()
-        english = re.sub(r"`[^`]*`|--[\w-]+|\{\w*\}", "", english)
+        english = re.sub(r"`[^`]*`|--[\w-]+|\{\w*\}|\b\w+(?:\.[\w-]+)+", "", english)
         japanese = message.string if isinstance(message.string, str) else message.string[0]
         for term, term_ja in glossary():
             if re.search(rf"\b{re.escape(term)}s?\b", english):
                 assert term_ja in japanese, f"{message.id!r}: '{term}' is {term_ja}: {japanese}"
+
+
+def _commands(group: click.Group, ctx: click.Context, path: tuple[str, ...] = ()):
+    """Every command of the tree, with the words that invoke it."""
+    for name in group.list_commands(ctx):
+        command = group.get_command(ctx, name)
+        yield (*path, name), command
+        if isinstance(command, click.Group):
+            yield from _commands(command, click.Context(command, parent=ctx), (*path, name))
+
+
+def test_every_help_text_of_every_command_has_a_japanese_translation():
+    """The help, short help and option help of every command and subcommand (the next option
+    added without N_(), or a command whose help is not in the catalog, fails here)."""
+    translated = {m.id: m.string for m in catalog() if m.id and isinstance(m.id, str)}
+    i18n.set_language("en")
+    texts = {("ainas-provision",): [cli.help] + [p.help for p in cli.params if p.help]}
+    for words, command in _commands(cli, click.Context(cli)):
+        texts[words] = [command.help, command.short_help] + [
+            param.help for param in command.params if isinstance(param, click.Option)
+        ]
+    assert len(texts) > 20  # the subcommands of state, sandbox, certs and secrets included
+    missing = [
+        f"{' '.join(words)}: {text!r}"
+        for words, strings in texts.items()
+        for text in strings
+        if text and not translated.get(text)
+    ]
+    assert not missing, "help without a Japanese translation (wrap it in N_()):\n" + "\n".join(
+        missing
+    )
+
+
+@pytest.mark.parametrize(
+    "words", [["state", "unlock"], ["sandbox", "serve"], ["secrets"], ["apply"]]
+)
+def test_help_of_a_subcommand_in_japanese(words):
+    result = CliRunner().invoke(cli, ["--lang", "ja", *words, "--help"], terminal_width=2000)
+    i18n.set_language("en")
+    assert result.exit_code == 0, result.output
+    assert "使い方:" in result.output and "オプション:" in result.output
+    assert "このヘルプを表示して終了します。" in result.output
+    # every line that says something is Japanese, bar a name, a metavar or an example
+    for line in result.output.splitlines()[1:]:
+        words_of_line = re.findall(r"[A-Za-z]{4,}", re.sub(r"--[\w-]+|\S*[/:.=$_]\S*", "", line))
+        assert (
+            not line.strip() or re.search(r"[ぁ-んァ-ヶ一-龠]", line) or len(words_of_line) < 2
+        ), line
+
+
+def test_usage_errors_in_japanese():
+    result = CliRunner().invoke(cli, ["--lang", "ja", "plan", "--bogus"])
+    i18n.set_language("en")
+    assert result.exit_code == 1
+    assert "エラー: オプション '--bogus' はありません。" in result.output

@@ -13,7 +13,7 @@ from ainas_provision.apply.executor import Outcome
 from ainas_provision.cli import options
 from ainas_provision.cli.progress import Progress
 from ainas_provision.errors import AinasProvisionError
-from ainas_provision.i18n import _, ngettext
+from ainas_provision.i18n import N_, _, ngettext
 from ainas_provision.plan import render
 from ainas_provision.plan.changes import Change
 from ainas_provision.plan.plan import Plan
@@ -126,7 +126,10 @@ def summarize(outcomes: list[Outcome]) -> bool:
     return False
 
 
-@click.command("apply")
+@click.command(
+    "apply",
+    help=N_("Apply the manifests at PATH (or a saved plan) to the target."),
+)
 @options.manifest_path
 @options.vars_files
 @options.no_cache
@@ -136,27 +139,29 @@ def summarize(outcomes: list[Outcome]) -> bool:
     "--plan",
     "plan_file",
     type=click.Path(path_type=Path, dir_okay=False),
-    help="Apply exactly this saved plan.",
+    help=N_("Apply exactly this saved plan."),
 )
 @click.option(
     "--expect-digest",
     metavar="SHA256",
-    help="With --plan: refuse the plan unless its digest is this one (the digest printed with "
-    "the reviewed plan).",
+    help=N_(
+        "With --plan: refuse the plan unless its digest is this one (the digest printed with "
+        "the reviewed plan)."
+    ),
 )
-@click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--auto-approve", is_flag=True, help=N_("Do not ask for confirmation."))
 @click.option(
     "--parallelism",
     type=click.IntRange(1, 64),
     default=None,
-    help="Changes in flight at once [default: 4; the browser target: 1, each one a browser].",
+    help=N_("Changes in flight at once [default: 4; the browser target: 1, each one a browser]."),
 )
 @click.option(
     "--allow-deletes",
     type=click.IntRange(0),
     default=None,
     metavar="N",
-    help="Allow up to N deletions (overrides policy.max_deletes).",
+    help=N_("Allow up to N deletions (overrides policy.max_deletes)."),
 )
 @click.option(
     "--lock-timeout",
@@ -164,19 +169,23 @@ def summarize(outcomes: list[Outcome]) -> bool:
     default=0,
     show_default=True,
     metavar="SECONDS",
-    help="Wait this long for the state lock.",
+    help=N_("Wait this long for the state lock."),
 )
 @click.option(
     "--supervised",
     is_flag=True,
-    help="Browser target: a visible browser; the tool fills each screen and waits for you to "
-    "check it and press 確定.",
+    help=N_(
+        "Browser target: a visible browser; the tool fills each screen and waits for you to "
+        "check it and press 確定."
+    ),
 )
 @click.option(
     "--trace",
     is_flag=True,
-    help="Browser target: record a Playwright trace under .ainas/ (it holds every typed value, "
-    "passwords included).",
+    help=N_(
+        "Browser target: record a Playwright trace under .ainas/ (it holds every typed value, "
+        "passwords included)."
+    ),
 )
 def command(
     path,
@@ -194,7 +203,6 @@ def command(
     supervised,
     trace,
 ):
-    """Apply the manifests at PATH (or a saved plan) to the target."""
     if expect_digest is not None and plan_file is None:
         raise AinasProvisionError("--expect-digest checks a saved plan: give it with --plan FILE")
     if (target or os.environ.get("AINAS_TARGET")) == "runbook:":

@@ -15,32 +15,40 @@ from ainas_provision.certs.info import CertificateInfo, validity_problems
 from ainas_provision.certs.reader import detect_type, load_p12, read_certificate
 from ainas_provision.certs.types import CORPORATE, TYPES
 from ainas_provision.cli import options
+from ainas_provision.i18n import N_
 
 FORMAT_VERSION = 1
 
 
-@click.group("certs")
+@click.group(
+    "certs",
+    help=N_("Signing certificates (電子証明書, .p12)."),
+)
 def command() -> None:
-    """Signing certificates (電子証明書, .p12)."""
+    pass
 
 
-@command.command("inspect")
+@command.command(
+    "inspect",
+    help=N_("Show what AINAS reads from the certificate FILE: 屋号, 氏名, 住所, 証明書有効期限."),
+)
 @click.argument("file", type=click.Path(path_type=Path, exists=True, dir_okay=False))
 @click.option(
     "--type",
     "cert_type",
     type=click.Choice(TYPES),
     default=None,
-    help="The certificate's type; detected when not given.",
+    help=N_("The certificate's type; detected when not given."),
 )
 @click.option(
     "--password-env",
     metavar="NAME",
-    help="Read the PIN/password from this environment variable instead of asking.",
+    help=N_("Read the PIN/password from this environment variable instead of asking."),
 )
 @options.output_format(("text", "json"))
-def inspect(file: Path, cert_type: str | None, password_env: str | None, output_format: str) -> None:
-    """Show what AINAS reads from the certificate FILE: 屋号, 氏名, 住所, 証明書有効期限."""
+def inspect(
+    file: Path, cert_type: str | None, password_env: str | None, output_format: str
+) -> None:
     try:
         data = file.read_bytes()
     except OSError as exc:

@@ -8,44 +8,52 @@ import click
 
 from ainas_provision.cli import options
 from ainas_provision.cli.progress import Progress
+from ainas_provision.i18n import N_
 from ainas_provision.workflow import run as workflow
 
 
-@click.command("import")
+@click.command(
+    "import",
+    help=N_(
+        "Write manifests that describe the target, and bind the state to them, so "
+        "that an existing tenant comes under management: `plan` right after shows no "
+        "changes."
+    ),
+)
 @click.option(
     "--out",
     "out",
     type=click.Path(path_type=Path, file_okay=False),
     default=Path("."),
     show_default=True,
-    help="Directory to write the manifests to.",
+    help=N_("Directory to write the manifests to."),
 )
 @click.option(
     "--target",
     default=None,
     metavar="TARGET",
-    help="sandbox:PATH or https://… [default: $AINAS_TARGET].",
+    help=N_("sandbox:PATH or https://… [default: $AINAS_TARGET]."),
 )
 @click.option(
     "--state",
     "state_path",
     default=None,
     metavar="FILE|postgresql://…",
-    help="The state to bind: a file, or postgresql://…/DB[?schema=S][#NAME] "
-    "[default: $AINAS_STATE, else ainas.state.json in --out].",
+    help=N_(
+        "The state to bind: a file, or postgresql://…/DB[?schema=S][#NAME] "
+        "[default: $AINAS_STATE, else ainas.state.json in --out]."
+    ),
 )
 @click.option(
     "--organization-id",
     default=None,
     metavar="ID",
-    help="The 代理人組織ID to import (a sandbox file may hold several).",
+    help=N_("The 代理人組織ID to import (a sandbox file may hold several)."),
 )
-@click.option("--force", is_flag=True, help="Overwrite manifests already in --out.")
+@click.option("--force", is_flag=True, help=N_("Overwrite manifests already in --out."))
 def command(
     out: Path, target: str | None, state_path: str | None, organization_id: str | None, force: bool
 ) -> None:
-    """Write manifests that describe the target, and bind the state to them, so that an existing
-    tenant comes under management: `plan` right after shows no changes."""
     settings = workflow.ImportOptions(
         out=out, target=target, state_path=state_path, organization_id=organization_id, force=force
     )

@@ -33,25 +33,25 @@ GLOBAL_FLAGS = ("--debug", "--no-color")
 
 # every variable the tool reads, for --help (the README lists the same)
 ENVIRONMENT = {
-    "AINAS_TARGET": "the target when --target is not given",
-    "AINAS_LOGIN_ID": "the user to log in as",
-    "AINAS_PASSWORD": "its password",
-    "AINAS_NEW_PASSWORD": "the new password, while the password is still the initial one",
-    "AINAS_CLIENT_CERT": "the client certificate (.pfx/.p12) for HTTPS targets",
-    "AINAS_CLIENT_CERT_PASSWORD": "its password",
-    "AINAS_CA_FILE": "the CA that signed the server (else the system's)",
-    "AINAS_HTTP_TIMEOUT": "seconds to wait for an answer (default 60)",
-    "AINAS_BROWSER": "the browser+https:// target's browser: an executable or msedge/chrome",
-    "AINAS_STATE": "the state when --state is not given (a file or postgresql://…)",
-    "AINAS_STATE_KEY": "the state's fingerprint key",
-    "AINAS_STATE_KEY_FILE": "a file holding it (else ainas.state.key beside the state)",
-    "AINAS_SECRETS_KEY": "the key of {encrypted: …} values",
-    "AINAS_SECRETS_KEY_FILE": "a file holding it",
-    "AINAS_SCREENS_FILE": "the screen catalogue's override (else ainas-screens.local.yaml)",
-    "AINAS_LANG": "the language of messages (ja or en; else the locale)",
-    "AINAS_CACHE_DIR": "the validation cache (else $XDG_CACHE_HOME/ainas-provision)",
-    "AINAS_NO_CACHE": "1: no validation cache",
-    "NO_COLOR / FORCE_COLOR": "no colour / colour even when not on a terminal",
+    "AINAS_TARGET": N_("the target when --target is not given"),
+    "AINAS_LOGIN_ID": N_("the user to log in as"),
+    "AINAS_PASSWORD": N_("its password"),
+    "AINAS_NEW_PASSWORD": N_("the new password, while the password is still the initial one"),
+    "AINAS_CLIENT_CERT": N_("the client certificate (.pfx/.p12) for HTTPS targets"),
+    "AINAS_CLIENT_CERT_PASSWORD": N_("its password"),
+    "AINAS_CA_FILE": N_("the CA that signed the server (else the system's)"),
+    "AINAS_HTTP_TIMEOUT": N_("seconds to wait for an answer (default 60)"),
+    "AINAS_BROWSER": N_("the browser+https:// target's browser: an executable or msedge/chrome"),
+    "AINAS_STATE": N_("the state when --state is not given (a file or postgresql://…)"),
+    "AINAS_STATE_KEY": N_("the state's fingerprint key"),
+    "AINAS_STATE_KEY_FILE": N_("a file holding it (else ainas.state.key beside the state)"),
+    "AINAS_SECRETS_KEY": N_("the key of {encrypted: …} values"),
+    "AINAS_SECRETS_KEY_FILE": N_("a file holding it"),
+    "AINAS_SCREENS_FILE": N_("the screen catalogue's override (else ainas-screens.local.yaml)"),
+    "AINAS_LANG": N_("the language of messages (ja or en; else the locale)"),
+    "AINAS_CACHE_DIR": N_("the validation cache (else $XDG_CACHE_HOME/ainas-provision)"),
+    "AINAS_NO_CACHE": N_("1: no validation cache"),
+    "NO_COLOR / FORCE_COLOR": N_("no colour / colour even when not on a terminal"),
 }
 
 # the tool's own characters a legacy console encoding (cp932) may lack, and what to write instead
@@ -145,6 +145,68 @@ SUMMARIES = {
 }
 
 
+# click's own words that a user meets (usage, help headings, usage errors): click looks them up
+# with the standard library's gettext, which knows nothing of the language chosen here, so its
+# modules are given this tool's lookups instead (see _click_in_our_language), and the words are
+# in this tool's catalog
+CLICK_MESSAGES = (
+    N_("Usage:"),
+    N_("Options"),
+    N_("Commands"),
+    N_("Show this message and exit."),
+    N_("Show the version and exit."),
+    N_("Error: {message}"),
+    N_("Try '{command} {option}' for help."),
+    N_("Invalid value: {message}"),
+    N_("Invalid value for {param_hint}: {message}"),
+    N_("Missing argument"),
+    N_("Missing option"),
+    N_("Missing parameter"),
+    N_("No such option {name!r}."),
+    N_("No such command {name!r}."),
+    N_("Option {name!r} does not take a value."),
+    N_("{value!r} is not a valid {number_type}."),
+    N_("{value} is not in the range {range}."),
+    N_("{name} {filename!r} does not exist."),
+    N_("{name} {filename!r} is a file."),
+    N_("{name} {filename!r} is a directory."),
+    N_("{name} {filename!r} is not readable."),
+    N_("file"),
+    N_("directory"),
+    N_("path"),
+    N_("default: {default}"),
+    N_("Aborted!"),
+)
+# (ngettext here only marks the plural pairs for the catalog)
+CLICK_PLURALS = (
+    ngettext("Did you mean {possibility}?", "(Did you mean one of: {possibilities}?)", 1),
+    ngettext("{value!r} is not {choice}.", "{value!r} is not one of {choices}.", 1),
+    ngettext(
+        "Got unexpected extra argument ({args})", "Got unexpected extra arguments ({args})", 1
+    ),
+    ngettext(
+        "Option {name!r} requires an argument.", "Option {name!r} requires {nargs} arguments.", 1
+    ),
+)
+
+
+def _click_in_our_language() -> None:
+    """Give click's modules this tool's gettext (they imported the standard library's)."""
+    import gettext
+
+    for name in ("core", "decorators", "exceptions", "formatting", "parser", "termui", "types"):
+        module = sys.modules.get(f"click.{name}")
+        if module is None:
+            continue
+        if getattr(module, "_", None) is gettext.gettext:
+            module._ = _
+        if getattr(module, "ngettext", None) is gettext.ngettext:
+            module.ngettext = ngettext
+
+
+_click_in_our_language()
+
+
 class Group(click.Group):
     """Commands imported when run: ``--help`` lists them from :data:`SUMMARIES`."""
 
@@ -154,6 +216,13 @@ class Group(click.Group):
         except click.UsageError as exc:
             exc.exit_code = EXIT_ERROR
             raise
+
+    def resolve_command(self, ctx: click.Context, args: list[str]):
+        # the language is chosen before the command is looked up (and its help localized), not
+        # only in cli() below, which click calls after: `--lang ja state unlock --help`
+        if ctx.parent is None:
+            i18n.set_language(i18n.choose(ctx.params.get("lang")))
+        return super().resolve_command(ctx, args)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return list(COMMANDS)
@@ -168,14 +237,16 @@ class Group(click.Group):
             summary = SUMMARIES.get(name)
             if summary is not None:
                 summary = _(summary)
-                # shortened to the width as click shortens a command's own help
-                short = click.Command(name, help=summary).get_short_help_str(limit)
+                if i18n.language() == "ja":
+                    short = _short_japanese(summary, limit)
+                else:  # shortened to the width as click shortens a command's own help
+                    short = click.Command(name, help=summary).get_short_help_str(limit)
                 rows.append((name, short))
                 continue
             command = self.get_command(ctx, name)  # one not listed above: imported to ask it
             if command is not None and not command.hidden:
                 rows.append((name, command.get_short_help_str(limit)))
-        with formatter.section("Commands"):
+        with formatter.section(_("Commands")):
             formatter.write_dl(rows)
 
     def get_command(self, ctx: click.Context, name: str):
@@ -229,6 +300,21 @@ class Group(click.Group):
             ctx.exit(EXIT_ERROR)
 
 
+def _short_japanese(text: str, limit: int) -> str:
+    """The first sentence of ``text`` in at most ``limit`` columns (a full-width character takes
+    two), cut with "..." if longer: Japanese has no spaces for click's word-wise shortening."""
+    import unicodedata
+
+    first, stop, _rest = text.partition("。")
+    text = first + stop
+    width = 0
+    for index, char in enumerate(text):
+        width += 2 if unicodedata.east_asian_width(char) in "WF" else 1
+        if width > limit:
+            return text[: max(index - 2, 0)] + "..."
+    return text
+
+
 def _hoist(args: list[str]) -> list[str]:
     """``plan --debug`` means ``--debug plan``: move the group's flags before the command (up to
     a ``--``, after which everything is an argument)."""
@@ -237,18 +323,29 @@ def _hoist(args: list[str]) -> list[str]:
     return flags + [a for a in args[:end] if a not in GLOBAL_FLAGS] + args[end:]
 
 
+# what each exit code means, for --help (the README lists the same)
+EXIT_CODES = {
+    0: N_("success (plan --detailed-exitcode: no changes)"),
+    1: N_("an error, a usage error included"),
+    2: N_("plan --detailed-exitcode: there are changes"),
+    130: N_("interrupted"),
+}
+
+
 def _epilog() -> str:
+    """The end of ``--help`` in the chosen language (built again by :func:`localize`)."""
     width = max(len(name) for name in ENVIRONMENT)
-    lines = [f"  {name.ljust(width)}  {what}" for name, what in ENVIRONMENT.items()]
+    lines = [f"  {name.ljust(width)}  {_(what)}" for name, what in ENVIRONMENT.items()]
+    codes = [f"  {str(code).ljust(4)} {_(what)}" for code, what in EXIT_CODES.items()]
     # \b keeps click from rewrapping a paragraph
     return "\n\n".join(
         [
-            "\b\nEnvironment:\n" + "\n".join(lines),
-            "\b\nExit codes:\n  0    success (plan --detailed-exitcode: no changes)\n"
-            "  1    an error, a usage error included\n"
-            "  2    plan --detailed-exitcode: there are changes\n  130  interrupted",
-            "\b\nShell completion (bash; zsh_source, fish_source likewise):\n"
-            '  eval "$(_AINAS_PROVISION_COMPLETE=bash_source ainas-provision)"',
+            "\b\n" + _("Environment:") + "\n" + "\n".join(lines),
+            "\b\n" + _("Exit codes:") + "\n" + "\n".join(codes),
+            "\b\n"
+            + _("Shell completion (bash; zsh_source, fish_source likewise):")
+            + "\n"
+            + '  eval "$(_AINAS_PROVISION_COMPLETE=bash_source ainas-provision)"',
         ]
     )
 
@@ -269,8 +366,10 @@ HELP = N_("Provision AINAS (OSS申請共同利用システム) from manifests: v
 @click.option(
     "--no-color",
     is_flag=True,
-    help="No colour (also: NO_COLOR set, TERM=dumb; FORCE_COLOR forces it); also after the "
-    "command name, like --debug.",
+    help=N_(
+        "No colour (also: NO_COLOR set, TERM=dumb; FORCE_COLOR forces it); also after the "
+        "command name, like --debug."
+    ),
 )
 @click.option(
     "--lang",
@@ -310,15 +409,22 @@ def _lang_argument(args: list[str]) -> str | None:
 
 
 def localize(command: click.Command) -> click.Command:
-    """Show a command's help and its options' help (written in English, marked N_ where they
-    are defined) in the chosen language; the English text is kept as the catalog's key."""
-    english = command.__dict__.setdefault("_english_help", command.help)
-    if english:
-        command.help = _(english)
+    """Show a command's help, its short help and its options' help (written in English, marked
+    N_ where they are defined) in the chosen language, and so for every subcommand of a group;
+    the English text is kept as the catalog's key, so that the language may change again."""
+    for attribute in ("help", "short_help"):
+        english = command.__dict__.setdefault(f"_english_{attribute}", getattr(command, attribute))
+        if english:
+            setattr(command, attribute, _(english))
     for param in command.params:
         if isinstance(param, click.Option) and param.help:
             param_english = param.__dict__.setdefault("_english_help", param.help)
             param.help = _(param_english)
+    if command is cli:
+        command.epilog = _epilog()
+    if isinstance(command, click.Group) and not isinstance(command, Group):
+        for subcommand in command.commands.values():
+            localize(subcommand)
     return command
 
 

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import click
 
+from ainas_provision.i18n import N_
+
 manifest_path = click.argument("path", type=click.Path(path_type=Path), default=".", required=False)
 
 vars_files = click.option(
@@ -14,9 +16,11 @@ vars_files = click.option(
     "vars_files",
     multiple=True,
     metavar="[NAME=]FILE",
-    help="A data file for templates (*.yaml.j2): a CSV file becomes one variable named after "
-    "the file (a list of rows), a YAML or JSON file's top-level keys become variables; "
-    "NAME=FILE names the variable. Repeatable; a later file wins, and over the vars: setting.",
+    help=N_(
+        "A data file for templates (*.yaml.j2): a CSV file becomes one variable named after "
+        "the file (a list of rows), a YAML or JSON file's top-level keys become variables; "
+        "NAME=FILE names the variable. Repeatable; a later file wins, and over the vars: setting."
+    ),
 )
 
 
@@ -33,8 +37,10 @@ no_cache = click.option(
     is_flag=True,
     expose_value=False,
     callback=_no_cache,
-    help="Parse every manifest file again, neither reading nor writing the cache of parsed "
-    "files (see README: The cache).",
+    help=N_(
+        "Parse every manifest file again, neither reading nor writing the cache of parsed "
+        "files (see README: The cache)."
+    ),
 )
 
 
@@ -45,7 +51,7 @@ def output_format(choices: tuple[str, ...]):
         type=click.Choice(choices),
         default=choices[0],
         show_default=True,
-        help="Output format.",
+        help=N_("Output format."),
     )
 
 
@@ -56,22 +62,26 @@ def target_options(func):
         "sites",
         multiple=True,
         metavar="HANDLE",
-        help="Limit to this site and the users in it (repeatable).",
+        help=N_("Limit to this site and the users in it (repeatable)."),
     )(func)
     func = click.option(
         "--state",
         "state_path",
         default=None,
         metavar="FILE|postgresql://…",
-        help="The state: a file, or postgresql://…/DB[?schema=S][#NAME] "
-        "[default: $AINAS_STATE, else connection.state, else ainas.state.json beside the manifests].",
+        help=N_(
+            "The state: a file, or postgresql://…/DB[?schema=S][#NAME] "
+            "[default: $AINAS_STATE, else connection.state, else ainas.state.json beside the manifests]."
+        ),
     )(func)
     func = click.option(
         "--target",
         default=None,
         metavar="TARGET",
-        help="sandbox:PATH, https://… or browser+https://… [default: $AINAS_TARGET, else the "
-        "embedded sandbox].",
+        help=N_(
+            "sandbox:PATH, https://… or browser+https://… [default: $AINAS_TARGET, else the "
+            "embedded sandbox]."
+        ),
     )(func)
     return func
 
@@ -79,8 +89,10 @@ def target_options(func):
 rewrite_unknown_secrets = click.option(
     "--rewrite-unknown-secrets",
     is_flag=True,
-    help="Write from the manifests the write-only secrets this tool never wrote (it cannot "
-    "compare them); without it they are left as they are.",
+    help=N_(
+        "Write from the manifests the write-only secrets this tool never wrote (it cannot "
+        "compare them); without it they are left as they are."
+    ),
 )
 
 

@@ -7,13 +7,17 @@ from pathlib import Path
 import click
 
 from ainas_provision.cli import options
+from ainas_provision.i18n import N_
 from ainas_provision.plan import render
 from ainas_provision.workflow import run as workflow
 
 EXIT_CHANGES = 2
 
 
-@click.command("plan")
+@click.command(
+    "plan",
+    help=N_("Read the target and show what applying the manifests at PATH would change."),
+)
 @options.manifest_path
 @options.vars_files
 @options.no_cache
@@ -23,10 +27,10 @@ EXIT_CHANGES = 2
     "--out",
     "out",
     type=click.Path(path_type=Path, dir_okay=False),
-    help="Save the plan for `apply --plan`.",
+    help=N_("Save the plan for `apply --plan`."),
 )
 @click.option(
-    "--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes, 0 when none."
+    "--detailed-exitcode", is_flag=True, help=N_("Exit 2 when there are changes, 0 when none.")
 )
 @options.output_format(("text", "json", "markdown"))
 def command(
@@ -40,7 +44,6 @@ def command(
     detailed_exitcode,
     output_format,
 ):
-    """Read the target and show what applying the manifests at PATH would change."""
     # a plan that is only shown writes nothing; a saved one is made as apply will see it (the
     # state key and the embedded sandbox's tenant are created, so that the plan stays valid)
     opts = options.run_options(

@@ -8,22 +8,45 @@ from pathlib import Path
 import click
 
 from ainas_provision.errors import AinasProvisionError
+from ainas_provision.i18n import N_
 
 
-@click.command("probe")
-@click.argument("path", type=click.Path(path_type=Path), default=".", required=False)  # .ainas/ here
-@click.option("--target", required=False, metavar="browser+https://…", help="AINAS's login URL, as browser+https://HOST/PATH [default: $AINAS_TARGET].")
-@click.option("--write-override", "override", type=click.Path(path_type=Path, dir_okay=False), default=None, help="Save the real pull-down options seen as a local catalogue override (ainas-screens.local.yaml).")
+@click.command(
+    "probe",
+    help=N_(
+        "Compare AINAS's real screens with the screen catalogue, read-only: every "
+        "screen reachable without writing, found or missing (exit 1 if anything the "
+        "tool needs is missing)."
+    ),
+)
+@click.argument(
+    "path", type=click.Path(path_type=Path), default=".", required=False
+)  # .ainas/ here
+@click.option(
+    "--target",
+    required=False,
+    metavar="browser+https://…",
+    help=N_("AINAS's login URL, as browser+https://HOST/PATH [default: $AINAS_TARGET]."),
+)
+@click.option(
+    "--write-override",
+    "override",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help=N_(
+        "Save the real pull-down options seen as a local catalogue override (ainas-screens.local.yaml)."
+    ),
+)
 def command(path: Path, target: str | None, override: Path | None) -> None:
-    """Compare AINAS's real screens with the screen catalogue, read-only: every screen reachable
-    without writing, found or missing (exit 1 if anything the tool needs is missing)."""
     from ainas_provision.domain.desired import DesiredState
     from ainas_provision.targets.browser import BrowserOptions, open_browser
     from ainas_provision.targets.browser.probe import probe, write_override
 
     target = target or os.environ.get("AINAS_TARGET")
     if not target or not target.startswith("browser+https://"):
-        raise AinasProvisionError("probe needs --target browser+https://HOST/PATH (AINAS's login URL)")
+        raise AinasProvisionError(
+            "probe needs --target browser+https://HOST/PATH (AINAS's login URL)"
+        )
     directory = path if path.is_dir() else path.parent
     options = BrowserOptions(evidence_dir=directory / ".ainas")  # screenshots of what failed
     backend = open_browser(target, DesiredState.empty(""), os.environ, options=options)
@@ -41,6 +64,10 @@ def command(path: Path, target: str | None, override: Path | None) -> None:
         count = write_override(override, findings)
         click.echo(f"wrote {count} pull-down{'s' if count != 1 else ''} to {override}", err=True)
     if missing:
-        click.secho(f"probe: {len(missing)} expected item{'s' if len(missing) != 1 else ''} missing", fg="red", err=True)
+        click.secho(
+            f"probe: {len(missing)} expected item{'s' if len(missing) != 1 else ''} missing",
+            fg="red",
+            err=True,
+        )
         raise SystemExit(1)
     click.secho("probe: every expected screen, label and button was found", fg="green", err=True)

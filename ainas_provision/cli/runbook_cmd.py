@@ -125,7 +125,13 @@ def export(opts: workflow.Options, plan_file: Path | None, output_format: str, o
     )
 
 
-@click.command("runbook")
+@click.command(
+    "runbook",
+    help=N_(
+        "Show the plan for the manifests at PATH as AINAS's screens, step by step, on "
+        "a local page; what the person confirms is recorded in the state."
+    ),
+)
 @options.manifest_path
 @options.vars_files
 @click.option(
@@ -133,17 +139,19 @@ def export(opts: workflow.Options, plan_file: Path | None, output_format: str, o
     "state_path",
     default=None,
     metavar="FILE|postgresql://…",
-    help="The state: a file, or postgresql://…/DB[?schema=S][#NAME] "
-    "[default: $AINAS_STATE, else connection.state, else ainas.state.json beside the manifests].",
+    help=N_(
+        "The state: a file, or postgresql://…/DB[?schema=S][#NAME] "
+        "[default: $AINAS_STATE, else connection.state, else ainas.state.json beside the manifests]."
+    ),
 )
 @click.option(
-    "--site", "sites", multiple=True, metavar="HANDLE", help="Limit to this site (repeatable)."
+    "--site", "sites", multiple=True, metavar="HANDLE", help=N_("Limit to this site (repeatable).")
 )
 @click.option(
     "--plan",
     "plan_file",
     type=click.Path(path_type=Path, dir_okay=False),
-    help="Carry out exactly this saved plan (made with `plan --target runbook: --out FILE`).",
+    help=N_("Carry out exactly this saved plan (made with `plan --target runbook: --out FILE`)."),
 )
 @click.option(
     "--format",
@@ -151,26 +159,24 @@ def export(opts: workflow.Options, plan_file: Path | None, output_format: str, o
     type=click.Choice(["page", "markdown", "html"]),
     default="page",
     show_default=True,
-    help="page: serve the local page; markdown or html: write a printable checklist.",
+    help=N_("page: serve the local page; markdown or html: write a printable checklist."),
 )
 @click.option(
     "--out",
     type=click.Path(path_type=Path, dir_okay=False),
-    help="Where to write the checklist (with --format markdown|html) [default: stdout].",
+    help=N_("Where to write the checklist (with --format markdown|html) [default: stdout]."),
 )
-@click.option("--no-browser", is_flag=True, help="Print the page's address; do not open it.")
+@click.option("--no-browser", is_flag=True, help=N_("Print the page's address; do not open it."))
 @click.option(
     "--allow-deletes",
     type=click.IntRange(0),
     default=None,
     metavar="N",
-    help="Allow up to N deletions (overrides policy.max_deletes).",
+    help=N_("Allow up to N deletions (overrides policy.max_deletes)."),
 )
 def command(
     path, vars_files, state_path, sites, plan_file, output_format, out, no_browser, allow_deletes
 ):
-    """Show the plan for the manifests at PATH as AINAS's screens, step by step, on a local
-    page; what the person confirms is recorded in the state."""
     opts = workflow.Options(
         path=path,
         state_path=state_path,

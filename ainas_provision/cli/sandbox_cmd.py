@@ -11,34 +11,43 @@ from ainas_emulator.errors import SandboxError
 from ainas_emulator.store import DEFAULT_HASH_COST, MAX_HASH_COST, MIN_HASH_COST
 from ainas_provision import portable
 from ainas_provision.errors import AinasProvisionError
-from ainas_provision.i18n import _
+from ainas_provision.i18n import N_, _
 
 directory_argument = click.argument("directory", type=click.Path(path_type=Path, file_okay=False))
 
 
-@click.group("sandbox", short_help="The AINAS sandbox server (HTTPS, mutual TLS).")
+@click.group(
+    "sandbox",
+    short_help=N_("The AINAS sandbox server (HTTPS, mutual TLS)."),
+    help=N_("The AINAS sandbox: test CA and certificates, the HTTPS server with mutual TLS."),
+)
 def command() -> None:
-    """The AINAS sandbox: test CA and certificates, the HTTPS server with mutual TLS."""
+    pass
 
 
-@command.command("init", short_help="Create a sandbox: certificates, a tenant, its notice.")
+@command.command(
+    "init",
+    short_help=N_("Create a sandbox: certificates, a tenant, its notice."),
+    help=N_(
+        "Create a sandbox in DIRECTORY: CA, server and client certificates, a tenant "
+        "with three admins, and its 利用登録通知書."
+    ),
+)
 @directory_argument
 @click.option(
     "--organization-id",
     default=sandbox_init.DEFAULT_ORGANIZATION_ID,
     show_default=True,
-    help="代理人組織ID of the tenant.",
+    help=N_("代理人組織ID of the tenant."),
 )
 @click.option(
     "--name",
     default=sandbox_init.DEFAULT_NAME,
     show_default=True,
-    help="代理人組織名 of the tenant.",
+    help=N_("代理人組織名 of the tenant."),
 )
-@click.option("--force", is_flag=True, help="Replace an existing sandbox in DIRECTORY.")
+@click.option("--force", is_flag=True, help=N_("Replace an existing sandbox in DIRECTORY."))
 def init_command(directory: Path, organization_id: str, name: str, force: bool) -> None:
-    """Create a sandbox in DIRECTORY: CA, server and client certificates, a tenant with three
-    admins, and its 利用登録通知書."""
     manifests = sorted(
         p.name for pattern in ("*.yaml", "*.yml", "*.yaml.j2") for p in directory.glob(pattern)
     )
@@ -69,69 +78,81 @@ def init_command(directory: Path, organization_id: str, name: str, force: bool) 
     click.echo(f"serve it with: ainas-provision sandbox serve {directory}")
 
 
-@command.command("serve", short_help="Serve a sandbox over HTTPS with mutual TLS.")
+@command.command(
+    "serve",
+    short_help=N_("Serve a sandbox over HTTPS with mutual TLS."),
+    help=N_("Serve the sandbox in DIRECTORY over HTTPS, requiring a client certificate of its CA."),
+)
 @directory_argument
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--host", default="127.0.0.1", show_default=True, help=N_("Address to listen on."))
 @click.option(
     "--port",
     type=click.IntRange(0, 65535),
     default=8443,
     show_default=True,
-    help="Port to listen on (0: any free port; the URL printed says which).",
+    help=N_("Port to listen on (0: any free port; the URL printed says which)."),
 )
 @click.option(
     "--latency-ms",
     type=click.FloatRange(0),
     default=0,
     show_default=True,
-    help="Delay every request by this many milliseconds.",
+    help=N_("Delay every request by this many milliseconds."),
 )
 @click.option(
     "--fail-rate",
     type=click.FloatRange(0, 1),
     default=0.0,
     show_default=True,
-    help="Fraction of requests that fail: with HTTP 500 before the change, or with the connection "
-    "cut after it (and, with --stall-ms, stalled before it or answered late after it).",
+    help=N_(
+        "Fraction of requests that fail: with HTTP 500 before the change, or with the connection "
+        "cut after it (and, with --stall-ms, stalled before it or answered late after it)."
+    ),
 )
 @click.option(
     "--stall-ms",
     type=click.FloatRange(0),
     default=0,
     show_default=True,
-    help="With --fail-rate: also stall requests this long before the change, or hold the answer "
-    "this long after it (a client timeout).",
+    help=N_(
+        "With --fail-rate: also stall requests this long before the change, or hold the answer "
+        "this long after it (a client timeout)."
+    ),
 )
 @click.option(
     "--spike-rate",
     type=click.FloatRange(0, 1),
     default=0.0,
     show_default=True,
-    help="Fraction of requests delayed by --spike-ms more (latency spikes).",
+    help=N_("Fraction of requests delayed by --spike-ms more (latency spikes)."),
 )
 @click.option(
     "--spike-ms",
     type=click.FloatRange(0),
     default=0,
     show_default=True,
-    help="A spike's extra latency.",
+    help=N_("A spike's extra latency."),
 )
-@click.option("--seed", type=int, default=None, help="Seed of the failures' and spikes' choices.")
+@click.option(
+    "--seed", type=int, default=None, help=N_("Seed of the failures' and spikes' choices.")
+)
 @click.option(
     "--page-size",
     type=click.IntRange(1, 10_000),
     default=100,
     show_default=True,
-    help="Maximum page size of every list.",
+    help=N_("Maximum page size of every list."),
 )
-@click.option("--access-log", is_flag=True, help="Log every request (method, path, status).")
+@click.option("--access-log", is_flag=True, help=N_("Log every request (method, path, status)."))
 @click.option(
     "--hash-cost",
     type=click.IntRange(MIN_HASH_COST, MAX_HASH_COST),
     default=DEFAULT_HASH_COST,
     show_default=True,
-    help="scrypt cost of the passwords the server hashes, as the exponent of N (2**COST): lower "
-    "it for benchmarks, so that the client is measured rather than the server's hashing.",
+    help=N_(
+        "scrypt cost of the passwords the server hashes, as the exponent of N (2**COST): lower "
+        "it for benchmarks, so that the client is measured rather than the server's hashing."
+    ),
 )
 def serve_command(
     directory: Path,
@@ -147,7 +168,6 @@ def serve_command(
     access_log: bool,
     hash_cost: int,
 ) -> None:
-    """Serve the sandbox in DIRECTORY over HTTPS, requiring a client certificate of its CA."""
     from ainas_emulator.serve import SandboxServer, ServeOptions  # loads uvicorn
 
     options = ServeOptions(
@@ -170,11 +190,16 @@ def serve_command(
     server.run(lambda line: click.echo(line))
 
 
-@command.command("reset", short_help="Empty the tenant back to its initial state.")
+@command.command(
+    "reset",
+    short_help=N_("Empty the tenant back to how it was made."),
+    help=N_(
+        "Empty the tenant in DIRECTORY back to how it was made (admins with "
+        "99999999); the certificates are kept."
+    ),
+)
 @directory_argument
 def reset_command(directory: Path) -> None:
-    """Empty the tenant in DIRECTORY back to its initial state (admins with 99999999); the
-    certificates are kept."""
     try:
         tenants = sandbox_init.reset_sandbox(directory)
     except SandboxError as exc:

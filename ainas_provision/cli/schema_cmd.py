@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import click
 
+from ainas_provision.i18n import N_
 from ainas_provision.schema import schema_text
 
 
-@click.command("schema")
+@click.command(
+    "schema",
+    help=N_("Print the manifest JSON Schema (for editors and other tools)."),
+)
 def command() -> None:
-    """Print the manifest JSON Schema (for editors and other tools)."""
     click.echo(schema_text(), nl=False)

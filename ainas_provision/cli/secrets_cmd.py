@@ -7,26 +7,32 @@ from pathlib import Path
 
 import click
 
+from ainas_provision.i18n import N_
 from ainas_provision.secrets import crypto
 
 DEFAULT_KEY_FILE = "ainas-secrets.key"
 
 
-@click.group("secrets")
+@click.group(
+    "secrets",
+    help=N_('Encrypted secrets for manifests ({encrypted: "v1:…"}).'),
+)
 def command() -> None:
-    """Encrypted secrets for manifests ({encrypted: "v1:…"})."""
+    pass
 
 
-@command.command("keygen")
+@command.command(
+    "keygen",
+    help=N_("Write a new secrets key file."),
+)
 @click.option(
     "--out",
     type=click.Path(path_type=Path, dir_okay=False),
     default=DEFAULT_KEY_FILE,
     show_default=True,
-    help="The key file to create (mode 0600); an existing file is never overwritten.",
+    help=N_("The key file to write (mode 0600); an existing file is never overwritten."),
 )
 def keygen(out: Path) -> None:
-    """Create a new secrets key file."""
     key = crypto.write_key_file(out)
     click.echo(f"wrote a new secrets key to {out} (key ID {crypto.key_id(key)})")
     click.echo(
@@ -35,20 +41,25 @@ def keygen(out: Path) -> None:
     )
 
 
-@command.command("encrypt")
+@command.command(
+    "encrypt",
+    help=N_(
+        "Encrypt a value for FIELD_PATH.\n"
+        "\n"
+        "The value is read from standard input, never from an argument (arguments end "
+        "up in shell history); one trailing newline is stripped."
+    ),
+)
 @click.option(
     "--path",
     "field_path",
     required=True,
     metavar="FIELD_PATH",
-    help="The manifest path of the field, e.g. sites.akihabara.registered.batch_account.batch_password.",
+    help=N_(
+        "The manifest path of the field, e.g. sites.akihabara.registered.batch_account.batch_password."
+    ),
 )
 def encrypt(field_path: str) -> None:
-    """Encrypt a value for FIELD_PATH.
-
-    The value is read from standard input, never from an argument (arguments end up in shell
-    history); one trailing newline is stripped.
-    """
     key = crypto.require_key()
     if sys.stdin.isatty():  # a person typing: do not echo the secret
         value = click.prompt("value", hide_input=True, confirmation_prompt=True, err=True)
@@ -60,20 +71,23 @@ def encrypt(field_path: str) -> None:
     click.echo(f'{{encrypted: "{token}"}}')
 
 
-@command.command("decrypt")
+@command.command(
+    "decrypt",
+    help=N_(
+        "Decrypt TOKEN (or standard input) and print the value.\n"
+        "\n"
+        'For a person holding the key; TOKEN may be pasted as {encrypted: "v1:…"}.'
+    ),
+)
 @click.option(
     "--path",
     "field_path",
     required=True,
     metavar="FIELD_PATH",
-    help="The manifest path the value was encrypted for.",
+    help=N_("The manifest path the value was encrypted for."),
 )
 @click.argument("token", required=False)
 def decrypt(field_path: str, token: str | None) -> None:
-    """Decrypt TOKEN (or standard input) and print the value.
-
-    For a person holding the key; TOKEN may be pasted as {encrypted: "v1:…"}.
-    """
     key = crypto.require_key()
     if token is None:
         token = sys.stdin.read()

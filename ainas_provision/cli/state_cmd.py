@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from ainas_provision.errors import AinasProvisionError
+from ainas_provision.i18n import N_
 from ainas_provision.state.location import StateStore, resolve_store, state_setting
 from ainas_provision.state.postgres import PostgresStateStore, is_postgres_url
 from ainas_provision.state.protocols import LockInfo
@@ -17,8 +18,10 @@ state_path_option = click.option(
     "state_path",
     default=None,
     metavar="FILE|postgresql://…",
-    help="The state: a file, or postgresql://…/DB[?schema=S][#NAME] [default: $AINAS_STATE, "
-    "else connection.state, else ainas.state.json beside PATH].",
+    help=N_(
+        "The state: a file, or postgresql://…/DB[?schema=S][#NAME] [default: $AINAS_STATE, "
+        "else connection.state, else ainas.state.json beside PATH]."
+    ),
 )
 
 
@@ -35,18 +38,26 @@ def _store(path: Path, state_path: str | None) -> StateStore:
     return resolve_store(state_path, path, os.environ, setting=setting, announce=_announce)
 
 
-@click.group("state")
+@click.group(
+    "state",
+    help=N_(
+        "Inspect the state, make its tables, move it; break a lock.\n"
+        "\n"
+        "Also: list what it manages, rename a site's handle (mv), forget something "
+        "(rm)."
+    ),
+)
 def command() -> None:
-    """Inspect the state, make its tables, move it; break a lock.
-
-    Also: list what it manages, rename a site's handle (mv), forget something (rm)."""
+    pass
 
 
-@command.command("show")
+@command.command(
+    "show",
+    help=N_("Print the state (it holds no secret values)."),
+)
 @click.argument("path", type=click.Path(path_type=Path), default=".", required=False)
 @state_path_option
 def show(path: Path, state_path: str | None) -> None:
-    """Print the state (it holds no secret values)."""
     store = _store(path, state_path)
     try:
         if not store.exists():
@@ -64,11 +75,13 @@ def _others(store: StateStore) -> str:
     return ""
 
 
-@command.command("init")
+@command.command(
+    "init",
+    help=N_("Make the state tables in a PostgreSQL database (apply also does it on first use)."),
+)
 @click.argument("path", type=click.Path(path_type=Path), default=".", required=False)
 @state_path_option
 def init(path: Path, state_path: str | None) -> None:
-    """Create the state tables in a PostgreSQL database (apply also does it on first use)."""
     store = _store(path, state_path)
     try:
         if not isinstance(store, PostgresStateStore):
@@ -85,7 +98,13 @@ def init(path: Path, state_path: str | None) -> None:
         store.close()
 
 
-@command.command("migrate")
+@command.command(
+    "migrate",
+    help=N_(
+        "Copy the state to another store (a file to PostgreSQL, or back), both "
+        "locked; the destination must hold no state. The source is left as it was."
+    ),
+)
 @click.argument("path", type=click.Path(path_type=Path), default=".", required=False)
 @state_path_option
 @click.option(
@@ -93,11 +112,9 @@ def init(path: Path, state_path: str | None) -> None:
     "destination",
     required=True,
     metavar="FILE|postgresql://…",
-    help="Where to copy the state: a file, or postgresql://…/DB[?schema=S][#NAME].",
+    help=N_("Where to copy the state: a file, or postgresql://…/DB[?schema=S][#NAME]."),
 )
 def migrate(path: Path, state_path: str | None, destination: str) -> None:
-    """Copy the state to another store (a file to PostgreSQL, or back), both locked; the
-    destination must hold no state. The source is left as it was."""
     source = _store(path, state_path)
     target = resolve_store(destination, path, {}, announce=_announce)
     lock_ids: dict[int, str] = {}
@@ -142,17 +159,22 @@ def migrate(path: Path, state_path: str | None, destination: str) -> None:
     )
 
 
-@command.command("unlock")
+@command.command(
+    "unlock",
+    help=N_(
+        "Break the state lock. A lock goes away with its process (file) or its "
+        "connection (PostgreSQL), so this is needed only for a holder that hangs "
+        "(with --force)."
+    ),
+)
 @click.argument("path", type=click.Path(path_type=Path), default=".", required=False)
 @state_path_option
 @click.option(
     "--force",
     is_flag=True,
-    help="Remove the lock even while its holder is running (PostgreSQL: end its connection).",
+    help=N_("Remove the lock even while its holder is running (PostgreSQL: end its connection)."),
 )
 def unlock(path: Path, state_path: str | None, force: bool) -> None:
-    """Break the state lock. A lock goes away with its process (file) or its connection
-    (PostgreSQL), so this is needed only for a holder that hangs (with --force)."""
     store = _store(path, state_path)
     try:
         if force:
@@ -174,11 +196,13 @@ def unlock(path: Path, state_path: str | None, force: bool) -> None:
 
 
 # -- what the state manages: list, mv, rm (AINAS is not touched) ---------------------------------
-@command.command("list")
+@command.command(
+    "list",
+    help=N_("List what the state manages, one address a line (as plans name them)."),
+)
 @click.argument("path", type=click.Path(path_type=Path), default=".", required=False)
 @state_path_option
 def list_(path: Path, state_path: str | None) -> None:
-    """List what the state manages, one address a line (as plans name them)."""
     from ainas_provision.state import edit
 
     store = _store(path, state_path)
@@ -218,15 +242,19 @@ def _edit(path: Path, state_path: str | None, operation: str, make) -> tuple:
     return store, state, extra
 
 
-@command.command("mv")
+@command.command(
+    "mv",
+    help=N_(
+        "Rename a site's handle in the state (site.OLD site.NEW): the live 代理人拠点 "
+        "keeps its 拠点ID. Run it with the manifests at PATH already renamed, so that "
+        "the fingerprints of its write-only secrets are carried over."
+    ),
+)
 @click.argument("old")
 @click.argument("new")
 @click.argument("path", type=click.Path(path_type=Path), default=".", required=False)
 @state_path_option
 def mv(old: str, new: str, path: Path, state_path: str | None) -> None:
-    """Rename a site's handle in the state (site.OLD site.NEW): the live 代理人拠点 keeps its
-    拠点ID. Run it with the manifests at PATH already renamed, so that the fingerprints of its
-    write-only secrets are carried over."""
     import os
 
     from ainas_provision.state import edit
@@ -264,13 +292,18 @@ def mv(old: str, new: str, path: Path, state_path: str | None) -> None:
         )
 
 
-@command.command("rm")
+@command.command(
+    "rm",
+    help=N_(
+        "Stop managing ADDRESS (site.HANDLE, user.LOGIN_ID, certificate) without "
+        "deleting it in AINAS: the next plan lists it as not managed (or adopts it "
+        "again if the manifests name it)."
+    ),
+)
 @click.argument("address")
 @click.argument("path", type=click.Path(path_type=Path), default=".", required=False)
 @state_path_option
 def rm(address: str, path: Path, state_path: str | None) -> None:
-    """Stop managing ADDRESS (site.HANDLE, user.LOGIN_ID, certificate) without deleting it in
-    AINAS: the next plan lists it as not managed (or adopts it again if the manifests name it)."""
     from ainas_provision.state import edit
 
     store, state, _ = _edit(path, state_path, "state rm", lambda s: (edit.remove(s, address), None))

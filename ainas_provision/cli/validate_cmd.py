@@ -9,12 +9,16 @@ import click
 
 from ainas_provision.cli import options
 from ainas_provision.cli.report import print_diagnostics, summary_line
+from ainas_provision.i18n import N_
 from ainas_provision.validation.engine import validate
 
 FORMAT_VERSION = 1
 
 
-@click.command("validate")
+@click.command(
+    "validate",
+    help=N_("Check the manifests at PATH (schema, AINAS rules, secrets, certificate), offline."),
+)
 @options.manifest_path
 @options.vars_files
 @options.no_cache
@@ -22,13 +26,14 @@ FORMAT_VERSION = 1
 @click.option(
     "--skip-secrets",
     is_flag=True,
-    help="Check the form of secret references but do not resolve them (no environment, no key "
-    "needed: for pre-commit); the certificate is then checked for presence only.",
+    help=N_(
+        "Check the form of secret references but do not resolve them (no environment, no key "
+        "needed: for pre-commit); the certificate is then checked for presence only."
+    ),
 )
 def command(
     path: Path, vars_files: tuple[str, ...], output_format: str, skip_secrets: bool
 ) -> None:
-    """Check the manifests at PATH (schema, AINAS rules, secrets, certificate), offline."""
     result = validate(path, vars_files=vars_files, resolve_secrets=not skip_secrets)
     if output_format == "json":
         click.echo(
