@@ -19,34 +19,40 @@ from pathlib import Path
 from ainas_provision import portable
 from ainas_provision.errors import AinasProvisionError
 from ainas_provision.files import read_regular
+from ainas_provision.i18n import _
 
 MAX_KEY_FILE = 64 * 1024
 
 
-def from_env(
-    env: Mapping[str, str], name: str, error: type[AinasProvisionError]
-) -> str | None:
+def from_env(env: Mapping[str, str], name: str, error: type[AinasProvisionError]) -> str | None:
     """The value of variable ``name``; None when it is unset; an error when it is empty."""
     value = env.get(name)
     if value is None:
         return None
     if not value.strip():
-        raise error(f"{name} is set but empty: give the key, or unset it")
+        raise error(_("{name} is set but empty: give the key, or unset it").format(name=name))
     return value
 
 
 def read_key_file(path: Path, named_by: str | None, error: type[AinasProvisionError]) -> str:
     """The text of a key file; ``named_by`` is the variable that named it (for messages)."""
-    where = f"{named_by} names {path}, which" if named_by else f"the key file {path}"
+
+    def problem(what: str) -> str:
+        if named_by:
+            return _("{variable} names {path}, which {problem}").format(
+                variable=named_by, path=path, problem=what
+            )
+        return _("the key file {path} {problem}").format(path=path, problem=what)
+
     try:
         return read_regular(Path(path), limit=MAX_KEY_FILE).decode("ascii")
     except FileNotFoundError:
-        raise error(f"{where} does not exist") from None
+        raise error(problem(_("does not exist"))) from None
     except UnicodeDecodeError:
-        raise error(f"{where} cannot be read: it is not a text key file") from None
+        raise error(problem(_("cannot be read: it is not a text key file"))) from None
     except (OSError, ValueError) as exc:
         reason = getattr(exc, "strerror", None) or str(exc)
-        raise error(f"{where} cannot be read: {reason}") from None
+        raise error(problem(_("cannot be read: {reason}").format(reason=reason))) from None
 
 
 def write_key_file(path: Path, text: str) -> None:

@@ -232,3 +232,29 @@ def test_usage_errors_in_japanese():
     i18n.set_language("en")
     assert result.exit_code == 1
     assert "エラー: オプション '--bogus' はありません。" in result.output
+
+
+def test_refusals_in_japanese(tmp_path, monkeypatch):
+    """The workflow's and the state commands' refusals, under AINAS_LANG=ja."""
+    path = tmp_path / "quickstart"
+    copy_example("quickstart", path)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("AINAS_LANG", "ja")
+    unknown = run("plan", "quickstart", "--site", "nosuch")
+    assert unknown.exit_code == 1
+    error = unknown.stderr.splitlines()[-1]
+    assert error.startswith(
+        "エラー: --site nosuch: マニフェストにこのハンドル名の代理人拠点はありません（代理人拠点: "
+    )
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    shown = run("state", "show", "empty")
+    assert shown.exit_code == 1 and "にステートはありません" in shown.stderr
+    assert run("state", "unlock", "quickstart").stdout.endswith(": ロックされていません\n")
+    assert run("apply", "quickstart", "--auto-approve").exit_code == 0
+    moved = run("state", "mv", "site.akihabara", "site.nosuch", "quickstart")
+    assert moved.exit_code == 0, moved.stderr
+    assert "AINAS は変わっていません" in moved.stdout
+    removed = run("state", "rm", "site.nosuch", "quickstart")
+    assert "を外しました（シリアル " in removed.stdout
+    assert not re.search(r"\b(is|are|the|cannot|not)\b", error + shown.stderr)

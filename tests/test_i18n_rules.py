@@ -31,6 +31,12 @@ JAPANESE = {
     "site-code-unique": "代理人拠点コード 'AKB' は代理人拠点 'akihabara'",
     "site-name-unique": "担当者は名前で代理人拠点を選ぶため",
     "certificate-expect": "1文字でも入力誤りがあると、OSS申請時にエラーとなります",
+    "secret-env": "は、環境変数 AINAS_TEST_UNSET_VARIABLE が必要ですが、設定されていません",
+    "secret-file": "は、secrets/no-such-file.txt を読み取りますが、このファイルはありません",
+    "secret-form": "は、不明なキー 'envv' があります（'env' のことですか？）",
+    "secret-plaintext": "は、シークレットが平文で書かれています",
+    "kana-space": "の5文字目に半角スペース ' ' (U+0020)があります。ガイドでは全角の '　'",
+    "assumed-option": "の '代理人事務所等' は、スタートガイドに載っていない選択肢です",
 }
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from ainas_provision.errors import AinasProvisionError
-from ainas_provision.i18n import N_
+from ainas_provision.i18n import N_, _, ngettext
 from ainas_provision.state.location import StateStore, resolve_store, state_setting
 from ainas_provision.state.postgres import PostgresStateStore, is_postgres_url
 from ainas_provision.state.protocols import LockInfo
@@ -61,18 +61,20 @@ def show(path: Path, state_path: str | None) -> None:
     store = _store(path, state_path)
     try:
         if not store.exists():
-            raise AinasProvisionError(f"no state at {store.describe()}{_others(store)}")
+            raise AinasProvisionError(_no_state(store))
         click.echo(json.dumps(store.load().to_json(), ensure_ascii=False, indent=2))
     finally:
         store.close()
 
 
-def _others(store: StateStore) -> str:
+def _no_state(store: StateStore) -> str:
     if isinstance(store, PostgresStateStore):
         names = store.names()
         if names:
-            return f" (the states in that schema: {', '.join('#' + n for n in names)})"
-    return ""
+            return _("no state at {store} (the states in that schema: {names})").format(
+                store=store.describe(), names=", ".join("#" + n for n in names)
+            )
+    return _("no state at {store}").format(store=store.describe())
 
 
 @command.command(
@@ -86,13 +88,16 @@ def init(path: Path, state_path: str | None) -> None:
     try:
         if not isinstance(store, PostgresStateStore):
             raise AinasProvisionError(
-                f"state init makes the tables of a PostgreSQL state; {store.describe()} is a file, "
-                "made by the first apply: give --state postgresql://…"
+                _(
+                    "state init makes the tables of a PostgreSQL state; {store} is a file, made "
+                    "by the first apply: give --state postgresql://…"
+                ).format(store=store.describe())
             )
         if not store.ensure_schema():
             click.echo(
-                f"the state tables in schema {store.location.schema} are ready "
-                f"(schema version {store.version()})"
+                _(
+                    "the state tables in schema {schema} are ready (schema version {version})"
+                ).format(schema=store.location.schema, version=store.version())
             )
     finally:
         store.close()
@@ -120,23 +125,35 @@ def migrate(path: Path, state_path: str | None, destination: str) -> None:
     lock_ids: dict[int, str] = {}
     try:
         if source.describe() == target.describe():
-            raise AinasProvisionError(f"--to {target.describe()} is the state itself")
+            raise AinasProvisionError(
+                _("--to {store} is the state itself").format(store=target.describe())
+            )
         for store in (source, target):
             lock_ids[id(store)] = store.lock(LockInfo.mine("migrate"))
         if not source.exists():
-            raise AinasProvisionError(f"no state at {source.describe()}: nothing to migrate")
+            raise AinasProvisionError(
+                _("no state at {store}: nothing to migrate").format(store=source.describe())
+            )
         if target.exists():
             held = target.load()
             raise AinasProvisionError(
-                f"{target.describe()} already holds a state (serial {held.serial}, "
-                f"{len(held.sites)} sites, {len(held.users)} users): migrate into an empty "
-                "destination (another file, or another #NAME)"
+                _(
+                    "{store} already holds a state (serial {serial}, {sites} sites, {users} "
+                    "users): migrate into an empty destination (another file, or another #NAME)"
+                ).format(
+                    store=target.describe(),
+                    serial=held.serial,
+                    sites=len(held.sites),
+                    users=len(held.users),
+                )
             )
         state = source.load()
         target.write(state)
         copied = target.load()
         if copied.to_json() != state.to_json():  # pragma: no cover - a store's own bug
-            raise AinasProvisionError(f"{target.describe()} does not read back what was written")
+            raise AinasProvisionError(
+                _("{store} does not read back what was written").format(store=target.describe())
+            )
     finally:
         for store in (target, source):
             try:
@@ -144,17 +161,27 @@ def migrate(path: Path, state_path: str | None, destination: str) -> None:
                     store.unlock(lock_ids[id(store)])
             finally:
                 store.close()
-    using = "--state (or AINAS_STATE, or connection.state)"
     click.echo(
-        f"copied the state (lineage {state.lineage}, serial {state.serial}, {len(state.sites)} "
-        f"sites, {len(state.users)} users) from {source.describe()} to {target.describe()}; "
-        f"use it with {using}. The source is left as it was: remove it once every operator "
-        "and CI job uses the new one"
+        _(
+            "copied the state (lineage {lineage}, serial {serial}, {sites} sites, {users} users) "
+            "from {source} to {target}; use it with --state (or AINAS_STATE, or "
+            "connection.state). The source is left as it was: remove it once every operator "
+            "and CI job uses the new one"
+        ).format(
+            lineage=state.lineage,
+            serial=state.serial,
+            sites=len(state.sites),
+            users=len(state.users),
+            source=source.describe(),
+            target=target.describe(),
+        )
         + (
-            "."
+            _(".")
             if not is_postgres_url(destination)
-            else " (the fingerprint key stays out of the "
-            "database: keep AINAS_STATE_KEY or the key file as before)."
+            else _(
+                " (the fingerprint key stays out of the database: keep AINAS_STATE_KEY or the "
+                "key file as before)."
+            )
         )
     )
 
@@ -184,15 +211,17 @@ def unlock(path: Path, state_path: str | None, force: bool) -> None:
             holder = store.holder()
             if holder is not None:
                 raise AinasProvisionError(
-                    f"the state {store.describe()} is locked by {holder.describe()} and its "
-                    "holder is still running; use --force only if you are sure it is wedged"
+                    _(
+                        "the state {store} is locked by {holder} and its holder is still "
+                        "running; use --force only if you are sure it is wedged"
+                    ).format(store=store.describe(), holder=holder.describe())
                 )
     finally:
         store.close()
     if removed is None:
-        click.echo(f"{store.describe()}: not locked")
+        click.echo(_("{store}: not locked").format(store=store.describe()))
     else:
-        click.echo(f"removed the lock held by {removed.describe()}")
+        click.echo(_("removed the lock held by {holder}").format(holder=removed.describe()))
 
 
 # -- what the state manages: list, mv, rm (AINAS is not touched) ---------------------------------
@@ -208,7 +237,7 @@ def list_(path: Path, state_path: str | None) -> None:
     store = _store(path, state_path)
     try:
         if not store.exists():
-            raise AinasProvisionError(f"no state at {store.describe()}{_others(store)}")
+            raise AinasProvisionError(_no_state(store))
         state = store.load()
     finally:
         store.close()
@@ -224,7 +253,7 @@ def _edit(path: Path, state_path: str | None, operation: str, make) -> tuple:
         lock_id = store.lock(LockInfo.mine(operation))
         try:
             if not store.exists():
-                raise AinasProvisionError(f"no state at {store.describe()}{_others(store)}")
+                raise AinasProvisionError(_no_state(store))
             state = store.load()
             records, extra = make(state)
             store.begin(state)
@@ -262,17 +291,19 @@ def mv(old: str, new: str, path: Path, state_path: str | None) -> None:
 
     lookup, fingerprinter, why = None, None, ""
     try:
-        _, desired = load_desired(path, os.environ)
+        _validation, desired = load_desired(path, os.environ)
         lookup = edit.secret_lookup(desired)
     except AinasProvisionError as exc:
-        why = f" (the manifests at {path} could not be read: {str(exc).splitlines()[0]})"
+        why = _(" (the manifests at {path} could not be read: {reason})").format(
+            path=path, reason=str(exc).splitlines()[0]
+        )
 
     def make(state):
         nonlocal fingerprinter
         if lookup is not None and state.key_check is not None:
             store = _store(path, state_path)
             try:
-                fingerprinter, _ = _fingerprinter(store, state, Options(path=path))
+                fingerprinter, _pending = _fingerprinter(store, state, Options(path=path))
             except AinasProvisionError:
                 fingerprinter = None
             finally:
@@ -281,13 +312,19 @@ def mv(old: str, new: str, path: Path, state_path: str | None) -> None:
 
     store, state, dropped = _edit(path, state_path, "state mv", make)
     click.echo(
-        f"moved {old} to {new} in {store.describe()} (serial {state.serial}); AINAS is unchanged"
+        _("moved {old} to {new} in {store} (serial {serial}); AINAS is unchanged").format(
+            old=old, new=new, store=store.describe(), serial=state.serial
+        )
     )
     if dropped:
         click.echo(
-            f"{len(dropped)} fingerprint{'s' if len(dropped) != 1 else ''} of write-only secrets "
-            f"could not be carried over ({', '.join(dropped)}){why}: the next plan notes them as "
-            "values this tool never wrote",
+            ngettext(
+                "{count} fingerprint of write-only secrets could not be carried over "
+                "({fields}){why}: the next plan notes them as values this tool never wrote",
+                "{count} fingerprints of write-only secrets could not be carried over "
+                "({fields}){why}: the next plan notes them as values this tool never wrote",
+                len(dropped),
+            ).format(count=len(dropped), fields=", ".join(dropped), why=why),
             err=True,
         )
 
@@ -306,7 +343,11 @@ def mv(old: str, new: str, path: Path, state_path: str | None) -> None:
 def rm(address: str, path: Path, state_path: str | None) -> None:
     from ainas_provision.state import edit
 
-    store, state, _ = _edit(path, state_path, "state rm", lambda s: (edit.remove(s, address), None))
+    store, state, _nothing = _edit(
+        path, state_path, "state rm", lambda s: (edit.remove(s, address), None)
+    )
     click.echo(
-        f"removed {address} from {store.describe()} (serial {state.serial}); AINAS is unchanged"
+        _("removed {address} from {store} (serial {serial}); AINAS is unchanged").format(
+            address=address, store=store.describe(), serial=state.serial
+        )
     )

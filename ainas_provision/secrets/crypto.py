@@ -27,6 +27,7 @@ from pathlib import Path
 
 from ainas_provision import keyfile
 from ainas_provision.errors import AinasProvisionError
+from ainas_provision.i18n import _
 from ainas_provision.secrets.refs import SecretError
 
 # cryptography's AES-GCM is imported by encrypt and decrypt, when a value is encrypted: most
@@ -100,19 +101,25 @@ def parse_key(text: str, source: str) -> bytes:
         text = text[len(KEY_PREFIX) :]
     elif ":" in text:
         raise SecretsKeyError(
-            f"{source} is not an ainas-provision secrets key: it must be '{KEY_PREFIX}' followed "
-            "by base64 (as written by `ainas-provision secrets keygen`)"
+            _(
+                "{source} is not an ainas-provision secrets key: it must be '{prefix}' followed "
+                "by base64 (as written by `ainas-provision secrets keygen`)"
+            ).format(source=source, prefix=KEY_PREFIX)
         )
     try:
         key = _b64decode(text)
     except (binascii.Error, ValueError):
         raise SecretsKeyError(
-            f"{source} is not a valid secrets key: its text is not base64 "
-            "(write it as `ainas-provision secrets keygen` does)"
+            _(
+                "{source} is not a valid secrets key: its text is not base64 "
+                "(write it as `ainas-provision secrets keygen` does)"
+            ).format(source=source)
         ) from None
     if len(key) != KEY_SIZE:
         raise SecretsKeyError(
-            f"{source} is not a valid secrets key: it decodes to {len(key)} bytes, not {KEY_SIZE}"
+            _(
+                "{source} is not a valid secrets key: it decodes to {count} bytes, not {size}"
+            ).format(source=source, count=len(key), size=KEY_SIZE)
         )
     return key
 
@@ -124,8 +131,10 @@ def write_key_file(path: str | os.PathLike[str], *, force: bool = False) -> byte
     path = Path(path)
     if path.exists() and not force:
         raise SecretsKeyError(
-            f"{path} already exists: overwriting a key makes every value encrypted with it "
-            "unreadable; choose another file, or delete it first if you are sure"
+            _(
+                "{path} already exists: overwriting a key makes every value encrypted with it "
+                "unreadable; choose another file, or delete it first if you are sure"
+            ).format(path=path)
         )
     if force:
         path.unlink(missing_ok=True)
@@ -143,7 +152,7 @@ def load_key(env: Mapping[str, str] = os.environ) -> bytes | None:
     name = keyfile.from_env(env, KEY_FILE_ENV, SecretsKeyError)
     if name is not None:
         text = keyfile.read_key_file(Path(name), KEY_FILE_ENV, SecretsKeyError)
-        return parse_key(text, f"the key file {name}")
+        return parse_key(text, _("the key file {name}").format(name=name))
     return None
 
 
@@ -152,8 +161,10 @@ def require_key(env: Mapping[str, str] = os.environ) -> bytes:
     key = load_key(env)
     if key is None:
         raise SecretsKeyError(
-            f"no secrets key: set {KEY_ENV} to the key, or {KEY_FILE_ENV} to the file holding it "
-            "(create one with `ainas-provision secrets keygen`)"
+            _(
+                "no secrets key: set {variable} to the key, or {file_variable} to the file "
+                "holding it (make one with `ainas-provision secrets keygen`)"
+            ).format(variable=KEY_ENV, file_variable=KEY_FILE_ENV)
         )
     return key
 
@@ -168,9 +179,9 @@ def encrypt(value: str, field_path: str, key: bytes) -> str:
 
 
 def _reencrypt_hint(field_path: str) -> str:
-    return (
-        f"re-encrypt it for this field with `ainas-provision secrets encrypt --path {field_path}`"
-    )
+    return _(
+        "re-encrypt it for this field with `ainas-provision secrets encrypt --path {path}`"
+    ).format(path=field_path)
 
 
 def decrypt(token: str, field_path: str, key: bytes) -> str:
@@ -179,26 +190,31 @@ def decrypt(token: str, field_path: str, key: bytes) -> str:
     if len(parts) != 4 or parts[0] != VERSION:
         raise SecretDecryptError(
             "malformed",
-            f"is not an ainas-provision encrypted value ('{VERSION}:…' with four parts): "
-            + _reencrypt_hint(field_path),
+            _(
+                "is not an ainas-provision encrypted value ('{version}:…' with four parts): {hint}"
+            ).format(version=VERSION, hint=_reencrypt_hint(field_path)),
             field_path,
         )
     from cryptography.exceptions import InvalidTag
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-    _, kid, fid, data = parts
+    _version, kid, fid, data = parts
     if not hmac.compare_digest(kid, key_id(key)):
         raise SecretDecryptError(
             "other-key",
-            f"was encrypted with another key (key ID {kid}; the key in use is {key_id(key)}): "
-            f"use that key, or {_reencrypt_hint(field_path)}",
+            _(
+                "was encrypted with another key (key ID {key_id}; the key in use is {in_use}): "
+                "use that key, or {hint}"
+            ).format(key_id=kid, in_use=key_id(key), hint=_reencrypt_hint(field_path)),
             field_path,
         )
     if not hmac.compare_digest(fid, _field_id(key, field_path)):
         raise SecretDecryptError(
             "other-field",
-            "was encrypted for another field: an encrypted value is bound to its field's path; "
-            + _reencrypt_hint(field_path),
+            _(
+                "was encrypted for another field: an encrypted value is bound to its field's "
+                "path; {hint}"
+            ).format(hint=_reencrypt_hint(field_path)),
             field_path,
         )
     try:
@@ -210,8 +226,9 @@ def decrypt(token: str, field_path: str, key: bytes) -> str:
     except (binascii.Error, ValueError, InvalidTag, UnicodeDecodeError):
         raise SecretDecryptError(
             "damaged",
-            "does not decrypt: it was altered or damaged (or its field ID was edited); "
-            + _reencrypt_hint(field_path),
+            _(
+                "does not decrypt: it was altered or damaged (or its field ID was edited); {hint}"
+            ).format(hint=_reencrypt_hint(field_path)),
             field_path,
         ) from None
 

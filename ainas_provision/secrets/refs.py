@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ainas_provision.files import MAX_SECRET_BYTES, read_regular
+from ainas_provision.i18n import _
 from ainas_provision.secrets.values import Secret
 
 SOURCES = ("env", "file", "encrypted")  # where a reference says the value lives
@@ -20,7 +21,10 @@ ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 class SecretError(Exception):
-    """A secret that cannot be used; ``rule`` is the rule ID, the message names no value."""
+    """A secret that cannot be used; ``rule`` is the rule ID, the message names no value.
+
+    The message says what is wrong with the field, to follow its name ("… needs the environment
+    variable X, which is not set"): the rule puts the two together with ``_("{field} {problem}")``."""
 
     def __init__(self, rule: str, message: str, *, needs_key: bool = False) -> None:
         super().__init__(message)
@@ -48,7 +52,7 @@ def parse_ref(value) -> SecretRef:
     if isinstance(value, str):
         if not value:
             raise SecretError(
-                "secret-form", "is empty: give {env: NAME}, {file: path} or {encrypted: …}"
+                "secret-form", _("is empty: give {env: NAME}, {file: path} or {encrypted: …}")
             )
         return SecretRef("plain", "")
     if isinstance(value, dict):
@@ -57,33 +61,41 @@ def parse_ref(value) -> SecretRef:
         if unknown:
             key = str(unknown[0])
             close = difflib.get_close_matches(key, SOURCES, n=1)
-            hint = f" — did you mean '{close[0]}'?" if close else "."
+            form = "{env: NAME}, {file: path} " + _("or") + " {encrypted: …}"
             raise SecretError(
                 "secret-form",
-                f"has an unknown key '{key}'{hint} A secret is {{env: NAME}}, {{file: path}} "
-                "or {encrypted: …}",
+                _("has an unknown key '{key}' — did you mean '{close}'? A secret is {form}").format(
+                    key=key, close=close[0], form=form
+                )
+                if close
+                else _("has an unknown key '{key}'. A secret is {form}").format(key=key, form=form),
             )
         if len(keys) != 1:
             raise SecretError(
                 "secret-form",
-                "names more than one source; give exactly one of env, file or encrypted",
+                _("names more than one source; give exactly one of env, file or encrypted"),
             )
         source = keys[0]
         ref = value[source]
         if not isinstance(ref, str) or not ref:
-            raise SecretError("secret-form", f"{{{source}: …}} needs a non-empty text value")
+            raise SecretError(
+                "secret-form",
+                _("{form} needs a non-empty text value").format(form=f"{{{source}: …}}"),
+            )
         if source == "env" and not ENV_NAME.fullmatch(ref):
             raise SecretError(
                 "secret-form",
-                f"'{ref}' is not an environment variable name (letters, digits and _, "
-                "not starting with a digit)",
+                _(
+                    "'{name}' is not an environment variable name (letters, digits and _, "
+                    "not starting with a digit)"
+                ).format(name=ref),
             )
         return SecretRef(source, ref)
     raise SecretError(
         "secret-form",
-        "must be {env: NAME}, {file: path} or {encrypted: …}"
+        _("must be {form}").format(form="{env: NAME}, {file: path} " + _("or") + " {encrypted: …}")
         + (
-            " (a number here is a plain value: never put secrets in manifests)"
+            _(" (a number here is a plain value: never put secrets in manifests)")
             if isinstance(value, int | float)
             else ""
         ),
@@ -118,7 +130,7 @@ def resolve(
     )
     if not is_text(secret.reveal()):
         rule = {"env": "secret-env", "file": "secret-file"}.get(ref.source, "secret-form")
-        raise SecretError(rule, f"{ref.describe()} is not valid UTF-8 text")
+        raise SecretError(rule, _("{source} is not valid UTF-8 text").format(source=ref.describe()))
     return secret
 
 
@@ -145,20 +157,23 @@ def _resolve(
         if not allow_plaintext:
             raise SecretError(
                 "secret-plaintext",
-                "holds a plain-text secret: use {env: NAME}, {file: path} or {encrypted: …} "
-                "(or set policy.allow_plaintext_secrets: true for demos and tests)",
+                _(
+                    "holds a plain-text secret: use {form} (or set "
+                    "policy.allow_plaintext_secrets: true for demos and tests)"
+                ).format(form="{env: NAME}, {file: path} " + _("or") + " {encrypted: …}"),
             )
         return Secret(plaintext or "", "a plain value")
     if ref.source == "env":
         if ref.ref not in env:
             raise SecretError(
                 "secret-env",
-                f"needs the environment variable {ref.ref}, which is not set",
+                _("needs the environment variable {name}, which is not set").format(name=ref.ref),
             )
         value = env[ref.ref]
         if value == "":
             raise SecretError(
-                "secret-env", f"needs the environment variable {ref.ref}, which is empty"
+                "secret-env",
+                _("needs the environment variable {name}, which is empty").format(name=ref.ref),
             )
         return Secret(value, ref.describe())
     if ref.source == "file":
@@ -166,22 +181,29 @@ def _resolve(
         try:
             data = read_regular(path, limit=MAX_SECRET_BYTES, shown=ref.ref)
         except FileNotFoundError:
-            raise SecretError("secret-file", f"reads {ref.ref}, which does not exist") from None
+            raise SecretError(
+                "secret-file", _("reads {file}, which does not exist").format(file=ref.ref)
+            ) from None
         except OSError as exc:
-            raise SecretError("secret-file", f"cannot read {ref.ref}: {exc.strerror}") from None
+            raise SecretError(
+                "secret-file",
+                _("cannot read {file}: {reason}").format(file=ref.ref, reason=exc.strerror),
+            ) from None
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError:
-            raise SecretError("secret-file", f"reads {ref.ref}, which is not UTF-8 text") from None
+            raise SecretError(
+                "secret-file", _("reads {file}, which is not UTF-8 text").format(file=ref.ref)
+            ) from None
         if text.endswith("\r\n"):
             text = text[:-2]
         elif text.endswith("\n"):
             text = text[:-1]
         if text == "":
-            raise SecretError("secret-file", f"reads {ref.ref}, which is empty")
+            raise SecretError("secret-file", _("reads {file}, which is empty").format(file=ref.ref))
         return Secret(text, ref.describe())
     if decrypt is None:
         raise SecretError(
-            "secret-encrypted", "is encrypted, and no secrets key is set", needs_key=True
+            "secret-encrypted", _("is encrypted, and no secrets key is set"), needs_key=True
         )
     return Secret(decrypt(ref.ref, field_path), ref.describe())

@@ -57,6 +57,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
 from ainas_provision.errors import AinasProvisionError
+from ainas_provision.i18n import _
 from ainas_provision.state.group import GroupCommit
 from ainas_provision.state.model import Record, State, entry_from_json
 from ainas_provision.state.protocols import LockError, LockInfo
@@ -104,23 +105,29 @@ class PostgresLocation:
         shown = _mask_url(spec, password)
         if "@" in parts.fragment or "@" in parts.path:
             raise StateError(
-                f"--state {shown}: the URL's password holds a character that must be "
-                "percent-encoded ('#' as %23, '/' as %2F, '?' as %3F, '@' as %40), or give it "
-                "with PGPASSWORD"
+                _(
+                    "--state {url}: the URL's password holds a character that must be "
+                    "percent-encoded ('#' as %23, '/' as %2F, '?' as %3F, '@' as %40), or give it "
+                    "with PGPASSWORD"
+                ).format(url=shown)
             )
         query = parse_qsl(parts.query, keep_blank_values=True)
         schemas = [value for key, value in query if key == "schema"]
         schema = schemas[-1] if schemas else _search_path(query) or DEFAULT_SCHEMA
         if not _SCHEMA_NAME.fullmatch(schema):
             raise StateError(
-                f"--state {shown}: schema {schema!r} is not a plain SQL name (letters, digits and "
-                "_, not starting with a digit, at most 63 characters)"
+                _(
+                    "--state {url}: schema {schema} is not a plain SQL name (letters, digits and "
+                    "_, not starting with a digit, at most 63 characters)"
+                ).format(url=shown, schema=repr(schema))
             )
         name = unquote(parts.fragment) or DEFAULT_NAME
         if not _STATE_NAME.fullmatch(name):
             raise StateError(
-                f"--state {shown}: the state name #{name} must be letters, digits, '.', '_' or "
-                "'-' (at most 100, starting with a letter or digit), e.g. #tenant-a"
+                _(
+                    "--state {url}: the state name #{name} must be letters, digits, '.', '_' or "
+                    "'-' (at most 100, starting with a letter or digit), e.g. #tenant-a"
+                ).format(url=shown, name=name)
             )
         rest = urlencode([(k, v) for k, v in query if k != "schema"], quote_via=quote)
         url = urlunsplit((parts.scheme, parts.netloc, parts.path, rest, ""))
@@ -142,7 +149,7 @@ class PostgresLocation:
             query.append(("schema", self.schema))
         netloc = parts.netloc
         if self.password is not None:
-            user, _, host = netloc.rpartition("@")
+            user, _at, host = netloc.rpartition("@")
             netloc = f"{user.split(':', 1)[0]}:{MASK}@{host}"
         rest = urlencode(query, quote_via=quote)
         return urlunsplit((parts.scheme, netloc, parts.path, rest, self.name))
@@ -178,8 +185,10 @@ def _import_psycopg():
         import psycopg
     except ImportError:
         raise StateError(
-            "a PostgreSQL state needs psycopg: install ainas-provision with its PostgreSQL extra "
-            "(pip install 'ainas-provision[postgresql]')"
+            _(
+                "a PostgreSQL state needs psycopg: install ainas-provision with its PostgreSQL "
+                "extra (pip install 'ainas-provision[postgresql]')"
+            )
         ) from None
     return psycopg
 
@@ -188,10 +197,12 @@ def _import_psycopg():
 class PostgresLockHeld(LockError):
     def __init__(self, where: str, info: LockInfo | None) -> None:
         self.info = info
-        who = info.describe() if info is not None else "another session (no holder recorded)"
+        who = info.describe() if info is not None else _("another session (no holder recorded)")
         super().__init__(
-            f"the state {where} is locked by {who}; wait for it to finish, or use --lock-timeout "
-            "to wait (a holder that dies releases the lock with its connection)",
+            _(
+                "the state {state} is locked by {who}; wait for it to finish, or use "
+                "--lock-timeout to wait (a holder that dies releases the lock with its connection)"
+            ).format(state=where, who=who),
             info,
         )
 
@@ -316,11 +327,15 @@ class PostgresLock:
             if not conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()[0]:
                 backend = _holder_backend(conn, key)
                 if not force:
-                    who = recorded.describe() if recorded else "a session that recorded no holder"
+                    who = (
+                        recorded.describe() if recorded else _("a session that recorded no holder")
+                    )
                     raise AinasProvisionError(
-                        f"the state {store.describe()} is locked by {who}, whose connection is "
-                        f"alive (server process {backend}): it is still running, or wedged; "
-                        "--force ends its connection (only if you are sure it is wedged)"
+                        _(
+                            "the state {state} is locked by {who}, whose connection is alive "
+                            "(server process {backend}): it is still running, or wedged; --force "
+                            "ends its connection (only if you are sure it is wedged)"
+                        ).format(state=store.describe(), who=who, backend=backend)
                     )
                 self._terminate(conn, key, backend)
             conn.execute(
@@ -335,16 +350,23 @@ class PostgresLock:
             ended = conn.execute("SELECT pg_terminate_backend(%s)", (backend,)).fetchone()[0]
             if not ended:
                 raise AinasProvisionError(
-                    f"cannot end the lock holder's connection (server process {backend}) of the "
-                    f"state {store.describe()}: ask the database administrator "
-                    f"(SELECT pg_terminate_backend({backend}))"
+                    _(
+                        "cannot end the lock holder's connection (server process {backend}) of "
+                        "the state {state}: ask the database administrator ({sql})"
+                    ).format(
+                        backend=backend,
+                        state=store.describe(),
+                        sql=f"SELECT pg_terminate_backend({backend})",
+                    )
                 )
         deadline = time.monotonic() + 10
         while not conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()[0]:
             if time.monotonic() > deadline:
                 raise AinasProvisionError(
-                    f"the lock of the state {store.describe()} is still held after ending its "
-                    "holder's connection; try again"
+                    _(
+                        "the lock of the state {state} is still held after ending its holder's "
+                        "connection; try again"
+                    ).format(state=store.describe())
                 )
             time.sleep(0.05)
 
@@ -456,8 +478,10 @@ class PostgresStateStore:
         try:
             if conn.info.server_version < 140000:
                 raise StateError(
-                    f"the state database {self.describe()} runs PostgreSQL "
-                    f"{conn.info.server_version // 10000}: the state needs PostgreSQL 14 or newer"
+                    _(
+                        "the state database {database} runs PostgreSQL {version}: the state "
+                        "needs PostgreSQL 14 or newer"
+                    ).format(database=self.describe(), version=conn.info.server_version // 10000)
                 )
             conn.execute(f"SET client_connection_check_interval = '{CONNECTION_CHECK}'")
             conn.execute("SET tcp_keepalives_idle = 30")
@@ -510,8 +534,10 @@ class PostgresStateStore:
     def _check_version(self, version: int | None) -> None:
         if version is not None and version > SCHEMA_VERSION:
             raise StateError(
-                f"the state tables in {self.describe()} are of schema version {version}, newer "
-                f"than this ainas-provision knows ({SCHEMA_VERSION}): upgrade ainas-provision"
+                _(
+                    "the state tables in {database} are of schema version {version}, newer than "
+                    "this ainas-provision knows ({known}): upgrade ainas-provision"
+                ).format(database=self.describe(), version=version, known=SCHEMA_VERSION)
             )
 
     def ensure_schema(self) -> bool:
@@ -633,8 +659,10 @@ class PostgresStateStore:
                     ).rowcount
                     if not done:
                         raise StateError(
-                            f"the state {self.describe()} was created by another apply since it "
-                            "was read: nothing was changed; plan again"
+                            _(
+                                "the state {state} was created by another apply since it was "
+                                "read: nothing was changed; plan again"
+                            ).format(state=self.describe())
                         )
                     state.lineage = lineage
                     state.serial = 1
@@ -834,16 +862,22 @@ class _Guard:
         conn = store._conn
         if conn is None:
             raise StateError(
-                f"cannot connect to the state database {store.describe()}: {text}"
+                _("cannot connect to the state database {database}: {reason}").format(
+                    database=store.describe(), reason=text
+                )
             ) from None
         if conn.closed or conn.broken:
             store.close()
-            store._lost = (
-                f"the connection to the state database {store.describe()} was lost ({text}); "
-                "what was recorded before is kept: run apply again"
-            )
+            store._lost = _(
+                "the connection to the state database {database} was lost ({reason}); what was "
+                "recorded before is kept: run apply again"
+            ).format(database=store.describe(), reason=text)
             raise StateConnectionLost(store._lost) from None
-        raise StateError(f"the state database {store.describe()}: {text}") from None
+        raise StateError(
+            _("the state database {database}: {reason}").format(
+                database=store.describe(), reason=text
+            )
+        ) from None
 
 
 MIGRATIONS: dict[int, list[str]] = {

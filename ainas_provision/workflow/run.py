@@ -102,7 +102,11 @@ class Run:
         value = self.options.env.get("AINAS_NEW_PASSWORD")
         if value:
             if not is_text(value):
-                raise AinasProvisionError("AINAS_NEW_PASSWORD is not valid UTF-8 text")
+                raise AinasProvisionError(
+                    i18n._("{variable} is not valid UTF-8 text").format(
+                        variable="AINAS_NEW_PASSWORD"
+                    )
+                )
             return Secret(value, "AINAS_NEW_PASSWORD")
         return self.desired.connection_secrets.get("new_password")
 
@@ -185,8 +189,14 @@ def open_run(
         run.announce = announce
         if state.target is not None and not same_tenant(state.target, run.identity):
             raise AinasProvisionError(
-                f"the state {store.describe()} belongs to {_describe(state.target)}, not to "
-                f"{_describe(run.identity)}; use another --state for another target"
+                i18n._(
+                    "the state {state} belongs to {owner}, not to {target}; use another --state "
+                    "for another target"
+                ).format(
+                    state=store.describe(),
+                    owner=_describe(state.target),
+                    target=_describe(run.identity),
+                )
             )
     except BaseException:
         try:
@@ -200,7 +210,9 @@ def open_run(
 
 
 def _describe(identity: dict) -> str:
-    return f"代理人組織ID {identity.get('organization_id')} at {describe_identity(identity)}"
+    return i18n._("代理人組織ID {organization_id} at {where}").format(
+        organization_id=identity.get("organization_id"), where=describe_identity(identity)
+    )
 
 
 def _fingerprinter(
@@ -213,15 +225,19 @@ def _fingerprinter(
     if key is None:
         if state.key_check is not None:
             raise StateKeyError(
-                f"the state {store.describe()} was written with a fingerprint key that is not available: "
-                f"set AINAS_STATE_KEY, or restore {source.description}"
+                i18n._(
+                    "the state {state} was written with a fingerprint key that is not "
+                    "available: set AINAS_STATE_KEY, or restore {source}"
+                ).format(state=store.describe(), source=source.description)
             )
         key, pending = new_key(), source.path
     fingerprint = Fingerprinter(key)
     if state.key_check is not None and state.key_check != fingerprint.key_check:
         raise StateKeyError(
-            f"the fingerprint key from {source.description} is not the one the state {store.describe()} "
-            "was written with: use the right key (AINAS_STATE_KEY or the key file)"
+            i18n._(
+                "the fingerprint key from {source} is not the one the state {state} was written "
+                "with: use the right key (AINAS_STATE_KEY or the key file)"
+            ).format(source=source.description, state=store.describe())
         )
     return fingerprint, pending
 
@@ -270,8 +286,14 @@ def connect(run: Run) -> None:
     org_id = run.backend.organization_id()
     if org_id != run.desired.organization_id:
         raise AinasProvisionError(
-            f"{run.target.describe()} is the tenant of 代理人組織ID {org_id}, but the manifests describe "
-            f"代理人組織ID {run.desired.organization_id}: refusing to plan against another organization"
+            i18n._(
+                "{target} is the tenant of 代理人組織ID {actual}, but the manifests describe "
+                "代理人組織ID {wanted}: refusing to plan against another organization"
+            ).format(
+                target=run.target.describe(),
+                actual=org_id,
+                wanted=run.desired.organization_id,
+            )
         )
     if not run.options.dry_run:
         save_new_key(run)
@@ -283,14 +305,20 @@ def _scope(run: Run, session) -> set[str] | None:
         unknown = sorted(scope - set(run.desired.sites))
         if unknown:
             raise AinasProvisionError(
-                f"--site {', '.join(unknown)}: no such site handle in the manifests "
-                f"(sites: {', '.join(sorted(run.desired.sites)) or 'none'})"
+                i18n._(
+                    "--site {handles}: no such site handle in the manifests (sites: {sites})"
+                ).format(
+                    handles=", ".join(unknown),
+                    sites=", ".join(sorted(run.desired.sites)) or i18n._("none"),
+                )
             )
     if session is not None and session.role == kinds.SITE_MANAGER:
         own = _own_site(run, session)
         if scope and scope != {own}:
             raise AinasProvisionError(
-                f"{session.login_id} is the 拠点管理者 of site '{own}' and can plan only that site"
+                i18n._(
+                    "{login_id} is the 拠点管理者 of site '{handle}' and can plan only that site"
+                ).format(login_id=session.login_id, handle=own)
             )
         scope = {own}
     return scope
@@ -310,8 +338,10 @@ def _own_site(run: Run, session) -> str:
                 break
     if handle is None:
         raise AinasProvisionError(
-            f"{session.login_id} is a 拠点管理者 of 拠点ID {session.site_id}, which no site of the "
-            "manifests describes"
+            i18n._(
+                "{login_id} is a 拠点管理者 of 拠点ID {site_id}, which no site of the manifests "
+                "describes"
+            ).format(login_id=session.login_id, site_id=session.site_id)
         )
     return handle
 
@@ -505,8 +535,15 @@ def _import_organization(target: Target, options: ImportOptions) -> str:
     if len(tenants) == 1:
         return tenants[0]
     raise AinasProvisionError(
-        f"{target.location} holds {len(tenants)} tenants ({', '.join(tenants) or 'none'}): "
-        "name one with --organization-id"
+        i18n.ngettext(
+            "{location} holds {count} tenant ({tenants}): name one with --organization-id",
+            "{location} holds {count} tenants ({tenants}): name one with --organization-id",
+            len(tenants),
+        ).format(
+            location=target.location,
+            count=len(tenants),
+            tenants=", ".join(tenants) or i18n._("none"),
+        )
     )
 
 
@@ -526,13 +563,18 @@ def import_tenant(
         actual = backend.organization_id()
         if org_id and actual != org_id:
             raise AinasProvisionError(
-                f"{target.describe()} is the tenant of 代理人組織ID {actual}, not {org_id}"
+                i18n._("{target} is the tenant of 代理人組織ID {actual}, not {wanted}").format(
+                    target=target.describe(), actual=actual, wanted=org_id
+                )
             )
         session = backend.session()
         if session.must_change_password:
             raise AinasProvisionError(
-                f"the password of {session.login_id} is still the initial one: AINAS allows nothing "
-                "until it is changed — change it (log in once, or apply with AINAS_NEW_PASSWORD), then import"
+                i18n._(
+                    "the password of {login_id} is still the initial one: AINAS allows nothing "
+                    "until it is changed — change it (log in once, or apply with "
+                    "AINAS_NEW_PASSWORD), then import"
+                ).format(login_id=session.login_id)
             )
         current = backend.read()
         log.debug(
@@ -552,14 +594,18 @@ def import_tenant(
         state = store.load()
         if state.sites or state.users:
             raise AinasProvisionError(
-                f"the state {store.describe()} already manages sites or users: import into a new "
-                "directory, or give another --state"
+                i18n._(
+                    "the state {state} already manages sites or users: import into a new "
+                    "directory, or give another --state"
+                ).format(state=store.describe())
             )
         existing = [p for p in options.out.rglob("*.yaml")] if options.out.exists() else []
         if existing and not options.force:
             raise AinasProvisionError(
-                f"{options.out} already holds manifests ({existing[0].name}…): import into an empty "
-                "directory, or pass --force to overwrite"
+                i18n._(
+                    "{directory} already holds manifests ({file}…): import into an empty "
+                    "directory, or pass --force to overwrite"
+                ).format(directory=options.out, file=existing[0].name)
             )
         fingerprint, new_key_file = _fingerprinter(store, state, Options(env=options.env))
         if new_key_file is not None:

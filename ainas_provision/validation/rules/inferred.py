@@ -175,11 +175,18 @@ def check(merged: MarkedMap, directory: Path | None, env: Mapping[str, str]) -> 
                 out.append(
                     Diagnostic(
                         mark,
-                        f"{field.label} '{value}' is an option the start guide never shows "
-                        f"(inferred: the guide shows {_shown(field)}); check it on the real "
-                        f"screen, and once seen there, record it with `add_options: [{value}]` "
-                        f"under screens.{screen_id}.fields.{field_id} in "
-                        "ainas-screens.local.yaml",
+                        _(
+                            "{label} '{value}' is an option the start guide never shows "
+                            "(inferred: the guide shows {shown}); check it on the real screen, "
+                            "and once seen there, record it with `add_options: [{value}]` under "
+                            "screens.{screen}.fields.{field} in ainas-screens.local.yaml"
+                        ).format(
+                            label=field.label,
+                            value=value,
+                            shown=_shown(field),
+                            screen=screen_id,
+                            field=field_id,
+                        ),
                         "assumed-option",
                         path,
                         Severity.WARNING,
@@ -190,7 +197,7 @@ def check(merged: MarkedMap, directory: Path | None, env: Mapping[str, str]) -> 
 
 def _shown(field) -> str:
     shown = [f"'{o.value}'" for o in field.options if o.source == "guide"]
-    return ", ".join(shown) or "no option"
+    return _(", ").join(shown) or _("no option")
 
 
 def _warning(rule: Inferred, path: str, value: str, mark: Mark | None) -> Diagnostic:
@@ -200,10 +207,10 @@ def _warning(rule: Inferred, path: str, value: str, mark: Mark | None) -> Diagno
     if rule.rule == "kana-space":
         index: int | None = value.index(" ")
         fixed = value.replace(" ", "\u3000")
-        message = (
-            f"{label}: half-width space ' ' (U+0020) at character {index + 1}; the guide writes "
-            f"the full-width '　' (U+3000) — write '{fixed}'"
-        )
+        message = _(
+            "{label}: half-width space ' ' (U+0020) at character {position}; the guide writes "
+            "the full-width '　' (U+3000) — write '{fixed}'"
+        ).format(label=label, position=index + 1, fixed=fixed)
     else:
         explanation = RULES[rule.rule].explain(value, label, {})
         message, index = explanation.message, explanation.index

@@ -40,7 +40,7 @@ def secret_form(value, label, schema) -> Explanation:
     try:
         parse_ref(value)
     except SecretError as exc:
-        return Explanation(f"{label} {exc.message}")
+        return Explanation(_("{field} {problem}").format(field=label, problem=exc.message))
     return Explanation(
         _("{label} must be {form}").format(
             label=label, form="{env: NAME}, {file: path} " + _("or") + " {encrypted: …}"
@@ -115,7 +115,9 @@ def resolve_all(
             result.diagnostics.append(
                 Diagnostic(
                     mark_of(holder, key),
-                    f"{_label(path, key)} ({key}) {outcome.message}",
+                    _("{field} {problem}").format(
+                        field=f"{_label(path, key)} ({key})", problem=outcome.message
+                    ),
                     outcome.rule,
                     dotted_path,
                 )
