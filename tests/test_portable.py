@@ -187,16 +187,19 @@ def test_mintty_stdin_counts_as_a_person(monkeypatch):
     assert not portable.interactive_stdin(env={})  # Windows, redirected: nobody to ask
 
 
-@pytest.mark.parametrize("encoding", ["cp932", "latin-1"])
-def test_the_whole_cli_runs_on_a_narrow_console(tmp_path, encoding):
-    """The real command, its stdout and stderr in a narrow encoding: validate with errors, plan."""
+@pytest.mark.parametrize(
+    ("encoding", "lang"), [("cp932", "en"), ("cp932", "ja"), ("latin-1", "en")]
+)
+def test_the_whole_cli_runs_on_a_narrow_console(tmp_path, encoding, lang):
+    """The real command, its stdout and stderr in a narrow encoding: validate with errors, plan;
+    in Japanese on cp932, as on the office's Windows PC, the Japanese is shown as it is."""
     copy_example("quickstart", tmp_path / "m")
     broken = tmp_path / "m" / "ainas.yaml"
     broken.write_text(
         broken.read_text(encoding="utf-8").replace("postal_code: 123-4567", "postal_code: 1234567"),
         encoding="utf-8",
     )
-    env = {**os.environ, "PYTHONIOENCODING": encoding, "AINAS_LANG": "en"}
+    env = {**os.environ, "PYTHONIOENCODING": encoding, "AINAS_LANG": lang}
     env.pop("PYTHONUTF8", None)
     run = [sys.executable, "-m", "ainas_provision"]
     for args, code, where in ((["validate", "m"], 1, "stderr"), (["--help"], 0, "stdout")):
@@ -205,6 +208,9 @@ def test_the_whole_cli_runs_on_a_narrow_console(tmp_path, encoding):
         assert b"Traceback" not in result.stderr and b"UnicodeEncodeError" not in result.stderr
         shown = getattr(result, where).decode(encoding)  # what the console shows: decodable
         assert ("postal_code" if args[0] == "validate" else "validate") in shown
+        if lang == "ja":
+            assert ("エラー: " if args[0] == "validate" else "マニフェストを検査します") in shown
+            assert "?" not in shown.replace("[?", "")  # nothing Japanese was lost
 
 
 def test_apply_asks_under_mintty_and_says_how_to_answer(tmp_path, monkeypatch):

@@ -41,6 +41,7 @@ from ainas_provision.apply.operations import (
 from ainas_provision.domain.desired import DesiredState
 from ainas_provision.errors import AinasProvisionError
 from ainas_provision.files import MAX_KEY_FILE_BYTES, read_regular
+from ainas_provision.i18n import _, ngettext
 from ainas_provision.plan.changes import Change
 from ainas_provision.plan.plan import Plan, PlanRefused
 from ainas_provision.secrets.values import Secret
@@ -110,9 +111,13 @@ class Executor:
                     changed.append(f"{change.address}.{name}")
         if changed:
             raise PlanRefused(
-                "the value of "
-                + ", ".join(changed)
-                + " is not the one the plan was made with (by fingerprint); make a new plan"
+                ngettext(
+                    "the value of {fields} is not the one the plan was made with (by "
+                    "fingerprint); make a new plan",
+                    "the values of {fields} are not the ones the plan was made with (by "
+                    "fingerprint); make a new plan",
+                    len(changed),
+                ).format(fields=", ".join(changed))
             )
 
     # -- references and effects ------------------------------------------------------------
@@ -120,7 +125,9 @@ class Executor:
         site_id = self.state.site_id(handle)
         if site_id is None:
             raise AinasProvisionError(
-                f"site.{handle} has no 拠点ID yet (its creation did not succeed)"
+                _("site.{handle} has no 拠点ID yet (its creation did not succeed)").format(
+                    handle=handle
+                )
             )
         return site_id
 
@@ -177,7 +184,8 @@ class Executor:
                 raise
             for effect in step.after:
                 self.record(effect, result)
-            outcome = step.outcome.format(id=result)
+            # the step says what it did in English (the catalog key), shown translated
+            outcome = _(step.outcome).format(id=result, live_id=change.live_id)
         return outcome
 
     # -- the whole plan ------------------------------------------------------------------
@@ -233,7 +241,9 @@ class Executor:
                         Outcome(
                             by_address[dependent],
                             "skipped",
-                            f"skipped: {outcome.change.address} did not succeed",
+                            _("skipped: {address} did not succeed").format(
+                                address=outcome.change.address
+                            ),
                         )
                     )
                     continue
@@ -269,7 +279,7 @@ class Executor:
             running = 0
             while ready or running:
                 while ready and running < self.parallelism:
-                    _, address = heapq.heappop(ready)
+                    _rank, address = heapq.heappop(ready)
                     if address in outcomes:
                         continue
                     change = by_address[address]
@@ -278,9 +288,9 @@ class Executor:
                             Outcome(
                                 change,
                                 "skipped",
-                                "not attempted: the state cannot be written"
+                                _("not attempted: the state cannot be written")
                                 if "state" in halted
-                                else "not attempted: the target cannot be reached",
+                                else _("not attempted: the target cannot be reached"),
                             )
                         )
                         continue

@@ -31,6 +31,7 @@ from pathlib import Path
 from ainas_provision.domain import kinds, screens
 from ainas_provision.domain.desired import DesiredState
 from ainas_provision.domain.kinds import KINDS, Kind
+from ainas_provision.i18n import N_, _
 from ainas_provision.plan.changes import Change
 from ainas_provision.plan.plan import PlanRefused
 
@@ -51,7 +52,7 @@ class SiteIdOf:
     handle: str
 
     def describe(self) -> str:
-        return f"the 拠点ID of site.{self.handle}"
+        return _("the 拠点ID of site.{handle}").format(handle=self.handle)
 
 
 @dataclass(frozen=True)
@@ -214,7 +215,7 @@ def _password(change: Change, desired: DesiredState) -> list[Step]:
             change.kind,
             _screen(change, Operation.CHANGE_PASSWORD),
             fields=(FieldValue("password", "新パスワード", SecretOf(change.address, "password")),),
-            outcome="password changed",
+            outcome=N_("password changed"),
         )
     ]
 
@@ -228,7 +229,7 @@ def _organization(change: Change, desired: DesiredState) -> list[Step]:
             _screen(change, Operation.UPDATE),
             id=change.live_id,
             fields=_fields(change, change.payload),
-            outcome="updated",
+            outcome=N_("updated"),
         )
     ]
 
@@ -265,7 +266,9 @@ def _certificate(change: Change, desired: DesiredState) -> list[Step]:
             fields=_fields(change, values),
             reads_back="証明書ID" if creating else None,
             after=(recorded,),
-            outcome={"create": "registered", "renew": "renewed"}.get(change.action, "updated"),
+            outcome={"create": N_("registered"), "renew": N_("renewed")}.get(
+                change.action, N_("updated")
+            ),
         )
     ]
 
@@ -282,7 +285,7 @@ def _site(change: Change, desired: DesiredState) -> list[Step]:
                 fields=_fields(change, change.payload),
                 reads_back="拠点ID",
                 after=(BindSite(handle, RESULT),),
-                outcome="created (拠点ID {id})",
+                outcome=N_("created (拠点ID {id})"),
             )
         ]
     if action == "delete":
@@ -296,12 +299,12 @@ def _site(change: Change, desired: DesiredState) -> list[Step]:
                 _screen(change, Operation.DELETE),
                 id=change.live_id,
                 after=forget,
-                outcome="deleted",
+                outcome=N_("deleted"),
             )
         ]
     adopting = action == "adopt"
     bind = (BindSite(handle, change.live_id),) if adopting else ()
-    outcome = f"adopted (拠点ID {change.live_id})" if adopting else "updated"
+    outcome = N_("adopted (拠点ID {live_id})") if adopting else N_("updated")
     if not change.payload:
         return [
             Step(change.address, Operation.BIND, change.kind, None, after=bind, outcome=outcome)
@@ -336,7 +339,7 @@ def _batch_account(change: Change, desired: DesiredState) -> list[Step]:
                 fields=_fields(change, values),
                 before=(recorded,),
                 on_failure=(DropFingerprints("sites", change.key, tuple(prints)),),
-                outcome="created",
+                outcome=N_("created"),
             )
         ]
     return [
@@ -348,7 +351,7 @@ def _batch_account(change: Change, desired: DesiredState) -> list[Step]:
             id=site,
             fields=_fields(change, values),
             after=(recorded,),
-            outcome="updated",
+            outcome=N_("updated"),
         )
     ]
 
@@ -377,7 +380,7 @@ def _user(change: Change, desired: DesiredState) -> list[Step]:
         _screen(change, Operation.DELETE),
         id=login_id,
         after=(Forget("users", login_id),),
-        outcome="deleted",
+        outcome=N_("deleted"),
     )
     if action == "delete":
         return [deleting]
@@ -390,11 +393,11 @@ def _user(change: Change, desired: DesiredState) -> list[Step]:
             fields=_fields(change, _user_values(change, creating=True)),
             before=(SetFingerprints("users", login_id, prints, fresh=True),),
             on_failure=(Forget("users", login_id),),
-            outcome="replaced" if action == "replace" else "created",
+            outcome=N_("replaced") if action == "replace" else N_("created"),
         )
         return [deleting, creating] if action == "replace" else [creating]
     recorded = SetFingerprints("users", login_id, prints)
-    outcome = "adopted" if action == "adopt" else "updated"
+    outcome = N_("adopted") if action == "adopt" else N_("updated")
     if not change.fields:
         return [
             Step(

@@ -20,12 +20,12 @@ from ainas_provision.plan.plan import Plan
 from ainas_provision.workflow import run as workflow
 
 VERBS = {
-    "create": "creating",
-    "renew": "registering",
-    "update": "updating",
-    "adopt": "adopting",
-    "replace": "replacing",
-    "delete": "deleting",
+    "create": N_("creating"),
+    "renew": N_("registering"),
+    "update": N_("updating"),
+    "adopt": N_("adopting"),
+    "replace": N_("replacing"),
+    "delete": N_("deleting"),
 }
 
 
@@ -40,15 +40,19 @@ class ProgressPrinter:
         self, event: str, change: Change, outcome: Outcome | None, done: int, total: int
     ) -> None:
         if self.progress is None:
-            self.progress = Progress(total, "applying")
+            self.progress = Progress(total, _("applying"))
         progress = self.progress
         if event == "start":
-            progress.started(f"{change.address}: {VERBS[change.action]}…")
+            progress.started(f"{change.address}: {_(VERBS[change.action])}…")
         elif event == "done":
             progress.advance(f"{change.address}: {outcome.message}", done, color="green")
         else:
             failed = event == "failed"
-            text = f"failed: {outcome.message}" if failed else outcome.message
+            text = (
+                _("failed: {message}").format(message=outcome.message)
+                if failed
+                else outcome.message
+            )
             progress.line(
                 f"{change.address}: {text} [{done}/{total}]",
                 color="red" if failed else "yellow",
@@ -86,7 +90,9 @@ def confirm(auto_approve: bool) -> None:
         # click turns Ctrl-C into Abort (exit 1): give it back its meaning, exit 130
         if isinstance(exc.__context__, KeyboardInterrupt):
             raise KeyboardInterrupt from None
-        raise AinasProvisionError("apply cancelled (end of input): nothing was changed") from None
+        raise AinasProvisionError(
+            _("apply cancelled (end of input): nothing was changed")
+        ) from None
     if answer.strip() != "yes":
         raise AinasProvisionError(_("apply cancelled: nothing was changed"))
 
@@ -204,7 +210,9 @@ def command(
     trace,
 ):
     if expect_digest is not None and plan_file is None:
-        raise AinasProvisionError("--expect-digest checks a saved plan: give it with --plan FILE")
+        raise AinasProvisionError(
+            _("--expect-digest checks a saved plan: give it with --plan FILE")
+        )
     if (target or os.environ.get("AINAS_TARGET")) == "runbook:":
         # a person carries out the runbook target's changes: show them the steps
         from ainas_provision.cli import runbook_cmd
@@ -229,8 +237,10 @@ def command(
     )
     if trace:
         click.secho(
-            "warning: --trace records every value typed into the browser, passwords included, "
-            "in a trace file under .ainas/: delete it once read, and never share it",
+            _(
+                "warning: --trace records every value typed into the browser, passwords "
+                "included, in a trace file under .ainas/: delete it once read, and never share it"
+            ),
             fg="yellow",
             err=True,
         )

@@ -15,7 +15,7 @@ from ainas_provision.certs.info import CertificateInfo, validity_problems
 from ainas_provision.certs.reader import detect_type, load_p12, read_certificate
 from ainas_provision.certs.types import CORPORATE, TYPES
 from ainas_provision.cli import options
-from ainas_provision.i18n import N_
+from ainas_provision.i18n import N_, _
 
 FORMAT_VERSION = 1
 
@@ -52,7 +52,10 @@ def inspect(
     try:
         data = file.read_bytes()
     except OSError as exc:
-        raise CertificateError("unreadable", f"{file}: cannot read it: {exc.strerror}") from None
+        raise CertificateError(
+            "unreadable",
+            _("{file}: cannot read it: {reason}").format(file=file, reason=exc.strerror),
+        ) from None
     password = _password(password_env)
     try:
         loaded = load_p12(data, password)
@@ -74,7 +77,7 @@ def inspect(
         return
     click.echo(_text(info))
     for problem in problems:
-        click.secho(f"warning: {problem.message}", fg="yellow", err=True)
+        click.secho(_("warning: {message}").format(message=problem.message), fg="yellow", err=True)
 
 
 def _japan(moment: dt.datetime) -> str:
@@ -90,12 +93,17 @@ def _password(env_name: str | None) -> str:
         if not on_terminal():  # getpass would read it echoed, with a Python warning
             raise CertificateError(
                 "no-password",
-                "there is no terminal to ask for the PIN/password on: put it in an environment "
-                "variable and pass --password-env NAME",
+                _(
+                    "there is no terminal to ask for the PIN/password on: put it in an "
+                    "environment variable and pass --password-env NAME"
+                ),
             )
-        return click.prompt("PIN/password", hide_input=True, default="", show_default=False)
+        return click.prompt(_("PIN/password"), hide_input=True, default="", show_default=False)
     if env_name not in os.environ:
-        raise CertificateError("no-password", f"--password-env names {env_name}, which is not set")
+        raise CertificateError(
+            "no-password",
+            _("--password-env names {name}, which is not set").format(name=env_name),
+        )
     return os.environ[env_name]
 
 

@@ -8,7 +8,7 @@ import click
 
 from ainas_provision.cli import options
 from ainas_provision.cli.progress import Progress
-from ainas_provision.i18n import N_
+from ainas_provision.i18n import N_, _, ngettext
 from ainas_provision.workflow import run as workflow
 
 
@@ -62,8 +62,8 @@ def command(
     def wrote(name: str, number: int, total: int) -> None:
         nonlocal progress
         if progress is None:
-            progress = Progress(total, "writing manifests")
-        progress.advance(f"wrote {name}", number)
+            progress = Progress(total, _("writing manifests"))
+        progress.advance(_("wrote {file}").format(file=name), number)
 
     try:
         imported, state_path = workflow.import_tenant(
@@ -75,16 +75,24 @@ def command(
     sites = len(imported.bindings)
     users = len(imported.users)
     click.echo(
-        f"Imported {sites} site{'s' if sites != 1 else ''} and {users} user{'s' if users != 1 else ''} "
-        f"into {out}; the state {state_path} binds and manages them."
+        _(
+            "Imported {sites} and {users} into {directory}; the state {state} binds and manages them."
+        ).format(
+            sites=ngettext("{count} site", "{count} sites", sites).format(count=sites),
+            users=ngettext("{count} user", "{count} users", users).format(count=users),
+            directory=out,
+            state=state_path,
+        )
     )
     # the plan to run next reaches the same target and state as this import did
     plan = options.command_line("plan", out, target=target, state=settings.state_path)
     if imported.secrets:
         click.echo(
-            f"The write-only secrets are {{env: …}} placeholders ({len(imported.secrets)} variables, "
-            f"e.g. {imported.secrets[0]}): set them, then `{plan}` shows no "
-            "changes (and a note for each secret the tool has never written)."
+            _(
+                "The write-only secrets are {{env: …}} placeholders ({count} variables, e.g. "
+                "{example}): set them, then `{command}` shows no changes (and a note for each "
+                "secret the tool has never written)."
+            ).format(count=len(imported.secrets), example=imported.secrets[0], command=plan)
         )
     else:
-        click.echo(f"`{plan}` shows no changes.")
+        click.echo(_("`{command}` shows no changes.").format(command=plan))

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from ainas_provision.cli import options
-from ainas_provision.i18n import N_
+from ainas_provision.i18n import N_, _, ngettext
 from ainas_provision.plan import render
 from ainas_provision.workflow import run as workflow
 
@@ -59,9 +59,13 @@ def command(
         raise SystemExit(1)
     if len(plan.deletions) > plan.max_deletes:
         click.secho(
-            f"Warning: this plan deletes {len(plan.deletions)} "
-            f"resource{'' if len(plan.deletions) == 1 else 's'} and policy.max_deletes is "
-            f"{plan.max_deletes}: apply will need --allow-deletes {len(plan.deletions)}",
+            ngettext(
+                "Warning: this plan deletes {count} resource and policy.max_deletes is {limit}: "
+                "apply will need --allow-deletes {count}",
+                "Warning: this plan deletes {count} resources and policy.max_deletes is {limit}: "
+                "apply will need --allow-deletes {count}",
+                len(plan.deletions),
+            ).format(count=len(plan.deletions), limit=plan.max_deletes),
             fg="yellow",
             err=True,
         )
@@ -70,6 +74,11 @@ def command(
         again = options.command_line(
             "apply", path, plan=out, target=target, state=state_path, vars=list(vars_files)
         )
-        click.echo(f"Saved the plan to {out}: apply it with `{again}`", err=True)
+        click.echo(
+            _("Saved the plan to {file}: apply it with `{command}`").format(
+                file=out, command=again
+            ),
+            err=True,
+        )
     if detailed_exitcode and plan.has_changes:
         raise SystemExit(EXIT_CHANGES)

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from ainas_provision.errors import AinasProvisionError
-from ainas_provision.i18n import N_
+from ainas_provision.i18n import N_, _, ngettext
 
 
 @click.command(
@@ -45,7 +45,7 @@ def command(path: Path, target: str | None, override: Path | None) -> None:
     target = target or os.environ.get("AINAS_TARGET")
     if not target or not target.startswith("browser+https://"):
         raise AinasProvisionError(
-            "probe needs --target browser+https://HOST/PATH (AINAS's login URL)"
+            _("probe needs --target browser+https://HOST/PATH (AINAS's login URL)")
         )
     directory = path if path.is_dir() else path.parent
     options = BrowserOptions(evidence_dir=directory / ".ainas")  # screenshots of what failed
@@ -62,12 +62,21 @@ def command(path: Path, target: str | None, override: Path | None) -> None:
     missing = [f for f in findings if not f.found]
     if override is not None:
         count = write_override(override, findings)
-        click.echo(f"wrote {count} pull-down{'s' if count != 1 else ''} to {override}", err=True)
+        click.echo(
+            ngettext(
+                "wrote {count} pull-down to {file}", "wrote {count} pull-downs to {file}", count
+            ).format(count=count, file=override),
+            err=True,
+        )
     if missing:
         click.secho(
-            f"probe: {len(missing)} expected item{'s' if len(missing) != 1 else ''} missing",
+            ngettext(
+                "probe: {count} expected item missing",
+                "probe: {count} expected items missing",
+                len(missing),
+            ).format(count=len(missing)),
             fg="red",
             err=True,
         )
         raise SystemExit(1)
-    click.secho("probe: every expected screen, label and button was found", fg="green", err=True)
+    click.secho(_("probe: every expected screen, label and button was found"), fg="green", err=True)

@@ -30,10 +30,24 @@ def print_diagnostics(diagnostics: list[Diagnostic]) -> None:
     for (rule, severity), rest in held.items():
         places = ", ".join(_place(d) for d in rest[:PLACES] if d.mark)
         more = ", …" if len(rest) > PLACES else ""
+        if severity.value == "error":
+            text = ngettext(
+                "… and {count} more error [{rule}] like these, at {places} (--format json lists "
+                "every one)",
+                "… and {count} more errors [{rule}] like these, at {places} (--format json lists "
+                "every one)",
+                len(rest),
+            )
+        else:
+            text = ngettext(
+                "… and {count} more warning [{rule}] like these, at {places} (--format json lists "
+                "every one)",
+                "… and {count} more warnings [{rule}] like these, at {places} (--format json "
+                "lists every one)",
+                len(rest),
+            )
         click.secho(
-            f"… and {len(rest)} more {severity.value}{'' if len(rest) == 1 else 's'} [{rule}] "
-            "like these, at "
-            f"{places}{more} (--format json lists every one)",
+            text.format(count=len(rest), rule=rule, places=places + more),
             fg=_color(rest[0]),
             err=True,
         )

@@ -54,9 +54,11 @@ def init_command(directory: Path, organization_id: str, name: str, force: bool) 
     if manifests:
         # its private keys and the client certificate would sit beside manifests kept in git
         raise AinasProvisionError(
-            f"{directory} holds manifests ({manifests[0]}…): a sandbox keeps private keys and "
-            "certificates that do not belong beside them; create it in a directory of its own, "
-            "e.g. `ainas-provision sandbox init rehearsal`"
+            _(
+                "{directory} holds manifests ({file}…): a sandbox keeps private keys and "
+                "certificates that do not belong beside them; make it in a directory of its own, "
+                "e.g. `ainas-provision sandbox init rehearsal`"
+            ).format(directory=directory, file=manifests[0])
         )
     try:
         files = sandbox_init.init_sandbox(
@@ -64,10 +66,12 @@ def init_command(directory: Path, organization_id: str, name: str, force: bool) 
         )
     except SandboxError as exc:
         raise AinasProvisionError(str(exc)) from None
-    admins = ", ".join(login_id for login_id, _ in sandbox_init.ADMINS)
+    admins = ", ".join(login_id for login_id, _name in sandbox_init.ADMINS)
     click.echo(
-        f"created the sandbox in {directory}: 代理人組織ID {organization_id} ({name}), admins "
-        f"{admins} (initial password 99999999)"
+        _(
+            "made the sandbox in {directory}: 代理人組織ID {organization_id} ({name}), admins "
+            "{admins} (initial password 99999999)"
+        ).format(directory=directory, organization_id=organization_id, name=name, admins=admins)
     )
     click.echo(
         _(
@@ -75,7 +79,9 @@ def init_command(directory: Path, organization_id: str, name: str, force: bool) 
             "certificate's password)"
         ).format(path=files.notice, protection=portable.private_note())
     )
-    click.echo(f"serve it with: ainas-provision sandbox serve {directory}")
+    click.echo(
+        _("serve it with: {command}").format(command=f"ainas-provision sandbox serve {directory}")
+    )
 
 
 @command.command(
@@ -205,8 +211,10 @@ def reset_command(directory: Path) -> None:
     except SandboxError as exc:
         raise AinasProvisionError(str(exc)) from None
     for tenant in tenants:
-        admins = ", ".join(login_id for login_id, _ in tenant.admins)
+        admins = ", ".join(login_id for login_id, _name in tenant.admins)
         click.echo(
-            f"reset 代理人組織ID {tenant.organization_id} ({tenant.name}): no certificate, site or "
-            f"user; admins {admins} with the initial password 99999999"
+            _(
+                "reset 代理人組織ID {organization_id} ({name}): no certificate, site or user; "
+                "admins {admins} with the initial password 99999999"
+            ).format(organization_id=tenant.organization_id, name=tenant.name, admins=admins)
         )

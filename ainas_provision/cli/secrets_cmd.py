@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from ainas_provision.i18n import N_
+from ainas_provision.i18n import N_, _
 from ainas_provision.secrets import crypto
 
 DEFAULT_KEY_FILE = "ainas-secrets.key"
@@ -34,10 +34,16 @@ def command() -> None:
 )
 def keygen(out: Path) -> None:
     key = crypto.write_key_file(out)
-    click.echo(f"wrote a new secrets key to {out} (key ID {crypto.key_id(key)})")
     click.echo(
-        f"keep it out of git (add it to .gitignore) and share it safely; point "
-        f"{crypto.KEY_FILE_ENV} at it, or put its content in {crypto.KEY_ENV}"
+        _("wrote a new secrets key to {file} (key ID {key_id})").format(
+            file=out, key_id=crypto.key_id(key)
+        )
+    )
+    click.echo(
+        _(
+            "keep it out of git (add it to .gitignore) and share it safely; point {file_variable} "
+            "at it, or put its content in {variable}"
+        ).format(file_variable=crypto.KEY_FILE_ENV, variable=crypto.KEY_ENV)
     )
 
 
@@ -62,11 +68,11 @@ def keygen(out: Path) -> None:
 def encrypt(field_path: str) -> None:
     key = crypto.require_key()
     if sys.stdin.isatty():  # a person typing: do not echo the secret
-        value = click.prompt("value", hide_input=True, confirmation_prompt=True, err=True)
+        value = click.prompt(_("value"), hide_input=True, confirmation_prompt=True, err=True)
     else:
         value = _strip_newline(sys.stdin.read())
     if value == "":
-        raise click.UsageError("the value read from standard input is empty")
+        raise click.UsageError(_("the value read from standard input is empty"))
     token = crypto.encrypt(value, field_path, key)
     click.echo(f'{{encrypted: "{token}"}}')
 

@@ -28,6 +28,7 @@ from pathlib import Path
 from ainas_provision.atomic import write_atomically
 from ainas_provision.errors import AinasProvisionError
 from ainas_provision.files import read_regular
+from ainas_provision.i18n import _
 from ainas_provision.plan.changes import Change, Note
 
 FORMAT_VERSION = 1
@@ -172,23 +173,25 @@ class Plan:
     @classmethod
     def from_json(cls, data: dict) -> Plan:
         if not isinstance(data, dict) or data.get("format_version") != FORMAT_VERSION:
-            raise ValueError("not a plan file of this version")
+            raise ValueError(_("not a plan file of this version"))
         saved = data.get("digest")
         if not isinstance(saved, str):
-            raise ValueError("it has no digest: make a new plan with this version")
+            raise ValueError(_("it has no digest: make a new plan with this version"))
         content = {key: value for key, value in data.items() if key != "digest"}
         if content_digest(content) != saved:
             raise PlanEdited(
-                "its content does not match its digest: the file was changed after "
-                "`plan --out` saved it; make a new plan and review it"
+                _(
+                    "its content does not match its digest: the file was changed after "
+                    "`plan --out` saved it; make a new plan and review it"
+                )
             )
         state = _typed(data.get("state"), dict, "state")
         target = _typed(data.get("target"), dict, "target")
         if not all(isinstance(value, str) for value in target.values()):
-            raise ValueError("its target is not a kind, a location and an organization")
+            raise ValueError(_("its target is not a kind, a location and an organization"))
         scope = _typed(data.get("scope"), (list, type(None)), "scope")
         if scope is not None and not all(isinstance(handle, str) for handle in scope):
-            raise ValueError("its scope is not a list of site handles")
+            raise ValueError(_("its scope is not a list of site handles"))
         plan = cls(
             changes=[Change.from_json(c) for c in _typed(data.get("changes"), list, "changes")],
             notes=[Note.from_json(n) for n in _typed(data.get("notes"), list, "notes")],
@@ -209,7 +212,7 @@ class Plan:
             forget=[tuple(item) for item in _typed(data.get("forget"), list, "forget")],
         )
         if plan._content() != content:  # a shape this version does not write
-            raise ValueError("its content is not in the form `plan --out` writes")
+            raise ValueError(_("its content is not in the form `plan --out` writes"))
         return plan
 
     def save(self, path: Path) -> None:
@@ -221,18 +224,24 @@ class Plan:
             data = json.loads(read_regular(Path(path), limit=MAX_PLAN_BYTES).decode("utf-8"))
             return cls.from_json(data)
         except FileNotFoundError:
-            raise AinasProvisionError(f"no such plan file: {path}") from None
+            raise AinasProvisionError(_("no such plan file: {path}").format(path=path)) from None
         except PlanEdited as exc:
-            raise PlanRefused(f"the plan {path} is refused: {exc}; nothing was changed") from None
+            raise PlanRefused(
+                _("the plan {path} is refused: {reason}; nothing was changed").format(
+                    path=path, reason=exc
+                )
+            ) from None
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
             raise AinasProvisionError(
-                f"{path} is not a plan saved by `ainas-provision plan --out` ({exc})"
+                _("{path} is not a plan saved by `ainas-provision plan --out` ({reason})").format(
+                    path=path, reason=exc
+                )
             ) from None
 
 
 def _typed(value, types, name: str):
     if not isinstance(value, types) or (isinstance(value, bool) and types is int):
-        raise ValueError(f"its {name} is missing or of the wrong type")
+        raise ValueError(_("its {name} is missing or of the wrong type").format(name=name))
     return value
 
 

@@ -22,6 +22,7 @@ from collections.abc import Callable, Mapping
 
 from ainas_provision.domain.kinds import KINDS, SITE, USER
 from ainas_provision.errors import AinasProvisionError
+from ainas_provision.i18n import _
 from ainas_provision.state.model import Put, Record, Remove, SiteEntry, State
 
 SECTIONS = {kind.name: kind.state_section for kind in (SITE, USER)}  # what an edit addresses
@@ -40,11 +41,13 @@ def parse(address: str) -> tuple[str, str | None]:
     """``site.akihabara`` -> ("sites", "akihabara"); ``certificate`` -> ("certificate", None)."""
     if address == "certificate":
         return "certificate", None
-    kind, _, key = address.partition(".")
+    kind, _dot, key = address.partition(".")
     if kind not in SECTIONS or not key:
         raise StateEditError(
-            f"{address!r} is not a state address: give site.HANDLE, user.LOGIN_ID or certificate "
-            "(`ainas-provision state list` shows them)"
+            _(
+                "{address} is not a state address: give site.HANDLE, user.LOGIN_ID or certificate "
+                "(`ainas-provision state list` shows them)"
+            ).format(address=repr(address))
         )
     return SECTIONS[kind], key
 
@@ -65,7 +68,11 @@ def _known(state: State, address: str) -> tuple[str, str | None]:
     section, key = parse(address)
     present = state.certificate is not None if key is None else key in getattr(state, section)
     if not present:
-        raise StateEditError(f"the state manages no {address} (`ainas-provision state list`)")
+        raise StateEditError(
+            _("the state manages no {address} (`ainas-provision state list`)").format(
+                address=address
+            )
+        )
     return section, key
 
 
@@ -83,14 +90,20 @@ def move(
     if section != "sites" or new_section != "sites":
         if "users" in (section, new_section):
             raise StateEditError(
-                f"{old} -> {new}: a user is its ログインID in AINAS — a user under another "
-                "ログインID is another user, so it cannot be moved; remove one and create the other"
+                _(
+                    "{old} -> {new}: a user is its ログインID in AINAS — a user under another "
+                    "ログインID is another user, so it cannot be moved; remove one and create the "
+                    "other"
+                ).format(old=old, new=new)
             )
-        raise StateEditError(f"{old} -> {new}: only sites move (site.OLD site.NEW)")
+        raise StateEditError(
+            _("{old} -> {new}: only sites move (site.OLD site.NEW)").format(old=old, new=new)
+        )
     if new_key in state.sites:
         raise StateEditError(
-            f"{new} is already in the state (bound to 拠点ID "
-            f"{state.sites[new_key]['site_id']}): remove it first"
+            _("{new} is already in the state (bound to 拠点ID {site_id}): remove it first").format(
+                new=new, site_id=state.sites[new_key]["site_id"]
+            )
         )
     entry = state.sites[old_key]
     kept, dropped = {}, []

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from ainas_provision import keyfile
 from ainas_provision.errors import AinasProvisionError
+from ainas_provision.i18n import _
 
 KEY_ENV = "AINAS_STATE_KEY"
 KEY_FILE_ENV = "AINAS_STATE_KEY_FILE"
@@ -45,9 +46,11 @@ def _parse(text: str, source: str) -> bytes:
         key = b""
     if len(key) != 32:
         raise StateKeyError(
-            f"{source} is not a state key (expected '{PREFIX}' and 32 bytes in base64); "
-            "restore the right key, or make a new one by deleting the key file (the tool then "
-            "treats every write-only secret as unknown)"
+            _(
+                "{source} is not a state key (expected '{prefix}' and 32 bytes in base64); "
+                "restore the right key, or make a new one by deleting the key file (the tool "
+                "then treats every write-only secret as unknown)"
+            ).format(source=source, prefix=PREFIX)
         )
     return key
 
@@ -76,7 +79,9 @@ def find_key(key_file: Path | None, env: Mapping[str, str] = os.environ) -> KeyS
         return KeySource(_parse(text, str(path)), str(path), None)
     if key_file is None:
         raise StateKeyError(
-            f"this state store keeps no fingerprint key: set {KEY_ENV} (or {KEY_FILE_ENV})"
+            _(
+                "this state store keeps no fingerprint key: set {variable} (or {file_variable})"
+            ).format(variable=KEY_ENV, file_variable=KEY_FILE_ENV)
         )
     path = key_file
     if path.exists():

@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from ainas_provision.errors import AinasProvisionError
+from ainas_provision.i18n import _
 from ainas_provision.state.postgres import PostgresLocation, PostgresStateStore, is_postgres_url
 from ainas_provision.state.store import LocalStateStore
 
@@ -35,11 +36,11 @@ def state_setting(path: Path) -> tuple[str, Path] | None:
     no secrets). Templates are not rendered for it."""
     from ainas_provision.manifest.loader import load_file, manifest_files
 
-    files, _ = manifest_files(path) if path.exists() else ([], [])
+    files, _problems = manifest_files(path) if path.exists() else ([], [])
     for file in files:
         if not file.name.endswith((".yaml", ".yml")):
             continue
-        document, _ = load_file(file)
+        document, _problem = load_file(file)
         if document is None:
             continue
         connection = document.root.get("connection")
@@ -66,9 +67,11 @@ def resolve_store(
         chosen, relative_to = setting
         if is_postgres_url(chosen) and PostgresLocation.parse(chosen).password is not None:
             raise AinasProvisionError(
-                f"connection.state in the manifests ({relative_to}) holds a password: the "
-                "manifests are kept in git — give the password with PGPASSWORD or ~/.pgpass, "
-                "and remove it from the URL"
+                _(
+                    "connection.state in the manifests ({directory}) holds a password: the "
+                    "manifests are kept in git — give the password with PGPASSWORD or ~/.pgpass, "
+                    "and remove it from the URL"
+                ).format(directory=relative_to)
             )
     if chosen is None:
         return LocalStateStore(home / STATE_NAME)
@@ -76,14 +79,17 @@ def resolve_store(
         return PostgresStateStore(str(chosen), key_dir=home, announce=announce)
     if isinstance(chosen, str) and "://" in chosen:
         raise AinasProvisionError(
-            f"--state {chosen.split('://', 1)[0]}://…: a state is a file path or a "
-            "postgresql:// URL"
+            _("--state {scheme}://…: a state is a file path or a postgresql:// URL").format(
+                scheme=chosen.split("://", 1)[0]
+            )
         )
     if str(chosen).startswith(("postgresql:/", "postgres:/")):
         # a URL that went through a path option ("//" collapsed): never a file to create
         raise AinasProvisionError(
-            "--state: a postgresql:// URL was read as a file path by this command; give it with "
-            "AINAS_STATE, or to a command that takes a URL"
+            _(
+                "--state: a postgresql:// URL was read as a file path by this command; give it "
+                "with AINAS_STATE, or to a command that takes a URL"
+            )
         )
     path = Path(chosen)
     if relative_to is not None and not path.is_absolute():

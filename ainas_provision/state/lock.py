@@ -80,8 +80,10 @@ class FileLocker:
             pass
         except OSError as exc:
             raise LockError(
-                f"cannot remove the lock {self.path}: {exc.strerror}; remove the file by hand once "
-                "no apply is running"
+                _(
+                    "cannot remove the lock {path}: {reason}; remove the file by hand once no "
+                    "apply is running"
+                ).format(path=self.path, reason=exc.strerror)
             ) from None
         return held
 
@@ -144,7 +146,9 @@ class FileLocker:
                 os.close(fd)
                 raise _cannot(self.path, exc) from None
             return fd
-        raise LockError(f"cannot take the lock {self.path}: it keeps being removed")
+        raise LockError(
+            _("cannot take the lock {path}: it keeps being removed").format(path=self.path)
+        )
 
 
 def _same_file(fd: int, path: Path) -> bool:

@@ -32,6 +32,7 @@ from ainas_provision import portable
 from ainas_provision.atomic import write_atomically
 from ainas_provision.errors import AinasProvisionError
 from ainas_provision.files import read_regular
+from ainas_provision.i18n import _
 from ainas_provision.state.group import GroupCommit
 from ainas_provision.state.keys import default_key_path
 from ainas_provision.state.lock import FileLocker
@@ -100,7 +101,11 @@ class LocalStateStore:
                 text = read_regular(self.path, limit=MAX_STATE_BYTES).decode("utf-8")
                 state = State.from_json(json.loads(text))
             except (OSError, ValueError, StateFormatError) as exc:
-                raise StateError(f"cannot read the state file {self.path}: {exc}") from None
+                raise StateError(
+                    _("cannot read the state file {path}: {reason}").format(
+                        path=self.path, reason=exc
+                    )
+                ) from None
         if self.journal_path.exists():
             self._replay(state)
         return state
@@ -110,7 +115,11 @@ class LocalStateStore:
             data = read_regular(self.journal_path, limit=MAX_STATE_BYTES)
             lines = data.decode("utf-8").splitlines()
         except (OSError, ValueError) as exc:
-            raise StateError(f"cannot read the state journal {self.journal_path}: {exc}") from None
+            raise StateError(
+                _("cannot read the state journal {path}: {reason}").format(
+                    path=self.journal_path, reason=exc
+                )
+            ) from None
         for number, line in enumerate(lines, 1):
             try:
                 data = json.loads(line)
@@ -118,7 +127,9 @@ class LocalStateStore:
                 if number == len(lines):
                     break  # torn last line: the change being written when the process died
                 raise StateError(
-                    f"the state journal {self.journal_path} is damaged at line {number}"
+                    _("the state journal {path} is damaged at line {number}").format(
+                        path=self.journal_path, number=number
+                    )
                 ) from None
             try:
                 if isinstance(data, dict) and data.get("op") == "begin":
@@ -127,7 +138,9 @@ class LocalStateStore:
                 state.apply(record_from_json(data))
             except (StateFormatError, KeyError, TypeError, ValueError, AttributeError) as exc:
                 raise StateError(
-                    f"the state journal {self.journal_path} is damaged at line {number}: {exc}"
+                    _("the state journal {path} is damaged at line {number}: {reason}").format(
+                        path=self.journal_path, number=number, reason=exc
+                    )
                 ) from None
 
     # -- an apply --------------------------------------------------------------------------
@@ -226,7 +239,11 @@ class LocalStateStore:
         try:
             write_atomically(self.path, text)
         except OSError as exc:
-            raise StateError(f"cannot write the state file {self.path}: {exc.strerror}") from None
+            raise StateError(
+                _("cannot write the state file {path}: {reason}").format(
+                    path=self.path, reason=exc.strerror
+                )
+            ) from None
 
 
 def _line(data: dict) -> bytes:

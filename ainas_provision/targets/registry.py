@@ -23,7 +23,7 @@ from urllib.parse import urlsplit, urlunsplit
 from ainas_provision import portable
 from ainas_provision.domain.desired import DesiredState
 from ainas_provision.errors import AinasProvisionError
-from ainas_provision.i18n import _
+from ainas_provision.i18n import _, ngettext
 from ainas_provision.state.model import State
 from ainas_provision.targets.base import Backend
 
@@ -103,7 +103,7 @@ class SandboxType(TargetType):
         location = spec.removeprefix(self.prefix)
         if not location:
             raise AinasProvisionError(
-                "--target sandbox:PATH needs a path, e.g. sandbox:ainas.sandbox.sqlite"
+                _("--target sandbox:PATH needs a path, e.g. sandbox:ainas.sandbox.sqlite")
             )
         return location
 
@@ -118,7 +118,7 @@ class SandboxType(TargetType):
 
     def organizations(self, location: str) -> list[str] | None:
         if not Path(location).is_file():
-            raise AinasProvisionError(f"no sandbox at {location}")
+            raise AinasProvisionError(_("no sandbox at {location}").format(location=location))
         from ainas_emulator.service import AinasSandbox
 
         sandbox = AinasSandbox(Path(location))
@@ -181,7 +181,9 @@ class RunbookType(TargetType):
     def parse(self, spec: str) -> str:
         if spec != self.prefix:
             raise AinasProvisionError(
-                f"--target {spec}: the runbook target takes nothing after 'runbook:'"
+                _("--target {spec}: the runbook target takes nothing after 'runbook:'").format(
+                    spec=spec
+                )
             )
         return ""
 
@@ -312,11 +314,15 @@ def client_cert_expiry_warning(tls, days: int, now: dt.datetime | None = None) -
     if left > dt.timedelta(days=days):
         return None
     expires = tls.not_after.astimezone(JAPAN).date().isoformat()
-    return (
-        f"warning: the client certificate {tls.certificate} ({tls.subject}) expires on {expires} "
-        f"(Japan time), in {left.days} day{'' if left.days == 1 else 's'} (warning within {days} "
-        "days): ask the association for the renewed クライアント証明書 in time"
-    )
+    return ngettext(
+        "warning: the client certificate {file} ({subject}) expires on {date} (Japan time), in "
+        "{left} day (warning within {days} days): ask the association for the renewed "
+        "クライアント証明書 in time",
+        "warning: the client certificate {file} ({subject}) expires on {date} (Japan time), in "
+        "{left} days (warning within {days} days): ask the association for the renewed "
+        "クライアント証明書 in time",
+        left.days,
+    ).format(file=tls.certificate, subject=tls.subject, date=expires, left=left.days, days=days)
 
 
 def manifest_dir(path: Path) -> Path:
@@ -333,12 +339,17 @@ def resolve(spec: str | None, manifest_path: Path, env: Mapping[str, str] = os.e
             return Target(target_type.name, target_type.parse(spec))
     if spec.startswith("http://"):
         raise AinasProvisionError(
-            f"--target {spec}: AINAS is reached over HTTPS with a client certificate only; use https://"
+            _(
+                "--target {spec}: AINAS is reached over HTTPS with a client certificate only; "
+                "use https://"
+            ).format(spec=spec)
         )
     written = ", ".join(f"{t.prefix}…" for t in TYPES.values())
     raise AinasProvisionError(
-        f"--target {spec} is not a target: give one of {written}, or leave it out for the "
-        "embedded sandbox beside the manifests"
+        _(
+            "--target {spec} is not a target: give one of {written}, or leave it out for the "
+            "embedded sandbox beside the manifests"
+        ).format(spec=spec, written=written)
     )
 
 
@@ -383,7 +394,7 @@ def _open_sandbox(
 
     exists = Path(target.location).is_file()
     if not create_tenant and not exists:
-        raise AinasProvisionError(f"no sandbox at {target.location}")
+        raise AinasProvisionError(_("no sandbox at {location}").format(location=target.location))
     login = {"login_id": env.get("AINAS_LOGIN_ID") or None, "password": env.get("AINAS_PASSWORD")}
     backend = None
     if exists:
@@ -402,11 +413,16 @@ def _open_sandbox(
         others = backend.sandbox.tenants()
         if not create_tenant or others:
             backend.close()
-            held = f" (it holds 代理人組織ID {', '.join(others)})" if others else ""
+            held = (
+                _(" (it holds 代理人組織ID {ids})").format(ids=", ".join(others)) if others else ""
+            )
             raise AinasProvisionError(
-                f"{target.describe()} holds no tenant with 代理人組織ID {desired.organization_id}"
-                f"{held}: refusing to plan against another organization; check --target, or "
-                "organization.id"
+                _(
+                    "{target} holds no tenant with 代理人組織ID {organization_id}{held}: refusing to "
+                    "plan against another organization; check --target, or organization.id"
+                ).format(
+                    target=target.describe(), organization_id=desired.organization_id, held=held
+                )
             )
         admins = [
             (login, (admin.fields.get("name") or "管理者"))
@@ -416,17 +432,28 @@ def _open_sandbox(
         org = desired.organization.fields
         name = org.get("name") or f"代理人{desired.organization_id}"
         backend.create_tenant(name, org.get("short_name") or name, admins)
-        logins = f"admin{'s' if len(admins) > 1 else ''} {', '.join(login for login, _ in admins)}"
+        logins = ngettext("admin {logins}", "admins {logins}", len(admins)).format(
+            logins=", ".join(login for login, _name in admins)
+        )
         if backend.scratch is not None:
             announce(
-                f"{target.location} holds no tenant yet: planning against the tenant 代理人組織ID "
-                f"{desired.organization_id} the association would create, with {logins} (initial "
-                "password 99999999); nothing is written until apply creates it"
+                _(
+                    "{location} holds no tenant yet: planning against the tenant 代理人組織ID "
+                    "{organization_id} the association would create, with {admins} (initial "
+                    "password 99999999); nothing is written until apply creates it"
+                ).format(
+                    location=target.location,
+                    organization_id=desired.organization_id,
+                    admins=logins,
+                )
             )
             return backend
         announce(
-            f"created the sandbox tenant 代理人組織ID {desired.organization_id} in {target.location}, "
-            f"as the association would, with admin{'s' if len(admins) > 1 else ''} "
-            f"{', '.join(login for login, _ in admins)} (initial password 99999999)"
+            _(
+                "created the sandbox tenant 代理人組織ID {organization_id} in {location}, as the "
+                "association would, with {admins} (initial password 99999999)"
+            ).format(
+                organization_id=desired.organization_id, location=target.location, admins=logins
+            )
         )
     return backend

@@ -47,6 +47,7 @@ from ainas_provision.domain import screens as domain_screens
 from ainas_provision.domain.desired import DesiredState
 from ainas_provision.domain.kinds import ADMIN_ROLE, KINDS, SITE_MANAGER, STAFF_ROLES, Kind
 from ainas_provision.errors import AinasProvisionError
+from ainas_provision.i18n import _
 from ainas_provision.targets.base import BackendError, CurrentState, LiveResource, Session
 from ainas_provision.targets.browser import screens
 from ainas_provision.targets.browser.launch import (
@@ -191,8 +192,10 @@ def _launch_failure(exc: BaseException) -> BaseException:
         return exc
     text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     return AinasProvisionError(
-        f"cannot start the browser for the browser target: {text} — check AINAS_BROWSER, or "
-        "install Chromium (apt-get install chromium-headless-shell)"
+        _(
+            "cannot start the browser for the browser target: {reason} — check AINAS_BROWSER, "
+            "or install Chromium (apt-get install chromium-headless-shell)"
+        ).format(reason=text)
     )
 
 

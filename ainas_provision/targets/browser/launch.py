@@ -22,6 +22,7 @@ from pathlib import Path
 
 from ainas_provision.certs.pfx import LEGACY, inspect
 from ainas_provision.errors import AinasProvisionError
+from ainas_provision.i18n import _
 
 EXTRA = "ainas-provision[browser]"
 LINUX_HEADLESS = (
@@ -39,8 +40,10 @@ def playwright_api():
         from playwright import sync_api
     except ImportError:
         raise AinasProvisionError(
-            f"the browser target needs Playwright, which is not installed: pip install "
-            f"'{EXTRA}' (Playwright drives the system's Chromium or Edge; nothing is downloaded)"
+            _(
+                "the browser target needs Playwright, which is not installed: pip install "
+                "'{extra}' (Playwright drives the system's Chromium or Edge; nothing is downloaded)"
+            ).format(extra=EXTRA)
         ) from None
     return sync_api
 
@@ -59,8 +62,10 @@ def launch_options(
             found = shutil.which(named)
             if not found:
                 raise AinasProvisionError(
-                    f"AINAS_BROWSER is {named}: no such file, and not a browser channel "
-                    f"({', '.join(CHANNELS)})"
+                    _(
+                        "AINAS_BROWSER is {named}: no such file, and not a browser channel "
+                        "({channels})"
+                    ).format(named=named, channels=", ".join(CHANNELS))
                 )
             path = Path(found)
         return {**options, "executable_path": str(path)}
@@ -72,10 +77,16 @@ def launch_options(
         if os.access(candidate, os.X_OK):
             return {**options, "executable_path": candidate}
     raise AinasProvisionError(
-        "no Chromium found for the browser target: install Debian's chromium-headless-shell "
-        "(apt-get install chromium-headless-shell) or chromium"
-        + ("" if headless else " (a visible browser needs the full chromium)")
-        + ", or name a browser with AINAS_BROWSER"
+        _(
+            "no Chromium found for the browser target: install Debian's chromium-headless-shell "
+            "(apt-get install chromium-headless-shell) or chromium, or name a browser with "
+            "AINAS_BROWSER"
+        )
+        if headless
+        else _(
+            "no Chromium found for the browser target: install Debian's chromium (a visible "
+            "browser needs the full chromium), or name a browser with AINAS_BROWSER"
+        )
     )
 
 
@@ -95,9 +106,11 @@ def client_certificate_bytes(data: bytes, password: str, where: str) -> bytes:
         key, cert, extra = pkcs12.load_key_and_certificates(data, password.encode())
     except ValueError:
         raise AinasProvisionError(
-            f"cannot open the client certificate {where}: wrong password "
-            "(AINAS_CLIENT_CERT_PASSWORD, the クライアント証明書パスワード of the 利用登録通知書), or an "
-            "encryption the installed OpenSSL cannot read"
+            _(
+                "cannot open the client certificate {file}: wrong password "
+                "(AINAS_CLIENT_CERT_PASSWORD, the クライアント証明書パスワード of the 利用登録通知書), "
+                "or an encryption the installed OpenSSL cannot read"
+            ).format(file=where)
         ) from None
     return pkcs12.serialize_key_and_certificates(
         None, key, cert, extra, BestAvailableEncryption(password.encode())

@@ -38,6 +38,7 @@ from ainas_provision.domain import kinds, screens
 from ainas_provision.domain.desired import DesiredState
 from ainas_provision.domain.kinds import ADMIN_ROLE, KINDS, Kind
 from ainas_provision.errors import AinasProvisionError
+from ainas_provision.i18n import _
 from ainas_provision.targets import convert
 from ainas_provision.targets.base import BackendError, CurrentState, Session
 from ainas_provision.targets.https.api_client import ApiClient, ApiError, NoAnswer, TlsRefused
@@ -471,13 +472,15 @@ class HttpsBackend:
         """パスワード更新 at first login; the new password is checked before it is sent."""
         if secret is None or not hasattr(secret, "reveal"):
             raise AinasProvisionError(
-                "no new password: set AINAS_NEW_PASSWORD (or connection.new_password)"
+                _("no new password: set AINAS_NEW_PASSWORD (or connection.new_password)")
             )
         problem = password_problem(secret.reveal())
         if problem:
             raise AinasProvisionError(
-                f"the new password ({secret.source}) {problem}; set AINAS_NEW_PASSWORD to one "
-                "that AINAS accepts"
+                _(
+                    "the new password ({source}) {problem}; set AINAS_NEW_PASSWORD to one that "
+                    "AINAS accepts"
+                ).format(source=secret.source, problem=problem)
             )
         body = {"current_password": self._password.reveal(), "new_password": secret.reveal()}
         last: BackendError | None = None
@@ -559,7 +562,9 @@ def _timeout(env: Mapping[str, str]) -> float:
     except ValueError:
         value = -1
     if value <= 0:
-        raise AinasProvisionError(f"AINAS_HTTP_TIMEOUT is {text!r}: give a number of seconds")
+        raise AinasProvisionError(
+            _("AINAS_HTTP_TIMEOUT is {value}: give a number of seconds").format(value=repr(text))
+        )
     return value
 
 

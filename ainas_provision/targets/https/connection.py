@@ -15,6 +15,7 @@ from pathlib import Path
 
 from ainas_provision.domain.desired import DesiredState
 from ainas_provision.errors import AinasProvisionError
+from ainas_provision.i18n import _
 from ainas_provision.secrets.refs import is_text
 from ainas_provision.secrets.values import Secret
 
@@ -63,7 +64,9 @@ def resolve_connection(
         if value:
             if name in SECRETS:
                 if not is_text(value):
-                    raise AinasProvisionError(f"{variable} is not valid UTF-8 text")
+                    raise AinasProvisionError(
+                        _("{variable} is not valid UTF-8 text").format(variable=variable)
+                    )
                 values[name] = Secret(value, variable)
             elif name in PATHS:
                 values[name] = Path(value)
@@ -80,8 +83,10 @@ def resolve_connection(
     wanted = section.get("url")
     if from_section and wanted and _normalized(str(wanted)) != _normalized(url):
         raise AinasProvisionError(
-            f"the manifests' connection section is for {wanted}, but the target is {url}: "
-            f"refusing to send its {', '.join(from_section)} elsewhere; use --target {wanted}, "
-            "or give the settings for this target in the environment (AINAS_*)"
+            _(
+                "the manifests' connection section is for {wanted}, but the target is {url}: "
+                "refusing to send its {settings} elsewhere; use --target {wanted}, or give the "
+                "settings for this target in the environment (AINAS_*)"
+            ).format(wanted=wanted, url=url, settings=", ".join(from_section))
         )
     return Connection(url=_normalized(url), sources=sources, **values)

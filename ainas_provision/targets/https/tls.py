@@ -26,6 +26,7 @@ from ainas_provision.certs.errors import CertificateError
 from ainas_provision.certs.reader import load_p12
 from ainas_provision.errors import AinasProvisionError
 from ainas_provision.files import MAX_KEY_FILE_BYTES, read_regular
+from ainas_provision.i18n import _
 from ainas_provision.targets.https.connection import Connection
 
 
@@ -52,33 +53,45 @@ def client_tls(connection: Connection) -> ClientTls:
     path = connection.client_cert
     if path is None:
         raise TlsSetupError(
-            "no client certificate: AINAS is reached with the クライアント証明書 (.pfx) of the "
-            "利用登録通知書; set AINAS_CLIENT_CERT to its file (or connection.client_cert in the "
-            "manifests)"
+            _(
+                "no client certificate: AINAS is reached with the クライアント証明書 (.pfx) of the "
+                "利用登録通知書; set AINAS_CLIENT_CERT to its file (or connection.client_cert in "
+                "the manifests)"
+            )
         )
-    where = f"the client certificate {path} ({connection.source('client_cert')})"
+    where = _("the client certificate {file} ({source})").format(
+        file=path, source=connection.source("client_cert")
+    )
     try:
         data = read_regular(path, limit=MAX_KEY_FILE_BYTES)
     except OSError as exc:
-        raise TlsSetupError(f"cannot read {where}: {exc.strerror or exc}") from None
+        raise TlsSetupError(
+            _("cannot read {file}: {reason}").format(file=where, reason=exc.strerror or exc)
+        ) from None
     password = connection.client_cert_password
     if password is None:
         raise TlsSetupError(
-            f"{where} needs its password: set AINAS_CLIENT_CERT_PASSWORD to the "
-            "クライアント証明書パスワード of the 利用登録通知書 (or connection.client_cert_password)"
+            _(
+                "{certificate} needs its password: set AINAS_CLIENT_CERT_PASSWORD to the "
+                "クライアント証明書パスワード of the 利用登録通知書 (or connection.client_cert_password)"
+            ).format(certificate=where)
         )
     try:
         loaded = load_p12(data, password.reveal())
     except CertificateError as exc:
         raise TlsSetupError(
-            f"cannot open {where}: {exc.message} (the password comes from "
-            f"{connection.source('client_cert_password')})"
+            _("cannot open {certificate}: {reason} (the password comes from {source})").format(
+                certificate=where,
+                reason=exc.message,
+                source=connection.source("client_cert_password"),
+            )
         ) from None
     cert = loaded.cert.certificate
     if cert.not_valid_after_utc < dt.datetime.now(dt.UTC):
         raise TlsSetupError(
-            f"{where} expired on {cert.not_valid_after_utc.date().isoformat()}: use the renewed "
-            "クライアント証明書"
+            _("{certificate} expired on {date}: use the renewed クライアント証明書").format(
+                certificate=where, date=cert.not_valid_after_utc.date().isoformat()
+            )
         )
 
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # verifies the server and its host name
@@ -90,9 +103,14 @@ def client_tls(connection: Connection) -> ClientTls:
             context.load_verify_locations(cadata=pem.decode("ascii", "replace"))
         except (OSError, ssl.SSLError) as exc:
             raise TlsSetupError(
-                f"cannot use the CA file {connection.ca_file} ({connection.source('ca_file')}): "
-                f"{getattr(exc, 'strerror', None) or exc}; give the PEM file of the CA that "
-                "signed the server's certificate"
+                _(
+                    "cannot use the CA file {file} ({source}): {reason}; give the PEM file of the "
+                    "CA that signed the server's certificate"
+                ).format(
+                    file=connection.ca_file,
+                    source=connection.source("ca_file"),
+                    reason=getattr(exc, "strerror", None) or exc,
+                )
             ) from None
     else:
         context.load_default_certs()
@@ -120,6 +138,10 @@ def _load_key(context: ssl.SSLContext, key, chain: list[x509.Certificate], where
             handle.write(pem)
         context.load_cert_chain(name, password=one_time)
     except ssl.SSLError as exc:
-        raise TlsSetupError(f"cannot use {where}: {exc.reason or exc}") from None
+        raise TlsSetupError(
+            _("cannot use {certificate}: {reason}").format(
+                certificate=where, reason=exc.reason or exc
+            )
+        ) from None
     finally:
         os.unlink(name)
