@@ -14,7 +14,7 @@ from tests.helpers import run
 PLACE = re.compile(r"^(\S+:\d+:\d+): \S+: (.*) (\[[a-z-]+\]) \((.+)\)$")
 
 JAPANESE = {
-    "type": "は文字列で入力してください（数値になっています）。引用符で囲んで \"01234567\" と入力",
+    "type": 'は文字列で入力してください（数値になっています）。引用符で囲んで "01234567" と入力',
     "schema": "は0以上で入力してください（-1になっています）",
     "time": "は時刻ではありません。00:00～23:59で入力してください",
     "postal-code": "にはハイフンが必要です: '123-4567'",
@@ -75,7 +75,9 @@ def test_the_lock_refusal_in_japanese():
     finally:
         i18n.set_language("en")
     assert english.startswith("the state is locked by kanri@pc01 (pid 4242, apply) since")
-    assert waiting.startswith("ステートは kanri@pc01（pid 4242、apply、2026-11-29T10:00:00+00:00 から）")
+    assert waiting.startswith(
+        "ステートは kanri@pc01（pid 4242、apply、2026-11-29T10:00:00+00:00 から）"
+    )
     assert "--lock-timeout" in waiting and "30秒待ちましたが" in waited
 
 
@@ -91,3 +93,31 @@ def test_a_saved_plan_refused_in_japanese(tmp_path, monkeypatch):
     assert refused.exit_code == 1
     assert f"レビューされた {wrong} ではありません" in refused.stderr
     assert "何も変更していません" in refused.stderr
+
+
+LOADING = {
+    "yaml-syntax": "YAML の構文エラー: ",
+    "duplicate-key": "キー 'id' がこのマッピングに 2 回あります（最初は 3行目）",
+    "encoding": "（Shift_JIS として読めます。UTF-8 で保存してください）。マニフェストは UTF-8 で保存",
+    "empty-file": "ファイルが空です。マニフェストファイルには `version: 1` と",
+    "not-a-mapping": "のマッピングでなければなりません。リストになっています",
+    "yaml-tag": "は使えません。マニフェストには YAML の単純なマッピングとリストだけを使います",
+    "too-complex": "文書のエイリアスを展開すると 2,000,000 個を超える値になります",
+}
+
+
+@pytest.mark.parametrize("rule", sorted(LOADING))
+def test_a_file_that_cannot_be_read_is_explained_in_japanese(rule, monkeypatch):
+    """The loader's diagnostics (no value path: the file itself is at fault)."""
+    monkeypatch.chdir(REPO)
+    path = str((FIXTURES / "broken" / f"{rule}.yaml").relative_to(REPO))
+    place = re.compile(r"^(\S+:\d+:\d+): \S+: (.*) \[([a-z-]+)\]$")
+    found = {}
+    for lang in ("en", "ja"):
+        monkeypatch.setenv("AINAS_LANG", lang)
+        result = run("validate", path)
+        assert result.exit_code == 1
+        found[lang] = [m.groups() for m in map(place.match, result.stderr.splitlines()) if m]
+    assert [(p, r) for p, _m, r in found["en"]] == [(p, r) for p, _m, r in found["ja"]]
+    assert found["ja"] and found["ja"][0][2] == rule
+    assert LOADING[rule] in found["ja"][0][1]

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from ainas_provision.diagnostics import Diagnostic
 from ainas_provision.files import read_regular
+from ainas_provision.i18n import N_
 from ainas_provision.manifest.loader import Document, decode, display_path
 from ainas_provision.manifest.marks import Mark, MarkedMap, key_mark_of, mark_of
 from ainas_provision.manifest.yamlfile import YamlProblem, parse_yaml
@@ -189,7 +190,7 @@ def read_source(source: VarsSource) -> dict[str, object]:
         raise DataFileError(f"data file {shown} is a directory, not a file", where) from None
     except OSError as exc:
         raise DataFileError(f"data file {shown} cannot be read: {exc.strerror}", where) from None
-    text, problem = decode(data, shown, what="data files", rule=RULE)
+    text, problem = decode(data, shown, what=N_("data files"), rule=RULE)
     if problem:
         raise DataFileError(problem.message, problem.mark)
     if suffix in CSV_SUFFIXES:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from ainas_provision.diagnostics import Diagnostic
 from ainas_provision.files import read_regular
+from ainas_provision.i18n import N_, _
 from ainas_provision.manifest.marks import Mark, MarkedMap
 from ainas_provision.manifest.yamlfile import YamlProblem, parse_yaml
 
@@ -65,7 +66,9 @@ def manifest_files(path: Path) -> tuple[list[Path], list[Diagnostic]]:
         return [], [
             Diagnostic(
                 Mark(shown, 1, 1),
-                f"no such file or directory: {shown}; give a manifest file or a directory of them",
+                _(
+                    "no such file or directory: {path}; give a manifest file or a directory of them"
+                ).format(path=shown),
                 "path",
             )
         ]
@@ -75,8 +78,9 @@ def manifest_files(path: Path) -> tuple[list[Path], list[Diagnostic]]:
             return [], [
                 Diagnostic(
                     Mark(shown, 1, 1),
-                    f"no manifest in directory {shown}: it holds no *.yaml, *.yml or "
-                    f"*{TEMPLATE_SUFFIX} file",
+                    _(
+                        "no manifest in directory {path}: it holds no *.yaml, *.yml or {template} file"
+                    ).format(path=shown, template="*" + TEMPLATE_SUFFIX),
                     "path",
                 )
             ]
@@ -88,11 +92,12 @@ def decode(
     data: bytes,
     shown: str,
     *,
-    what: str = "manifests",
+    what: str = N_("manifests"),
     rule: str = "encoding",
 ) -> tuple[str | None, Diagnostic | None]:
     """Decode UTF-8 (a BOM is allowed); anything else is an error with the byte's place.
-    ``what`` names the kind of file in the advice, ``rule`` the rule reported."""
+    ``what`` names the kind of file in the advice (marked N_, translated here), ``rule`` the
+    rule reported."""
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     try:
@@ -104,13 +109,15 @@ def decode(
         hint = ""
         try:
             data.decode("cp932")
-            hint = " (it reads as Shift_JIS: save it as UTF-8)"
+            hint = _(" (it reads as Shift_JIS: save it as UTF-8)")
         except UnicodeDecodeError:
             pass
         return None, Diagnostic(
             Mark(shown, line, col),
-            f"the file is not UTF-8: byte 0x{data[exc.start]:02x} cannot start a character"
-            f"{hint}; {what} must be saved as UTF-8",
+            _(
+                "the file is not UTF-8: byte {byte} cannot start a character{hint}; {what} must "
+                "be saved as UTF-8"
+            ).format(byte=f"0x{data[exc.start]:02x}", hint=hint, what=_(what)),
             rule,
         )
 
@@ -131,15 +138,24 @@ def parse_document(
     if root is None:
         return None, Diagnostic(
             make_mark(0, 0),
-            "the file is empty: a manifest file holds `version: 1` and at least one section "
-            "(organization, certificate, sites, users, admins, policy)",
+            _(
+                "the file is empty: a manifest file holds `version: 1` and at least one section "
+                "(organization, certificate, sites, users, admins, policy)"
+            ),
             "empty-file",
         )
     if not isinstance(root, MarkedMap):
         return None, Diagnostic(
             make_mark(0, 0),
-            "a manifest file must be a mapping of sections (version, organization, sites, …), "
-            f"not {'a list' if isinstance(root, list) else 'a single value'}",
+            _(
+                "a manifest file must be a mapping of sections (version, organization, sites, "
+                "…), not a list"
+            )
+            if isinstance(root, list)
+            else _(
+                "a manifest file must be a mapping of sections (version, organization, sites, "
+                "…), not a single value"
+            ),
             "not-a-mapping",
         )
     return Document(path, shown, root), None
@@ -159,7 +175,11 @@ def load_file(path: Path, root: Path | None = None) -> tuple[Document | None, Di
     try:
         data = read_regular(path, within=root, shown=shown)
     except OSError as exc:
-        return None, Diagnostic(Mark(shown, 1, 1), f"cannot read the file: {exc.strerror}", "path")
+        return None, Diagnostic(
+            Mark(shown, 1, 1),
+            _("cannot read the file: {reason}").format(reason=exc.strerror),
+            "path",
+        )
     return load_data(path, data, shown)
 
 

@@ -8,11 +8,16 @@ key in two files is an error naming both places. The merged tree keeps every ori
 from __future__ import annotations
 
 from ainas_provision.diagnostics import Diagnostic
+from ainas_provision.i18n import N_, _
 from ainas_provision.manifest.loader import Document
 from ainas_provision.manifest.marks import Mark, MarkedMap, key_mark_of, mark_of, set_raw
 
 KEYED_SECTIONS = ("sites", "users", "admins")
-_KIND = {"sites": "site", "users": "user", "admins": "admin"}
+_DEFINED_TWICE = {
+    "sites": N_("site '{name}' is defined twice: here and at {first}; keep one definition"),
+    "users": N_("user '{name}' is defined twice: here and at {first}; keep one definition"),
+    "admins": N_("admin '{name}' is defined twice: here and at {first}; keep one definition"),
+}
 
 
 def merge(documents: list[Document]) -> tuple[MarkedMap, dict[str, Document], list[Diagnostic]]:
@@ -41,8 +46,7 @@ def merge(documents: list[Document]) -> tuple[MarkedMap, dict[str, Document], li
                         problems.append(
                             Diagnostic(
                                 entry_key_mark,
-                                f"{_KIND[section]} '{name}' is defined twice: here and at {first}; "
-                                "keep one definition",
+                                _(_DEFINED_TWICE[section]).format(name=name, first=first),
                                 "duplicate-definition",
                                 where,
                             )
@@ -67,8 +71,10 @@ def merge(documents: list[Document]) -> tuple[MarkedMap, dict[str, Document], li
                 problems.append(
                     Diagnostic(
                         key_mark,
-                        f"section '{section}' is defined twice: here and at {first}; "
-                        "a manifest has one — keep one of them",
+                        _(
+                            "section '{section}' is defined twice: here and at {first}; a "
+                            "manifest has one — keep one of them"
+                        ).format(section=section, first=first),
                         "duplicate-definition",
                         section,
                     )

@@ -160,7 +160,9 @@ def _checked(construct: Callable):
             raise yaml.constructor.ConstructorError(
                 None,
                 None,
-                f"'{shown}' cannot be read as {tag} (write it in quotes to keep it as text)",
+                _(
+                    "'{value}' cannot be read as {tag} (write it in quotes to keep it as text)"
+                ).format(value=shown, tag=tag),
                 node.start_mark,
             ) from None
 
@@ -211,14 +213,20 @@ def parse_yaml(text: str, make_mark: MarkFactory):
         except yaml.MarkedYAMLError as exc:
             raise _syntax_problem(exc, make_mark, text) from None
         except yaml.YAMLError as exc:  # pragma: no cover - libyaml reports unmarked errors rarely
-            raise YamlProblem("yaml-syntax", f"YAML syntax error: {exc}", make_mark(0, 0)) from None
+            raise YamlProblem(
+                "yaml-syntax",
+                _("YAML syntax error: {problem}").format(problem=exc),
+                make_mark(0, 0),
+            ) from None
         if node is None:
             return None
         return _build(loader, node, make_mark)
     except RecursionError:  # the pure-Python parser on deep nesting (libyaml stops at 1,000)
         raise YamlProblem(
             "too-complex",
-            f"the document is nested too deeply; a manifest needs at most {MAX_DEPTH} levels",
+            _("the document is nested too deeply; a manifest needs at most {count} levels").format(
+                count=MAX_DEPTH
+            ),
             make_mark(0, 0),
         ) from None
     finally:
@@ -242,18 +250,21 @@ def _syntax_problem(
     mark = exc.problem_mark or exc.context_mark
     place = make_mark(mark.line, mark.column) if mark else make_mark(0, 0)
     parts = [p for p in (exc.context, exc.problem) if p]
-    text = "; ".join(parts) if parts else "not valid YAML"
+    # PyYAML's own words (context, problem) stay as it writes them; the frame is translated
+    text = "; ".join(parts) if parts else _("not valid YAML")
     if isinstance(exc, yaml.constructor.ConstructorError):
         rule = "yaml-tag"
-        text = f"{text}: manifests use plain YAML values only (no tags such as !!python/object)"
+        text = _(
+            "{problem}: manifests use plain YAML values only (no tags such as !!python/object)"
+        ).format(problem=text)
     else:
         rule = "yaml-syntax"
-        text = f"YAML syntax error: {text}"
+        text = _("YAML syntax error: {problem}").format(problem=text)
     if exc.context_mark and exc.problem_mark and exc.context_mark.line != exc.problem_mark.line:
-        text += f" (the construct starts at line {exc.context_mark.line + 1})"
+        text += _(" (the construct starts at line {line})").format(line=exc.context_mark.line + 1)
     if rule == "yaml-syntax" and _tab_at(text_source, mark):
         # editors hide it: YAML forbids tabs for indentation (and after a key, before a value)
-        text += (
+        text += _(
             ": this line has a tab character (U+0009); YAML indents with spaces only — "
             "replace the tab with spaces (set the editor to insert spaces)"
         )
@@ -286,7 +297,9 @@ def _check_graph(root: yaml.Node, make_mark: MarkFactory) -> None:
         if not isinstance(node, yaml.ScalarNode) and node.tag not in _STANDARD_COLLECTION_TAGS:
             raise YamlProblem(
                 "yaml-tag",
-                f"unsupported tag '{node.tag}': manifests use plain YAML mappings and lists only",
+                _(
+                    "unsupported tag '{tag}': manifests use plain YAML mappings and lists only"
+                ).format(tag=node.tag),
                 _scalar_mark(node, make_mark),
             )
         children = _children(node)
@@ -296,15 +309,19 @@ def _check_graph(root: yaml.Node, make_mark: MarkFactory) -> None:
             if depth[key] > MAX_DEPTH:
                 raise YamlProblem(
                     "too-complex",
-                    f"the document is nested more than {MAX_DEPTH} levels deep; "
-                    "a manifest needs only a few",
+                    _(
+                        "the document is nested more than {count} levels deep; a manifest "
+                        "needs only a few"
+                    ).format(count=MAX_DEPTH),
                     _scalar_mark(node, make_mark),
                 )
             if size[key] > MAX_EXPANDED_NODES:
                 raise YamlProblem(
                     "too-complex",
-                    f"the document's aliases expand to more than {MAX_EXPANDED_NODES:,} values; "
-                    "write the values out or use fewer aliases",
+                    _(
+                        "the document's aliases expand to more than {count} values; write the "
+                        "values out or use fewer aliases"
+                    ).format(count=f"{MAX_EXPANDED_NODES:,}"),
                     _scalar_mark(node, make_mark),
                 )
             continue
@@ -337,8 +354,10 @@ def _postorder(root: yaml.Node, make_mark: MarkFactory) -> list[yaml.Node]:
             if id(child) in active:
                 raise YamlProblem(
                     "too-complex",
-                    "an alias refers to a mapping or list that contains it; "
-                    "a manifest cannot be recursive",
+                    _(
+                        "an alias refers to a mapping or list that contains it; a manifest "
+                        "cannot be recursive"
+                    ),
                     _scalar_mark(child, make_mark),
                 )
             if id(child) not in done:
@@ -383,14 +402,18 @@ def _build(loader: ManifestLoader, root: yaml.Node, make_mark: MarkFactory):
         if depth > MAX_DEPTH:
             raise YamlProblem(
                 "too-complex",
-                f"the document is nested more than {MAX_DEPTH} levels deep; a manifest needs "
-                "only a few",
+                _(
+                    "the document is nested more than {count} levels deep; a manifest "
+                    "needs only a few"
+                ).format(count=MAX_DEPTH),
                 _scalar_mark(node, make_mark),
             )
         if node.tag not in _STANDARD_COLLECTION_TAGS:
             raise YamlProblem(
                 "yaml-tag",
-                f"unsupported tag '{node.tag}': manifests use plain YAML mappings and lists only",
+                _(
+                    "unsupported tag '{tag}': manifests use plain YAML mappings and lists only"
+                ).format(tag=node.tag),
                 _scalar_mark(node, make_mark),
             )
         mark = node.start_mark.line * PLACE + node.start_mark.column  # a Mark when asked for
@@ -414,7 +437,7 @@ def _build(loader: ManifestLoader, root: yaml.Node, make_mark: MarkFactory):
                 if key_node.__class__ is not scalar_node:
                     raise YamlProblem(
                         "yaml-syntax",
-                        "a mapping key must be a plain value, not a list or mapping",
+                        _("a mapping key must be a plain value, not a list or mapping"),
                         _scalar_mark(key_node, make_mark),
                     )
                 # text (most keys and values) is taken as it is, without a call; a key is
@@ -491,12 +514,12 @@ def _prepare_mapping(loader: ManifestLoader, node: yaml.MappingNode, make_mark) 
     """Refuse duplicate keys, then resolve YAML merge keys (``<<: *defaults``)."""
     pairs = node.value
     try:
-        keys = {k.value for k, _ in pairs}
+        keys = {k.value for k, _v in pairs}
     except TypeError:  # a key that is not a scalar (its value is a list): refused later
         keys = None
     if keys is None or len(keys) != len(pairs):  # a duplicate, or such a key
         _check_duplicates(node, make_mark)
-    if _MERGE in {k.tag for k, _ in pairs}:  # (set comprehensions: one per mapping, in C)
+    if _MERGE in {k.tag for k, _v in pairs}:  # (set comprehensions: one per mapping, in C)
         try:
             loader.flatten_mapping(node)
         except yaml.MarkedYAMLError as exc:
@@ -504,15 +527,18 @@ def _prepare_mapping(loader: ManifestLoader, node: yaml.MappingNode, make_mark) 
         except MergeTooLarge as exc:
             raise YamlProblem(
                 "too-complex",
-                f"the document's merge keys (<<) copy more than {MAX_MERGED_PAIRS:,} values; "
-                "write the values out or merge less",
+                _(
+                    "the document's merge keys (<<) copy more than {count} values; write the "
+                    "values out or merge less"
+                ).format(count=f"{MAX_MERGED_PAIRS:,}"),
                 _scalar_mark(exc.node, make_mark),
             ) from None
         if len(node.value) > MAX_MAPPING_KEYS:
             raise YamlProblem(
                 "too-complex",
-                f"a mapping has more than {MAX_MAPPING_KEYS:,} keys after merging; "
-                "that is not a manifest",
+                _(
+                    "a mapping has more than {count} keys after merging; that is not a manifest"
+                ).format(count=f"{MAX_MAPPING_KEYS:,}"),
                 _scalar_mark(node, make_mark),
             )
 
@@ -536,18 +562,22 @@ def _scalar(loader: ManifestLoader, node: yaml.Node, make_mark: MarkFactory):
 
 def _check_duplicates(node: yaml.MappingNode, make_mark: MarkFactory) -> None:
     seen: dict = {}
-    for key_node, _ in node.value:
+    for key_node, _value in node.value:
         if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
             continue
         key = key_node.value
         if key in seen:
             # through make_mark, so that a template names its own line and data row
             first = _scalar_mark(seen[key], make_mark)
-            where = f"line {first.line}" + (f", {first.note}" if first.note else "")
+            where = _("line {line}").format(line=first.line) + (
+                f", {first.note}" if first.note else ""
+            )
             raise YamlProblem(
                 "duplicate-key",
-                f"key '{key}' appears twice in this mapping (first at {where}); "
-                "YAML would silently keep only the last one — remove or rename one of them",
+                _(
+                    "key '{key}' appears twice in this mapping (first at {where}); YAML would "
+                    "silently keep only the last one — remove or rename one of them"
+                ).format(key=key, where=where),
                 _scalar_mark(key_node, make_mark),
             )
         seen[key] = key_node
