@@ -37,6 +37,12 @@ JAPANESE = {
     "secret-plaintext": "は、シークレットが平文で書かれています",
     "kana-space": "の5文字目に半角スペース ' ' (U+0020)があります。ガイドでは全角の '　'",
     "assumed-option": "の '代理人事務所等' は、スタートガイドに載っていない選択肢です",
+    "certificate-open": ".p12 ファイルを開けません。PIN・パスワードが違うか",
+    "certificate-type": "これは商業登記電子証明書（registeredCorporationInfo 拡張があります）で",
+    "certificate-validity": "電子証明書の有効期限は 2021-01-01（証明書有効期限。",
+    "certificate-expiring": "電子証明書の有効期限は 2029-10-31（証明書有効期限）で、あと ",
+    "moved-reference": "moved: の移動先 site.akibahara はどのマニフェストにも定義されていません",
+    "organization-required": "代理人組織を定義しているマニフェストファイルがありません",
 }
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from ainas_provision.i18n import _, ngettext
+
 # Japan has no daylight saving time: a fixed offset needs no time-zone database.
 JST = dt.timezone(dt.timedelta(hours=9), "JST")
 
@@ -75,9 +77,13 @@ def validity_problems(
             ValidityProblem(
                 "expired",
                 "error",
-                f"the certificate expired on {info.expiry_date} (証明書有効期限; not after "
-                f"{info.not_after.isoformat()}), {days} day{'' if days == 1 else 's'} ago: "
-                "AINAS will not accept it; renew it and use the new .p12",
+                ngettext(
+                    "the certificate expired on {date} (証明書有効期限; not after {not_after}), "
+                    "{days} day ago: AINAS will not accept it; renew it and use the new .p12",
+                    "the certificate expired on {date} (証明書有効期限; not after {not_after}), "
+                    "{days} days ago: AINAS will not accept it; renew it and use the new .p12",
+                    days,
+                ).format(date=info.expiry_date, not_after=info.not_after.isoformat(), days=days),
             )
         ]
     if now < info.not_before:
@@ -85,8 +91,10 @@ def validity_problems(
             ValidityProblem(
                 "not-yet-valid",
                 "error",
-                f"the certificate is not valid yet: it takes effect at "
-                f"{info.not_before.isoformat()} (not before); register it from that time on",
+                _(
+                    "the certificate is not valid yet: it takes effect at {not_before} (not "
+                    "before); register it from that time on"
+                ).format(not_before=info.not_before.isoformat()),
             )
         ]
     left = info.not_after - now
@@ -95,9 +103,13 @@ def validity_problems(
             ValidityProblem(
                 "expires-soon",
                 "warning",
-                f"the certificate expires on {info.expiry_date} (証明書有効期限), in {left.days} "
-                f"day{'' if left.days == 1 else 's'} (warning within {warning_days} days): "
-                "renew it in time",
+                ngettext(
+                    "the certificate expires on {date} (証明書有効期限), in {left} day (warning "
+                    "within {days} days): renew it in time",
+                    "the certificate expires on {date} (証明書有効期限), in {left} days (warning "
+                    "within {days} days): renew it in time",
+                    left.days,
+                ).format(date=info.expiry_date, left=left.days, days=warning_days),
             )
         ]
     return []

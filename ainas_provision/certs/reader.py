@@ -18,6 +18,7 @@ from ainas_provision.certs.attributes import read_fields
 from ainas_provision.certs.errors import CertificateError
 from ainas_provision.certs.info import CertificateInfo
 from ainas_provision.certs.types import CORPORATE, SCRIVENER, check_type
+from ainas_provision.i18n import _
 
 Attributes = Mapping[str, str | Sequence[str]]
 CORPORATE_OID = x509.ObjectIdentifier(corporate.OID)
@@ -33,20 +34,27 @@ def load_p12(data: bytes, password: str) -> pkcs12.PKCS12KeyAndCertificates:
         # without a key, OpenSSL files every certificate under additional_certs
         raise CertificateError(
             "no-private-key",
-            "the .p12 file holds a certificate but not its private key: AINAS needs both; "
-            "export the certificate together with its private key",
+            _(
+                "the .p12 file holds a certificate but not its private key: AINAS needs both; "
+                "export the certificate together with its private key"
+            ),
         )
     if loaded.cert is None and loaded.additional_certs:
         raise CertificateError(
             "no-certificate",
-            "the .p12 file holds a private key and certificates, but none of them is the key's "
-            "own certificate: export the signing certificate together with its private key",
+            _(
+                "the .p12 file holds a private key and certificates, but none of them is the "
+                "key's own certificate: export the signing certificate together with its private "
+                "key"
+            ),
         )
     if loaded.cert is None:
         raise CertificateError(
             "no-certificate",
-            "the .p12 file holds no certificate (only a key, or nothing): export the signing "
-            "certificate together with its private key",
+            _(
+                "the .p12 file holds no certificate (only a key, or nothing): export the signing "
+                "certificate together with its private key"
+            ),
         )
     return loaded
 
@@ -57,24 +65,32 @@ def _load_error(data: bytes) -> CertificateError:
         shape = pfx.inspect(data)
     except pfx.NotPkcs12:
         return CertificateError("not-pkcs12", _not_pkcs12_message(data))
-    used = f" (this file is encrypted with {', '.join(shape.ciphers)})" if shape.ciphers else ""
+    used = (
+        _(" (this file is encrypted with {ciphers})").format(ciphers=", ".join(shape.ciphers))
+        if shape.ciphers
+        else ""
+    )
     legacy = (
-        f"; {', '.join(shape.legacy_ciphers)} needs OpenSSL's legacy provider"
+        _("; {ciphers} needs OpenSSL's legacy provider").format(
+            ciphers=", ".join(shape.legacy_ciphers)
+        )
         if shape.legacy_ciphers
         else ""
     )
     return CertificateError(
         "password-or-encryption",
-        "cannot open the .p12 file: either the PIN/password is wrong, or the file uses a legacy "
-        f"encryption (such as RC2-40) that this OpenSSL cannot read{used}{legacy}. Check the "
-        "PIN/password; if it is right, re-export the file with AES encryption",
+        _(
+            "cannot open the .p12 file: either the PIN/password is wrong, or the file uses a "
+            "legacy encryption (such as RC2-40) that this OpenSSL cannot read{used}{legacy}. "
+            "Check the PIN/password; if it is right, re-export the file with AES encryption"
+        ).format(used=used, legacy=legacy),
     )
 
 
 def _not_pkcs12_message(data: bytes) -> str:
     head = data[:64].lstrip()
     if head.startswith(b"-----BEGIN"):
-        return (
+        return _(
             "the file is PEM text, not a PKCS#12 (.p12/.pfx) file: give the .p12 file holding "
             "the certificate and its private key"
         )
@@ -83,11 +99,11 @@ def _not_pkcs12_message(data: bytes) -> str:
     except ValueError:
         pass
     else:
-        return (
+        return _(
             "the file is a bare certificate (.cer/.crt), not a PKCS#12 (.p12/.pfx) file: AINAS "
             "needs the .p12 file holding the certificate and its private key"
         )
-    return "the file is not a PKCS#12 (.p12/.pfx) file"
+    return _("the file is not a PKCS#12 (.p12/.pfx) file")
 
 
 def detect_type(cert: x509.Certificate) -> str:
@@ -103,7 +119,8 @@ def _corporate_extension(cert: x509.Certificate) -> bytes | None:
         return None
     except ValueError as exc:
         raise CertificateError(
-            "bad-extension", f"the certificate's extensions are malformed: {exc}"
+            "bad-extension",
+            _("the certificate's extensions are malformed: {reason}").format(reason=exc),
         ) from None
     value = extension.value
     return value.value if isinstance(value, x509.UnrecognizedExtension) else None
@@ -120,14 +137,19 @@ def read_certificate(
         if extension is None:
             raise CertificateError(
                 "not-corporate",
-                "this is not a 商業登記電子証明書: it has no registeredCorporationInfo extension "
-                f"({corporate.OID}); check `certificate.type`",
+                _(
+                    "this is not a 商業登記電子証明書: it has no registeredCorporationInfo "
+                    "extension ({oid}); check `certificate.type`"
+                ).format(oid=corporate.OID),
             )
         try:
             registration = corporate.decode(extension)
         except corporate.CorporateExtensionError as exc:
             raise CertificateError(
-                "bad-extension", f"the registeredCorporationInfo extension is malformed: {exc}"
+                "bad-extension",
+                _("the registeredCorporationInfo extension is malformed: {reason}").format(
+                    reason=exc
+                ),
             ) from None
         fields = {
             "trade_name": registration.corporate_name,
@@ -141,8 +163,10 @@ def read_certificate(
         if extension is not None:
             raise CertificateError(
                 "not-scrivener",
-                "this is a 商業登記電子証明書 (it has the registeredCorporationInfo extension), not a "
-                "行政書士電子証明書; check `certificate.type`",
+                _(
+                    "this is a 商業登記電子証明書 (it has the registeredCorporationInfo extension), "
+                    "not a 行政書士電子証明書; check `certificate.type`"
+                ),
             )
         fields = read_fields(cert, attributes)
     return CertificateInfo(

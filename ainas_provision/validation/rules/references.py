@@ -43,8 +43,10 @@ def check(merged: MarkedMap) -> list[Diagnostic]:
         out.append(
             Diagnostic(
                 merged.mark,
-                'no manifest file defines the organization: add `organization: {id: "…"}` with the '
-                "代理人組織ID from the 利用登録通知書",
+                _(
+                    "no manifest file defines the organization: add {example} with the "
+                    "代理人組織ID from the 利用登録通知書"
+                ).format(example='`organization: {id: "…"}`'),
                 "organization-required",
                 "organization",
             )
@@ -115,11 +117,15 @@ def check(merged: MarkedMap) -> list[Diagnostic]:
         old, new = str(entry.get("from", "")), str(entry.get("to", ""))
         problem, key = None, "to"
         if new.startswith("site.") and new.removeprefix("site.") not in sites:
-            problem = f"moved: to {new}, which no manifest defines; name the site's new handle"
+            problem = _(
+                "moved: to {new}, which no manifest defines; name the site's new handle"
+            ).format(new=new)
         elif old.startswith("site.") and old.removeprefix("site.") in sites:
             problem, key = (
-                f"moved: from {old}, which the manifests still define; a moved site has left "
-                "its old handle",
+                _(
+                    "moved: from {old}, which the manifests still define; a moved site has left "
+                    "its old handle"
+                ).format(old=old),
                 "from",
             )
         if problem:
