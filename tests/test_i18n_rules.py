@@ -127,3 +127,22 @@ def test_a_file_that_cannot_be_read_is_explained_in_japanese(rule, monkeypatch):
     assert [(p, r) for p, _m, r in found["en"]] == [(p, r) for p, _m, r in found["ja"]]
     assert found["ja"] and found["ja"][0][2] == rule
     assert LOADING[rule] in found["ja"][0][1]
+
+
+@pytest.mark.parametrize(
+    ("fixture", "japanese"),
+    [
+        (
+            "template-undefined",
+            "に列 'nmae' はありません（'name' のことですか？） [template-undefined]",
+        ),
+        ("vars-file", "の 2行目の値は 2個ですが、ヘッダーの列は 3個です（code, name, short_name）"),
+        ("template-syntax.yaml.j2", "エラー: テンプレートの構文エラー: "),
+    ],
+)
+def test_templates_and_data_files_are_explained_in_japanese(fixture, japanese, monkeypatch):
+    monkeypatch.chdir(FIXTURES / "broken")
+    monkeypatch.setenv("AINAS_LANG", "ja")
+    result = run("validate", fixture)
+    assert result.exit_code == 1
+    assert japanese in result.stderr, result.stderr

@@ -420,6 +420,9 @@ def localize(command: click.Command) -> click.Command:
         if isinstance(param, click.Option) and param.help:
             param_english = param.__dict__.setdefault("_english_help", param.help)
             param.help = _(param_english)
+    help_option = getattr(command, "_help_option", None)  # click's, made once in a language
+    if help_option is not None:
+        help_option.help = _("Show this message and exit.")
     if command is cli:
         command.epilog = _epilog()
     if isinstance(command, click.Group) and not isinstance(command, Group):

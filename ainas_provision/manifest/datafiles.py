@@ -23,7 +23,7 @@ from pathlib import Path
 
 from ainas_provision.diagnostics import Diagnostic
 from ainas_provision.files import read_regular
-from ainas_provision.i18n import N_
+from ainas_provision.i18n import N_, _
 from ainas_provision.manifest.loader import Document, decode, display_path
 from ainas_provision.manifest.marks import Mark, MarkedMap, key_mark_of, mark_of
 from ainas_provision.manifest.yamlfile import YamlProblem, parse_yaml
@@ -125,8 +125,10 @@ def vars_setting(
             problems.append(
                 Diagnostic(
                     key_mark_of(setting, name),
-                    f"'{name}' cannot be a template variable: use letters, digits and _, not "
-                    "starting with a digit (and not a Jinja word such as loop or none)",
+                    _(
+                        "'{name}' cannot be a template variable: use letters, digits and _, not "
+                        "starting with a digit (and not a Jinja word such as loop or none)"
+                    ).format(name=name),
                     RULE,
                     f"vars.{name}",
                 )
@@ -178,18 +180,27 @@ def read_source(source: VarsSource) -> dict[str, object]:
     suffix = source.path.suffix.lower()
     if suffix not in CSV_SUFFIXES + YAML_SUFFIXES + JSON_SUFFIXES:
         raise DataFileError(
-            f"data file {shown}: unknown kind of file '{suffix or source.path.name}'; "
-            "a data file is .csv, .yaml, .yml or .json",
+            _(
+                "data file {file}: unknown kind of file '{kind}'; a data file is .csv, .yaml, "
+                ".yml or .json"
+            ).format(file=shown, kind=suffix or source.path.name),
             where,
         )
     try:
         data = read_regular(source.path, within=source.within, shown=shown)
     except FileNotFoundError:
-        raise DataFileError(f"data file {shown} does not exist", where) from None
+        raise DataFileError(
+            _("data file {file} does not exist").format(file=shown), where
+        ) from None
     except IsADirectoryError:
-        raise DataFileError(f"data file {shown} is a directory, not a file", where) from None
+        raise DataFileError(
+            _("data file {file} is a directory, not a file").format(file=shown), where
+        ) from None
     except OSError as exc:
-        raise DataFileError(f"data file {shown} cannot be read: {exc.strerror}", where) from None
+        raise DataFileError(
+            _("data file {file} cannot be read: {reason}").format(file=shown, reason=exc.strerror),
+            where,
+        ) from None
     text, problem = decode(data, shown, what=N_("data files"), rule=RULE)
     if problem:
         raise DataFileError(problem.message, problem.mark)
@@ -198,8 +209,10 @@ def read_source(source: VarsSource) -> dict[str, object]:
         name = source.name or _csv_variable_name(source)
         if not is_variable_name(name):
             raise DataFileError(
-                f"the file name of {shown} does not make a template variable name ('{name}'): "
-                f"name the variable, e.g. --vars {_suggest_name(name)}={shown}",
+                _(
+                    "the file name of {file} does not make a template variable name ('{name}'): "
+                    "name the variable, e.g. --vars {suggested}={file}"
+                ).format(file=shown, name=name, suggested=_suggest_name(name)),
                 where,
             )
         return {name: rows}
@@ -208,15 +221,19 @@ def read_source(source: VarsSource) -> dict[str, object]:
         return {source.name: value}
     if not isinstance(value, dict):
         raise DataFileError(
-            f"data file {shown} must hold a mapping of variable names to values (or name the "
-            f"variable: --vars NAME={shown})",
+            _(
+                "data file {file} must hold a mapping of variable names to values (or name the "
+                "variable: --vars NAME={file})"
+            ).format(file=shown),
             Mark(shown, 1, 1),
         )
     for key in value:
         if not isinstance(key, str) or not is_variable_name(key):
             raise DataFileError(
-                f"'{key}' in {shown} cannot be a template variable: use letters, digits and _, "
-                "not starting with a digit",
+                _(
+                    "'{key}' in {file} cannot be a template variable: use letters, digits and _, "
+                    "not starting with a digit"
+                ).format(key=key, file=shown),
                 key_mark_of(value, key) if isinstance(value, MarkedMap) else Mark(shown, 1, 1),
             )
     return dict(value)
@@ -245,8 +262,16 @@ def read_csv(text: str, shown: str) -> list[DataRow]:
                 continue
             if len(record) != len(header):
                 raise DataFileError(
-                    f"row {len(rows) + 1} of {shown} has {len(record)} values; the header has "
-                    f"{len(header)} columns ({', '.join(header)})",
+                    _(
+                        "row {row} of {file} has {count} values; the header has {columns} "
+                        "columns ({names})"
+                    ).format(
+                        row=len(rows) + 1,
+                        file=shown,
+                        count=len(record),
+                        columns=len(header),
+                        names=", ".join(header),
+                    ),
                     Mark(shown, start, 1),
                 )
             rows.append(
@@ -256,11 +281,13 @@ def read_csv(text: str, shown: str) -> list[DataRow]:
             )
     except csv.Error as exc:
         raise DataFileError(
-            f"{shown} is not valid CSV: {exc}", Mark(shown, reader.line_num, 1)
+            _("{file} is not valid CSV: {reason}").format(file=shown, reason=exc),
+            Mark(shown, reader.line_num, 1),
         ) from None
     if header is None:
         raise DataFileError(
-            f"{shown} is empty: a CSV data file starts with a header row", Mark(shown, 1, 1)
+            _("{file} is empty: a CSV data file starts with a header row").format(file=shown),
+            Mark(shown, 1, 1),
         )
     return rows
 
@@ -270,11 +297,17 @@ def _check_header(header: list[str], shown: str, line: int) -> None:
     for index, name in enumerate(header):
         if not name:
             raise DataFileError(
-                f"column {index + 1} of the header of {shown} has no name", Mark(shown, line, 1)
+                _("column {index} of the header of {file} has no name").format(
+                    index=index + 1, file=shown
+                ),
+                Mark(shown, line, 1),
             )
         if name in seen:
             raise DataFileError(
-                f"column '{name}' appears twice in the header of {shown}", Mark(shown, line, 1)
+                _("column '{name}' appears twice in the header of {file}").format(
+                    name=name, file=shown
+                ),
+                Mark(shown, line, 1),
             )
         seen.add(name)
 
@@ -286,7 +319,10 @@ def read_yaml(text: str, shown: str) -> object:
     try:
         return parse_yaml(text, make_mark)
     except YamlProblem as problem:
-        raise DataFileError(f"data file {shown}: {problem.message}", problem.mark) from None
+        raise DataFileError(
+            _("data file {file}: {problem}").format(file=shown, problem=problem.message),
+            problem.mark,
+        ) from None
 
 
 def read_json(text: str, shown: str) -> object:
@@ -294,13 +330,18 @@ def read_json(text: str, shown: str) -> object:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise DataFileError(
-            f"data file {shown} is not valid JSON: {exc.msg}", Mark(shown, exc.lineno, exc.colno)
+            _("data file {file} is not valid JSON: {reason}").format(file=shown, reason=exc.msg),
+            Mark(shown, exc.lineno, exc.colno),
         ) from None
     except RecursionError:
-        raise DataFileError(f"data file {shown} is nested too deeply", Mark(shown, 1, 1)) from None
+        raise DataFileError(
+            _("data file {file} is nested too deeply").format(file=shown), Mark(shown, 1, 1)
+        ) from None
     except ValueError:  # a number of more than 4,300 digits (Python's limit for int())
         raise DataFileError(
-            f"data file {shown} holds a number of more than 4,300 digits; write it as a string",
+            _(
+                "data file {file} holds a number of more than 4,300 digits; write it as a string"
+            ).format(file=shown),
             Mark(shown, 1, 1),
         ) from None
 

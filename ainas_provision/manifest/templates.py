@@ -77,6 +77,7 @@ from jinja2.utils import object_type_repr
 
 from ainas_provision.diagnostics import Diagnostic
 from ainas_provision.files import UnsafeFile, read_regular
+from ainas_provision.i18n import N_, _
 from ainas_provision.manifest.datafiles import DataRow, Unavailable
 from ainas_provision.manifest.loader import (
     Document,
@@ -142,23 +143,28 @@ class _Undefined(StrictUndefined):
         if hint:
             return hint
         if obj is missing:
-            return f"undefined variable '{name}'"
+            return _("undefined variable '{name}'").format(name=name)
         if isinstance(obj, DataRow):
-            return f"no column '{name}' in {obj.source}" + _did_you_mean(name, obj, "columns")
+            return _("no column '{name}' in {file}").format(
+                name=name, file=obj.source
+            ) + _did_you_mean(name, obj, N_("; its columns are: {names}"))
         if isinstance(obj, Mapping):
-            return f"no key '{name}' in this mapping" + _did_you_mean(name, obj, "keys")
+            return _("no key '{name}' in this mapping").format(name=name) + _did_you_mean(
+                name, obj, N_("; its keys are: {names}")
+            )
         if not isinstance(name, str):
             return f"{object_type_repr(obj)} has no item {name!r}"
         return f"{object_type_repr(obj)} has no attribute '{name}'"
 
 
-def _did_you_mean(name, known, what: str) -> str:
+def _did_you_mean(name, known, listing: str) -> str:
+    """A close name, or ``listing`` (marked N_, with ``{names}``) of the known ones."""
     names = [str(k) for k in known]
     close = difflib.get_close_matches(str(name), names, n=1)
     if close:
-        return f" — did you mean '{close[0]}'?"
+        return _(" — did you mean '{name}'?").format(name=close[0])
     if names:
-        return f"; its {what} are: {', '.join(names)}"
+        return _(listing).format(names=", ".join(names))
     return ""
 
 
@@ -170,7 +176,9 @@ def _context(variables: Mapping[str, object]) -> dict[str, object]:
     """The template's variables; one whose data file failed raises :class:`DataUnavailable`
     when used."""
     return {
-        name: _Undefined(hint=f"data file {value.source} is unusable", exc=DataUnavailable)
+        name: _Undefined(
+            hint=_("data file {file} is unusable").format(file=value.source), exc=DataUnavailable
+        )
         if isinstance(value, Unavailable)
         else value
         for name, value in variables.items()
@@ -668,7 +676,7 @@ def _diagnostic(exc: Exception, shown: str, variables: Mapping[str, object]) -> 
         file = _shown(exc.filename) if exc.filename else shown
         return Diagnostic(
             Mark(file, exc.lineno or 1, 1),
-            f"template syntax error: {exc.message}",
+            _("template syntax error: {problem}").format(problem=exc.message),
             "template-syntax",
         )
     place = _error_place(exc.__traceback__, shown)
@@ -676,35 +684,47 @@ def _diagnostic(exc: Exception, shown: str, variables: Mapping[str, object]) -> 
     if isinstance(exc, UndefinedName):
         return Diagnostic(mark, _undefined_variable(exc.name, variables), "template-undefined")
     if isinstance(exc, UndefinedError):
-        return Diagnostic(mark, exc.message or "undefined value", "template-undefined")
+        return Diagnostic(mark, exc.message or _("undefined value"), "template-undefined")
     if isinstance(exc, SecurityError):
         return Diagnostic(
             mark,
-            f"refused by the template sandbox: {(exc.message or '').rstrip('.')}",
+            _("refused by the template sandbox: {reason}").format(
+                reason=(exc.message or "").rstrip(".")
+            ),
             "template-error",
         )
     if isinstance(exc, TemplateRefused):
-        return Diagnostic(mark, f"included template {exc.message}", "template-error")
+        return Diagnostic(
+            mark, _("included template {problem}").format(problem=exc.message), "template-error"
+        )
     if isinstance(exc, TemplateNotFound):
         return Diagnostic(
             mark,
-            f"included template '{exc.name}' not found: includes are read from the template's "
-            "own directory and below it",
+            _(
+                "included template '{name}' not found: includes are read from the template's "
+                "own directory and below it"
+            ).format(name=exc.name),
             "template-error",
         )
     if isinstance(exc, TemplateError):
-        return Diagnostic(mark, f"template error: {exc.message}", "template-error")
-    return Diagnostic(mark, f"rendering failed: {type(exc).__name__}: {exc}", "template-error")
+        return Diagnostic(
+            mark, _("template error: {problem}").format(problem=exc.message), "template-error"
+        )
+    return Diagnostic(
+        mark,
+        _("rendering failed: {kind}: {problem}").format(kind=type(exc).__name__, problem=exc),
+        "template-error",
+    )
 
 
 def _undefined_variable(name: str | None, variables: Mapping[str, object]) -> str:
-    text = f"undefined variable '{name}'"
+    text = _("undefined variable '{name}'").format(name=name)
     close = difflib.get_close_matches(str(name), list(variables), n=1)
     if close:
-        return f"{text} — did you mean '{close[0]}'?"
+        return text + _(" — did you mean '{name}'?").format(name=close[0])
     if variables:
-        return f"{text}; the variables are: {', '.join(sorted(variables))}"
-    return (
-        f"{text}: no data file gives variables — name one with --vars FILE, or in a vars: "
-        "setting of a plain manifest file"
+        return text + _("; the variables are: {names}").format(names=", ".join(sorted(variables)))
+    return text + _(
+        ": no data file gives variables — name one with --vars FILE, or in a vars: setting of a "
+        "plain manifest file"
     )
