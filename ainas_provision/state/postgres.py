@@ -465,7 +465,9 @@ class PostgresStateStore:
         if self._conn is not None:
             if self._conn.closed:
                 raise StateConnectionLost(
-                    f"the connection to the state database {self.describe()} was lost"
+                    _("the connection to the state database {database} was lost").format(
+                        database=self.describe()
+                    )
                 )
             return self._conn
         psycopg = _import_psycopg()
@@ -576,11 +578,17 @@ class PostgresStateStore:
                         (number,),
                     )
         if current < SCHEMA_VERSION:
-            where = f"the state tables in schema {self.location.schema} of {self._database_shown()}"
+            where = {"schema": self.location.schema, "database": self._database_shown()}
             self.announce(
-                f"created {where} (schema version {SCHEMA_VERSION})"
+                _(
+                    "created the state tables in schema {schema} of {database} (schema version "
+                    "{version})"
+                ).format(**where, version=SCHEMA_VERSION)
                 if current == 0
-                else f"migrated {where} from schema version {current} to {SCHEMA_VERSION}"
+                else _(
+                    "migrated the state tables in schema {schema} of {database} from schema "
+                    "version {current} to {version}"
+                ).format(**where, current=current, version=SCHEMA_VERSION)
             )
             return True
         return False
@@ -698,13 +706,22 @@ class PostgresStateStore:
             self._sql("SELECT lineage, serial FROM {s}.states WHERE name = %s"),
             (self.location.name,),
         ).fetchone()
-        now = "was removed" if row is None else f"is now at serial {row[1]}"
-        if row is not None and row[0] != state.lineage:
-            now += " of another lineage"
-        return (
-            f"the state {self.describe()} {now}, not serial {state.serial} as read: another "
-            "apply went first; nothing was changed — plan again"
-        )
+        if row is None:
+            text = _(
+                "the state {state} was removed, not serial {serial} as read: another apply went "
+                "first; nothing was changed — plan again"
+            )
+        elif row[0] != state.lineage:
+            text = _(
+                "the state {state} is now at serial {now} of another lineage, not serial "
+                "{serial} as read: another apply went first; nothing was changed — plan again"
+            )
+        else:
+            text = _(
+                "the state {state} is now at serial {now}, not serial {serial} as read: another "
+                "apply went first; nothing was changed — plan again"
+            )
+        return text.format(state=self.describe(), now=row[1] if row else None, serial=state.serial)
 
     def record(self, state: State, record: Record) -> None:
         """Write one change and its journal row in one transaction, committed before
@@ -755,8 +772,7 @@ class PostgresStateStore:
         elif record["op"] == "delete":
             conn.execute(
                 self._sql(
-                    "DELETE FROM {s}.resources WHERE state = %s AND section = %s "
-                    "AND key = %s"
+                    "DELETE FROM {s}.resources WHERE state = %s AND section = %s AND key = %s"
                 ),
                 (name, section, record["key"]),
             )

@@ -190,8 +190,10 @@ class LocalStateStore:
         except OSError as exc:
             # a partial line is left last (a torn line, ignored on load) by writing no more
             error = JournalNotDurable(
-                f"cannot write the state journal {self.journal_path}: {exc.strerror or exc}; "
-                "the run stops here, what was recorded before is kept: run apply again"
+                _(
+                    "cannot write the state journal {path}: {reason}; the run stops here, what "
+                    "was recorded before is kept: run apply again"
+                ).format(path=self.journal_path, reason=exc.strerror or exc)
             )
             self._group.fail(error)
             raise error from None
@@ -209,9 +211,11 @@ class LocalStateStore:
             os.fsync(fd)
         except OSError as exc:
             raise JournalNotDurable(
-                f"cannot make the state journal {self.journal_path} durable (fsync: "
-                f"{exc.strerror or exc}); the changes since the last durable record are not "
-                "recorded and the run stops here: run apply again"
+                _(
+                    "cannot make the state journal {path} durable (fsync: {reason}); the changes "
+                    "since the last durable record are not recorded and the run stops here: run "
+                    "apply again"
+                ).format(path=self.journal_path, reason=exc.strerror or exc)
             ) from None
 
     def commit(self, state: State) -> None:
