@@ -15,6 +15,7 @@ from ainas_emulator.errors import SandboxError
 from ainas_emulator.service import Actor, AinasError, AinasSandbox
 from ainas_provision.domain import screens
 from ainas_provision.errors import AinasProvisionError
+from ainas_provision.i18n import _
 from ainas_provision.targets import convert
 from ainas_provision.targets.base import BackendError, CurrentState, Session
 
@@ -35,7 +36,7 @@ class SandboxBackend:
     ) -> None:
         self.path = Path(path)
         self.scratch = scratch  # a plan's stand-in for a tenant not created yet: removed on close
-        self.description = f"embedded sandbox {path}"
+        self.description = _("embedded sandbox {location}").format(location=path)
         try:
             self.sandbox = AinasSandbox(self.path)
         except SandboxError as exc:
@@ -61,7 +62,9 @@ class SandboxBackend:
                     if password is None:
                         raise BackendError(
                             "no-password",
-                            f"AINAS_LOGIN_ID is {login_id}, but AINAS_PASSWORD is not set",
+                            _("AINAS_LOGIN_ID is {login_id}, but AINAS_PASSWORD is not set").format(
+                                login_id=login_id
+                            ),
                         )
                     self._actor = self.sandbox.login(login_id, password)
                 else:

@@ -19,6 +19,7 @@ import threading
 
 import httpx
 
+from ainas_provision.i18n import _
 from ainas_provision.targets.base import BackendError
 
 API_PATH = "/api/v1"
@@ -46,6 +47,8 @@ class ApiError(BackendError):
 class NoAnswer(BackendError):
     """No complete answer. ``sent``: the request may have reached the server and been carried
     out (a connection cut after sending); otherwise it certainly was not (a refused connection)."""
+
+    names_the_server = False  # the message says which server already (every attempt failed)
 
     def __init__(self, reason: str, *, sent: bool, disconnected: bool = False) -> None:
         super().__init__("no-answer", reason, retriable=True)
@@ -137,7 +140,10 @@ class ApiClient:
             return response.json()
         except ValueError:
             raise NoAnswer(
-                f"the server answered {method} {path} with something that is not JSON", sent=True
+                _("the server answered {method} {path} with something that is not JSON").format(
+                    method=method, path=path
+                ),
+                sent=True,
             ) from None
 
     def close(self) -> None:
@@ -153,13 +159,21 @@ def _api_error(response: httpx.Response, method: str = "", path: str = "") -> Ap
         code, message = str(error["code"]), str(error["message"])
     except (ValueError, KeyError, TypeError):
         code = "http-error"
-        message = f"HTTP {status} {response.reason_phrase} (not an AINAS API answer)"
+        message = _("HTTP {status} {reason} (not an AINAS API answer)").format(
+            status=status, reason=response.reason_phrase
+        )
         if status < 500:
             return ApiError(code, message, status)
     if status >= 500:
-        message = (
-            f"the server failed on {method} {path} (HTTP {status} {response.reason_phrase}): "
-            f"{message} — a server error, not a refusal of the manifests: run again; if it "
-            "persists, the server's log has the cause"
+        message = _(
+            "the server failed on {method} {path} (HTTP {status} {reason}): {message} — a server "
+            "error, not a refusal of the manifests: run again; if it persists, the server's log "
+            "has the cause"
+        ).format(
+            method=method,
+            path=path,
+            status=status,
+            reason=response.reason_phrase,
+            message=message,
         )
     return ApiError(code, message, status)

@@ -131,15 +131,21 @@ class HttpsBackend:
         if isinstance(last, NoAnswer) and not last.sent:
             return ConnectionProblem(
                 "unreachable",
-                f"cannot reach {self.url} ({last.message}): is the server running, and is the "
-                "URL (--target) right?",
+                _(
+                    "cannot reach {url} ({reason}): is the server running, and is the URL "
+                    "(--target) right?"
+                ).format(url=self.url, reason=last.message),
             )
         if isinstance(last, NoAnswer):
-            return NoAnswer(
-                f"no answer from {self.url} after {ATTEMPTS} attempts ({last.message})",
+            final = NoAnswer(
+                _("no answer from {url} after {count} attempts ({reason})").format(
+                    url=self.url, count=ATTEMPTS, reason=last.message
+                ),
                 sent=True,
                 disconnected=last.disconnected,
             )
+            final.names_the_server = True
+            return final
         return last
 
     def _pause(self, attempt: int) -> None:
@@ -167,14 +173,18 @@ class HttpsBackend:
         if not connection.login_id:
             raise ConnectionProblem(
                 "no-login-id",
-                f"no login ID for {self.url}: set AINAS_LOGIN_ID (a ログインID of the "
-                "利用登録通知書, or of a site manager) or connection.login_id in the manifests",
+                _(
+                    "no login ID for {url}: set AINAS_LOGIN_ID (a ログインID of the 利用登録通知書, "
+                    "or of a site manager) or connection.login_id in the manifests"
+                ).format(url=self.url),
             )
         if self._password is None:
             raise ConnectionProblem(
                 "no-password",
-                f"no password for {connection.login_id} at {self.url}: set AINAS_PASSWORD (or "
-                "connection.password); the initial password of a new admin is 99999999",
+                _(
+                    "no password for {login_id} at {url}: set AINAS_PASSWORD (or "
+                    "connection.password); the initial password of a new admin is 99999999"
+                ).format(login_id=connection.login_id, url=self.url),
             )
         body = {"login_id": connection.login_id, "password": self._password.reveal()}
         try:
@@ -183,9 +193,16 @@ class HttpsBackend:
             if exc.status == 401:
                 raise ConnectionProblem(
                     "login-failed",
-                    f"login to {self.url} as {connection.login_id} failed: AINAS says "
-                    f"{exc.message} Check {connection.source('password')} (and the login ID, "
-                    f"from {connection.source('login_id')})",
+                    _(
+                        "login to {url} as {login_id} failed: AINAS says {answer} Check "
+                        "{password_source} (and the login ID, from {login_id_source})"
+                    ).format(
+                        url=self.url,
+                        login_id=connection.login_id,
+                        answer=exc.message,
+                        password_source=connection.source("password"),
+                        login_id_source=connection.source("login_id"),
+                    ),
                 ) from None
             raise
         except ConnectionProblem:
@@ -200,42 +217,54 @@ class HttpsBackend:
 
     def _unusable(self, exc: BackendError) -> ConnectionProblem:
         """The first contact failed: say why, and what to fix."""
-        cert = f"the client certificate {self.tls.certificate} (issued by {self.tls.issuer})"
+        cert = _("the client certificate {file} (issued by {issuer})").format(
+            file=self.tls.certificate, issuer=self.tls.issuer
+        )
         if isinstance(exc, TlsRefused) and exc.code == "server-not-trusted":
             ca = self.connection.ca_file
             trusted = (
-                f"the CA in {ca} ({self.connection.source('ca_file')})"
+                _("the CA in {file} ({source})").format(
+                    file=ca, source=self.connection.source("ca_file")
+                )
                 if ca
-                else "the system's trusted CAs (set AINAS_CA_FILE to the server's CA)"
+                else _("the system's trusted CAs (set AINAS_CA_FILE to the server's CA)")
             )
             return ConnectionProblem(
                 "server-not-trusted",
-                f"the server at {self.url} is not trusted: certificate verify failed "
-                f"({exc.message}): its certificate is not signed by {trusted}, or is not for "
-                "this host; check the URL and the CA file",
+                _(
+                    "the server at {url} is not trusted: certificate verify failed ({reason}): "
+                    "its certificate is not signed by {trusted}, or is not for this host; check "
+                    "the URL and the CA file"
+                ).format(url=self.url, reason=exc.message, trusted=trusted),
             )
         if isinstance(exc, TlsRefused):
             return ConnectionProblem(
                 "client-certificate-refused",
-                f"the server at {self.url} refused {cert} (TLS alert: {exc.message}): use the "
-                "クライアント証明書 issued for this server (AINAS_CLIENT_CERT)",
+                _(
+                    "the server at {url} refused {certificate} (TLS alert: {reason}): use the "
+                    "クライアント証明書 issued for this server (AINAS_CLIENT_CERT)"
+                ).format(url=self.url, certificate=cert, reason=exc.message),
             )
         if isinstance(exc, NoAnswer) and exc.disconnected:
             return ConnectionProblem(
                 "client-certificate-refused",
-                f"the server at {self.url} closed every connection during the TLS handshake "
-                f"without answering: it does not accept {cert}; use the クライアント証明書 "
-                "issued for this server (AINAS_CLIENT_CERT)",
+                _(
+                    "the server at {url} closed every connection during the TLS handshake "
+                    "without answering: it does not accept {certificate}; use the "
+                    "クライアント証明書 issued for this server (AINAS_CLIENT_CERT)"
+                ).format(url=self.url, certificate=cert),
             )
         if isinstance(exc, NoAnswer) and not exc.sent:
             return ConnectionProblem(
                 "unreachable",
-                f"cannot reach {self.url}: {exc.message}; is the server running, and is the URL "
-                "(--target) right?",
+                _(
+                    "cannot reach {url}: {reason}; is the server running, and is the URL "
+                    "(--target) right?"
+                ).format(url=self.url, reason=exc.message),
             )
         message = exc.message
-        if not message.startswith("no answer from"):
-            message = f"no answer from {self.url}: {message}"
+        if not getattr(exc, "names_the_server", False):  # _gave_up's says it already
+            message = _("no answer from {url}: {reason}").format(url=self.url, reason=message)
         return ConnectionProblem("no-answer", message)
 
     def _ensure_session(self) -> Session:
