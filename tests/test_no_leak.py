@@ -160,7 +160,11 @@ def test_no_command_leaks_a_secret(workspace, tmp_path, monkeypatch, lang):
             encoding="utf-8",
         )
         moved_result = ok("validate", "quickstart", code=1)
-        assert "was encrypted for another field" in moved_result.stderr
+        moved_message = {
+            "en": "was encrypted for another field",
+            "ja": "ほかの項目用に暗号化されています",
+        }
+        assert moved_message[lang] in moved_result.stderr
         monkeypatch.delenv("AINAS_SECRETS_KEY")
         ok("plan", "quickstart", code=1)
         assert_files_clean(tmp_path)
