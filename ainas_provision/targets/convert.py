@@ -48,9 +48,7 @@ def state(
         )
         if item.get("batch_account") is not None:
             current.batch_accounts[site_id] = LiveResource(
-                "batch_account",
-                site_id,
-                screens.from_screen("batch_account", item["batch_account"]),
+                "batch_account", site_id, screens.from_screen("batch_account", item["batch_account"])
             )
         if item.get("kei_batch_account") is not None:
             current.kei_batch_accounts[site_id] = LiveResource(

@@ -67,32 +67,17 @@ def probe(backend: BrowserBackend) -> list[Finding]:
 
 def _visit_all(backend: BrowserBackend, worker: _Worker, org_id: str) -> list[Finding]:
     catalogue = backend.catalogue
-    entries: dict[str, str | None] = {
-        "org": org_id,
-        "site": None,
-        "user": None,
-        "certificate": None,
-    }
+    entries: dict[str, str | None] = {"org": org_id, "site": None, "user": None, "certificate": None}
     findings: list[Finding] = []
     for screen_id, needs in VISITS:
         screen = catalogue.screen(screen_id)
         if needs is not None and entries.get(needs) is None:
-            findings.append(
-                Finding(
-                    screen.name,
-                    "画面",
-                    screen.name,
-                    True,
-                    f"not visited: the tenant has no {needs} to open",
-                )
-            )
+            findings.append(Finding(screen.name, "画面", screen.name, True, f"not visited: the tenant has no {needs} to open"))
             continue
         try:
             _reach(backend, worker, screen, needs, entries)
         except BackendError as exc:
-            findings.append(
-                Finding(screen.name, "画面", screen.name, False, exc.message, screen_id)
-            )
+            findings.append(Finding(screen.name, "画面", screen.name, False, exc.message, screen_id))
             continue
         findings.extend(_inspect(backend, worker, screen))
         if screen_id == "site_search":
@@ -117,19 +102,12 @@ def _reach(backend, worker, screen, needs, entries) -> None:
             backend._open(worker, "organization_search")
             worker.page.go_back()
         return
-    if needs in ("org", "site", "user") and screen.menu[-1] not in (
-        "代理人組織ID",
-        "代理人拠点ID",
-        "ログインID",
-    ):
+    if needs in ("org", "site", "user") and screen.menu[-1] not in ("代理人組織ID", "代理人拠点ID", "ログインID"):
         view = {"org": "organization_view", "site": "site_view", "user": "user_view"}[needs]
         backend._open(worker, view, entry=entries[needs])
         link = screen.menu[-1]
         page = worker.page
-        if (
-            not page.get_by_role("link", name=link, exact=True).count()
-            and page.get_by_role("link", name=link.removesuffix("登録"), exact=True).count()
-        ):
+        if not page.get_by_role("link", name=link, exact=True).count() and page.get_by_role("link", name=link.removesuffix("登録"), exact=True).count():
             link = link.removesuffix("登録")
         backend._click(worker, link)
     elif needs == "certificate":
@@ -150,96 +128,31 @@ def _inspect(backend: BrowserBackend, worker: _Worker, screen) -> list[Finding]:
         labelled = page.get_by_label(field.label, exact=True)
         cell = screens.cell_locator(page, field.label)
         if not labelled.count() and not cell.count():
-            out.append(
-                Finding(
-                    screen.name,
-                    "ラベル",
-                    field.label,
-                    False,
-                    "not on the screen",
-                    screen.id,
-                    field.id,
-                )
-            )
+            out.append(Finding(screen.name, "ラベル", field.label, False, "not on the screen", screen.id, field.id))
             continue
-        out.append(
-            Finding(
-                screen.name, "ラベル", field.label, True, screen_id=screen.id, field_id=field.id
-            )
-        )
+        out.append(Finding(screen.name, "ラベル", field.label, True, screen_id=screen.id, field_id=field.id))
         if field.input != "select" or field.id in DYNAMIC:
             continue
         control = labelled.first if labelled.count() else cell.first.locator("select").first
         if not control.count():
-            out.append(
-                Finding(
-                    screen.name,
-                    "プルダウン",
-                    field.label,
-                    False,
-                    "no pull-down beside the label",
-                    screen.id,
-                    field.id,
-                )
-            )
+            out.append(Finding(screen.name, "プルダウン", field.label, False, "no pull-down beside the label", screen.id, field.id))
             continue
-        real = tuple(
-            t for t in control.evaluate("s => [...s.options].map(o => o.textContent.trim())") if t
-        )
+        real = tuple(t for t in control.evaluate("s => [...s.options].map(o => o.textContent.trim())") if t)
         expected = field.option_values
         if not expected:
-            out.append(
-                Finding(
-                    screen.name,
-                    "プルダウン",
-                    field.label,
-                    True,
-                    f"{len(real)} options (the catalogue lists none)",
-                    screen.id,
-                    field.id,
-                    real or None,
-                )
-            )
+            out.append(Finding(screen.name, "プルダウン", field.label, True, f"{len(real)} options (the catalogue lists none)", screen.id, field.id, real or None))
             continue
         missing = [v for v in expected if v not in real]
         extra = [v for v in real if v not in expected]
-        note = "; ".join(
-            filter(
-                None,
-                [
-                    f"not offered: {', '.join(missing)}" if missing else "",
-                    f"not in the catalogue: {', '.join(extra)}" if extra else "",
-                ],
-            )
-        )
-        out.append(
-            Finding(
-                screen.name,
-                "プルダウン",
-                field.label,
-                True,
-                note or "same options",
-                screen.id,
-                field.id,
-                real if note else None,
-            )
-        )
+        note = "; ".join(filter(None, [f"not offered: {', '.join(missing)}" if missing else "", f"not in the catalogue: {', '.join(extra)}" if extra else ""]))
+        out.append(Finding(screen.name, "プルダウン", field.label, True, note or "same options", screen.id, field.id, real if note else None))
     for button in screen.buttons:
         found = any(
             page.get_by_role(role, name=name, exact=True).count()
             for role in ("button", "link")
             for name in (button, button.removesuffix("登録"))
         )
-        out.append(
-            Finding(
-                screen.name,
-                "ボタン",
-                button,
-                found,
-                "" if found else "not on the screen",
-                screen.id,
-            )
-        )
+        out.append(Finding(screen.name, "ボタン", button, found, "" if found else "not on the screen", screen.id))
     return out
 
 
@@ -248,8 +161,6 @@ def write_override(path, findings: list[Finding]) -> int:
     written = 0
     for finding in findings:
         if finding.options is not None and finding.field_id:
-            ainas_catalogue.write_override(
-                path, finding.screen_id, finding.field_id, options=finding.options
-            )
+            ainas_catalogue.write_override(path, finding.screen_id, finding.field_id, options=finding.options)
             written += 1
     return written
