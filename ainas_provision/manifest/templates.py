@@ -291,16 +291,19 @@ def _check_repeat(sequence, times) -> None:
         size = len(sequence) * times
         if size > MAX_SEQUENCE:
             raise SecurityError(
-                f"'*' would build a value of {size:,} items; templates may build at most "
-                f"{MAX_SEQUENCE:,}"
+                _(
+                    "'*' would build a value of {size} items; templates may build at most {limit}"
+                ).format(size=f"{size:,}", limit=f"{MAX_SEQUENCE:,}")
             )
 
 
 def _refuse_size(size: int, what: str) -> None:
     if size > MAX_SEQUENCE:
         raise SecurityError(
-            f"{what} would build a value of {size:,} characters; templates may build at most "
-            f"{MAX_SEQUENCE:,}"
+            _(
+                "{what} would build a value of {size} characters; templates may build at most "
+                "{limit}"
+            ).format(what=_(what), size=f"{size:,}", limit=f"{MAX_SEQUENCE:,}")
         )
 
 
@@ -343,9 +346,11 @@ def _check_percent_format(text: str, values) -> None:
     for match in _PERCENT.finditer(text):
         for part in match.groups():
             if part == "*":
-                raise SecurityError("a '*' width or precision in a % format is refused")
+                raise SecurityError(
+                    _("a '*' width or precision in a printf-style format is refused")
+                )
             if part is not None:
-                _refuse_size(int(part), "a % format width or precision")
+                _refuse_size(int(part), N_("a printf-style width or precision"))
 
 
 class _BoundedFormatter(SandboxedFormatter):
@@ -353,7 +358,7 @@ class _BoundedFormatter(SandboxedFormatter):
 
     def format_field(self, value, format_spec: str):
         for number in re.findall(r"\d+", format_spec):
-            _refuse_size(int(number), "a format width or precision")
+            _refuse_size(int(number), N_("a format width or precision"))
         return super().format_field(value, format_spec)
 
 
@@ -413,7 +418,9 @@ def _check_power(base, exponent) -> None:
         and abs(exponent) > MAX_EXPONENT
         and abs(base) > 1
     ):
-        raise SecurityError(f"'**' with an exponent above {MAX_EXPONENT:,} is refused")
+        raise SecurityError(
+            _("'**' with an exponent above {limit} is refused").format(limit=f"{MAX_EXPONENT:,}")
+        )
 
 
 # -- rendering, with the map back to the template ---------------------------------------------
@@ -483,7 +490,9 @@ class _OutputMap:
         self.size += len(chunk)
         if self.size > MAX_OUTPUT:
             raise SecurityError(
-                f"the rendered output passes {MAX_OUTPUT:,} characters; that is not a manifest"
+                _("the rendered output passes {limit} characters; that is not a manifest").format(
+                    limit=f"{MAX_OUTPUT:,}"
+                )
             )
         self.parts.append(chunk)
         lines = self.rendered.lines
