@@ -41,7 +41,7 @@ from ainas_provision.apply.operations import (
 from ainas_provision.domain.desired import DesiredState
 from ainas_provision.errors import AinasProvisionError
 from ainas_provision.files import MAX_KEY_FILE_BYTES, read_regular
-from ainas_provision.i18n import _, ngettext
+from ainas_provision.i18n import _
 from ainas_provision.plan.changes import Change
 from ainas_provision.plan.plan import Plan, PlanRefused
 from ainas_provision.secrets.values import Secret
@@ -111,12 +111,10 @@ class Executor:
                     changed.append(f"{change.address}.{name}")
         if changed:
             raise PlanRefused(
-                ngettext(
+                # the runbook's words for the same refusal (one catalog entry)
+                _(
                     "the value of {fields} is not the one the plan was made with (by "
-                    "fingerprint); make a new plan",
-                    "the values of {fields} are not the ones the plan was made with (by "
-                    "fingerprint); make a new plan",
-                    len(changed),
+                    "fingerprint); make a new plan"
                 ).format(fields=", ".join(changed))
             )
 

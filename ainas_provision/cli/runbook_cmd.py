@@ -12,7 +12,7 @@ import click
 from ainas_provision import i18n
 from ainas_provision.cli import options
 from ainas_provision.errors import AinasProvisionError
-from ainas_provision.i18n import _, ngettext
+from ainas_provision.i18n import N_, _, ngettext
 from ainas_provision.workflow import run as workflow
 
 EXIT_INTERRUPTED = 130

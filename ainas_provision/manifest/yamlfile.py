@@ -19,6 +19,7 @@ from sys import intern
 import yaml
 from yaml.constructor import SafeConstructor
 
+from ainas_provision.i18n import _
 from ainas_provision.manifest.marks import PLACE, Mark, MarkedList, MarkedMap, set_raw
 
 _Base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)

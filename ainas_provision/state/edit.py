@@ -108,7 +108,7 @@ def move(
     entry = state.sites[old_key]
     kept, dropped = {}, []
     for name, value in sorted(entry.fingerprints.items()):
-        kind, _, field = name.partition(".")
+        kind, _dot, field = name.partition(".")
         owner = KINDS.get(kind)  # a batch account's secrets are its site's to keep
         plain = secret(name, new_key) if secret and owner and owner.is_batch_account else None
         if (
@@ -133,7 +133,7 @@ def secret_lookup(desired) -> SecretLookup:
     """Secret values of the manifests' batch accounts, by fingerprint name and handle."""
 
     def lookup(name: str, handle: str) -> str | None:
-        kind, _, field = name.partition(".")
+        kind, _dot, field = name.partition(".")
         spec = KINDS.get(kind)
         table: Mapping = getattr(desired, spec.group) if spec and spec.is_batch_account else {}
         resource = table.get(handle)
