@@ -11,7 +11,8 @@ site):
   another; run again, it posts every row again (409 for each);
 - ``bench/plain/create_users_threads.py``: the same with a pool of 10 threads.
 
-Wall times are of the whole process each time; requests and writes (POST, PUT, PATCH, DELETE,
+Wall times are of the whole process each time, and so are CPU times (user + system of the
+process and its children: what a loaded machine turns into wall time); requests and writes (POST, PUT, PATCH, DELETE,
 but not the login's POST /session) are counted from the server's access log, not from the
 clients. Printed: each figure, and the
 ratios of the same run. The server runs on the same machine: its own CPU (TLS, password
@@ -188,7 +189,18 @@ def write_manifests(directory: Path, prefix: str, count: int) -> Path:
     return directory
 
 
-def timed(command: list[str], env: dict, cwd: Path) -> float:
+def _children_cpu() -> float:
+    try:
+        import resource
+    except ImportError:  # no getrusage (Windows): CPU not measured
+        return float("nan")
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed(command: list[str], env: dict, cwd: Path) -> tuple[float, float]:
+    """(wall seconds, CPU seconds) of one command."""
+    cpu = _children_cpu()
     started = time.perf_counter()
     process = subprocess.run(
         command, env={**os.environ, **env}, cwd=cwd, capture_output=True, text=True
@@ -196,11 +208,28 @@ def timed(command: list[str], env: dict, cwd: Path) -> float:
     elapsed = time.perf_counter() - started
     if process.returncode != 0:
         raise SystemExit(f"{command[:4]} failed:\n{process.stdout[-1500:]}{process.stderr[:1500]}")
-    return elapsed
+    return elapsed, _children_cpu() - cpu
+
+
+def disk_sync_ms(directory: Path, count: int = 20) -> float:
+    """The median fsync of a small append in ``directory``: what the state journal waits for."""
+    path = directory / "fsync.probe"
+    times = []
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        for _ in range(count):
+            os.write(fd, b"x" * 200)
+            started = time.perf_counter()
+            os.fsync(fd)
+            times.append(time.perf_counter() - started)
+    finally:
+        os.close(fd)
+        path.unlink()
+    return statistics.median(times) * 1000
 
 
 def one_round(server: Server, env: dict, tmp: Path, users: int, parallelism: int, tag: str):
-    """Each way once: creation and rerun; {name: (seconds, requests, writes)}."""
+    """Each way once: creation and rerun; {name: (seconds, requests, writes, CPU seconds)}."""
     out = {}
     tool = [sys.executable, "-m", "ainas_provision", "apply"]
     manifests = write_manifests(tmp / f"manifests-{tag}", f"t{tag}", users)
@@ -219,9 +248,9 @@ def one_round(server: Server, env: dict, tmp: Path, users: int, parallelism: int
     for name, (command, _) in runs.items():
         for phase in ("create", "rerun"):
             start = server.mark()
-            seconds = timed(command, env, tmp)
+            seconds, cpu = timed(command, env, tmp)
             requests, writes = server.count(start, server.mark())
-            out[(name, phase)] = (seconds, requests, writes)
+            out[(name, phase)] = (seconds, requests, writes, cpu)
     return out
 
 
@@ -255,6 +284,7 @@ def main() -> None:
                         f"{args.latency_ms:g} ms, tool parallelism {args.parallelism}; "
                         f"{platform.machine()}, {os.cpu_count()} CPUs, load average {load:.1f}; "
                         f"server hash cost: {server.hash_cost or 'its default'}; "
+                        f"fsync of a small append here: {disk_sync_ms(tmp):.1f} ms; "
                         f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}"
                     )
                 rounds.append(one_round(server, env, tmp, args.users, args.parallelism, str(index)))
@@ -262,12 +292,13 @@ def main() -> None:
                 server.stop()
     keys = list(rounds[0])
     median = {
-        key: tuple(statistics.median(r[key][i] for r in rounds) for i in range(3)) for key in keys
+        key: tuple(statistics.median(r[key][i] for r in rounds) for i in range(4)) for key in keys
     }
     print(f"medians of {args.runs} rounds (each round runs all three, one after another):")
-    for (name, phase), (seconds, requests, writes) in median.items():
+    for (name, phase), (seconds, requests, writes, cpu) in median.items():
         print(
-            f"  {name:<22} {phase:<6} {seconds:7.2f} s  {requests:5.0f} requests  {writes:5.0f} writes"
+            f"  {name:<22} {phase:<6} {seconds:7.2f} s  {cpu:6.2f} CPU-s  {requests:5.0f} "
+            f"requests  {writes:5.0f} writes"
         )
     tool, threads = "ainas-provision apply", "10-thread script"
     sequential = "sequential script"
@@ -282,6 +313,9 @@ def main() -> None:
     print(
         f"  creation: tool / 10-thread script {ratio(tool, threads, 'create'):.2f}x (goal <= 1.1)"
     )
+    print(
+        f"  creation, CPU seconds: tool / 10-thread script {ratio(tool, threads, 'create', 3):.2f}x"
+    )
     print(f"  creation: sequential script / tool {ratio(sequential, tool, 'create'):.2f}x")
     rerun_share = median[(tool, "rerun")][1] / max(1, median[(tool, "create")][1])
     print(
@@ -290,6 +324,8 @@ def main() -> None:
         f"{median[(threads, 'rerun')][1]} and {median[(sequential, 'rerun')][1]} requests"
     )
     print(f"  rerun time: 10-thread script / tool {ratio(threads, tool, 'rerun'):.2f}x")
+    if hasattr(os, "getloadavg"):
+        print(f"load average at the end: {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":
