@@ -11,8 +11,10 @@ users — and deletions in the reverse order, after everything else.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from string import Formatter
 
 from ainas_provision.domain.kinds import KINDS, Kind
+from ainas_provision.i18n import _
 
 SYMBOLS = {
     "create": "+",
@@ -131,15 +133,50 @@ class Change:
 @dataclass
 class Note:
     """Something a reviewer should know that is not a change: drift in what the association
-    controls, a live resource the tool does not manage, a secret it cannot verify."""
+    controls, a live resource the tool does not manage, a secret it cannot verify.
+
+    A note is kept as language-neutral data: ``template``, the English text marked with
+    ``N_()`` for the catalog, with ``{named}`` placeholders, and ``args``, the values that fill
+    them. A saved plan holds these two (its digest covers them), and :attr:`message` renders
+    them in the run's language when the plan is shown — so that a plan saved under ``--lang ja``
+    is the same plan, with the same digest, when it is applied in English."""
 
     level: str  # info | warning
     address: str
-    message: str
+    template: str
+    args: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def message(self) -> str:
+        """The note in the run's language."""
+        return _(self.template).format(**self.args)
 
     def to_json(self) -> dict:
-        return {"level": self.level, "address": self.address, "message": self.message}
+        return {
+            "level": self.level,
+            "address": self.address,
+            "message": self.message,
+            "template": self.template,
+            "args": dict(self.args),
+        }
 
     @classmethod
     def from_json(cls, data: dict) -> Note:
-        return cls(data["level"], data["address"], data["message"])
+        level, address, template = data["level"], data["address"], data["template"]
+        args = data.get("args")
+        if not (
+            level in ("info", "warning")
+            and isinstance(address, str)
+            and isinstance(template, str)
+            and isinstance(args, dict)
+            and all(isinstance(k, str) and isinstance(v, str) for k, v in args.items())
+        ):
+            raise ValueError(_("its notes are not in the form `plan --out` writes"))
+        # only plain named placeholders, each with its value: a file cannot make the rendering
+        # reach into an attribute, or fail when it is shown
+        for _text, name, spec, conversion in Formatter().parse(template):
+            if name is not None and (
+                not name.isidentifier() or name not in args or spec or conversion is not None
+            ):
+                raise ValueError(_("its notes are not in the form `plan --out` writes"))
+        return cls(level, address, template, dict(args))

@@ -19,6 +19,7 @@ from ainas_provision.domain.desired import DesiredState, Resource
 from ainas_provision.domain.kinds import Action
 from ainas_provision.domain.live import CurrentState, LiveResource
 from ainas_provision.domain.screens import Labels
+from ainas_provision.i18n import N_
 from ainas_provision.plan.changes import SENSITIVE, Change, FieldChange, Note
 from ainas_provision.plan.plan import Plan
 from ainas_provision.secrets.values import Secret
@@ -60,13 +61,30 @@ def _norm(value):
     return value
 
 
-def _vanished(address: str, what: str) -> Note:
-    """A resource the state manages that AINAS no longer holds (deleted outside the tool)."""
+def _vanished_site(address: str, site_id: str) -> Note:
+    """A site the state manages that AINAS no longer holds (deleted outside the tool)."""
     return Note(
         "warning",
         address,
-        f"managed by this tool, but AINAS no longer has it ({what} is gone: deleted outside the "
-        "tool?); apply forgets it in the state — add it to the manifests again to recreate it",
+        N_(
+            "managed by this tool, but AINAS no longer has it (拠点ID {site_id} is gone: deleted "
+            "outside the tool?); apply forgets it in the state — add it to the manifests again to "
+            "recreate it"
+        ),
+        {"site_id": str(site_id)},
+    )
+
+
+def _vanished_user(address: str) -> Note:
+    """A user the state manages that AINAS no longer holds (deleted outside the tool)."""
+    return Note(
+        "warning",
+        address,
+        N_(
+            "managed by this tool, but AINAS no longer has it (its ログインID is gone: deleted "
+            "outside the tool?); apply forgets it in the state — add it to the manifests again to "
+            "recreate it"
+        ),
     )
 
 
@@ -185,9 +203,12 @@ class _Differ:
                 Note(
                     "warning",
                     "organization",
-                    f"代理人組織名 (name) is '{live.fields.get('name')}' in AINAS, '{name}' in the "
-                    "manifests: the association controls it — ask it to change the name, or "
-                    "correct the manifest",
+                    N_(
+                        "代理人組織名 (name) is '{live}' in AINAS, '{name}' in the manifests: the "
+                        "association controls it — ask it to change the name, or correct the "
+                        "manifest"
+                    ),
+                    {"live": str(live.fields.get("name")), "name": str(name)},
                 )
             )
         # the organization is the association's record: only what the manifests say is compared
@@ -224,8 +245,11 @@ class _Differ:
                 Note(
                     "warning",
                     "organization",
-                    f"代理人ステータス is '{status}', not '{USABLE_STATUS}': the organization may not "
-                    "file with the OSS until the association changes it",
+                    N_(
+                        "代理人ステータス is '{status}', not '{usable}': the organization may not "
+                        "file with the OSS until the association changes it"
+                    ),
+                    {"status": str(status), "usable": USABLE_STATUS},
                 )
             )
         for name, value in (expect.get("permissions") or {}).items():
@@ -325,9 +349,11 @@ class _Differ:
                     Note(
                         "warning",
                         "certificate",
-                        f"the new certificate expires {info.expiry_date.isoformat()}, earlier than "
-                        f"the one in force ({in_force}): check that certificate.file is the newer "
-                        "certificate",
+                        N_(
+                            "the new certificate expires {expiry}, earlier than the one in force "
+                            "({in_force}): check that certificate.file is the newer certificate"
+                        ),
+                        {"expiry": info.expiry_date.isoformat(), "in_force": str(in_force)},
                     )
                 )
         self.add(
@@ -358,33 +384,38 @@ class _Differ:
             except ValueError:
                 continue
             if left < 0:
-                message = f"the APIアカウント's password expired on {expiry} (パスワード有効期限)"
+                template = N_(
+                    "the APIアカウント's password expired on {expiry} (パスワード有効期限): renew it "
+                    "on the site screen in AINAS (this tool does not manage APIアカウント)"
+                )
+            elif left == 1:
+                template = N_(
+                    "the APIアカウント's password expires on {expiry} (パスワード有効期限), in 1 day "
+                    "(warning within {days} days): renew it on the site screen in AINAS (this tool "
+                    "does not manage APIアカウント)"
+                )
             elif left <= days:
-                message = (
-                    f"the APIアカウント's password expires on {expiry} (パスワード有効期限), in "
-                    f"{left} day{'' if left == 1 else 's'} (warning within {days} days)"
+                template = N_(
+                    "the APIアカウント's password expires on {expiry} (パスワード有効期限), in {left} "
+                    "days (warning within {days} days): renew it on the site screen in AINAS (this "
+                    "tool does not manage APIアカウント)"
                 )
             else:
                 continue
-            self.notes.append(
-                Note(
-                    "warning",
-                    address,
-                    f"{message}: renew it on the site screen in AINAS (this tool does not "
-                    "manage APIアカウント)",
-                )
-            )
+            args = {"expiry": str(expiry), "left": str(left), "days": str(days)}
+            self.notes.append(Note("warning", address, template, args))
         for site_id, members in sorted(self.current.members.items()):
             address = f"site.{handles[site_id]}" if site_id in handles else f"site [{site_id}]"
             names = ", ".join(f"{m.get('name')} ({m.get('member_id')})" for m in members[:10])
-            more = f" and {len(members) - 10} more" if len(members) > 10 else ""
-            self.notes.append(
-                Note(
-                    "info",
-                    address,
-                    f"会員 {names}{more}: not managed by this tool (left as they are)",
+            args = {"names": names}
+            if len(members) > 10:
+                template = N_(
+                    "会員 {names} and {more} more: not managed by this tool (left as they are)"
                 )
-            )
+                args["more"] = str(len(members) - 10)
+            else:
+                template = N_("会員 {names}: not managed by this tool (left as they are)")
+            self.notes.append(Note("info", address, template, args))
 
     def _start_date_note(self, stated: str | None, latest) -> None:
         """A 利用開始日 other than the day of entry is a warning (the guide: 入力当日の日付)."""
@@ -392,21 +423,21 @@ class _Differ:
         if stated is None or stated == today:
             return
         old = latest.fields.get("start_date") if latest is not None else None
-        again = (
-            "; it is the start date of the certificate in force: a renewal is entered on "
-            "the day of renewal"
-            if stated == old
-            else ""
-        )
-        self.notes.append(
-            Note(
-                "warning",
-                "certificate",
-                f"利用開始日 (start_date) is {stated}, not the day of entry ({today}, Japan time), "
-                f"which the start guide asks for{again}; leave start_date out and the day of "
-                "entry is entered",
+        if stated == old:
+            template = N_(
+                "利用開始日 (start_date) is {stated}, not the day of entry ({today}, Japan time), "
+                "which the start guide asks for; it is the start date of the certificate in "
+                "force: a renewal is entered on the day of renewal; leave start_date out and the "
+                "day of entry is entered"
             )
-        )
+        else:
+            template = N_(
+                "利用開始日 (start_date) is {stated}, not the day of entry ({today}, Japan time), "
+                "which the start guide asks for; leave start_date out and the day of entry is "
+                "entered"
+            )
+        args = {"stated": str(stated), "today": today}
+        self.notes.append(Note("warning", "certificate", template, args))
 
     # sites ------------------------------------------------------------------------------
     def sites(self) -> None:
@@ -537,8 +568,11 @@ class _Differ:
                     Note(
                         "info",
                         f"{kind.name}.{handle}",
-                        f"{kind.label} is registered in AINAS but not in the manifests; AINAS has no "
-                        "way to delete it alone, so it is left as is",
+                        N_(
+                            "{label} is registered in AINAS but not in the manifests; AINAS has "
+                            "no way to delete it alone, so it is left as is"
+                        ),
+                        {"label": kind.label},
                     )
                 )
 
@@ -663,17 +697,18 @@ class _Differ:
 
     @staticmethod
     def _unknown_secret(address: str, label: str, name: str, *, rewritable: bool) -> Note:
-        how = (
-            "; to set it from the manifests, apply with --rewrite-unknown-secrets"
-            if rewritable
-            else ""
-        )
-        return Note(
-            "info",
-            address,
-            f"{label} ({name}) was not written by this tool, and AINAS never shows it: it cannot "
-            f"be compared and is left as is{how}",
-        )
+        if rewritable:
+            template = N_(
+                "{label} ({name}) was not written by this tool, and AINAS never shows it: it "
+                "cannot be compared and is left as is; to set it from the manifests, apply with "
+                "--rewrite-unknown-secrets"
+            )
+        else:
+            template = N_(
+                "{label} ({name}) was not written by this tool, and AINAS never shows it: it "
+                "cannot be compared and is left as is"
+            )
+        return Note("info", address, template, {"label": label, "name": name})
 
     def _delete_sites(self, bound: set[str], claimed: set[str]) -> None:
         live_sites = self.current.sites
@@ -685,7 +720,7 @@ class _Differ:
                 self._delete_site(handle, live_sites[site_id])
             elif self.current.scope is None or site_id in self.current.scope:
                 self.forget.append(("sites", handle))
-                self.notes.append(_vanished(f"site.{handle}", f"拠点ID {site_id}"))
+                self.notes.append(_vanished_site(f"site.{handle}", site_id))
         if self.options.scope is not None:
             return
         for site_id, live in sorted(live_sites.items()):
@@ -698,8 +733,11 @@ class _Differ:
                     Note(
                         "info",
                         f"site[{site_id}]",
-                        f"not managed: the live site 拠点ID {site_id} ({live.fields.get('name')}) is "
-                        "in no manifest; left alone (policy.prune: true would delete it)",
+                        N_(
+                            "not managed: the live site 拠点ID {site_id} ({name}) is in no "
+                            "manifest; left alone (policy.prune: true would delete it)"
+                        ),
+                        {"site_id": str(site_id), "name": str(live.fields.get("name"))},
                     )
                 )
 
@@ -848,7 +886,7 @@ class _Differ:
             if live is None:
                 if self.current.scope is None:
                     self.forget.append(("users", login_id))
-                    self.notes.append(_vanished(f"user.{login_id}", "its ログインID"))
+                    self.notes.append(_vanished_user(f"user.{login_id}"))
                 continue
             if scope_ids is not None and live.fields.get("site_id") not in scope_ids:
                 continue
@@ -867,8 +905,11 @@ class _Differ:
                     Note(
                         "info",
                         f"user.{login_id}",
-                        f"not managed: the live user {login_id} ({live.fields.get('name')}) is in no "
-                        "manifest; left alone (policy.prune: true would delete it)",
+                        N_(
+                            "not managed: the live user {login_id} ({name}) is in no manifest; "
+                            "left alone (policy.prune: true would delete it)"
+                        ),
+                        {"login_id": login_id, "name": str(live.fields.get("name"))},
                     )
                 )
 
@@ -959,8 +1000,12 @@ class _Differ:
                     Note(
                         "warning",
                         f"admin.{login_id}",
-                        f"admin {login_id} is not in AINAS; admins are created by the association "
-                        "(利用登録通知書) — check the login ID, or ask the association",
+                        N_(
+                            "admin {login_id} is not in AINAS; admins are created by the "
+                            "association (利用登録通知書) — check the login ID, or ask the "
+                            "association"
+                        ),
+                        {"login_id": login_id},
                     )
                 )
                 continue
@@ -970,8 +1015,15 @@ class _Differ:
                     Note(
                         "warning",
                         f"admin.{login_id}",
-                        f"admin {login_id} is named '{found.fields.get('name')}' in AINAS, "
-                        f"'{name}' in the manifests (admins are verified, never changed)",
+                        N_(
+                            "admin {login_id} is named '{live}' in AINAS, '{name}' in the "
+                            "manifests (admins are verified, never changed)"
+                        ),
+                        {
+                            "login_id": login_id,
+                            "live": str(found.fields.get("name")),
+                            "name": str(name),
+                        },
                     )
                 )
         if self.desired.admins:
@@ -980,7 +1032,8 @@ class _Differ:
                     Note(
                         "info",
                         f"admin.{login_id}",
-                        f"admin {login_id} is in AINAS but not in `admins`",
+                        N_("admin {login_id} is in AINAS but not in `admins`"),
+                        {"login_id": login_id},
                     )
                 )
 

@@ -7,10 +7,11 @@ A saved plan records the state's lineage and serial and digests of the target an
 manifests, so that applying it later is refused when anything moved.
 
 What is reviewed is what is applied. A saved plan carries its own digest (SHA-256 of its
-canonical JSON, every key but the digest itself); loading a file whose content does not match
-its digest is refused, and the text and markdown renderings print it, so that a CI job can check
-that the plan a person reviewed and the file it applies are the same plan (``apply
---expect-digest``). A saved plan is never trusted for what it says: ``apply --plan`` makes the
+canonical JSON, every key but the digest itself and the notes' messages — a note is kept as its
+template and arguments, rendered in the language of the run that shows it); loading a file
+whose content does not match its digest is refused, and the text and markdown renderings print
+it, so that a CI job can check that the plan a person reviewed and the file it applies are the
+same plan (``apply --expect-digest``). A saved plan is never trusted for what it says: ``apply --plan`` makes the
 plan afresh and applies it only if the saved changes are the fresh ones, change by change
 (:func:`first_difference`); the guard rails (errors, ``max_deletes``) are the fresh plan's, from
 the manifests' policy, never the file's.
@@ -110,7 +111,8 @@ class Plan:
     # -- the saved form --------------------------------------------------------------------
     def digest(self) -> str:
         """``sha256:…`` of the plan's canonical JSON (every key of :meth:`to_json` but the
-        digest itself): what a reviewer and an apply compare. Hashed change by change: the
+        digest itself and the notes' messages, which are in the run's language): what a reviewer
+        and an apply compare. Hashed change by change: the
         same value as :func:`content_digest` of the whole, without building it."""
         head = self._content(changes=[])
         hasher = hashlib.sha256()
@@ -211,7 +213,9 @@ class Plan:
             incomplete=_typed(data.get("incomplete"), (str, type(None)), "incomplete"),
             forget=[tuple(item) for item in _typed(data.get("forget"), list, "forget")],
         )
-        if plan._content() != content:  # a shape this version does not write
+        # a shape this version does not write (the notes' messages are in the language of the
+        # run that saved it: made again in this run's, they are compared by what makes them)
+        if _digested(plan._content()) != _digested(content):
             raise ValueError(_("its content is not in the form `plan --out` writes"))
         return plan
 
@@ -262,8 +266,24 @@ def _pretty(value) -> str:
     return json.dumps(value, ensure_ascii=False, indent=2)
 
 
+def _digested(content: dict) -> dict:
+    """What a digest covers: ``content`` without its notes' ``message`` — a note's text in the
+    language of the run that wrote the file, made from the note's template and arguments, which
+    are covered (so a plan has one digest in every language)."""
+    notes = content.get("notes")
+    if not isinstance(notes, list):
+        return content
+    neutral = [
+        {k: v for k, v in note.items() if k != "message"} if isinstance(note, dict) else note
+        for note in notes
+    ]
+    return {**content, "notes": neutral}
+
+
 def _canonical_around_changes(head: dict) -> tuple[bytes, bytes]:
-    """The canonical JSON of ``head`` before and after the items of its ``changes`` list."""
+    """The canonical JSON of ``head`` (as digested) before and after the items of its
+    ``changes`` list."""
+    head = _digested(head)
     keys = sorted(head)
     before = "".join(f"{_canonical(k)}:{_canonical(head[k])}," for k in keys if k < "changes")
     after = "".join(f",{_canonical(k)}:{_canonical(head[k])}" for k in keys if k > "changes")
@@ -271,8 +291,9 @@ def _canonical_around_changes(head: dict) -> tuple[bytes, bytes]:
 
 
 def content_digest(content: dict) -> str:
-    """SHA-256 of a JSON value in canonical form (sorted keys, no spaces, UTF-8)."""
-    text = json.dumps(content, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    """SHA-256 of a plan's content in canonical form (sorted keys, no spaces, UTF-8), its
+    notes' messages left out (:func:`_digested`)."""
+    text = json.dumps(_digested(content), ensure_ascii=False, sort_keys=True, separators=(",", ":"))
     return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
@@ -297,7 +318,10 @@ def first_difference(saved: Plan, fresh: Plan) -> str | None:
             return f"change {new['address']} differs at {_first_key(old, new)}"
     old_json, new_json = saved._content(), fresh._content()
     for key in dict.fromkeys([*old_json, *new_json]):
-        if key not in ("changes", "created_at") and old_json.get(key) != new_json.get(key):
+        # the target's description is its `target` (compared) said for people, in the language
+        # of the run that made the plan: a plan saved in Japanese applies in English
+        skipped = ("changes", "created_at", "target_description")
+        if key not in skipped and old_json.get(key) != new_json.get(key):
             return f"its '{key}' differs from the fresh plan's"
     return None
 

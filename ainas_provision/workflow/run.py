@@ -387,7 +387,7 @@ def make_plan(run: Run) -> Plan:
     if not run.target.type.reads_ainas:
         from ainas_provision.targets.runbook import CANNOT_READ
 
-        plan.notes.insert(0, Note("info", "target", i18n._(CANNOT_READ)))
+        plan.notes.insert(0, Note("info", "target", CANNOT_READ))
     return plan
 
 
@@ -475,16 +475,23 @@ def _apply_moves(run: Run) -> None:
         for record in records:
             run.state.apply(record)
         run.pending_moves.extend(records)
-        kept = f"拠点ID {run.state.sites[new_key].site_id} kept"
-        lost = (
-            f"; {len(dropped)} write-only value{'s' if len(dropped) != 1 else ''} whose manifest "
-            "secret differs from what this tool wrote will be noted as never written"
-            if dropped
-            else ""
-        )
-        run.move_notes.append(
-            Note("info", new, f"moved from {old} (moved:): {kept}; apply records it{lost}")
-        )
+        args = {"old": old, "site_id": str(run.state.sites[new_key].site_id)}
+        if not dropped:
+            template = i18n.N_("moved from {old} (moved:): 拠点ID {site_id} kept; apply records it")
+        elif len(dropped) == 1:
+            template = i18n.N_(
+                "moved from {old} (moved:): 拠点ID {site_id} kept; apply records it; 1 write-only "
+                "value whose manifest secret differs from what this tool wrote will be noted as "
+                "never written"
+            )
+        else:
+            template = i18n.N_(
+                "moved from {old} (moved:): 拠点ID {site_id} kept; apply records it; {count} "
+                "write-only values whose manifest secret differs from what this tool wrote will "
+                "be noted as never written"
+            )
+            args["count"] = str(len(dropped))
+        run.move_notes.append(Note("info", new, template, args))
 
 
 def save_moves(run: Run) -> None:
