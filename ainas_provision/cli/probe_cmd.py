@@ -55,8 +55,10 @@ def command(path: Path, target: str | None, override: Path | None) -> None:
     finally:
         backend.close()
     width = max(len(f.screen) for f in findings)
+    marks = {True: _("found"), False: _("MISSING")}
+    mark_width = max(map(len, marks.values()))
     for f in findings:
-        mark = "found  " if f.found else "MISSING"
+        mark = marks[f.found].ljust(mark_width)
         note = f"  ({f.note})" if f.note else ""
         click.echo(f"{f.screen.ljust(width)}  {f.item}  {mark}  {f.expected}{note}")
     missing = [f for f in findings if not f.found]

@@ -248,16 +248,19 @@ class BrowserBackend:
         if path is None:
             raise ConnectionProblem(
                 "no-client-cert",
-                f"no client certificate for {self.login_url}: set AINAS_CLIENT_CERT to the "
-                "agent's .pfx (クライアント証明書) and AINAS_CLIENT_CERT_PASSWORD to its password",
+                _(
+                    "no client certificate for {url}: set AINAS_CLIENT_CERT to the agent's .pfx "
+                    "(クライアント証明書) and AINAS_CLIENT_CERT_PASSWORD to its password"
+                ).format(url=self.login_url),
             )
         try:
             data = Path(path).read_bytes()
         except OSError as exc:
             raise ConnectionProblem(
                 "no-client-cert",
-                f"cannot read the client certificate {path} ({self.connection.source('client_cert')}): "
-                f"{exc.strerror or exc}",
+                _("cannot read the client certificate {file} ({source}): {reason}").format(
+                    file=path, source=self.connection.source("client_cert"), reason=exc.strerror or exc
+                ),
             ) from None
         password = self.connection.client_cert_password
         secret = password.reveal() if password is not None else ""
@@ -266,7 +269,7 @@ class BrowserBackend:
 
     def _worker_call(self, function):
         if self._closed:
-            raise AinasProvisionError("the browser target is closed")
+            raise AinasProvisionError(_("the browser target is closed"))
         try:
             worker = self._idle.get_nowait()
         except queue.Empty:
@@ -286,8 +289,10 @@ class BrowserBackend:
             first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise BackendError(
                 "browser-failed",
-                f"the browser failed in the middle of a step ({first}); what AINAS did is not "
-                "known: the next plan finds it by its natural key",
+                _(
+                    "the browser failed in the middle of a step ({reason}); what AINAS did is not "
+                    "known: the next plan finds it by its natural key"
+                ).format(reason=first),
             ) from None
         finally:
             self._idle.put(worker)
@@ -317,12 +322,16 @@ class BrowserBackend:
         if response is not None and response.status == 503 and "oss_agt" not in page.content():
             raise ConnectionProblem(
                 "server-not-trusted",
-                f"the server at {self.origin} is not trusted (the browser's TLS proxy answered "
-                "503): its certificate is not signed by "
-                + (
-                    f"the CA in {self.connection.ca_file} ({self.connection.source('ca_file')})"
+                _(
+                    "the server at {url} is not trusted (the browser's TLS proxy answered 503): "
+                    "its certificate is not signed by {trusted}"
+                ).format(
+                    url=self.origin,
+                    trusted=_("the CA in {file} ({source})").format(
+                        file=self.connection.ca_file, source=self.connection.source("ca_file")
+                    )
                     if self.connection.ca_file
-                    else "a CA the system trusts (set AINAS_CA_FILE to the server's CA)"
+                    else _("a CA the system trusts (set AINAS_CA_FILE to the server's CA)"),
                 ),
             )
         return response
@@ -332,16 +341,27 @@ class BrowserBackend:
         if any(code in text for code in REFUSED):
             return ConnectionProblem(
                 "client-cert-refused",
-                f"{self.origin} refused the TLS handshake: the client certificate "
-                f"{self.connection.client_cert} ({self.connection.source('client_cert')}) is not "
-                "accepted — is it the agent's クライアント証明書 for this server?",
+                _(
+                    "{url} refused the TLS handshake: the client certificate {file} ({source}) is "
+                    "not accepted — is it the agent's クライアント証明書 for this server?"
+                ).format(
+                    url=self.origin,
+                    file=self.connection.client_cert,
+                    source=self.connection.source("client_cert"),
+                ),
             )
         if "ERR_CONNECTION_REFUSED" in text or "ERR_NAME_NOT_RESOLVED" in text:
             return ConnectionProblem(
                 "unreachable",
-                f"cannot reach {self.login_url}: is the server running, and is the URL (--target) right?",
+                _(
+                    "cannot reach {url}: is the server running, and is the URL (--target) right?"
+                ).format(url=self.login_url),
             )
-        return BackendError("browser", f"the browser failed at {self.login_url}: {text.splitlines()[0]}", retriable=True)
+        return BackendError(
+            "browser",
+            _("the browser failed at {url}: {reason}").format(url=self.login_url, reason=text.splitlines()[0]),
+            retriable=True,
+        )
 
     def _state(self, worker: _Worker) -> dict:
         try:
@@ -362,14 +382,18 @@ class BrowserBackend:
         if not connection.login_id:
             raise ConnectionProblem(
                 "no-login-id",
-                f"no login ID for {self.login_url}: set AINAS_LOGIN_ID (a ログインID of the "
-                "利用登録通知書, or of a site manager) or connection.login_id in the manifests",
+                _(
+                    "no login ID for {url}: set AINAS_LOGIN_ID (a ログインID of the 利用登録通知書, "
+                    "or of a site manager) or connection.login_id in the manifests"
+                ).format(url=self.login_url),
             )
         if connection.password is None:
             raise ConnectionProblem(
                 "no-password",
-                f"no password for {connection.login_id} at {self.login_url}: set AINAS_PASSWORD "
-                "(or connection.password); the initial password of a new admin is 99999999",
+                _(
+                    "no password for {login_id} at {url}: set AINAS_PASSWORD "
+                    "(or connection.password); the initial password of a new admin is 99999999"
+                ).format(login_id=connection.login_id, url=self.login_url),
             )
         screen = self.catalogue.screen("login")
         self._goto(worker, self.login_url)
@@ -377,8 +401,10 @@ class BrowserBackend:
         if self._heading(worker) != screen.name:
             raise ConnectionProblem(
                 "not-ainas",
-                f"{self.login_url} does not show the {screen.name} screen (it shows "
-                f"{self._heading(worker)!r}): is the URL the login URL of AINAS?",
+                _(
+                    "{url} does not show the {screen} screen (it shows {heading}): is the URL "
+                    "the login URL of AINAS?"
+                ).format(url=self.login_url, screen=screen.name, heading=repr(self._heading(worker))),
             )
         password = self._password or connection.password.reveal()
         self._fill_all(worker, screen, {"login_id": connection.login_id, "password": password})
@@ -388,9 +414,16 @@ class BrowserBackend:
         if errors:
             raise ConnectionProblem(
                 "login-failed",
-                f"login to {self.login_url} as {connection.login_id} failed: AINAS says "
-                f"{' '.join(errors)} Check {connection.source('password')} (and the login ID, "
-                f"from {connection.source('login_id')})",
+                _(
+                    "login to {url} as {login_id} failed: AINAS says {answer} Check "
+                    "{password_source} (and the login ID, from {login_id_source})"
+                ).format(
+                    url=self.login_url,
+                    login_id=connection.login_id,
+                    answer=" ".join(errors),
+                    password_source=connection.source("password"),
+                    login_id_source=connection.source("login_id"),
+                ),
             )
         worker.logged_in = True
         must_change = self._heading(worker) == self.catalogue.screen("password_update").name
@@ -416,8 +449,10 @@ class BrowserBackend:
             raise self._fail(
                 worker,
                 "label-missing",
-                f"{screen.name}: no field labelled {label!r} on the screen; run "
-                "`ainas-provision probe` to compare the screens with the catalogue",
+                _(
+                    "{screen}: no field labelled {label} on the screen; run `ainas-provision "
+                    "probe` to compare the screens with the catalogue"
+                ).format(screen=screen.name, label=repr(label)),
             )
         return cell.first
 
@@ -430,7 +465,7 @@ class BrowserBackend:
             shot = path
         except Exception:  # the page may be gone (a killed browser): no evidence then
             shot = None
-        suffix = f" (screenshot: {shot})" if shot else ""
+        suffix = _(" (screenshot: {file})").format(file=shot) if shot else ""
         return ScreenError(code, message + suffix)
 
     # -- navigation ------------------------------------------------------------------------
@@ -449,7 +484,7 @@ class BrowserBackend:
         if self._heading(worker) == self.catalogue.screen("password_update").name:
             raise BackendError(
                 "password-change-required",
-                "AINAS asks for a new password before anything else (パスワード更新)",
+                _("AINAS asks for a new password before anything else (パスワード更新)"),
             )
         path = list(screen.menu)
         if not path:
@@ -464,8 +499,12 @@ class BrowserBackend:
             raise self._fail(
                 worker,
                 "screen-missing",
-                f"following {' → '.join(screen.menu)} did not reach {screen.name} (the page shows "
-                f"{self._heading(worker)!r}); run `ainas-provision probe`",
+                _(
+                    "following {path} did not reach {screen} (the page shows {heading}); run "
+                    "`ainas-provision probe`"
+                ).format(
+                    path=" → ".join(screen.menu), screen=screen.name, heading=repr(self._heading(worker))
+                ),
             )
         self._learned[key] = page.url
         self._learn_template(screen_id, entry, page.url)
@@ -514,8 +553,9 @@ class BrowserBackend:
             raise self._fail(
                 worker,
                 "link-missing",
-                f"{self._heading(worker) or 'the page'}: no link or button {text!r}; run "
-                "`ainas-provision probe`",
+                _("{page}: no link or button {text}; run `ainas-provision probe`").format(
+                    page=self._heading(worker) or _("the page"), text=repr(text)
+                ),
             )
         link.first.click()
         page.wait_for_load_state("domcontentloaded")
@@ -560,7 +600,9 @@ class BrowserBackend:
             following.first.click()
             page.wait_for_load_state("domcontentloaded")
         if open_entry is not None:
-            raise BackendError("not-found", f"{screen.name}: no entry {open_entry}")
+            raise BackendError(
+                "not-found", _("{screen}: no entry {entry}").format(screen=screen.name, entry=open_entry)
+            )
         return rows
 
     # -- filling ---------------------------------------------------------------------------
@@ -580,9 +622,9 @@ class BrowserBackend:
                 raise self._fail(
                     worker,
                     "option-missing",
-                    f"{screen.name}: the pull-down {spec.label} has no option {wanted!r} (it "
-                    f"offers {', '.join(t for _, t in options if t) or 'nothing'}); if the real "
-                    "screen offers it, run `ainas-provision probe --write-override FILE`",
+                    _missing_option(
+                        screen.name, spec.label, wanted, [t for _value, t in options if t]
+                    ),
                 )
         elif spec.input == "checkbox":
             box = control if tag == "INPUT" else control.locator("input[type=checkbox]").first
@@ -635,9 +677,15 @@ class BrowserBackend:
         named = []
         for message in errors:
             label = next((label for label in labels if label in message), None)
-            named.append(f"{message} (field {label})" if label else message)
+            named.append(
+                _("{message} (field {label})").format(message=message, label=label)
+                if label
+                else message
+            )
         raise self._fail(
-            worker, f"{screen.id}-refused", f"AINAS refused {screen.name}: {'; '.join(named)}"
+            worker,
+            f"{screen.id}-refused",
+            _("AINAS refused {screen}: {errors}").format(screen=screen.name, errors="; ".join(named)),
         )
 
     # -- the Backend protocol ----------------------------------------------------------------
@@ -664,7 +712,11 @@ class BrowserBackend:
         self._open(worker, "organization_search")
         rows = self._list(worker, screen.columns)
         if not rows:
-            raise self._fail(worker, "no-organization", f"{screen.name} lists no organization")
+            raise self._fail(
+                worker,
+                "no-organization",
+                _("{screen} lists no organization").format(screen=screen.name),
+            )
         return rows[0][0]["text"]
 
     def read(self, *, sites: Collection[str] | None = None) -> CurrentState:
@@ -821,17 +873,15 @@ class BrowserBackend:
         problem = problems[0]
         label = problem["label"]
         if problem["problem"] == "option":
-            message = (
-                f"{screen.name}: the pull-down {label} has no option {problem['value']!r} (it "
-                f"offers {', '.join(problem['options']) or 'nothing'}); if the real screen offers "
-                "it, run `ainas-provision probe --write-override FILE`"
-            )
+            message = _missing_option(screen.name, label, problem["value"], problem["options"])
             raise self._fail(worker, "option-missing", message)
         raise self._fail(
             worker,
             "label-missing",
-            f"{screen.name}: no field labelled {label!r} on the screen; run `ainas-provision "
-            "probe` to compare the screens with the catalogue",
+            _(
+                "{screen}: no field labelled {label} on the screen; run `ainas-provision "
+                "probe` to compare the screens with the catalogue"
+            ).format(screen=screen.name, label=repr(label)),
         )
 
     # Each kind's way through its screens, in the tables below (_CREATE, _UPDATE): the screens
@@ -840,21 +890,27 @@ class BrowserBackend:
         kind = KINDS.get(kind_name)
         create = _CREATE.get(kind) if kind is not None else None
         if create is None:
-            raise BackendError("unsupported", f"the browser target cannot create a {kind_name}")
+            raise BackendError(
+                "unsupported", _("the browser target cannot create a {kind}").format(kind=kind_name)
+            )
         return create(self, worker, kind, fields, parent)
 
     def _update(self, worker: _Worker, kind_name: str, id: str, fields: dict) -> None:
         kind = KINDS.get(kind_name)
         update = _UPDATE.get(kind) if kind is not None else None
         if update is None:
-            raise BackendError("unsupported", f"the browser target cannot update a {kind_name}")
+            raise BackendError(
+                "unsupported", _("the browser target cannot update a {kind}").format(kind=kind_name)
+            )
         update(self, worker, kind, id, fields)
 
     def _delete(self, worker: _Worker, kind_name: str, id: str) -> None:
         kind = KINDS.get(kind_name)
         screen_id = kind.screens.delete if kind is not None else None
         if screen_id is None:
-            raise BackendError("unsupported", f"the browser target cannot delete a {kind_name}")
+            raise BackendError(
+                "unsupported", _("the browser target cannot delete a {kind}").format(kind=kind_name)
+            )
         screen = self.catalogue.screen(screen_id)
         self._open(worker, screen_id, entry=id)
         self._submit(worker, screen)
@@ -867,7 +923,13 @@ class BrowserBackend:
         view = self.catalogue.screen("site_view")
         site_id = self._read_cell(worker, view, "site_id")
         if not site_id:
-            raise self._fail(worker, "no-site-id", f"{screen.name}: the result shows no {view.field('site_id').label}")
+            raise self._fail(
+                worker,
+                "no-site-id",
+                _("{screen}: the result shows no {field}").format(
+                    screen=screen.name, field=view.field("site_id").label
+                ),
+            )
         self._learned[("site_view", site_id)] = worker.page.url
         return site_id
 
@@ -893,7 +955,11 @@ class BrowserBackend:
         self._submit(worker, register)
         details = self.catalogue.screen(kind.screens.update)
         if self._heading(worker) != details.name:
-            raise self._fail(worker, "screen-missing", f"{register.name}: 確定 did not lead to {details.name}")
+            raise self._fail(
+                worker,
+                "screen-missing",
+                _("{screen}: 確定 did not lead to {next}").format(screen=register.name, next=details.name),
+            )
         self._fill_all(worker, details, _screen_values(kind, fields, details))
         self._submit(worker, details)
         view = self.catalogue.screen("certificate_view")
@@ -906,7 +972,9 @@ class BrowserBackend:
         if self._heading(worker) != screen.name:
             self._goto(worker, self.login_url)
         if self._heading(worker) != screen.name:
-            raise BackendError("no-password-change", f"AINAS does not show {screen.name}")
+            raise BackendError(
+                "no-password-change", _("AINAS does not show {screen}").format(screen=screen.name)
+            )
         values = {"password": password}
         current = screen.field("current_password").label if screen.has("current_password") else None
         if current and (
@@ -930,8 +998,10 @@ class BrowserBackend:
             if found != expected:
                 raise ConnectionProblem(
                     "other-organization",
-                    f"{self.login_url} is the tenant of 代理人組織ID {found}, but the manifests "
-                    f"describe 代理人組織ID {expected}: the password was changed, nothing else",
+                    _(
+                        "{url} is the tenant of 代理人組織ID {found}, but the manifests describe "
+                        "代理人組織ID {expected}: the password was changed, nothing else"
+                    ).format(url=self.login_url, found=found, expected=expected),
                 )
             self._organization_id = found
 
@@ -974,6 +1044,16 @@ class BrowserBackend:
             worker.stop()
 
 
+def _missing_option(screen: str, label: str, wanted: str, offered: list[str]) -> str:
+    """The refusal of a value a pull-down does not offer."""
+    return _(
+        "{screen}: the pull-down {label} has no option {value} (it offers {options}); if the real "
+        "screen offers it, run `ainas-provision probe --write-override FILE`"
+    ).format(
+        screen=screen, label=label, value=repr(wanted), options=", ".join(offered) or _("nothing")
+    )
+
+
 def _reveal(value):
     reveal = getattr(value, "reveal", None)
     return reveal() if reveal else value
@@ -999,7 +1079,9 @@ def _screen_values(kind: Kind, fields: dict, screen) -> dict:
         if not screen.has(field_id):
             if value is None or field_id in ("type", "fingerprint", "p12", "file", "role"):
                 continue  # nothing to type, or what the screen itself implies
-            raise BackendError("unsupported", f"{screen.name} has no field {field_id}")
+            raise BackendError(
+                "unsupported", _("{screen} has no field {field}").format(screen=screen.name, field=field_id)
+            )
         if screen.field(field_id).editable:
             out[field_id] = value
     return out

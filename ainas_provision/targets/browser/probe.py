@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import ainas_catalogue
+from ainas_provision.i18n import N_, _, ngettext
 from ainas_provision.targets.base import BackendError
 from ainas_provision.targets.browser import BrowserBackend, _Worker, screens
 
@@ -50,6 +51,13 @@ VISITS = (
     ("user_update", "user"),
     ("user_delete", "user"),
 )
+# what each visit needs, as the report names it
+ENTRIES = {
+    "org": N_("organization"),
+    "site": N_("site"),
+    "user": N_("user"),
+    "certificate": N_("certificate"),
+}
 DYNAMIC = ("site",)  # pull-downs listing the tenant's own data
 
 
@@ -58,8 +66,11 @@ def probe(backend: BrowserBackend) -> list[Finding]:
     if session.must_change_password:
         raise BackendError(
             "password-change-required",
-            "AINAS asks this user for a new password (パスワード更新) before showing any screen: "
-            "log in once in a browser and change it, or apply with AINAS_NEW_PASSWORD, then probe",
+            _(
+                "AINAS asks this user for a new password (パスワード更新) before showing any "
+                "screen: log in once in a browser and change it, or apply with AINAS_NEW_PASSWORD, "
+                "then probe"
+            ),
         )
     org_id = backend.organization_id()
     return backend._worker_call(lambda worker: _visit_all(backend, worker, org_id))
@@ -72,7 +83,8 @@ def _visit_all(backend: BrowserBackend, worker: _Worker, org_id: str) -> list[Fi
     for screen_id, needs in VISITS:
         screen = catalogue.screen(screen_id)
         if needs is not None and entries.get(needs) is None:
-            findings.append(Finding(screen.name, "画面", screen.name, True, f"not visited: the tenant has no {needs} to open"))
+            note = _("not visited: the tenant has no {entry} to open").format(entry=_(ENTRIES[needs]))
+            findings.append(Finding(screen.name, "画面", screen.name, True, note))
             continue
         try:
             _reach(backend, worker, screen, needs, entries)
@@ -118,7 +130,10 @@ def _reach(backend, worker, screen, needs, entries) -> None:
     else:
         backend._open(worker, screen.id, entry=entries.get(needs) if needs else None)
     if backend._heading(worker) != screen.name:
-        raise BackendError("screen-missing", f"reached {backend._heading(worker)!r} instead")
+        raise BackendError(
+            "screen-missing",
+            _("reached {heading} instead").format(heading=repr(backend._heading(worker))),
+        )
 
 
 def _inspect(backend: BrowserBackend, worker: _Worker, screen) -> list[Finding]:
@@ -128,31 +143,41 @@ def _inspect(backend: BrowserBackend, worker: _Worker, screen) -> list[Finding]:
         labelled = page.get_by_label(field.label, exact=True)
         cell = screens.cell_locator(page, field.label)
         if not labelled.count() and not cell.count():
-            out.append(Finding(screen.name, "ラベル", field.label, False, "not on the screen", screen.id, field.id))
+            out.append(Finding(screen.name, "ラベル", field.label, False, _("not on the screen"), screen.id, field.id))
             continue
         out.append(Finding(screen.name, "ラベル", field.label, True, screen_id=screen.id, field_id=field.id))
         if field.input != "select" or field.id in DYNAMIC:
             continue
         control = labelled.first if labelled.count() else cell.first.locator("select").first
         if not control.count():
-            out.append(Finding(screen.name, "プルダウン", field.label, False, "no pull-down beside the label", screen.id, field.id))
+            note = _("no pull-down beside the label")
+            out.append(Finding(screen.name, "プルダウン", field.label, False, note, screen.id, field.id))
             continue
         real = tuple(t for t in control.evaluate("s => [...s.options].map(o => o.textContent.trim())") if t)
         expected = field.option_values
         if not expected:
-            out.append(Finding(screen.name, "プルダウン", field.label, True, f"{len(real)} options (the catalogue lists none)", screen.id, field.id, real or None))
+            note = ngettext(
+                "{count} option (the catalogue lists none)",
+                "{count} options (the catalogue lists none)",
+                len(real),
+            ).format(count=len(real))
+            out.append(Finding(screen.name, "プルダウン", field.label, True, note, screen.id, field.id, real or None))
             continue
         missing = [v for v in expected if v not in real]
         extra = [v for v in real if v not in expected]
-        note = "; ".join(filter(None, [f"not offered: {', '.join(missing)}" if missing else "", f"not in the catalogue: {', '.join(extra)}" if extra else ""]))
-        out.append(Finding(screen.name, "プルダウン", field.label, True, note or "same options", screen.id, field.id, real if note else None))
+        differences = [
+            _("not offered: {options}").format(options=", ".join(missing)) if missing else "",
+            _("not in the catalogue: {options}").format(options=", ".join(extra)) if extra else "",
+        ]
+        note = "; ".join(filter(None, differences))
+        out.append(Finding(screen.name, "プルダウン", field.label, True, note or _("same options"), screen.id, field.id, real if note else None))
     for button in screen.buttons:
         found = any(
             page.get_by_role(role, name=name, exact=True).count()
             for role in ("button", "link")
             for name in (button, button.removesuffix("登録"))
         )
-        out.append(Finding(screen.name, "ボタン", button, found, "" if found else "not on the screen", screen.id))
+        out.append(Finding(screen.name, "ボタン", button, found, "" if found else _("not on the screen"), screen.id))
     return out
 
 
