@@ -27,7 +27,8 @@ def change(i: int) -> Change:
         ],
         payload={"name": f"利用者 {i}", "empty": {}, "list": [], "quote": 'a "b" \\ c\n'},
         depends_on=[f"site.s{i % 7}"] if i % 2 else [],
-        note="a note" if i % 5 == 0 else None,
+        note_template="a note on {login_id}" if i % 5 == 0 else None,
+        note_args={"login_id": f"user{i:05d}"} if i % 5 == 0 else {},
     )
 
 

@@ -10,11 +10,12 @@ users — and deletions in the reverse order, after everything else.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from string import Formatter
 
 from ainas_provision.domain.kinds import KINDS, Kind
-from ainas_provision.i18n import _
+from ainas_provision.i18n import LANGUAGES, _, translation
 
 SYMBOLS = {
     "create": "+",
@@ -55,7 +56,12 @@ class FieldChange:
 class Change:
     """One resource's change. ``payload`` holds the non-secret values to send (all of them for a
     create, the changed ones for an update); ``secrets`` maps each secret field to send to the
-    fingerprint of its value. ``live_id`` is AINAS's ID of an existing resource."""
+    fingerprint of its value. ``live_id`` is AINAS's ID of an existing resource.
+
+    Its note, as a :class:`Note`'s text, is language-neutral data: ``note_template`` (the English
+    text marked with ``N_()``, with ``{named}`` placeholders) and ``note_args`` (the values that
+    fill them), which a saved plan keeps and its digest covers; :attr:`note` renders them in the
+    run's language."""
 
     action: str  # create | renew | update | adopt | replace | delete
     kind: str
@@ -66,7 +72,15 @@ class Change:
     payload: dict = field(default_factory=dict)
     secrets: dict[str, str] = field(default_factory=dict)
     depends_on: list[str] = field(default_factory=list)
-    note: str | None = None
+    note_template: str | None = None
+    note_args: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def note(self) -> str | None:
+        """The change's note in the run's language, if it has one."""
+        if self.note_template is None:
+            return None
+        return _(self.note_template).format(**self.note_args)
 
     @property
     def address(self) -> str:
@@ -98,6 +112,12 @@ class Change:
         return f"<{self.action} {self.address}>"
 
     def to_json(self) -> dict:
+        """The saved form: :meth:`neutral_json` and the ``note`` in the run's language."""
+        return {**self.neutral_json(), "note": self.note}
+
+    def neutral_json(self) -> dict:
+        """The saved form without the rendered ``note``: what a digest covers and what a saved
+        plan is compared by (the same in every language)."""
         return {
             "address": self.address,
             "action": self.action,
@@ -109,13 +129,22 @@ class Change:
             "payload": self.payload,
             "secret_fingerprints": self.secrets,
             "depends_on": self.depends_on,
-            "note": self.note,
+            "note_template": self.note_template,
+            "note_args": dict(self.note_args),
         }
 
     @classmethod
     def from_json(cls, data: dict) -> Change:
         if data.get("action") not in SYMBOLS or data.get("kind") not in KINDS:
             raise ValueError(f"unknown change {data.get('action')!r} of {data.get('kind')!r}")
+        template, args = data.get("note_template"), data.get("note_args")
+        refusal = _("its changes' notes are not in the form `plan --out` writes")
+        if template is None:
+            if args != {} or data.get("note", "") is not None:
+                raise ValueError(refusal)
+        else:
+            _check_template(template, args, refusal)
+            _check_rendered(template, args, data.get("note"), refusal)
         return cls(
             action=data["action"],
             kind=data["kind"],
@@ -126,7 +155,8 @@ class Change:
             payload=dict(data.get("payload") or {}),
             secrets=dict(data.get("secret_fingerprints") or {}),
             depends_on=list(data.get("depends_on") or []),
-            note=data.get("note"),
+            note_template=template,
+            note_args=dict(args),
         )
 
 
@@ -164,19 +194,46 @@ class Note:
     def from_json(cls, data: dict) -> Note:
         level, address, template = data["level"], data["address"], data["template"]
         args = data.get("args")
-        if not (
-            level in ("info", "warning")
-            and isinstance(address, str)
-            and isinstance(template, str)
-            and isinstance(args, dict)
-            and all(isinstance(k, str) and isinstance(v, str) for k, v in args.items())
-        ):
-            raise ValueError(_("its notes are not in the form `plan --out` writes"))
-        # only plain named placeholders, each with its value: a file cannot make the rendering
-        # reach into an attribute, or fail when it is shown
-        for _text, name, spec, conversion in Formatter().parse(template):
-            if name is not None and (
-                not name.isidentifier() or name not in args or spec or conversion is not None
-            ):
-                raise ValueError(_("its notes are not in the form `plan --out` writes"))
+        refusal = _("its notes are not in the form `plan --out` writes")
+        if not (level in ("info", "warning") and isinstance(address, str)):
+            raise ValueError(refusal)
+        _check_template(template, args, refusal)
+        _check_rendered(template, args, data.get("message"), refusal)
         return cls(level, address, template, dict(args))
+
+
+def _check_template(template: object, args: object, refusal: str) -> None:
+    """Refuse (``ValueError(refusal)``) a note's template and arguments read from a plan file
+    unless the template is text with only plain named placeholders, each with its value, and
+    the arguments are text: a file cannot make the rendering reach into an attribute, or fail
+    when it is shown."""
+    if not (
+        isinstance(template, str)
+        and isinstance(args, dict)
+        and all(isinstance(k, str) and isinstance(v, str) for k, v in args.items())
+    ):
+        raise ValueError(refusal)
+    try:
+        parsed = list(Formatter().parse(template))
+    except ValueError:  # an unmatched brace
+        raise ValueError(refusal) from None
+    for _text, name, spec, conversion in parsed:
+        if name is not None and (
+            not name.isidentifier() or name not in args or spec or conversion is not None
+        ):
+            raise ValueError(refusal)
+
+
+def _check_rendered(template: str, args: dict[str, str], text: object, refusal: str) -> None:
+    """Refuse a note's text read from a plan file unless it is what its template and arguments
+    say in one of the languages: the text is not covered by the digest (it is in the language
+    of the run that wrote the file), so it is checked against what makes it instead."""
+    if not any(text == catalog.gettext(template).format(**args) for catalog in _catalogs()):
+        raise ValueError(refusal)
+
+
+@functools.cache
+def _catalogs() -> tuple:
+    """The catalog of each language (looked up once: a plan of 20,000 users has as many
+    notes)."""
+    return tuple(translation(language) for language in LANGUAGES)

@@ -47,6 +47,8 @@ class DiffOptions:
 
 JAPAN = dt.timezone(dt.timedelta(hours=9), "JST")
 USABLE_STATUS = "OSS申請可能"  # the 代理人ステータス that lets an organization file
+# a change's note as it is kept: its N_()-marked template and the values that fill it
+NoteText = tuple[str, dict[str, str]]
 
 
 def today_in_japan() -> dt.date:
@@ -189,7 +191,7 @@ class _Differ:
                     )
                 ],
                 secrets={"password": self.secret_fp(address, "password", secret)},
-                note="the initial password must be changed before anything else",
+                note_template=N_("the initial password must be changed before anything else"),
             )
         )
 
@@ -300,7 +302,10 @@ class _Differ:
                         fields=[*changes, password_field],
                         payload={c.name: c.new for c in changes},
                         secrets=secrets,
-                        note="AINAS requires the certificate password on every update: it is sent again",
+                        note_template=N_(
+                            "AINAS requires the certificate password on every update: it is sent "
+                            "again"
+                        ),
                     )
                 )
             return
@@ -332,17 +337,25 @@ class _Differ:
             for name, value in typed.items()
             if value is not None
         ]
+        note_args: dict[str, str] = {}
         if latest is None:
             action, note = "create", None
         elif matching:
             action = "renew"
-            note = "this certificate was registered before but another is in force: it is registered again"
+            note = N_(
+                "this certificate was registered before but another is in force: it is "
+                "registered again"
+            )
         else:
             action = "renew"
-            note = (
-                f"renew: the certificate in force expires {latest.fields.get('expiry_date')}, "
-                f"the new one expires {info.expiry_date.isoformat()}; the old registration stays listed"
+            note = N_(
+                "renew: the certificate in force expires {in_force}, the new one expires "
+                "{expiry}; the old registration stays listed"
             )
+            note_args = {
+                "in_force": str(latest.fields.get("expiry_date")),
+                "expiry": info.expiry_date.isoformat(),
+            }
             in_force = latest.fields.get("expiry_date")
             if in_force and info.expiry_date.isoformat() < in_force:
                 self.notes.append(
@@ -364,7 +377,8 @@ class _Differ:
                 fields=[*read, *typed_fields, password_field],
                 payload={"type": cert.fields.get("type"), **typed, "fingerprint": fingerprint},
                 secrets=secrets,
-                note=note,
+                note_template=note,
+                note_args=note_args,
             )
         )
 
@@ -465,28 +479,46 @@ class _Differ:
                 claimed.add(found.id)
                 rebind = None
                 if site_id is not None:
-                    rebind = (
-                        f"拠点ID {site_id} recorded for this site no longer exists in AINAS; the live "
-                        f"site 拠点ID {found.id} has its {self._natural_key(site, found)}: it is "
-                        "bound to this site instead (its secrets were not written by this tool)"
-                    )
+                    rebind = self._rebind_note(site_id, site, found)
                 self._update_site(handle, site, found, adopt=True, note=rebind)
                 continue
             if site_id is not None:
                 note = (
-                    f"拠点ID {site_id} recorded for this site no longer exists in AINAS (deleted "
-                    "outside the tool?), and no live site has its 代理人拠点コード or name: the "
-                    "site is created again"
+                    N_(
+                        "拠点ID {site_id} recorded for this site no longer exists in AINAS (deleted "
+                        "outside the tool?), and no live site has its 代理人拠点コード or name: the "
+                        "site is created again"
+                    ),
+                    {"site_id": str(site_id)},
                 )
             self._create_site(handle, site, note)
         self._delete_sites(bound, claimed)
 
     @staticmethod
-    def _natural_key(site: Resource, live: LiveResource) -> str:
+    def _rebind_note(site_id: str, site: Resource, live: LiveResource) -> NoteText:
+        """The note of a site whose recorded 拠点ID is gone, bound to the live site that has its
+        natural key (its 代理人拠点コード, else its name)."""
+        args = {"site_id": str(site_id), "live_id": str(live.id)}
         code = site.fields.get("code")
         if code and live.fields.get("code") == code:
-            return f"代理人拠点コード '{code}'"
-        return f"代理人拠点名 '{site.fields.get('name')}'"
+            args["code"] = str(code)
+            return (
+                N_(
+                    "拠点ID {site_id} recorded for this site no longer exists in AINAS; the live "
+                    "site 拠点ID {live_id} has its 代理人拠点コード '{code}': it is bound to this "
+                    "site instead (its secrets were not written by this tool)"
+                ),
+                args,
+            )
+        args["name"] = str(site.fields.get("name"))
+        return (
+            N_(
+                "拠点ID {site_id} recorded for this site no longer exists in AINAS; the live site "
+                "拠点ID {live_id} has its 代理人拠点名 '{name}': it is bound to this site instead "
+                "(its secrets were not written by this tool)"
+            ),
+            args,
+        )
 
     def _adoptable(self, site: Resource, live_sites: dict, taken: set[str]) -> LiveResource | None:
         free = [s for s in live_sites.values() if s.id not in taken]
@@ -511,7 +543,7 @@ class _Differ:
             return None
         return by_name[0] if by_name else None
 
-    def _create_site(self, handle: str, site: Resource, note: str | None) -> None:
+    def _create_site(self, handle: str, site: Resource, note: NoteText | None) -> None:
         change = self.add(
             Change(
                 "create",
@@ -520,7 +552,8 @@ class _Differ:
                 title=site.title,
                 fields=self._creation_fields(kinds.SITE, site),
                 payload=dict(site.fields),
-                note=note,
+                note_template=note[0] if note else None,
+                note_args=note[1] if note else {},
             )
         )
         self.bindings[handle] = None
@@ -537,11 +570,13 @@ class _Differ:
         live: LiveResource,
         *,
         adopt: bool,
-        note: str | None = None,
+        note: NoteText | None = None,
     ) -> None:
         changes = self._field_changes(kinds.SITE, site.fields, live.fields)
         if adopt:
             self.site_adoptions.add(handle)
+        if adopt and note is None:
+            note = (N_("adopting the live site 拠点ID {live_id}"), {"live_id": str(live.id)})
         if changes or adopt:
             self.add(
                 Change(
@@ -552,7 +587,8 @@ class _Differ:
                     live_id=live.id,
                     fields=changes,
                     payload={c.name: c.new for c in changes},
-                    note=note or (f"adopting the live site 拠点ID {live.id}" if adopt else None),
+                    note_template=note[0] if note else None,
+                    note_args=note[1] if note else {},
                 )
             )
         depends = [f"site.{handle}"] if adopt else []
@@ -773,7 +809,10 @@ class _Differ:
             if live is None:
                 note = None
                 if managed and (read_scope is None or self.state.site_id(handle) in read_scope):
-                    note = "recorded as managed but no longer in AINAS (deleted outside the tool?): created again"
+                    note = N_(
+                        "recorded as managed but no longer in AINAS (deleted outside the tool?): "
+                        "created again"
+                    )
                 self._create_user(login_id, user, note, action="create")
                 continue
             self._update_user(login_id, user, live, managed)
@@ -801,7 +840,7 @@ class _Differ:
                     for name, value in user.secrets.items()
                 },
                 depends_on=depends,
-                note=note,
+                note_template=note,
             )
         )
 
@@ -868,9 +907,9 @@ class _Differ:
                 payload=payload,
                 secrets=secrets,
                 depends_on=depends,
-                note=None
+                note_template=None
                 if managed
-                else "adopting the live user (the tool will manage it from now on)",
+                else N_("adopting the live user (the tool will manage it from now on)"),
             )
         )
 

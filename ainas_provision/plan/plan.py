@@ -7,11 +7,11 @@ A saved plan records the state's lineage and serial and digests of the target an
 manifests, so that applying it later is refused when anything moved.
 
 What is reviewed is what is applied. A saved plan carries its own digest (SHA-256 of its
-canonical JSON, every key but the digest itself and the notes' messages — a note is kept as its
-template and arguments, rendered in the language of the run that shows it); loading a file
-whose content does not match its digest is refused, and the text and markdown renderings print
-it, so that a CI job can check that the plan a person reviewed and the file it applies are the
-same plan (``apply --expect-digest``). A saved plan is never trusted for what it says: ``apply --plan`` makes the
+canonical JSON, every key but the digest itself and the notes' messages and changes' notes — a
+note is kept as its template and arguments, rendered in the language of the run that shows it);
+loading a file whose content does not match its digest is refused, and the text and markdown
+renderings print it, so that a CI job can check that the plan a person reviewed and the file it
+applies are the same plan (``apply --expect-digest``). A saved plan is never trusted for what it says: ``apply --plan`` makes the
 plan afresh and applies it only if the saved changes are the fresh ones, change by change
 (:func:`first_difference`); the guard rails (errors, ``max_deletes``) are the fresh plan's, from
 the manifests' policy, never the file's.
@@ -29,7 +29,7 @@ from pathlib import Path
 from ainas_provision.atomic import write_atomically
 from ainas_provision.errors import AinasProvisionError
 from ainas_provision.files import read_regular
-from ainas_provision.i18n import _
+from ainas_provision.i18n import _, ngettext
 from ainas_provision.plan.changes import Change, Note
 
 FORMAT_VERSION = 1
@@ -93,34 +93,43 @@ class Plan:
         """Refuse a plan with errors, or with more deletions than allowed."""
         if self.errors:
             raise PlanRefused(
-                "the plan cannot be applied:\n"
-                + "\n".join(f"  - {error}" for error in self.errors)
-                + "\nnothing was changed"
+                _("the plan cannot be applied:\n{errors}\nnothing was changed").format(
+                    errors="\n".join(f"  - {error}" for error in self.errors)
+                )
             )
         limit = self.max_deletes if allow_deletes is None else allow_deletes
         deletions = self.deletions
         if len(deletions) > limit:
             listed = ", ".join(c.address for c in deletions[:10])
-            more = f" and {len(deletions) - 10} more" if len(deletions) > 10 else ""
+            if len(deletions) > 10:
+                listed = _("{listed} and {more} more").format(
+                    listed=listed, more=len(deletions) - 10
+                )
             raise PlanRefused(
-                f"the plan deletes {len(deletions)} resource{'s' if len(deletions) > 1 else ''} "
-                f"({listed}{more}), more than policy.max_deletes ({self.max_deletes}) allows; "
-                f"review them, then run again with --allow-deletes {len(deletions)}"
+                ngettext(
+                    "the plan deletes {count} resource ({listed}), more than policy.max_deletes "
+                    "({max_deletes}) allows; review them, then run again with --allow-deletes "
+                    "{count}",
+                    "the plan deletes {count} resources ({listed}), more than policy.max_deletes "
+                    "({max_deletes}) allows; review them, then run again with --allow-deletes "
+                    "{count}",
+                    len(deletions),
+                ).format(count=len(deletions), listed=listed, max_deletes=self.max_deletes)
             )
 
     # -- the saved form --------------------------------------------------------------------
     def digest(self) -> str:
         """``sha256:…`` of the plan's canonical JSON (every key of :meth:`to_json` but the
-        digest itself and the notes' messages, which are in the run's language): what a reviewer
-        and an apply compare. Hashed change by change: the
-        same value as :func:`content_digest` of the whole, without building it."""
+        digest itself, the notes' messages and the changes' notes, which are in the run's
+        language): what a reviewer and an apply compare. Hashed change by change: the same value
+        as :func:`content_digest` of the whole, without building it."""
         head = self._content(changes=[])
         hasher = hashlib.sha256()
         prefix, suffix = _canonical_around_changes(head)
         hasher.update(prefix)
         for index, change in enumerate(self.changes):
             hasher.update(b"," if index else b"")
-            hasher.update(_canonical(change.to_json()).encode("utf-8"))
+            hasher.update(_canonical(change.neutral_json()).encode("utf-8"))
         hasher.update(suffix)
         return "sha256:" + hasher.hexdigest()
 
@@ -143,9 +152,10 @@ class Plan:
                 yield _pretty(value).replace("\n", "\n  ")
                 continue
             for index, change in enumerate(self.changes):
-                data = change.to_json()
+                neutral = change.neutral_json()
+                data = {**neutral, "note": change.note}  # change.to_json(), built once
                 hasher.update(b"," if index else b"")
-                hasher.update(_canonical(data).encode("utf-8"))
+                hasher.update(_canonical(neutral).encode("utf-8"))
                 yield ("," if index else "[") + "\n    " + _pretty(data).replace("\n", "\n    ")
             yield "\n  ]"
         hasher.update(suffix)
@@ -213,8 +223,9 @@ class Plan:
             incomplete=_typed(data.get("incomplete"), (str, type(None)), "incomplete"),
             forget=[tuple(item) for item in _typed(data.get("forget"), list, "forget")],
         )
-        # a shape this version does not write (the notes' messages are in the language of the
-        # run that saved it: made again in this run's, they are compared by what makes them)
+        # a shape this version does not write (the notes' messages and the changes' notes are in
+        # the language of the run that saved it: made again in this run's, they are compared by
+        # what makes them)
         if _digested(plan._content()) != _digested(content):
             raise ValueError(_("its content is not in the form `plan --out` writes"))
         return plan
@@ -267,17 +278,22 @@ def _pretty(value) -> str:
 
 
 def _digested(content: dict) -> dict:
-    """What a digest covers: ``content`` without its notes' ``message`` — a note's text in the
-    language of the run that wrote the file, made from the note's template and arguments, which
-    are covered (so a plan has one digest in every language)."""
-    notes = content.get("notes")
-    if not isinstance(notes, list):
-        return content
-    neutral = [
-        {k: v for k, v in note.items() if k != "message"} if isinstance(note, dict) else note
-        for note in notes
-    ]
-    return {**content, "notes": neutral}
+    """What a digest covers: ``content`` without its notes' ``message`` and its changes'
+    ``note`` — a note's text in the language of the run that wrote the file, made from the
+    note's template and arguments, which are covered (so a plan has one digest in every
+    language)."""
+    return {
+        **content,
+        **{
+            key: [_without(item, text) for item in content[key]]
+            for key, text in (("notes", "message"), ("changes", "note"))
+            if isinstance(content.get(key), list)
+        },
+    }
+
+
+def _without(item: object, key: str) -> object:
+    return {k: v for k, v in item.items() if k != key} if isinstance(item, dict) else item
 
 
 def _canonical_around_changes(head: dict) -> tuple[bytes, bytes]:
@@ -292,7 +308,7 @@ def _canonical_around_changes(head: dict) -> tuple[bytes, bytes]:
 
 def content_digest(content: dict) -> str:
     """SHA-256 of a plan's content in canonical form (sorted keys, no spaces, UTF-8), its
-    notes' messages left out (:func:`_digested`)."""
+    notes' messages and its changes' notes left out (:func:`_digested`)."""
     text = json.dumps(_digested(content), ensure_ascii=False, sort_keys=True, separators=(",", ":"))
     return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
 
@@ -304,25 +320,32 @@ def first_difference(saved: Plan, fresh: Plan) -> str | None:
     named: a difference is shown by where it is, not by what it holds."""
     for index in range(max(len(saved.changes), len(fresh.changes))):
         if index >= len(saved.changes):
-            return f"it lacks the change {fresh.changes[index].address} ({fresh.changes[index].action})"
+            lacking = fresh.changes[index]
+            return _("it lacks the change {address} ({action})").format(
+                address=lacking.address, action=lacking.action
+            )
         if index >= len(fresh.changes):
             extra = saved.changes[index]
-            return f"its change {extra.address} ({extra.action}) is not one the manifests make"
-        old, new = saved.changes[index].to_json(), fresh.changes[index].to_json()
+            return _("its change {address} ({action}) is not one the manifests make").format(
+                address=extra.address, action=extra.action
+            )
+        # compared by what makes each note, not by its text in the language of either run
+        old, new = saved.changes[index].neutral_json(), fresh.changes[index].neutral_json()
         if old != new:
             if old.get("address") != new.get("address"):
-                return (
-                    f"change {index + 1} is {old.get('address')} in the file, "
-                    f"{new.get('address')} afresh"
+                return _("change {number} is {saved} in the file, {fresh} afresh").format(
+                    number=index + 1, saved=old.get("address"), fresh=new.get("address")
                 )
-            return f"change {new['address']} differs at {_first_key(old, new)}"
+            return _("change {address} differs at {key}").format(
+                address=new["address"], key=_first_key(old, new)
+            )
     old_json, new_json = saved._content(), fresh._content()
     for key in dict.fromkeys([*old_json, *new_json]):
         # the target's description is its `target` (compared) said for people, in the language
         # of the run that made the plan: a plan saved in Japanese applies in English
         skipped = ("changes", "created_at", "target_description")
         if key not in skipped and old_json.get(key) != new_json.get(key):
-            return f"its '{key}' differs from the fresh plan's"
+            return _("its '{key}' differs from the fresh plan's").format(key=key)
     return None
 
 
@@ -336,4 +359,4 @@ def _first_key(old: object, new: object, path: str = "") -> str:
         for index, (a, b) in enumerate(zip(old, new, strict=True)):
             if a != b:
                 return _first_key(a, b, f"{path}[{index}]")
-    return path or "(the whole change)"
+    return path or _("(the whole change)")
