@@ -136,7 +136,11 @@ class Change:
     @classmethod
     def from_json(cls, data: dict) -> Change:
         if data.get("action") not in SYMBOLS or data.get("kind") not in KINDS:
-            raise ValueError(f"unknown change {data.get('action')!r} of {data.get('kind')!r}")
+            raise ValueError(
+                _("unknown change {action} of {kind}").format(
+                    action=repr(data.get("action")), kind=repr(data.get("kind"))
+                )
+            )
         template, args = data.get("note_template"), data.get("note_args")
         refusal = _("its changes' notes are not in the form `plan --out` writes")
         if template is None:
@@ -200,6 +204,54 @@ class Note:
         _check_template(template, args, refusal)
         _check_rendered(template, args, data.get("message"), refusal)
         return cls(level, address, template, dict(args))
+
+
+class PlanError(str):
+    """Why a plan cannot be applied (a write-once change, an ambiguous adoption, a change the
+    acting user may not make): the text in the run's language, kept with what makes it.
+
+    As a :class:`Note`'s text, an error is language-neutral data: ``template``, the English text
+    marked with ``N_()`` with ``{named}`` placeholders, and ``args``, the values that fill them —
+    what a saved plan keeps and its digest covers. The error is the ``str`` of its rendering in
+    the language of the run that made or loaded it, so that it is shown, compared and joined as
+    the text it says."""
+
+    template: str
+    args: dict[str, str]
+
+    def __new__(cls, template: str, args: dict[str, str] | None = None) -> PlanError:
+        args = dict(args or {})
+        # (the empty text is the catalog's header to gettext)
+        self = super().__new__(cls, _(template).format(**args) if template else "")
+        self.template, self.args = template, args
+        return self
+
+    def __getnewargs__(self) -> tuple:  # copied and pickled by what makes it
+        return (self.template, self.args)
+
+    @classmethod
+    def plain(cls, text: str) -> PlanError:
+        """An error that is only its text (not in the catalog: shown as it is)."""
+        return text if isinstance(text, PlanError) else cls(
+            text.replace("{", "{{").replace("}", "}}")
+        )
+
+    def to_json(self) -> dict:
+        """The neutral form a plan keeps: the template and the values that fill it."""
+        return {"template": self.template, "args": dict(self.args)}
+
+    @classmethod
+    def from_json(cls, data: object, text: object) -> PlanError:
+        """The error a plan file keeps as ``data`` (its template and arguments, refused unless
+        safe to render) and shows as ``text`` (in the language of the run that wrote it: not
+        covered by the digest, so refused unless it is what the template and arguments say)."""
+        refusal = _("its errors are not in the form `plan --out` writes")
+        if not isinstance(data, dict) or set(data) != {"template", "args"}:
+            raise ValueError(refusal)
+        template, args = data["template"], data["args"]
+        _check_template(template, args, refusal)
+        _check_rendered(template, args, text, refusal)
+        return cls(template, args)
 
 
 def _check_template(template: object, args: object, refusal: str) -> None:

@@ -20,7 +20,7 @@ from ainas_provision.domain.kinds import Action
 from ainas_provision.domain.live import CurrentState, LiveResource
 from ainas_provision.domain.screens import Labels
 from ainas_provision.i18n import N_
-from ainas_provision.plan.changes import SENSITIVE, Change, FieldChange, Note
+from ainas_provision.plan.changes import SENSITIVE, Change, FieldChange, Note, PlanError
 from ainas_provision.plan.plan import Plan
 from ainas_provision.secrets.values import Secret
 from ainas_provision.state.model import State
@@ -30,7 +30,6 @@ Fingerprint = Callable[[str, str, str], str]
 
 WRITE_ONCE_RULE = "登録後は納付利用者ID、一括利用者ID及び、一括利用者パスワードの変更はできません"
 USER_TABLE_RULE = "拠点管理者ユーザーは所属拠点の担当者ユーザーのみ登録・追加・削除できます"
-STAFF_RULE = "担当者 users file applications and manage nothing, not even in their own site"
 
 
 @dataclass
@@ -106,7 +105,7 @@ class _Differ:
         self.options = options
         self.changes: list[Change] = []
         self.notes: list[Note] = []
-        self.errors: list[str] = []
+        self.errors: list[str] = []  # PlanErrors: template and arguments, see error()
         self.forget: list[tuple[str, str]] = []
         # handle -> 拠点ID (None: created by this plan); address of the change creating it
         self.bindings: dict[str, str | None] = {}
@@ -149,6 +148,11 @@ class _Differ:
     def secret_fp(self, address: str, name: str, secret: Secret) -> str:
         return self.fp(address, name, secret.reveal())
 
+    def error(self, template: str, **args: object) -> None:
+        """An error of the plan: its ``N_()``-marked template and the values that fill it (kept,
+        as a note's, so that a saved plan shows it in the language of the run)."""
+        self.errors.append(PlanError(template, {name: str(v) for name, v in args.items()}))
+
     def add(self, change: Change) -> Change:
         self.changes.append(change)
         return change
@@ -161,17 +165,24 @@ class _Differ:
         secret = self.options.new_password
         address = f"session.{session.login_id}"
         if secret is None:
-            self.errors.append(
-                f"the password of {session.login_id} is still the initial one, and AINAS allows "
-                "nothing else until it is changed: set AINAS_NEW_PASSWORD (or connection.new_password)"
-                " to the new password"
+            self.error(
+                N_(
+                    "the password of {login_id} is still the initial one, and AINAS allows "
+                    "nothing else until it is changed: set AINAS_NEW_PASSWORD (or "
+                    "connection.new_password) to the new password"
+                ),
+                login_id=session.login_id,
             )
             return
         problem = password_problem(secret.reveal()) if hasattr(secret, "reveal") else None
         if problem:  # refused at plan time, not half-way through an apply
-            self.errors.append(
-                f"the new password ({secret.source}) {problem}; set AINAS_NEW_PASSWORD to one "
-                "that AINAS accepts"
+            self.error(  # the problem is said in the language of the run that made the plan
+                N_(
+                    "the new password ({source}) {problem}; set AINAS_NEW_PASSWORD to one that "
+                    "AINAS accepts"
+                ),
+                source=secret.source,
+                problem=problem,
             )
             return
         self.add(
@@ -238,9 +249,13 @@ class _Differ:
             return
         wanted = expect.get("status")
         if wanted is not None and wanted != status:
-            self.errors.append(
-                f"organization: 代理人ステータス is '{status}' in AINAS, and organization.expect says "
-                f"'{wanted}': the association sets it — ask it, or correct the expectation"
+            self.error(
+                N_(
+                    "organization: 代理人ステータス is '{status}' in AINAS, and organization.expect "
+                    "says '{wanted}': the association sets it — ask it, or correct the expectation"
+                ),
+                status=status,
+                wanted=wanted,
             )
         elif wanted is None and status is not None and status != USABLE_STATUS:
             self.notes.append(
@@ -256,16 +271,32 @@ class _Differ:
             )
         for name, value in (expect.get("permissions") or {}).items():
             if name not in permissions:
-                known = ", ".join(permissions) or "none"
-                self.errors.append(
-                    f"organization: organization.expect.permissions names '{name}', which AINAS "
-                    f"does not show (it shows: {known})"
-                )
+                if permissions:
+                    self.error(
+                        N_(
+                            "organization: organization.expect.permissions names '{name}', which "
+                            "AINAS does not show (it shows: {known})"
+                        ),
+                        name=name,
+                        known=", ".join(permissions),
+                    )
+                else:
+                    self.error(
+                        N_(
+                            "organization: organization.expect.permissions names '{name}', which "
+                            "AINAS does not show (it shows: none)"
+                        ),
+                        name=name,
+                    )
             elif permissions[name] != value:
-                self.errors.append(
-                    f"organization: {name} is '{permissions[name]}' in AINAS, and "
-                    f"organization.expect says '{value}': the association sets it — ask it, or "
-                    "correct the expectation"
+                self.error(
+                    N_(
+                        "organization: {name} is '{live}' in AINAS, and organization.expect says "
+                        "'{wanted}': the association sets it — ask it, or correct the expectation"
+                    ),
+                    name=name,
+                    live=permissions[name],
+                    wanted=value,
                 )
 
     def certificate(self) -> None:
@@ -528,17 +559,28 @@ class _Differ:
             if len(by_code) == 1:
                 return by_code[0]
             if len(by_code) > 1:
-                self.errors.append(
-                    f"site.{site.key}: {len(by_code)} live sites have the 代理人拠点コード '{code}' "
-                    f"({', '.join(s.id for s in by_code)}); the tool cannot tell which to adopt"
+                self.error(
+                    N_(
+                        "site.{handle}: {count} live sites have the 代理人拠点コード '{code}' "
+                        "({ids}); the tool cannot tell which to adopt"
+                    ),
+                    handle=site.key,
+                    count=len(by_code),
+                    code=code,
+                    ids=", ".join(s.id for s in by_code),
                 )
                 return None
         by_name = [s for s in free if s.fields.get("name") == site.fields.get("name")]
         if len(by_name) > 1:
-            self.errors.append(
-                f"site.{site.key}: {len(by_name)} live sites are named '{site.fields.get('name')}' "
-                f"({', '.join(s.id for s in by_name)}); give the site its 代理人拠点コード so that "
-                "the tool can tell which to adopt"
+            self.error(
+                N_(
+                    "site.{handle}: {count} live sites are named '{name}' ({ids}); give the site "
+                    "its 代理人拠点コード so that the tool can tell which to adopt"
+                ),
+                handle=site.key,
+                count=len(by_name),
+                name=site.fields.get("name"),
+                ids=", ".join(s.id for s in by_name),
             )
             return None
         return by_name[0] if by_name else None
@@ -660,11 +702,19 @@ class _Differ:
                     where = f"拠点ID {other_site}" + (
                         f" ({other.fields.get('name')})" if other is not None else ""
                     )
-                    self.errors.append(
-                        f"{address}: {self.label(kind, name)} ({name}) '{wanted}' is already "
-                        f"registered on another site, {where}, and AINAS registers it once "
-                        f"({WRITE_ONCE_RULE}); bind this site to that one (give it its "
-                        "代理人拠点コード or name), or use the ID AINAS gave this site"
+                    self.error(
+                        N_(
+                            "{address}: {label} ({name}) '{wanted}' is already registered on "
+                            "another site, {where}, and AINAS registers it once ({rule}); bind "
+                            "this site to that one (give it its 代理人拠点コード or name), or use "
+                            "the ID AINAS gave this site"
+                        ),
+                        address=address,
+                        label=self.label(kind, name),
+                        name=name,
+                        wanted=wanted,
+                        where=where,
+                        rule=WRITE_ONCE_RULE,
                     )
                     return True
         return False
@@ -685,10 +735,18 @@ class _Differ:
             old, new = live.fields.get(name), account.fields.get(name)
             if _norm(old) != _norm(new):
                 label = self.label(kind, name)
-                self.errors.append(
-                    f"{address}: {label} ({name}) is '{old}' in AINAS and '{new}' in the manifests, "
-                    f"but AINAS refuses to change it after registration ({WRITE_ONCE_RULE}); put "
-                    "the registered value back, or delete the site and create it anew"
+                self.error(
+                    N_(
+                        "{address}: {label} ({name}) is '{old}' in AINAS and '{new}' in the "
+                        "manifests, but AINAS refuses to change it after registration ({rule}); "
+                        "put the registered value back, or delete the site and create it anew"
+                    ),
+                    address=address,
+                    label=label,
+                    name=name,
+                    old=old,
+                    new=new,
+                    rule=WRITE_ONCE_RULE,
                 )
         known = {} if adopted else self.state.fingerprints("sites", handle)
         secrets: dict[str, str] = {}
@@ -701,10 +759,16 @@ class _Differ:
                 continue
             if name in write_once:
                 if old_fp is not None:
-                    self.errors.append(
-                        f"{address}: {label} ({name}) differs from the one registered (by its "
-                        f"fingerprint), but AINAS refuses to change it after registration "
-                        f"({WRITE_ONCE_RULE}); put the registered password back"
+                    self.error(
+                        N_(
+                            "{address}: {label} ({name}) differs from the one registered (by its "
+                            "fingerprint), but AINAS refuses to change it after registration "
+                            "({rule}); put the registered password back"
+                        ),
+                        address=address,
+                        label=label,
+                        name=name,
+                        rule=WRITE_ONCE_RULE,
                     )
                 else:
                     self.notes.append(self._unknown_secret(address, label, name, rewritable=False))
@@ -800,9 +864,12 @@ class _Differ:
                 continue
             live = live_users.get(login_id)
             if live is not None and live.fields.get("role") == kinds.ADMIN_ROLE:
-                self.errors.append(
-                    f"user.{login_id}: {login_id} is an admin (管理者) in AINAS; admins are the "
-                    "association's and are listed under `admins`, not `users`"
+                self.error(
+                    N_(
+                        "user.{login_id}: {login_id} is an admin (管理者) in AINAS; admins are the "
+                        "association's and are listed under `admins`, not `users`"
+                    ),
+                    login_id=login_id,
                 )
                 continue
             managed = login_id in self.state.users
@@ -989,14 +1056,27 @@ class _Differ:
                 else:
                     staying.append(login_id)
             if staying:
-                listed = ", ".join(staying[:5]) + (
-                    f" and {len(staying) - 5} more" if len(staying) > 5 else ""
-                )
-                self.errors.append(
-                    f"{change.address}: the site still has users ({listed}) that this plan does not "
-                    "delete or move, and AINAS refuses to delete a site with users; delete or move "
-                    "them in the manifests first"
-                )
+                if len(staying) > 5:
+                    self.error(
+                        N_(
+                            "{address}: the site still has users ({listed} and {more} more) that "
+                            "this plan does not delete or move, and AINAS refuses to delete a "
+                            "site with users; delete or move them in the manifests first"
+                        ),
+                        address=change.address,
+                        listed=", ".join(staying[:5]),
+                        more=len(staying) - 5,
+                    )
+                else:
+                    self.error(
+                        N_(
+                            "{address}: the site still has users ({listed}) that this plan does "
+                            "not delete or move, and AINAS refuses to delete a site with users; "
+                            "delete or move them in the manifests first"
+                        ),
+                        address=change.address,
+                        listed=", ".join(staying),
+                    )
 
     def session_permissions(self) -> None:
         """The user-type table, applied before anything is sent: a site manager may manage its
@@ -1014,15 +1094,26 @@ class _Differ:
             )
             if not allowed and session.role in kinds.STAFF_ROLES:
                 # not the site manager's rule: staff manage nothing, in their own site neither
-                self.errors.append(
-                    f"{change.address}: {session.login_id} is a {session.role} and may not make "
-                    f"any change (the start guide's user-type table: {STAFF_RULE}); run it with an "
-                    "admin's credentials"
+                self.error(
+                    N_(
+                        "{address}: {login_id} is a {role} and may not make any change (the "
+                        "start guide's user-type table: 担当者 users file applications and manage "
+                        "nothing, not even in their own site); run it with an admin's credentials"
+                    ),
+                    address=change.address,
+                    login_id=session.login_id,
+                    role=session.role,
                 )
             elif not allowed:
-                self.errors.append(
-                    f"{change.address}: {session.login_id} is a {session.role} and may not make this "
-                    f"change (AINAS: {USER_TABLE_RULE}); run it with an admin's credentials"
+                self.error(
+                    N_(
+                        "{address}: {login_id} is a {role} and may not make this change (AINAS: "
+                        "{rule}); run it with an admin's credentials"
+                    ),
+                    address=change.address,
+                    login_id=session.login_id,
+                    role=session.role,
+                    rule=USER_TABLE_RULE,
                 )
 
     def admins(self) -> None:

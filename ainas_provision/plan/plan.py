@@ -7,8 +7,9 @@ A saved plan records the state's lineage and serial and digests of the target an
 manifests, so that applying it later is refused when anything moved.
 
 What is reviewed is what is applied. A saved plan carries its own digest (SHA-256 of its
-canonical JSON, every key but the digest itself and the notes' messages and changes' notes — a
-note is kept as its template and arguments, rendered in the language of the run that shows it);
+canonical JSON, every key but the digest itself, the notes' messages, the changes' notes and the
+errors' texts — each is kept as its template and arguments, rendered in the language of the run
+that shows it);
 loading a file whose content does not match its digest is refused, and the text and markdown
 renderings print it, so that a CI job can check that the plan a person reviewed and the file it
 applies are the same plan (``apply --expect-digest``). A saved plan is never trusted for what it says: ``apply --plan`` makes the
@@ -30,7 +31,7 @@ from ainas_provision.atomic import write_atomically
 from ainas_provision.errors import AinasProvisionError
 from ainas_provision.files import read_regular
 from ainas_provision.i18n import _, ngettext
-from ainas_provision.plan.changes import Change, Note
+from ainas_provision.plan.changes import Change, Note, PlanError
 
 FORMAT_VERSION = 1
 MAX_PLAN_BYTES = 512 * 1024 * 1024  # a saved plan is read whole, and only a regular file
@@ -44,6 +45,7 @@ class PlanRefused(AinasProvisionError):
 class Plan:
     changes: list[Change] = field(default_factory=list)
     notes: list[Note] = field(default_factory=list)
+    # each a PlanError: its text in the run's language, kept as its template and arguments
     errors: list[str] = field(default_factory=list)
     target: dict = field(default_factory=dict)  # {"kind", "location", "organization_id"}
     target_description: str = ""  # the target for people ("embedded sandbox …"), from its type
@@ -65,6 +67,7 @@ class Plan:
     def __post_init__(self) -> None:
         # the order of Change.__lt__, each change's key computed once rather than per comparison
         self.changes.sort(key=_order)
+        self.errors = [PlanError.plain(error) for error in self.errors]
 
     @property
     def has_changes(self) -> bool:
@@ -179,7 +182,8 @@ class Plan:
             "summary": self.counts(),
             "changes": [c.to_json() for c in self.changes] if changes is None else changes,
             "notes": [n.to_json() for n in self.notes],
-            "errors": list(self.errors),
+            "errors": [str(error) for error in self.errors],
+            "error_templates": [error.to_json() for error in self.errors],
         }
 
     @classmethod
@@ -207,7 +211,10 @@ class Plan:
         plan = cls(
             changes=[Change.from_json(c) for c in _typed(data.get("changes"), list, "changes")],
             notes=[Note.from_json(n) for n in _typed(data.get("notes"), list, "notes")],
-            errors=[str(e) for e in _typed(data.get("errors"), list, "errors")],
+            errors=_errors(
+                _typed(data.get("errors"), list, "errors"),
+                _typed(data.get("error_templates"), list, "error_templates"),
+            ),
             target=target,
             target_description=_typed(
                 data.get("target_description"), str, "target_description"
@@ -254,6 +261,14 @@ class Plan:
             ) from None
 
 
+def _errors(texts: list, neutral: list) -> list[str]:
+    """A plan file's errors: each text (in the language of the run that wrote it) with the
+    template and arguments that make it."""
+    if len(texts) != len(neutral):
+        raise ValueError(_("its errors are not in the form `plan --out` writes"))
+    return [PlanError.from_json(data, text) for text, data in zip(texts, neutral, strict=True)]
+
+
 def _typed(value, types, name: str):
     if not isinstance(value, types) or (isinstance(value, bool) and types is int):
         raise ValueError(_("its {name} is missing or of the wrong type").format(name=name))
@@ -278,12 +293,12 @@ def _pretty(value) -> str:
 
 
 def _digested(content: dict) -> dict:
-    """What a digest covers: ``content`` without its notes' ``message`` and its changes'
-    ``note`` — a note's text in the language of the run that wrote the file, made from the
-    note's template and arguments, which are covered (so a plan has one digest in every
-    language)."""
+    """What a digest covers: ``content`` without its notes' ``message``, its changes' ``note``
+    and its ``errors`` — a note's or an error's text in the language of the run that wrote the
+    file, made from the template and arguments, which are covered (``error_templates`` for the
+    errors), so a plan has one digest in every language."""
     return {
-        **content,
+        **{key: value for key, value in content.items() if key != "errors"},
         **{
             key: [_without(item, text) for item in content[key]]
             for key, text in (("notes", "message"), ("changes", "note"))
@@ -341,9 +356,10 @@ def first_difference(saved: Plan, fresh: Plan) -> str | None:
             )
     old_json, new_json = saved._content(), fresh._content()
     for key in dict.fromkeys([*old_json, *new_json]):
-        # the target's description is its `target` (compared) said for people, in the language
-        # of the run that made the plan: a plan saved in Japanese applies in English
-        skipped = ("changes", "created_at", "target_description")
+        # the target's description is its `target` (compared) said for people, and the errors'
+        # texts are their `error_templates` (compared), in the language of the run that made
+        # the plan: a plan saved in Japanese applies in English
+        skipped = ("changes", "created_at", "target_description", "errors")
         if key not in skipped and old_json.get(key) != new_json.get(key):
             return _("its '{key}' differs from the fresh plan's").format(key=key)
     return None
