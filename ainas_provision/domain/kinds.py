@@ -75,6 +75,8 @@ class Screens:
     create_site_manager: str | None = None  # users: a 拠点管理者 has its own registration screen
     delete: str | None = None  # where 削除 is confirmed (the 照会 screen's 削除 button leads there)
     then: str | None = None  # where a registration continues (a certificate's typed fields)
+    view: str | None = None  # its 照会 screen
+    listed_on: str | None = None  # the screen of another kind that links to it (no search of its own)
 
 
 # may a 拠点管理者 (of site ``own``, 拠点ID ``own_id``) make this change?
@@ -105,6 +107,7 @@ class Kind:
     id_label: str | None = None  # the ID AINAS assigns, as plans show it (拠点ID)
     secrets_every_update: bool = False  # AINAS asks for its secret again on every update
     owns: tuple[str, ...] = ()  # kinds whose resources belong to one of it (a site's accounts)
+    renamable: bool = False  # its handle is the manifests' name, not AINAS's (`state mv`)
     site_manager_may: Permission = _never
 
     def field(self, name: str) -> FieldSpec:
@@ -262,7 +265,7 @@ ORGANIZATION = Kind(
     "代理人組織",
     _fields(("organization",), ["name", "short_name"]),
     1,
-    screens=Screens(update="organization_update"),
+    screens=Screens(update="organization_update", view="organization_view"),
 )
 CERTIFICATE = Kind(
     "certificate",
@@ -276,7 +279,13 @@ CERTIFICATE = Kind(
     2,
     single="certificate",
     natural_keys=("fingerprint",),
-    screens=Screens("certificate_register", "certificate_update", then="certificate_update"),
+    screens=Screens(
+        "certificate_register",
+        "certificate_update",
+        then="certificate_update",
+        view="certificate_view",
+        listed_on="organization_view",
+    ),
     secrets_every_update=True,
 )
 SITE = Kind(
@@ -287,9 +296,10 @@ SITE = Kind(
     group="sites",
     state_section=SITES_SECTION,
     natural_keys=("code", "name"),
-    screens=Screens("site_register", "site_update", delete="site_delete"),
+    screens=Screens("site_register", "site_update", delete="site_delete", view="site_view"),
     id_label="拠点ID",
     owns=("batch_account", "kei_batch_account"),
+    renamable=True,
     site_manager_may=_site_manager_on_site,
 )
 
@@ -323,7 +333,9 @@ USER = Kind(
     group="users",
     state_section=USERS_SECTION,
     natural_keys=("login_id",),
-    screens=Screens("staff_register", "user_update", "site_manager_register", "user_delete"),
+    screens=Screens(
+        "staff_register", "user_update", "site_manager_register", "user_delete", view="user_view"
+    ),
     site_manager_may=_site_manager_on_user,
 )
 ADMIN = Kind("admin", "管理者", _fields(("admins", "*"), ["name"]), 9, group="admins")

@@ -20,12 +20,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from ainas_provision.domain.kinds import KINDS, SITE, USER
+from ainas_provision.domain.kinds import CERTIFICATE, KINDS, SITE, USER, Kind
 from ainas_provision.errors import AinasProvisionError
 from ainas_provision.i18n import _
 from ainas_provision.state.model import Put, Record, Remove, SiteEntry, State
 
-SECTIONS = {kind.name: kind.state_section for kind in (SITE, USER)}  # what an edit addresses
+ADDRESSED = {kind.name: kind for kind in (SITE, USER)}  # what an edit addresses by key
 # the state's fingerprint names of a site are "<kind>.<field>" (a batch account's), kept at the
 # address "<kind>.<handle>"
 
@@ -37,19 +37,24 @@ class StateEditError(AinasProvisionError):
     """An edit the state cannot take (an unknown or taken address)."""
 
 
-def parse(address: str) -> tuple[str, str | None]:
-    """``site.akihabara`` -> ("sites", "akihabara"); ``certificate`` -> ("certificate", None)."""
-    if address == "certificate":
-        return "certificate", None
-    kind, _dot, key = address.partition(".")
-    if kind not in SECTIONS or not key:
+def parse(address: str) -> tuple[Kind, str | None]:
+    """``site.akihabara`` -> (SITE, "akihabara"); ``certificate`` -> (CERTIFICATE, None)."""
+    if address == CERTIFICATE.name:
+        return CERTIFICATE, None
+    name, _dot, key = address.partition(".")
+    if name not in ADDRESSED or not key:
         raise StateEditError(
             _(
                 "{address} is not a state address: give site.HANDLE, user.LOGIN_ID or certificate "
                 "(`ainas-provision state list` shows them)"
             ).format(address=repr(address))
         )
-    return SECTIONS[kind], key
+    return ADDRESSED[name], key
+
+
+def _section(kind: Kind) -> str:
+    """The state section that remembers resources of ``kind`` (the certificate: its own)."""
+    return kind.state_section or kind.single or kind.name
 
 
 def addresses(state: State) -> list[tuple[str, str]]:
@@ -64,16 +69,18 @@ def addresses(state: State) -> list[tuple[str, str]]:
     return out
 
 
-def _known(state: State, address: str) -> tuple[str, str | None]:
-    section, key = parse(address)
-    present = state.certificate is not None if key is None else key in getattr(state, section)
+def _known(state: State, address: str) -> tuple[Kind, str | None]:
+    kind, key = parse(address)
+    present = (
+        state.certificate is not None if key is None else key in getattr(state, _section(kind))
+    )
     if not present:
         raise StateEditError(
             _("the state manages no {address} (`ainas-provision state list`)").format(
                 address=address
             )
         )
-    return section, key
+    return kind, key
 
 
 def move(
@@ -85,10 +92,10 @@ def move(
 ) -> tuple[list[Record], list[str]]:
     """The journal records that rename ``old`` to ``new`` (both ``site.…``), and the names of
     the fingerprints that could not be re-keyed (dropped)."""
-    section, old_key = _known(state, old)
-    new_section, new_key = parse(new)
-    if section != "sites" or new_section != "sites":
-        if "users" in (section, new_section):
+    kind, old_key = _known(state, old)
+    new_kind, new_key = parse(new)
+    if not (kind.renamable and new_kind is kind):
+        if kind.of_user or new_kind.of_user:
             raise StateEditError(
                 _(
                     "{old} -> {new}: a user is its ログインID in AINAS — a user under another "
@@ -108,25 +115,26 @@ def move(
     entry = state.sites[old_key]
     kept, dropped = {}, []
     for name, value in sorted(entry.fingerprints.items()):
-        kind, _dot, field = name.partition(".")
-        owner = KINDS.get(kind)  # a batch account's secrets are its site's to keep
+        owner_name, _dot, field = name.partition(".")
+        owner = KINDS.get(owner_name)  # a batch account's secrets are its site's to keep
         plain = secret(name, new_key) if secret and owner and owner.is_batch_account else None
         if (
             plain is not None
             and fingerprint is not None
-            and fingerprint(f"{kind}.{old_key}", field, plain) == value
+            and fingerprint(f"{owner_name}.{old_key}", field, plain) == value
         ):
-            kept[name] = fingerprint(f"{kind}.{new_key}", field, plain)
+            kept[name] = fingerprint(f"{owner_name}.{new_key}", field, plain)
         else:
             dropped.append(name)
     moved = SiteEntry(entry.site_id, kept)
-    return [Remove("sites", old_key), Put("sites", new_key, moved)], dropped
+    section = _section(kind)
+    return [Remove(section, old_key), Put(section, new_key, moved)], dropped
 
 
 def remove(state: State, address: str) -> list[Record]:
     """The records that stop managing ``address`` (AINAS keeps it)."""
-    section, key = _known(state, address)
-    return [Remove(section, key)]
+    kind, key = _known(state, address)
+    return [Remove(_section(kind), key)]
 
 
 def secret_lookup(desired) -> SecretLookup:

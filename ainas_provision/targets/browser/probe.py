@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import ainas_catalogue
+from ainas_provision.domain.kinds import CERTIFICATE, KINDS, ORGANIZATION, SITE, USER, Kind
 from ainas_provision.i18n import N_, _, ngettext
 from ainas_provision.targets.base import BackendError
 from ainas_provision.targets.browser import BrowserBackend, _Worker, screens
@@ -30,33 +31,33 @@ class Finding:
     options: tuple[str, ...] | None = None  # a pull-down's real options, when they differ
 
 
-# screens visited, with the entry they need (None: none; "site", "user", "certificate", "org")
+# screens visited, with the kind whose entry they need (None: none)
 VISITS = (
     ("menu", None),
     ("organization_search", None),
-    ("organization_view", "org"),
-    ("organization_update", "org"),
-    ("certificate_register", "org"),
-    ("certificate_view", "certificate"),
-    ("certificate_update", "certificate"),
+    ("organization_view", ORGANIZATION),
+    ("organization_update", ORGANIZATION),
+    ("certificate_register", ORGANIZATION),
+    ("certificate_view", CERTIFICATE),
+    ("certificate_update", CERTIFICATE),
     ("site_search", None),
     ("site_register", None),
-    ("site_view", "site"),
-    ("site_update", "site"),
-    ("site_delete", "site"),
+    ("site_view", SITE),
+    ("site_update", SITE),
+    ("site_delete", SITE),
     ("user_search", None),
     ("site_manager_register", None),
     ("staff_register", None),
-    ("user_view", "user"),
-    ("user_update", "user"),
-    ("user_delete", "user"),
+    ("user_view", USER),
+    ("user_update", USER),
+    ("user_delete", USER),
 )
 # what each visit needs, as the report names it
 ENTRIES = {
-    "org": N_("organization"),
-    "site": N_("site"),
-    "user": N_("user"),
-    "certificate": N_("certificate"),
+    ORGANIZATION: N_("organization"),
+    SITE: N_("site"),
+    USER: N_("user"),
+    CERTIFICATE: N_("certificate"),
 }
 DYNAMIC = ("site",)  # pull-downs listing the tenant's own data
 
@@ -78,7 +79,7 @@ def probe(backend: BrowserBackend) -> list[Finding]:
 
 def _visit_all(backend: BrowserBackend, worker: _Worker, org_id: str) -> list[Finding]:
     catalogue = backend.catalogue
-    entries: dict[str, str | None] = {"org": org_id, "site": None, "user": None, "certificate": None}
+    entries: dict[Kind, str | None] = {ORGANIZATION: org_id, SITE: None, USER: None, CERTIFICATE: None}
     findings: list[Finding] = []
     for screen_id, needs in VISITS:
         screen = catalogue.screen(screen_id)
@@ -94,15 +95,15 @@ def _visit_all(backend: BrowserBackend, worker: _Worker, org_id: str) -> list[Fi
         findings.extend(_inspect(backend, worker, screen))
         if screen_id == "site_search":
             rows = backend._list(worker, screen.columns)
-            entries["site"] = rows[0][0]["text"] if rows else None
+            entries[SITE] = rows[0][0]["text"] if rows else None
         elif screen_id == "user_search":
             rows = backend._list(worker, screen.columns)
             others = [r for r in rows if r[3]["text"] != "管理者"]
-            entries["user"] = others[0][0]["text"] if others else None
+            entries[USER] = others[0][0]["text"] if others else None
         elif screen_id == "organization_view":
             view = catalogue.screen("organization_view")
             rows = backend._list(worker, view.columns)
-            entries["certificate"] = rows[0][0]["text"] if rows else None
+            entries[CERTIFICATE] = rows[0][0]["text"] if rows else None
     return findings
 
 
@@ -114,19 +115,19 @@ def _reach(backend, worker, screen, needs, entries) -> None:
             backend._open(worker, "organization_search")
             worker.page.go_back()
         return
-    if needs in ("org", "site", "user") and screen.menu[-1] not in ("代理人組織ID", "代理人拠点ID", "ログインID"):
-        view = {"org": "organization_view", "site": "site_view", "user": "user_view"}[needs]
-        backend._open(worker, view, entry=entries[needs])
+    if needs is not None and needs.screens.listed_on:  # opened by its entry on another's screen
+        (owner,) = (kind for kind in KINDS.values() if kind.screens.view == needs.screens.listed_on)
+        backend._open(worker, owner.screens.view, entry=entries[owner])
+        backend._click(worker, entries[needs], entry_of=needs.label)
+        if screen.id != needs.screens.view:
+            backend._click(worker, screen.menu[-1])
+    elif needs is not None and screen.menu[-1] not in ("代理人組織ID", "代理人拠点ID", "ログインID"):
+        backend._open(worker, needs.screens.view, entry=entries[needs])
         link = screen.menu[-1]
         page = worker.page
         if not page.get_by_role("link", name=link, exact=True).count() and page.get_by_role("link", name=link.removesuffix("登録"), exact=True).count():
             link = link.removesuffix("登録")
         backend._click(worker, link)
-    elif needs == "certificate":
-        backend._open(worker, "organization_view", entry=entries["org"])
-        backend._click(worker, entries["certificate"], entry_of="代理人証明書")
-        if screen.id == "certificate_update":
-            backend._click(worker, screen.menu[-1])
     else:
         backend._open(worker, screen.id, entry=entries.get(needs) if needs else None)
     if backend._heading(worker) != screen.name:
