@@ -331,3 +331,24 @@ def test_a_sites_api_account_and_members_are_read_over_https(files, manifests):
         assert plan.exit_code == 0, plan.stdout + plan.stderr
         assert "site.akihabara: the APIアカウント's password expired on 2020-01-31" in plan.stdout
         assert "会員 会員一郎 (M001): not managed by this tool" in plan.stdout
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        ({"login_id": ""}, "no login ID for https://127.0.0.1:"),
+        ({"password": ""}, "no password for abcde at https://127.0.0.1:"),
+    ],
+)
+def test_a_missing_login_id_or_password_is_refused_saying_where_to_set_it(
+    files, manifests, overrides, expected
+):
+    with running(files) as server:
+        cli = Cli(files, manifests, server)
+        before = rows(files)
+        result = cli("plan", env=cli.env(**overrides))
+        assert result.exit_code == 1, result.stdout + result.stderr
+        assert expected in result.stderr
+        assert "AINAS_LOGIN_ID" in result.stderr or "AINAS_PASSWORD" in result.stderr
+        assert count(files, "sessions") == 0  # no login was tried
+    assert rows(files) == before

@@ -13,6 +13,7 @@ from typing import Protocol
 
 from ainas_provision.domain.live import CurrentState, LiveResource, Session
 from ainas_provision.errors import AinasProvisionError
+from ainas_provision.i18n import _
 from ainas_provision.secrets.values import Secret
 
 # what a backend reads into (the domain's live state), for the backends' convenience
@@ -29,6 +30,35 @@ class BackendError(AinasProvisionError):
         self.code = code
         self.message = message
         self.retriable = retriable
+
+
+class ConnectionProblem(BackendError):
+    """The endpoint cannot be used: unreachable, not trusted, refusing the client certificate,
+    or refusing the login. The message says what to fix."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(code, message, retriable=False)
+
+
+def require_credentials(login_id: str | None, has_password: bool, url: str) -> None:
+    """Refuse to log in to ``url`` without a login ID or a password, saying where to set them
+    (the same for every target that logs in)."""
+    if not login_id:
+        raise ConnectionProblem(
+            "no-login-id",
+            _(
+                "no login ID for {url}: set AINAS_LOGIN_ID (a ログインID of the 利用登録通知書, "
+                "or of a site manager) or connection.login_id in the manifests"
+            ).format(url=url),
+        )
+    if not has_password:
+        raise ConnectionProblem(
+            "no-password",
+            _(
+                "no password for {login_id} at {url}: set AINAS_PASSWORD "
+                "(or connection.password); the initial password of a new admin is 99999999"
+            ).format(login_id=login_id, url=url),
+        )
 
 
 class Backend(Protocol):

@@ -48,7 +48,14 @@ from ainas_provision.domain.desired import DesiredState
 from ainas_provision.domain.kinds import ADMIN_ROLE, KINDS, SITE_MANAGER, STAFF_ROLES, Kind
 from ainas_provision.errors import AinasProvisionError
 from ainas_provision.i18n import _
-from ainas_provision.targets.base import BackendError, CurrentState, LiveResource, Session
+from ainas_provision.targets.base import (
+    BackendError,
+    ConnectionProblem,
+    CurrentState,
+    LiveResource,
+    Session,
+    require_credentials,
+)
 from ainas_provision.targets.browser import screens
 from ainas_provision.targets.browser.launch import (
     ca_environment,
@@ -82,11 +89,6 @@ class BrowserOptions:
 
 class ScreenError(BackendError):
     """AINAS printed an error on a screen."""
-
-
-class ConnectionProblem(BackendError):
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(code, message, retriable=False)
 
 
 def parse_target(url: str) -> str:
@@ -379,22 +381,7 @@ class BrowserBackend:
         if worker.logged_in:
             return
         connection = self.connection
-        if not connection.login_id:
-            raise ConnectionProblem(
-                "no-login-id",
-                _(
-                    "no login ID for {url}: set AINAS_LOGIN_ID (a ログインID of the 利用登録通知書, "
-                    "or of a site manager) or connection.login_id in the manifests"
-                ).format(url=self.login_url),
-            )
-        if connection.password is None:
-            raise ConnectionProblem(
-                "no-password",
-                _(
-                    "no password for {login_id} at {url}: set AINAS_PASSWORD "
-                    "(or connection.password); the initial password of a new admin is 99999999"
-                ).format(login_id=connection.login_id, url=self.login_url),
-            )
+        require_credentials(connection.login_id, connection.password is not None, self.login_url)
         screen = self.catalogue.screen("login")
         self._goto(worker, self.login_url)
         page = worker.page

@@ -40,7 +40,13 @@ from ainas_provision.domain.kinds import ADMIN_ROLE, KINDS, Kind
 from ainas_provision.errors import AinasProvisionError
 from ainas_provision.i18n import _
 from ainas_provision.targets import convert
-from ainas_provision.targets.base import BackendError, CurrentState, Session
+from ainas_provision.targets.base import (
+    BackendError,
+    ConnectionProblem,
+    CurrentState,
+    Session,
+    require_credentials,
+)
 from ainas_provision.targets.https.api_client import ApiClient, ApiError, NoAnswer, TlsRefused
 from ainas_provision.targets.https.connection import Connection, resolve_connection
 from ainas_provision.targets.https.tls import ClientTls, client_tls
@@ -55,14 +61,6 @@ DEFAULT_TIMEOUT = 60.0  # seconds for an answer (AINAS_HTTP_TIMEOUT)
 LOGOUT_TIMEOUT = 5.0  # seconds: a logout is a courtesy, never a reason to hang
 READ_PARALLELISM = 4  # pages fetched at once
 SITE_CHUNK = 50  # 拠点IDs per filtered list request
-
-
-class ConnectionProblem(BackendError):
-    """The endpoint cannot be used: unreachable, not trusted, refusing the client certificate,
-    or refusing the login. The message says what to fix."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(code, message, retriable=False)
 
 
 @dataclass(frozen=True)
@@ -170,22 +168,7 @@ class HttpsBackend:
     # -- session ---------------------------------------------------------------------------
     def _login(self) -> None:
         connection = self.connection
-        if not connection.login_id:
-            raise ConnectionProblem(
-                "no-login-id",
-                _(
-                    "no login ID for {url}: set AINAS_LOGIN_ID (a ログインID of the 利用登録通知書, "
-                    "or of a site manager) or connection.login_id in the manifests"
-                ).format(url=self.url),
-            )
-        if self._password is None:
-            raise ConnectionProblem(
-                "no-password",
-                _(
-                    "no password for {login_id} at {url}: set AINAS_PASSWORD (or "
-                    "connection.password); the initial password of a new admin is 99999999"
-                ).format(login_id=connection.login_id, url=self.url),
-            )
+        require_credentials(connection.login_id, self._password is not None, self.url)
         body = {"login_id": connection.login_id, "password": self._password.reveal()}
         try:
             answer = self._retrying(lambda: self.api.send("POST", "/session", body=body))
