@@ -7,6 +7,7 @@ import math
 import re
 import socket
 import stat
+import threading
 from pathlib import Path
 
 import pytest
@@ -194,6 +195,53 @@ def test_reading_n_users_costs_pages_plus_a_constant(files):
     # the login, the organization, the certificates and the sites: a constant 4
     assert requests["login"] + requests["read"] <= pages + 4, requests
     assert requests["write"] == 0
+
+
+def test_a_read_sends_its_lists_first_pages_at_once_then_their_other_pages_at_once(files):
+    """Two round trips after the login, not one per list and page: each round's requests must
+    all be in flight together to pass its barrier (one request sent after another would leave
+    the barrier waiting, and the test fails)."""
+    usable_admin(files)
+    sandbox = AinasSandbox(files.database)
+    try:
+        admin = sandbox.actor("abcde")
+        site_id = sandbox.create(admin, "site", {"site_name": "本店", "site_short_name": "本店"})
+        hashed = hash_password("Staff-Pw-01")
+        with sandbox.store.transaction() as db:
+            for n in range(7):  # with the 3 admins, 10 users: 4 pages of 3
+                sandbox._insert_user(
+                    db, "1", f"user{n:03}", "担当", "担当者(送信可)", site_id, hashed, False, {}
+                )
+    finally:
+        sandbox.close()
+    rounds = {
+        # the organization and the first page of the certificates, the sites and the users
+        "first": (threading.Barrier(4, timeout=10), []),
+        # the users' three other pages
+        "other": (threading.Barrier(3, timeout=10), []),
+    }
+    with running(files, page_size=3) as server:
+        backend = backend_for(files, server, {"password": NEW_PASSWORD})
+        backend.session()  # the login, before the read
+        send = backend.api.send
+
+        def in_rounds(method, path, *, params=None, **options):
+            if method == "GET":
+                name = "other" if (params or {}).get("offset") else "first"
+                barrier, seen = rounds[name]
+                seen.append(path)
+                barrier.wait()  # BrokenBarrierError unless the round's requests are together
+            return send(method, path, params=params, **options)
+
+        backend.api.send = in_rounds
+        try:
+            current = backend.read()
+        finally:
+            backend.api.send = send
+            backend.close()
+    assert len(current.users) == 10
+    assert sorted(rounds["first"][1]) == ["/certificates", "/organization", "/sites", "/users"]
+    assert rounds["other"][1] == ["/users"] * 3
 
 
 def test_a_forgotten_session_is_opened_again(files):

@@ -17,10 +17,8 @@ change's address) and checked against the fingerprints the plan recorded.
 from __future__ import annotations
 
 import heapq
-import queue
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 from ainas_provision.apply.operations import (
@@ -263,20 +261,19 @@ class Executor:
                     halted.append("state")
                 return Outcome(change, "failed", str(exc))
 
-        # each worker hands its outcome (or an unexpected exception, raised here) to this thread
-        # through one queue: waiting on it costs the same however many changes are running
-        finished: queue.SimpleQueue = queue.SimpleQueue()
+        # Each worker takes the next ready change itself, as soon as its own is recorded: no
+        # hand-over through another thread between one change and the next. The scheduling
+        # (and the progress, which is not thread-safe) is done under one condition's lock.
+        scheduling = threading.Condition()
+        running = 0
+        fatal: list[BaseException] = []  # a bug, an interrupt or a broken pipe: start nothing
 
-        def work(change: Change) -> None:
-            try:
-                finished.put(attempt(change))
-            except BaseException as exc:
-                finished.put(exc)
-
-        with ThreadPoolExecutor(max_workers=self.parallelism) as pool:
-            running = 0
-            while ready or running:
-                while ready and running < self.parallelism:
+        def take() -> Change | None:
+            """The next change to perform (None: nothing is left for this worker); called
+            with the lock held, waits while every ready change depends on one running."""
+            nonlocal running
+            while True:
+                while ready and not fatal:
                     _rank, address = heapq.heappop(ready)
                     if address in outcomes:
                         continue
@@ -293,16 +290,54 @@ class Executor:
                         )
                         continue
                     self.progress("start", change, None, done, total)
-                    pool.submit(work, change)
                     running += 1
-                if not running:
-                    break
-                outcome = finished.get()
-                running -= 1
-                if isinstance(outcome, BaseException):
-                    raise outcome
-                finish(outcome)
+                    return change
+                if not running or fatal:
+                    scheduling.notify_all()  # the others see there is nothing left, too
+                    return None
+                scheduling.wait()
+
+        def worker() -> None:
+            nonlocal running
+            try:
+                with scheduling:
+                    change = take()
+                while change is not None:
+                    outcome = attempt(change)
+                    with scheduling:
+                        running -= 1
+                        finish(outcome)
+                        scheduling.notify_all()
+                        change = take()
+            except BaseException as exc:  # handed to the thread that waits, raised there
+                with scheduling:
+                    fatal.append(exc)
+                    scheduling.notify_all()
+
+        workers = [
+            threading.Thread(target=worker, name=f"apply-{n}", daemon=True)
+            for n in range(min(self.parallelism, total))
+        ]
+        for thread in workers:
+            thread.start()
+        try:
+            _join(workers)
+        except BaseException as exc:  # Ctrl+C: the changes running finish and are recorded
+            with scheduling:
+                fatal.append(exc)
+                scheduling.notify_all()
+            _join(workers)
+            raise
+        if fatal:
+            raise fatal[0]
         return [outcomes[c.address] for c in sorted(changes) if c.address in outcomes]
+
+
+def _join(threads: list[threading.Thread]) -> None:
+    """Wait for every thread; in short waits, so that Ctrl+C is seen on every platform."""
+    for thread in threads:
+        while thread.is_alive():
+            thread.join(0.25)
 
 
 def effect_records(state: State, effect: Effect, result: str | None) -> list[Put | Remove]:

@@ -1,7 +1,8 @@
 """The HTTPS backend: an AINAS endpoint (the sandbox server's API) over mutual TLS.
 
 It logs in with a ログインID and password, carries the session token, reads a tenant page by page
-with the server's maximum page size (the pages of a list in parallel), and performs single
+with the server's maximum page size (the first pages of every list at once, then all the other
+pages at once: two round trips after the login), and performs single
 changes. Failures of the network are handled so that retrying can never create a duplicate:
 
 - reads (and the login) are retried, with a short exponential backoff, on a lost answer or a
@@ -59,7 +60,7 @@ BACKOFF_MAX = 1.0
 POOL_SIZE = 64  # the largest --parallelism: the executor bounds the requests in flight
 DEFAULT_TIMEOUT = 60.0  # seconds for an answer (AINAS_HTTP_TIMEOUT)
 LOGOUT_TIMEOUT = 5.0  # seconds: a logout is a courtesy, never a reason to hang
-READ_PARALLELISM = 4  # pages fetched at once
+READ_PARALLELISM = 4  # requests of a read at once, at the least
 SITE_CHUNK = 50  # 拠点IDs per filtered list request
 
 
@@ -297,42 +298,65 @@ class HttpsBackend:
         return self._organization_id
 
     # -- reads -----------------------------------------------------------------------------
-    def _all(self, path: str, params: dict | None = None) -> list[dict]:
-        """Every item of a list: the first page, then the others in parallel."""
-        params = dict(params or {})
-        first = self._get(path, {**params, "offset": 0})
-        items = list(first["items"])
-        limit, total = first["limit"], first["total"]
-        offsets = range(limit, total, limit)
-        if offsets:
-            with ThreadPoolExecutor(max_workers=self.read_parallelism) as pool:
-                pages = pool.map(
-                    lambda offset: self._get(path, {**params, "offset": offset, "limit": limit}),
-                    offsets,
-                )
-                for page in pages:
-                    items.extend(page["items"])
-        return items
+    def _lists(self, pool: ThreadPoolExecutor, queries: list[tuple[str, dict]]) -> list[list]:
+        """Every item of each list: the first pages of all the lists at once, then all their
+        other pages at once (a read takes two round trips, however many lists and pages)."""
+        firsts = [pool.submit(self._get, path, {**params, "offset": 0}) for path, params in queries]
+        rest = []
+        for (path, params), first in zip(queries, firsts, strict=True):
+            page = first.result()
+            limit, total = page["limit"], page["total"]
+            rest.append(
+                [
+                    pool.submit(self._get, path, {**params, "offset": offset, "limit": limit})
+                    for offset in range(limit, total, limit)
+                ]
+            )
+        lists = []
+        for first, others in zip(firsts, rest, strict=True):
+            items = list(first.result()["items"])
+            for page in others:
+                items.extend(page.result()["items"])
+            lists.append(items)
+        return lists
 
-    def _sites_and_users(self, sites: Collection[str] | None) -> tuple[list[dict], list[dict]]:
-        if sites is None:
-            return self._all("/sites"), self._all("/users")
-        ids = sorted(sites)
-        site_items: dict[str, dict] = {}
-        users: dict[str, dict] = {}
-        for start in range(0, len(ids), SITE_CHUNK):
+    def _all(self, path: str, params: dict | None = None) -> list[dict]:
+        """Every item of one list."""
+        with _pool(self.read_parallelism) as pool:
+            return self._lists(pool, [(path, dict(params or {}))])[0]
+
+    def _read_lists(self, sites: Collection[str] | None) -> tuple[dict, list, list, list]:
+        """The organization, its certificates, the sites and users (all, or of ``sites``)."""
+        ids = sorted(sites) if sites is not None else None
+        queries: list[tuple[str, dict]] = [("/certificates", {})]
+        if ids is None:
+            queries += [("/sites", {}), ("/users", {})]
+        elif not ids:  # no site: only the admins
+            queries += [("/users", {})]
+        for start in range(0, len(ids or ()), SITE_CHUNK):
             chunk = {"site_id": ids[start : start + SITE_CHUNK]}
-            site_items.update((s["site_id"], s) for s in self._all("/sites", chunk))
-            users.update((u["login_id"], u) for u in self._all("/users", chunk))
-        if not ids:  # no site: only the admins
-            users = {u["login_id"]: u for u in self._all("/users") if u["role"] == ADMIN_ROLE}
-        return list(site_items.values()), sorted(users.values(), key=lambda u: u["login_id"])
+            queries += [("/sites", chunk), ("/users", chunk)]
+        with _pool(self.read_parallelism) as pool:
+            organization = pool.submit(self._get, "/organization")
+            lists = self._lists(pool, queries)
+            organization_answer = organization.result()
+        certificates, rest = lists[0], lists[1:]
+        if ids is None:
+            return organization_answer, certificates, rest[0], rest[1]
+        if not ids:
+            users = [u for u in rest[0] if u["role"] == ADMIN_ROLE]
+            return organization_answer, certificates, [], users
+        site_items: dict[str, dict] = {}
+        users_by_id: dict[str, dict] = {}
+        for index in range(0, len(rest), 2):
+            site_items.update((s["site_id"], s) for s in rest[index])
+            users_by_id.update((u["login_id"], u) for u in rest[index + 1])
+        users = sorted(users_by_id.values(), key=lambda u: u["login_id"])
+        return organization_answer, certificates, list(site_items.values()), users
 
     def read(self, *, sites: Collection[str] | None = None) -> CurrentState:
         session = self.session()
-        organization = self._get("/organization")
-        certificates = self._all("/certificates")
-        site_items, users = self._sites_and_users(sites)
+        organization, certificates, site_items, users = self._read_lists(sites)
         with self._lock:
             self._site_claims.know(str(s["site_id"]) for s in site_items)
             self._certificate_claims.know(str(c["id"]) for c in certificates)
@@ -542,6 +566,19 @@ class HttpsBackend:
         self.api.close()
 
 
+@contextlib.contextmanager
+def _pool(workers: int):
+    """Threads for the requests of one read; on a failure, the requests not yet sent are
+    dropped (those in flight are waited for) and the failure is raised."""
+    pool = ThreadPoolExecutor(max_workers=workers)
+    try:
+        yield pool
+    except BaseException:
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+
+
 def _fingerprint(p12: bytes, password) -> str:
     try:
         loaded = load_p12(p12, password if isinstance(password, str) else "")
@@ -561,7 +598,14 @@ def open_https(
     ``connection:`` section, the client certificate loaded, nothing sent yet."""
     connection = resolve_connection(target.location, desired, env)
     tls = client_tls(connection)
-    return HttpsBackend(connection, tls, pool_size=parallelism or POOL_SIZE, timeout=_timeout(env))
+    return HttpsBackend(
+        connection,
+        tls,
+        pool_size=parallelism or POOL_SIZE,
+        # a read sends as many requests at once as the apply may: --parallelism, at least 4
+        read_parallelism=max(READ_PARALLELISM, parallelism or 0),
+        timeout=_timeout(env),
+    )
 
 
 def _timeout(env: Mapping[str, str]) -> float:
