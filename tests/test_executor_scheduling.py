@@ -5,6 +5,7 @@ pipe, Ctrl+C) stops the run with what was done recorded."""
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 
@@ -73,7 +74,7 @@ def test_parallelism_bounds_the_changes_in_flight_and_keeps_every_worker_busy(tm
 
 def test_a_change_starts_only_once_what_it_depends_on_is_done(tmp_path):
     changes = user_changes(6)
-    for before, after in zip(changes, changes[1:], strict=False):
+    for before, after in itertools.pairwise(changes):
         after.depends_on = [before.address]  # a chain: one at a time, in order
     backend = InFlight()
     run, _store, _state = executor(tmp_path, 6, backend, parallelism=4)
