@@ -16,7 +16,9 @@ from ainas_emulator.errors import AinasError
 from ainas_emulator.rules import check_form, parse_screen_date, reveal, today_in_japan
 from ainas_emulator.service.base import Actor, ServiceBase, not_found, now_text
 from ainas_provision.certs.errors import CertificateError
-from ainas_provision.certs.reader import detect_type, load_p12, read_certificate
+
+# the certificate reader (cryptography's PKCS#12, pyasn1: ~40 ms of imports) is imported where a
+# file is read, not when the sandbox opens: a plan against the embedded sandbox reads none
 
 TYPED = (
     "trade_name_kana",
@@ -52,6 +54,8 @@ class Certificates(ServiceBase):
         ]
 
     def _read_file(self, p12: bytes, password: str) -> tuple[dict, str]:
+        from ainas_provision.certs.reader import detect_type, load_p12, read_certificate
+
         try:
             certificate = load_p12(p12, password).cert.certificate
             info = read_certificate(certificate, cert_type=detect_type(certificate))
@@ -133,6 +137,8 @@ class Certificates(ServiceBase):
         merged = {**stored, **{k: v for k, v in fields.items() if k != "password"}}
         values = check_form("certificate_update", {**merged, "password": fields.get("password")})
         self._check_start_date(values["start_date"], stored.get("start_date"))
+        from ainas_provision.certs.reader import load_p12
+
         try:
             load_p12(bytes(row["p12"]), reveal(values["password"]))
         except CertificateError:

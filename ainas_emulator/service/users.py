@@ -28,6 +28,7 @@ STAFF_ONLY = (
     "kei_default_destination_office",
     "default_menu",
 )
+EMPTY_STAFF_ONLY = dict.fromkeys(STAFF_ONLY)
 
 
 class Users(ServiceBase):
@@ -55,23 +56,31 @@ class Users(ServiceBase):
             args.extend([*site_ids, ADMIN_ROLE])
         with self.store.snapshot() as db:
             total = db.execute(f"SELECT COUNT(*) FROM users WHERE {where}", args).fetchone()[0]
-            rows = db.execute(
+            cursor = db.cursor()
+            cursor.row_factory = None  # plain tuples: a tenant's users are read at every plan
+            rows = cursor.execute(
                 f"SELECT login_id, name, role, site_id, fields, last_login FROM users WHERE {where} "
                 "ORDER BY login_id LIMIT ? OFFSET ?",
                 [*args, -1 if limit is None else limit, offset],
             ).fetchall()
-        items = [
-            {
-                "login_id": row["login_id"],
-                "user_name": row["name"],
-                "role": row["role"],
-                "site": row["site_id"],
-                **{name: None for name in STAFF_ONLY},
-                **json.loads(row["fields"]),
-                "last_login": row["last_login"],
-            }
-            for row in rows
-        ]
+        # the stored screen fields (pull-down choices) repeat from user to user: each distinct
+        # text is decoded once, and every user gets its own dict of the (scalar) values
+        decoded: dict[str, dict] = {}
+        items = []
+        for login_id, name, role, site_id, fields, last_login in rows:
+            extra = decoded.get(fields)
+            if extra is None:
+                extra = decoded[fields] = {**EMPTY_STAFF_ONLY, **json.loads(fields)}
+            items.append(
+                {
+                    "login_id": login_id,
+                    "user_name": name,
+                    "role": role,
+                    "site": site_id,
+                    **extra,
+                    "last_login": last_login,
+                }
+            )
         return items, total
 
     def _check_user_permission(

@@ -239,6 +239,58 @@ def from_screen(kind: str | Kind, fields: Mapping[str, object]) -> dict[str, obj
     return out
 
 
+class Projection:
+    """Some manifest fields of what AINAS shows, read straight from the screen's fields:
+    ``Projection(kind, names)(item)`` equals ``{n: from_screen(kind, item).get(n) for n in names}``
+    without renaming every field of ``item`` first. A tenant's 20,000 users are read this way at
+    every plan.
+
+    Each manifest field has one screen field it comes from (its id, or a pair of pull-downs). A
+    screen field the table does not know passes through under its own name, and so may stand
+    for a manifest field that also has a mapped source (a literal ``name`` beside ``user_name``):
+    an item holding such a key is read by :func:`from_screen` itself, where the last one wins.
+    """
+
+    def __init__(self, kind: str | Kind, names: tuple[str, ...]) -> None:
+        table = mapping(kind)
+        self.kind = kind
+        self.names = names
+        reverse, paired = table.reverse, table.paired
+        produced = set(reverse.values()) | set(table.pairs)
+        # screen fields that would pass through as a manifest field with a mapped source
+        self.ambiguous = frozenset(
+            name for name in produced if name not in reverse and name not in paired
+        )
+        plan: list[tuple[str, str | None, tuple[str, str] | None, bool]] = []
+        for name in names:
+            pair = table.pairs.get(name)
+            if pair is not None:
+                plan.append((name, None, pair, False))
+                continue
+            source = table.fields.get(name)
+            if source is None or reverse.get(source) != name:
+                # not mapped: a screen field of the same name, unless that one means another
+                source = name if name not in reverse and name not in paired else None
+            plan.append((name, source, None, source in DATE_FIELDS))
+        self.plan = tuple(plan)
+
+    def __call__(self, item: Mapping[str, object]) -> dict[str, object]:
+        if not self.ambiguous.isdisjoint(item):
+            named = from_screen(self.kind, item)
+            return {name: named.get(name) for name in self.names}
+        out: dict[str, object] = {}
+        get = item.get
+        for name, source, pair, date in self.plan:
+            if pair is not None:
+                first, second = get(pair[0]), get(pair[1])
+                out[name] = None if first is None and second is None else [first, second]
+            elif date:
+                out[name] = from_screen_date(get(source))
+            else:
+                out[name] = get(source) if source is not None else None
+        return out
+
+
 class Labels:
     """Manifest fields labelled as the screen catalogue prints them.
 

@@ -11,8 +11,10 @@ are plan errors: the plan is refused before anything is sent.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import cache
+from operator import itemgetter
 
 from ainas_provision.domain import kinds
 from ainas_provision.domain.desired import DesiredState, Resource
@@ -60,6 +62,47 @@ def _norm(value):
     if isinstance(value, tuple):
         return list(value)
     return value
+
+
+class _Compared:
+    """The fields of a kind that :meth:`_Differ._field_changes` compares, and the quick test that
+    none of them differs: at 20,000 users a converged plan compares 150,000 values, and nearly
+    all are equal.
+
+    :meth:`same` is true only where the field-by-field comparison finds no change: every field
+    present on both sides with equal values (a field absent on either side, a ``""`` against a
+    ``None``, a tuple against a list, go the long way) — and, for a field with a default (an
+    unticked checkbox is ``False``), a stated value, since a live ``None`` means the default."""
+
+    def __init__(self, kind: kinds.Kind, skip: tuple[str, ...]) -> None:
+        specs = [spec for spec in kind.fields if not spec.secret and spec.name not in skip]
+        names = [spec.name for spec in specs]
+        # itemgetter of one name gives the value, of several a tuple: both compare alike
+        self.values = itemgetter(*names) if names else _nothing
+        self.defaulted = tuple(spec.name for spec in specs if spec.default is not None)
+
+    def same(self, desired: Mapping[str, object], live: Mapping[str, object]) -> bool:
+        values = self.values
+        try:
+            if values(desired) != values(live):
+                return False
+        except KeyError:
+            return False
+        if self.defaulted:
+            return all(desired[name] is not None for name in self.defaulted)
+        return True
+
+
+def _nothing(fields: Mapping[str, object]) -> tuple:
+    return ()
+
+
+@cache
+def _compared(kind: kinds.Kind, skip: tuple[str, ...] = ()) -> _Compared:
+    return _Compared(kind, skip)
+
+
+_USER_BUT_SITE = _compared(kinds.USER, ("site",))  # a user's site is a handle here, a 拠点ID there
 
 
 def _vanished_site(address: str, site_id: str) -> Note:
@@ -118,8 +161,10 @@ class _Differ:
         return self.options.labels.of(kind, name)
 
     def _field_changes(
-        self, kind: kinds.Kind, desired: dict, live: dict, skip=()
+        self, kind: kinds.Kind, desired: dict, live: dict, skip: tuple[str, ...] = ()
     ) -> list[FieldChange]:
+        if _compared(kind, skip).same(desired, live):
+            return []
         out = []
         for spec in kind.fields:
             if spec.secret or spec.name in skip or spec.name not in desired:
@@ -730,7 +775,7 @@ class _Differ:
     ) -> None:
         address = f"{kind.name}.{handle}"
         write_once = {spec.name for spec in kind.write_once}
-        shown_once = [spec.name for spec in kind.write_once if not spec.secret]
+        shown_once = tuple(spec.name for spec in kind.write_once if not spec.secret)
         for name in shown_once:
             old, new = live.fields.get(name), account.fields.get(name)
             if _norm(old) != _norm(new):
@@ -858,9 +903,10 @@ class _Differ:
     def users(self) -> None:
         live_users = self.current.users
         read_scope = set(self.current.scope) if self.current.scope is not None else None
+        scope = self.options.scope
         for login_id, user in self.desired.users.items():
             handle = user.fields["site"]
-            if not self.in_scope(handle):
+            if scope is not None and handle not in scope:
                 continue
             live = live_users.get(login_id)
             if live is not None and live.fields.get("role") == kinds.ADMIN_ROLE:
@@ -882,8 +928,32 @@ class _Differ:
                     )
                 self._create_user(login_id, user, note, action="create")
                 continue
-            self._update_user(login_id, user, live, managed)
+            if not self._unchanged_user(login_id, user, live):
+                self._update_user(login_id, user, live, managed)
         self._delete_users()
+
+    def _unchanged_user(self, login_id: str, user: Resource, live: LiveResource) -> bool:
+        """A managed user that AINAS holds as the manifests say, its initial password the one
+        the tool wrote: :meth:`_update_user` would find no change in it and say nothing. The
+        plan of a converged tenant is 20,000 of these, so this is decided here without building
+        the copies, the field changes and the fingerprints' dicts of the long way."""
+        entry = self.state.users.get(login_id)
+        if entry is None:
+            return False  # not managed: adopted, even when nothing differs
+        fields = user.fields
+        handle = fields["site"]
+        if handle in self.site_creations:
+            return False
+        site_id = self.bindings.get(handle) or self.state.site_id(handle)
+        if live.fields.get("site_id") != site_id or not _USER_BUT_SITE.same(fields, live.fields):
+            return False
+        secret = user.secrets.get("initial_password")
+        if secret is None:
+            return True
+        written = entry.fingerprints.get("initial_password")
+        return written is not None and written == self.secret_fp(
+            f"user.{login_id}", "initial_password", secret
+        )
 
     def _user_payload(self, user: Resource) -> dict:
         return {name: value for name, value in user.fields.items()}
@@ -985,9 +1055,9 @@ class _Differ:
         scope_ids = (
             {self.state.site_id(h) for h in self.options.scope} if self.options.scope else None
         )
-        for login_id in sorted(self.state.users):
-            if login_id in self.desired.users:
-                continue
+        desired = self.desired.users
+        # only those the manifests no longer name are sorted: of 20,000 users, usually none
+        for login_id in sorted(k for k in self.state.users if k not in desired):
             live = live_users.get(login_id)
             if live is None:
                 if self.current.scope is None:
@@ -997,9 +1067,9 @@ class _Differ:
             if scope_ids is not None and live.fields.get("site_id") not in scope_ids:
                 continue
             self._delete_user(login_id, live)
-        for login_id, live in sorted(live_users.items()):
-            if login_id in self.desired.users or login_id in self.state.users:
-                continue
+        managed = self.state.users
+        unnamed = ((k, v) for k, v in live_users.items() if k not in desired and k not in managed)
+        for login_id, live in sorted(unnamed):
             if live.fields.get("role") == kinds.ADMIN_ROLE:
                 continue
             if scope_ids is not None and live.fields.get("site_id") not in scope_ids:
@@ -1039,6 +1109,8 @@ class _Differ:
         leaving = {c.key for c in users if c.action == Action.DELETE}
         moving = {c.key for c in users if c.action in (Action.UPDATE, Action.REPLACE, Action.ADOPT)}
         deleted = [c for c in self.changes if c.spec is kinds.SITE and c.action == Action.DELETE]
+        if not deleted:
+            return
         members: dict[str, list[str]] = {c.live_id: [] for c in deleted}
         for login_id, live in self.current.users.items():
             site_id = live.fields.get("site_id")

@@ -106,6 +106,9 @@ class Fingerprinter:
 
     def __init__(self, key: bytes) -> None:
         self._key = key
+        # the key's HMAC state, copied for each message instead of set up again from the key:
+        # a plan of 20,000 users fingerprints 24,000 secrets
+        self._keyed = hmac.new(key, digestmod=hashlib.sha256)
 
     @property
     def key(self) -> bytes:
@@ -119,8 +122,9 @@ class Fingerprinter:
         ]
 
     def __call__(self, address: str, field: str, value: str) -> str:
-        message = f"{address}\0{field}\0{value}".encode()
-        return hmac.new(self._key, message, hashlib.sha256).hexdigest()
+        mac = self._keyed.copy()
+        mac.update(f"{address}\0{field}\0{value}".encode())
+        return mac.hexdigest()
 
     def __repr__(self) -> str:
         return "Fingerprinter(key=…)"

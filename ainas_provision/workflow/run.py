@@ -182,7 +182,8 @@ def open_run(
         store.close()
         raise
     try:
-        state = store.load()
+        with gc_paused():  # tens of thousands of entries, no cycles (see load_desired)
+            state = store.load()
         fingerprint, new_key_file = _fingerprinter(store, state, options)
         run = Run(options, validation, desired, target, store, state, fingerprint)
         run.new_key_file = new_key_file
@@ -359,6 +360,15 @@ def read_current(run: Run, scope: set[str] | None, session) -> CurrentState:
 
 
 def make_plan(run: Run) -> Plan:
+    """Read the target and diff it against the manifests and the state. What is read and
+    built here (a tenant's every resource, the plan: hundreds of thousands of small objects)
+    lives until the command ends: the collector is paused, as it is for the manifests (see
+    :func:`load_desired`), instead of rescanning them all as they are made."""
+    with gc_paused():
+        return _make_plan(run)
+
+
+def _make_plan(run: Run) -> Plan:
     if run.backend is None:
         connect(run)
     session = run.backend.session()
