@@ -16,13 +16,22 @@ such read goes through :func:`read_regular`:
 A refusal is an :class:`UnsafeFile`, an :class:`OSError` whose ``strerror`` says why in plain
 words: code that already reports ``cannot read …: {strerror}`` reports it as such, at the place
 that named the file.
+
+:func:`recording` lists what :func:`read_regular` reads meanwhile — each read as it was asked
+(path, ``within``, ``limit``) with a hash of the bytes — so that a result computed from files can
+be kept and used again as long as each of them reads the same (the cache of validated trees).
+It is switched on only around the reading of manifests, templates and data files, never while
+secrets or certificates are read: what it lists is never a secret.
 """
 
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
 import stat
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 MAX_MANIFEST_BYTES = 64 * 1024 * 1024  # a manifest, a template, a data file
@@ -31,6 +40,28 @@ MAX_KEY_FILE_BYTES = 4 * 1024 * 1024  # a certificate (.p12/.pfx)
 PSEUDO_FILESYSTEMS = ("/proc", "/sys")
 _FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
 _FLAGS |= getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+
+
+# one read: (path as asked, within as asked or None, limit, blake2b of the bytes, or b"" when
+# it could not be read)
+Read = tuple[str, str | None, int, bytes]
+_recorders: list[list[Read]] = []
+
+
+@contextmanager
+def recording() -> Iterator[list[Read]]:
+    """The reads of :func:`read_regular` until the block ends, in order (see the module)."""
+    reads: list[Read] = []
+    _recorders.append(reads)
+    try:
+        yield reads
+    finally:
+        _recorders.remove(reads)
+
+
+def digest(data: bytes) -> bytes:
+    """What :func:`recording` keeps of a file's bytes."""
+    return hashlib.blake2b(data, digest_size=20).digest()
 
 
 class UnsafeFile(OSError):
@@ -58,18 +89,55 @@ def _kind(mode: int) -> str:
     return "not a regular file"
 
 
+def _real_folder(directory: Path | str, folders: dict[str, str]) -> str:
+    key = os.path.abspath(directory)
+    real = folders.get(key)
+    if real is None:
+        real = folders[key] = os.path.realpath(directory)
+    return real
+
+
 def _inside(path: str, directory: str) -> bool:
+    if os.name == "posix":  # the same answer as commonpath's, for resolved paths, at a tenth
+        return path == directory or path.startswith(directory.rstrip("/") + "/")
     try:
         return os.path.commonpath([path, directory]) == directory
     except ValueError:  # another drive on Windows
         return False
 
 
-def resolve_within(path: Path, within: Path | None, shown: str | None = None) -> str:
-    """``path`` with every link followed; with ``within``, refused unless it stays inside it."""
-    resolved = os.path.realpath(path)
+def _realpath(path: Path | str, folders: dict[str, str] | None) -> str:
+    """``os.path.realpath``; with ``folders``, the resolved folders met so far: a file that is
+    no link, in a folder already resolved, is that folder's resolution and its name."""
+    if folders is None:
+        return os.path.realpath(path)
+    text = os.fspath(path)
+    head, tail = os.path.split(os.path.abspath(text))
+    parts = text.replace(os.altsep, os.sep).split(os.sep) if os.altsep else text.split(os.sep)
+    if not tail or os.pardir in parts:  # abspath would drop ".." before links are seen
+        return os.path.realpath(text)
+    try:
+        if stat.S_ISLNK(os.lstat(text).st_mode):
+            return os.path.realpath(text)
+    except OSError:
+        return os.path.realpath(text)
+    real = folders.get(head)
+    if real is None:
+        real = folders[head] = os.path.realpath(head)
+    return os.path.join(real, tail)
+
+
+def resolve_within(
+    path: Path | str,
+    within: Path | str | None,
+    shown: str | None = None,
+    folders: dict[str, str] | None = None,
+) -> str:
+    """``path`` with every link followed; with ``within``, refused unless it stays inside it.
+    ``folders``: see :func:`read_again`."""
+    resolved = _realpath(path, folders)
     if within is not None:
-        root = os.path.realpath(within)
+        root = os.path.realpath(within) if folders is None else _real_folder(within, folders)
         if not _inside(resolved, root):
             name = shown or str(path)
             # inside before links are followed: a link took it out, and is named as such
@@ -96,7 +164,41 @@ def read_regular(
     """The bytes of the regular file at ``path`` (see the module's docstring). Raises
     :class:`FileNotFoundError` and other :class:`OSError` as opening would, and
     :class:`UnsafeFile`."""
-    resolved = resolve_within(Path(path), within, shown)
+    if not _recorders:
+        return _read(path, within, limit, shown)
+    read = (str(path), None if within is None else str(within), limit)
+    try:
+        data = _read(path, within, limit, shown)
+    except OSError:
+        for reads in _recorders:
+            reads.append((*read, b""))  # could not be read: must still not be, to read the same
+        raise
+    for reads in _recorders:
+        reads.append((*read, digest(data)))
+    return data
+
+
+def read_again(read: Read, folders: dict[str, str] | None = None) -> bool:
+    """Whether a recorded read reads the same now (a read that failed must fail again), read as
+    :func:`read_regular` reads. ``folders``, kept across the calls of one check, remembers
+    where each folder's links lead, so that a thousand files of one folder cost one
+    resolution of it and a ``lstat`` each."""
+    path, within, limit, was = read
+    try:
+        data = _read(path, within, limit, None, folders)
+    except OSError:
+        return was == b""
+    return was == digest(data)
+
+
+def _read(
+    path: Path | str,
+    within: Path | str | None,
+    limit: int,
+    shown: str | None,
+    folders: dict[str, str] | None = None,
+) -> bytes:
+    resolved = resolve_within(path, within, shown, folders)
     fd = os.open(resolved, _FLAGS)
     try:
         info = os.fstat(fd)

@@ -141,7 +141,8 @@ def test_the_key_holds_the_tool_version_and_the_schema(tmp_path, monkeypatch):
 
 
 def packs(directory: Path) -> list[Path]:
-    return sorted(p for p in directory.rglob("*") if p.is_file())
+    """The packs of parsed files (beside them: the entries of validated trees)."""
+    return sorted(p for p in directory.rglob("*.pack") if p.is_file())
 
 
 def test_deleting_or_damaging_the_cache_is_safe(tmp_path, monkeypatch):
@@ -244,6 +245,11 @@ def test_the_cache_never_holds_a_secret_value(tmp_path, monkeypatch):
     assert b"dairi001" not in data  # ainas.yaml holds a plain-text secret: not cached
     for canary in (CANARY_PLAIN, CANARY_ENV, file_canary):
         assert canary.encode() not in data
+    # no other file of the cache holds one (a tree with a plain-text secret is not kept whole)
+    for file in (tmp_path / "cache").rglob("*"):
+        if file.is_file():
+            for canary in (CANARY_PLAIN, CANARY_ENV, file_canary):
+                assert canary.encode() not in file.read_bytes(), file
     # and the refusal is counted
     cache = ManifestCache(tmp_path / "cache")
     validate(path, env={"CANARY_ENV": CANARY_ENV}, cache=cache)

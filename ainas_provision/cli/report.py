@@ -66,8 +66,8 @@ def _color(diagnostic: Diagnostic) -> str:
 
 
 def summary_line(result) -> str:
-    files = ngettext("{count} file", "{count} files", len(result.documents))
-    files = files.format(count=len(result.documents))
+    files = ngettext("{count} file", "{count} files", len(result.files))
+    files = files.format(count=len(result.files))
     warnings = ngettext("{count} warning", "{count} warnings", len(result.warnings))
     warnings = warnings.format(count=len(result.warnings))
     if result.ok:

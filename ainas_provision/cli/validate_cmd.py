@@ -10,7 +10,7 @@ import click
 from ainas_provision.cli import options
 from ainas_provision.cli.report import print_diagnostics, summary_line
 from ainas_provision.i18n import N_
-from ainas_provision.validation.engine import validate
+from ainas_provision.validation.tree import validate_tree
 
 FORMAT_VERSION = 1
 
@@ -34,14 +34,16 @@ FORMAT_VERSION = 1
 def command(
     path: Path, vars_files: tuple[str, ...], output_format: str, skip_secrets: bool
 ) -> None:
-    result = validate(path, vars_files=vars_files, resolve_secrets=not skip_secrets)
+    result, _desired = validate_tree(
+        path, vars_files=vars_files, resolve_secrets=not skip_secrets
+    )
     if output_format == "json":
         click.echo(
             json.dumps(
                 {
                     "format_version": FORMAT_VERSION,
                     "valid": result.ok,
-                    "files": [doc.display for doc in result.documents],
+                    "files": result.files,
                     "errors": len(result.errors),
                     "warnings": len(result.warnings),
                     "diagnostics": [d.as_json() for d in result.diagnostics],

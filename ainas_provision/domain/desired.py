@@ -77,6 +77,9 @@ class DesiredState:
     organization_expect: dict = field(default_factory=dict)
     # moved: [(site.OLD, site.NEW)]: renamed handles whose state binding moves with them
     moved: list[tuple[str, str]] = field(default_factory=list)
+    # the digest, once known for this very state (the cache of validated trees keeps it with
+    # the state: the 20,000 resources of a large tree are not serialized again on every run)
+    known_digest: str | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def empty(cls, organization_id: str) -> DesiredState:
@@ -110,6 +113,8 @@ class DesiredState:
     def digest(self) -> str:
         """A digest of everything the manifests ask for except secret values (which saved
         plans check through fingerprints): it changes when the manifests do."""
+        if self.known_digest is not None:
+            return self.known_digest
         body = [[r.address, r.fields, sorted(r.secrets)] for r in self.resources()]
         if self.organization_expect:
             body.append(["organization.expect", self.organization_expect])

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import importlib
 import marshal
 import os
 import sys
@@ -145,12 +146,8 @@ class ManifestCache:
     # -- keys --------------------------------------------------------------------------------
     def _prefix(self) -> bytes:
         if self._salt is None:
-            from ainas_provision import schema
-
             self._salt = hashlib.blake2b(
-                f"{FORMAT}\0{__version__}\0{sys.version_info[:2]}\0".encode()
-                + schema.schema_text().encode("utf-8"),
-                digest_size=16,
+                f"{FORMAT}\0".encode() + tool_identity(), digest_size=16
             ).digest()
         return self._salt
 
@@ -197,6 +194,49 @@ class ManifestCache:
             return  # aliases: not cached
         self._new[key] = entry
         self.counts.writes += 1
+
+
+def tool_identity() -> bytes:
+    """What a cached result depends on in the tool itself: its version, the interpreter's, the
+    manifest schema, and the size and modification time of every file of the tool's packages
+    (an editable install or a patched copy changes its code without changing its version; an
+    installed one never changes them: a few hundred ``stat`` calls, once per process)."""
+    from ainas_provision import schema
+
+    global _files_seen
+    if _files_seen is None:
+        files = hashlib.blake2b(digest_size=20)
+        for package in _PACKAGES:
+            try:
+                directory = Path(importlib.import_module(package).__file__).parent
+                for entry in sorted(_package_files(directory)):
+                    files.update(entry)
+            except (OSError, TypeError):  # no files to see (a zip): the version alone
+                files.update(b"\0?")
+        _files_seen = files.digest()
+    digest = hashlib.blake2b(_files_seen, digest_size=20)
+    digest.update(f"\0{__version__}\0{sys.version_info[:2]}\0".encode())
+    digest.update(schema.schema_text().encode("utf-8"))
+    return digest.digest()
+
+
+_PACKAGES = ("ainas_provision", "ainas_catalogue")
+_files_seen: bytes | None = None
+
+
+def _package_files(directory: Path, relative: str = ""):
+    with os.scandir(directory) as entries:
+        for entry in entries:
+            if entry.name == "__pycache__" or entry.name.startswith("."):
+                continue
+            name = f"{relative}/{entry.name}"
+            if entry.is_dir(follow_symlinks=False):
+                yield from _package_files(Path(entry.path), name)
+            else:
+                info = entry.stat()
+                yield f"{name}\0{info.st_size}\0{info.st_mtime_ns}\0".encode(
+                    "utf-8", "surrogateescape"
+                )
 
 
 def _private(directory: Path) -> None:

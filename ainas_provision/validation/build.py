@@ -53,16 +53,36 @@ def _field_plan(kind: kinds.Kind) -> tuple[tuple[str, tuple[str, ...], bool, obj
     return plan
 
 
-def _resource(
-    kind: kinds.Kind, key: str, node, secrets: dict[str, Secret], prefix: str, mark
-) -> Resource:
-    fields: dict[str, object] = {}
+# where each kind's secrets are in the manifests: {key} is the resource's key
+_PREFIXES = {
+    kinds.ORGANIZATION.name: "organization",
+    kinds.CERTIFICATE.name: "certificate",
+    kinds.SITE.name: "sites.{key}",
+    kinds.BATCH_ACCOUNT.name: "sites.{key}.registered.batch_account",
+    kinds.KEI_BATCH_ACCOUNT.name: "sites.{key}.kei.batch_account",
+    kinds.USER.name: "users.{key}",
+    kinds.ADMIN.name: "admins.{key}",
+}
+
+
+def _secrets_of(kind: kinds.Kind, key: str, secrets: dict[str, Secret]) -> dict[str, Secret]:
+    """A resource's secrets, by field name, in the kind's order."""
     found: dict[str, Secret] = {}
-    for name, parts, secret, default in _field_plan(kind):
+    prefix = None
+    for name, _parts, secret, _default in _field_plan(kind):
         if secret:
+            if prefix is None:
+                prefix = _PREFIXES[kind.name].format(key=key)
             value = secrets.get(f"{prefix}.{name}")
             if value is not None:
                 found[name] = value
+    return found
+
+
+def _resource(kind: kinds.Kind, key: str, node, secrets: dict[str, Secret], mark) -> Resource:
+    fields: dict[str, object] = {}
+    for name, parts, secret, default in _field_plan(kind):
+        if secret:
             continue
         value = node
         for part in parts:  # as _get, inlined: 20,000 users have 150,000 fields
@@ -75,7 +95,58 @@ def _resource(
         elif isinstance(value, list | dict):
             value = _plain(value)
         fields[name] = value
-    return Resource(kind.name, key, fields, found, mark)
+    return Resource(kind.name, key, fields, _secrets_of(kind, key, secrets), mark)
+
+
+def _connection_secrets(secrets: dict[str, Secret]) -> dict[str, Secret]:
+    return {
+        name.removeprefix("connection."): value
+        for name, value in secrets.items()
+        if name.startswith("connection.")
+    }
+
+
+def _certificate_fields(certificate: DesiredCertificate, check, cert_type) -> None:
+    """What the certificate holds, as the certificate's fields (read on every run)."""
+    certificate.path = check.path if check else None
+    certificate.info = check.info if check else None
+    certificate.fields["type"] = cert_type
+    if certificate.info:
+        certificate.fields.update(
+            trade_name=certificate.info.trade_name,
+            representative_name=certificate.info.representative_name,
+            address=certificate.info.address,
+            expiry_date=certificate.info.expiry_date.isoformat(),
+        )
+
+
+def certificate_as_written(validation: Validation) -> tuple[dict, object] | None:
+    """The certificate's fields as the manifests give them (before what the certificate holds
+    is added) and its declared type: what the cache of validated trees keeps of it."""
+    merged = validation.merged
+    cert = merged.get("certificate") if merged is not None else None
+    if not isinstance(cert, dict):
+        return None
+    return _resource(kinds.CERTIFICATE, "", cert, {}, None).fields, cert.get("type")
+
+
+def complete(desired: DesiredState, validation: Validation) -> DesiredState:
+    """A desired state kept without its secrets (by the cache of validated trees), given this
+    run's: each resource's secrets as :func:`build` gives them, and what the certificate holds
+    (it was opened again, with its password). ``validation.ok`` must be true."""
+    if not validation.ok:
+        raise ValueError("complete() needs manifests without errors")
+    secrets = validation.secrets
+    by_name = {kind.name: kind for kind in kinds.KINDS.values()}
+    plans = {name: any(s for _n, _p, s, _d in _field_plan(kind)) for name, kind in by_name.items()}
+    for resource in desired.resources():
+        if plans[resource.kind]:
+            resource.secrets = _secrets_of(by_name[resource.kind], resource.key, secrets)
+    if desired.certificate is not None:
+        check = validation.certificate
+        _certificate_fields(desired.certificate, check, desired.certificate.fields.get("type"))
+    desired.connection_secrets = _connection_secrets(secrets)
+    return desired
 
 
 def build(validation: Validation) -> DesiredState:
@@ -85,40 +156,20 @@ def build(validation: Validation) -> DesiredState:
     merged = validation.merged
     secrets = validation.secrets
     org = merged["organization"]
-    organization = _resource(
-        kinds.ORGANIZATION, "", org, secrets, "organization", mark_of(merged, "organization")
-    )
+    organization = _resource(kinds.ORGANIZATION, "", org, secrets, mark_of(merged, "organization"))
     certificate = None
     cert = merged.get("certificate")
     if isinstance(cert, dict):
-        base = _resource(
-            kinds.CERTIFICATE, "", cert, secrets, "certificate", mark_of(merged, "certificate")
-        )
-        check = validation.certificate
-        certificate = DesiredCertificate(
-            base.kind,
-            base.key,
-            base.fields,
-            base.secrets,
-            base.mark,
-            path=check.path if check else None,
-            info=check.info if check else None,
-        )
-        certificate.fields["type"] = cert.get("type")
-        if certificate.info:
-            certificate.fields.update(
-                trade_name=certificate.info.trade_name,
-                representative_name=certificate.info.representative_name,
-                address=certificate.info.address,
-                expiry_date=certificate.info.expiry_date.isoformat(),
-            )
+        base = _resource(kinds.CERTIFICATE, "", cert, secrets, mark_of(merged, "certificate"))
+        certificate = DesiredCertificate(base.kind, base.key, base.fields, base.secrets, base.mark)
+        _certificate_fields(certificate, validation.certificate, cert.get("type"))
     sites: dict[str, Resource] = {}
     batch: dict[str, Resource] = {}
     kei_batch: dict[str, Resource] = {}
     site_nodes = merged.get("sites") or {}
     for handle, node in site_nodes.items():
         mark = mark_of(site_nodes, handle)
-        sites[handle] = _resource(kinds.SITE, handle, node, secrets, f"sites.{handle}", mark)
+        sites[handle] = _resource(kinds.SITE, handle, node, secrets, mark)
         account = _get(node, "registered.batch_account")
         if isinstance(account, dict):
             batch[handle] = _resource(
@@ -126,7 +177,6 @@ def build(validation: Validation) -> DesiredState:
                 handle,
                 account,
                 secrets,
-                f"sites.{handle}.registered.batch_account",
                 mark_of(node["registered"], "batch_account"),
             )
         account = _get(node, "kei.batch_account")
@@ -136,14 +186,13 @@ def build(validation: Validation) -> DesiredState:
                 handle,
                 account,
                 secrets,
-                f"sites.{handle}.kei.batch_account",
                 mark_of(node["kei"], "batch_account"),
             )
     users: dict[str, Resource] = {}
     user_nodes = merged.get("users") or {}
     for login_id, node in user_nodes.items():
         users[login_id] = _resource(
-            kinds.USER, login_id, node, secrets, f"users.{login_id}", mark_of(user_nodes, login_id)
+            kinds.USER, login_id, node, secrets, mark_of(user_nodes, login_id)
         )
     admins: dict[str, Resource] = {}
     admin_nodes = merged.get("admins") or {}
@@ -153,17 +202,12 @@ def build(validation: Validation) -> DesiredState:
             login_id,
             node or {},
             secrets,
-            f"admins.{login_id}",
             mark_of(admin_nodes, login_id),
         )
     policy_node = merged.get("policy") or {}
     policy = Policy(**{k: v for k, v in policy_node.items() if k in Policy.__dataclass_fields__})
     connection = _plain(merged.get("connection") or {})
-    connection_secrets = {
-        name.removeprefix("connection."): value
-        for name, value in secrets.items()
-        if name.startswith("connection.")
-    }
+    connection_secrets = _connection_secrets(secrets)
     return DesiredState(
         organization_expect=_plain(org.get("expect") or {}),
         moved=[(str(m["from"]), str(m["to"])) for m in merged.get("moved") or []],

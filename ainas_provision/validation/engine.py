@@ -28,9 +28,13 @@ from ainas_provision.manifest.merge import merge
 from ainas_provision.secrets.crypto import SecretsKeyError, load_key, make_decryptor
 from ainas_provision.secrets.values import Secret
 from ainas_provision.validation.rules import inferred, references
-from ainas_provision.validation.rules.certificate import CertificateCheck
-from ainas_provision.validation.rules.certificate import check as check_certificate
-from ainas_provision.validation.rules.secrets import resolve_all
+from ainas_provision.validation.rules.certificate import (
+    CertificateCheck,
+    CertificateInputs,
+    certificate_inputs,
+    check_inputs,
+)
+from ainas_provision.validation.rules.secrets import SecretSites, resolve_sites, secret_sites
 from ainas_provision.validation.schema_errors import check_document
 
 
@@ -45,6 +49,10 @@ class Validation:
     secrets: dict[str, Secret] = field(default_factory=dict)
     certificate: CertificateCheck | None = None
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)  # the manifest files, as shown
+    # what is checked again on every run (secrets and the certificate), found in the manifests
+    secret_sites: SecretSites | None = None
+    certificate_inputs: CertificateInputs | None = None
 
     @property
     def errors(self) -> list[Diagnostic]:
@@ -171,11 +179,28 @@ def _directory(path: Path) -> Path:
 
 
 def _validate(path, *, vars_files, env, decrypt, resolve_secrets, now, cache) -> Validation:
+    result = check_manifests(path, vars_files=vars_files, env=env, cache=cache)
+    finish(result, env=env, decrypt=decrypt, resolve_secrets=resolve_secrets, now=now)
+    return result
+
+
+def check_manifests(
+    path: Path,
+    *,
+    vars_files: Sequence[str | Path] = (),
+    env: Mapping[str, str] | None = None,
+    cache: ManifestCache | None = None,
+) -> Validation:
+    """What the manifests' files alone decide: loading, the schema, merging, the rules across
+    values. Its outcome depends on no secret and on no date, only on the files read, the
+    screen catalogue and the run's language (the cache of validated trees keeps it); what
+    depends on secret values is :func:`finish`'s."""
     result = Validation(path)
     if cache is not None:
         cache.begin(path)
     documents, problems = load_documents(path, vars_files=vars_files, cache=cache)
     result.documents = documents
+    result.files = [doc.display for doc in documents]
     result.diagnostics.extend(problems)
     for doc in documents:
         if cache is not None and cache.known_valid(doc):
@@ -194,6 +219,25 @@ def _validate(path, *, vars_files, env, decrypt, resolve_secrets, now, cache) ->
         result.diagnostics.extend(
             inferred.check(merged, _directory(path), os.environ if env is None else env)
         )
+        result.secret_sites = secret_sites(merged, origin)
+        result.certificate_inputs = certificate_inputs(merged, origin)
+    elif not problems:
+        result.diagnostics.append(Diagnostic(Mark(str(path), 1, 1), "no manifest found", "path"))
+    return result
+
+
+def finish(
+    result: Validation,
+    *,
+    env: Mapping[str, str] | None = None,
+    decrypt: Callable[[str, str], str] | None = None,
+    resolve_secrets: bool = True,
+    now: dt.datetime,
+) -> None:
+    """What depends on secret values and on the day, done on every run: resolving the secrets
+    (each reference once), the password rule on what they resolve to, the certificate opened
+    with its password and judged at ``now``. Then the diagnostics in file order."""
+    if result.secret_sites is not None:
         if resolve_secrets:
             key_problem = None
             if decrypt is None:
@@ -202,16 +246,13 @@ def _validate(path, *, vars_files, env, decrypt, resolve_secrets, now, cache) ->
                 except SecretsKeyError as exc:
                     key, key_problem = None, str(exc)
                 decrypt = make_decryptor(key) if key else None
-            resolved = resolve_all(
-                merged, origin, env=env, decrypt=decrypt, key_problem=key_problem
+            resolved = resolve_sites(
+                result.secret_sites, env=env, decrypt=decrypt, key_problem=key_problem
             )
             result.secrets = resolved.values
             result.diagnostics.extend(resolved.diagnostics)
-        result.certificate = check_certificate(
-            merged, origin, result.secrets, now, root=manifest_root(path)
+        result.certificate = check_inputs(
+            result.certificate_inputs, result.secrets, now, root=manifest_root(result.path)
         )
         result.diagnostics.extend(result.certificate.diagnostics)
-    elif not problems:
-        result.diagnostics.append(Diagnostic(Mark(str(path), 1, 1), "no manifest found", "path"))
     result.diagnostics.sort(key=Diagnostic.sort_key)
-    return result

@@ -46,8 +46,8 @@ from ainas_provision.targets.registry import (
     resolve,
     same_tenant,
 )
-from ainas_provision.validation.build import build
-from ainas_provision.validation.engine import Validation, gc_paused, validate
+from ainas_provision.validation.engine import Validation, gc_paused
+from ainas_provision.validation.tree import validate_tree
 
 if TYPE_CHECKING:
     from ainas_provision.workflow.importing import Imported
@@ -153,10 +153,9 @@ def load_desired(
     path: Path, env: Mapping[str, str], vars_files=()
 ) -> tuple[Validation, DesiredState]:
     with gc_paused():
-        validation = validate(path, env=env, vars_files=vars_files)
-        if not validation.ok:
+        validation, desired = validate_tree(path, env=env, vars_files=vars_files, desired=True)
+        if not validation.ok or desired is None:
             raise ManifestError(validation.diagnostics)
-        desired = build(validation)
         # from here on a run needs the desired state only: the parsed documents and their merged
         # tree (most of a large manifest's memory: the place of every value in its file) are let
         # go before the target is read and the plan made

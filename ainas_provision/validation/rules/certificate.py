@@ -64,12 +64,62 @@ class CertificateCheck:
     diagnostics: list[Diagnostic] = field(default_factory=list)
 
 
+@dataclass
+class CertificateInputs:
+    """What checking the certificate reads of the manifests (all of it plain data: the cache of
+    validated trees keeps it, and the certificate is checked again on every run, with its
+    password): the file as written and its place, the declared type, the attributes, each
+    ``expect`` text with its place, and the days of ``policy.cert_expiry_warning_days``."""
+
+    path: Path
+    file: str
+    file_mark: Mark | None
+    cert_type: object
+    attributes: dict | None
+    expect: list[tuple[str, str, Mark | None]]
+    warning_days: object
+
+
 def certificate_path(merged: MarkedMap, origin: Mapping[str, Document]) -> Path | None:
     cert = merged.get("certificate")
     doc = origin.get("certificate")
     if not isinstance(cert, MarkedMap) or not isinstance(cert.get("file"), str) or doc is None:
         return None
     return doc.directory / cert["file"]
+
+
+def certificate_inputs(
+    merged: MarkedMap, origin: Mapping[str, Document]
+) -> CertificateInputs | None:
+    """The certificate section's inputs, or None without a certificate file."""
+    path = certificate_path(merged, origin)
+    if path is None:
+        return None
+    cert = merged["certificate"]
+    attributes = cert.get("attributes") if isinstance(cert.get("attributes"), dict) else None
+    expect = cert.get("expect")
+    policy = merged.get("policy") if isinstance(merged.get("policy"), dict) else {}
+    return CertificateInputs(
+        path=path,
+        file=cert["file"],
+        file_mark=mark_of(cert, "file"),
+        cert_type=cert.get("type"),
+        attributes=_plain(attributes) if attributes is not None else None,
+        expect=[
+            (key, expect[key], mark_of(expect, key))
+            for key in _LABELS
+            if isinstance(expect, MarkedMap) and isinstance(expect.get(key), str)
+        ],
+        warning_days=policy.get("cert_expiry_warning_days", DEFAULT_WARNING_DAYS),
+    )
+
+
+def _plain(value):
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
 
 
 def check(
@@ -82,81 +132,85 @@ def check(
 ) -> CertificateCheck:
     """Check the certificate section. Without ``secrets`` (or without the password among them)
     only the file's presence is checked."""
-    result = CertificateCheck(path=certificate_path(merged, origin))
-    if result.path is None:
-        return result
-    cert = merged["certificate"]
-    data = _read(result, cert, root)
+    return check_inputs(certificate_inputs(merged, origin), secrets, now, root=root)
+
+
+def check_inputs(
+    inputs: CertificateInputs | None,
+    secrets: Mapping[str, Secret] | None,
+    now: dt.datetime,
+    *,
+    root: Path | None = None,
+) -> CertificateCheck:
+    """Check the certificate (see :func:`check`) from its inputs."""
+    if inputs is None:
+        return CertificateCheck()
+    result = CertificateCheck(path=inputs.path)
+    data = _read(result, inputs, root)
     password = (secrets or {}).get("certificate.password")
     if (
         data is None
         or password is None
-        or cert.get("type")
+        or inputs.cert_type
         not in (
             "行政書士電子証明書",
             "商業登記電子証明書",
         )
     ):
         return result
-    attributes = cert.get("attributes") if isinstance(cert.get("attributes"), dict) else None
     from ainas_provision.certs.reader import read_p12  # the X.509 machinery, only when needed
 
     try:
-        info = read_p12(data, password.reveal(), cert_type=cert["type"], attributes=attributes)
+        info = read_p12(
+            data, password.reveal(), cert_type=inputs.cert_type, attributes=inputs.attributes
+        )
     except CertificateError as exc:
         rule = "certificate-type" if exc.reason in _TYPE_REASONS else "certificate-open"
         result.diagnostics.append(
-            Diagnostic(
-                mark_of(cert, "file"), f"{cert['file']}: {exc.message}", rule, "certificate.file"
-            )
+            Diagnostic(inputs.file_mark, f"{inputs.file}: {exc.message}", rule, "certificate.file")
         )
         return result
     result.info = info
-    policy = merged.get("policy") if isinstance(merged.get("policy"), dict) else {}
-    days = policy.get("cert_expiry_warning_days", DEFAULT_WARNING_DAYS)
+    days = inputs.warning_days
     for problem in validity_problems(
         info, now, warning_days=days if isinstance(days, int) else None
     ):
         error = problem.severity == "error"
         result.diagnostics.append(
             Diagnostic(
-                mark_of(cert, "file"),
-                f"{cert['file']}: {problem.message}",
+                inputs.file_mark,
+                f"{inputs.file}: {problem.message}",
                 "certificate-validity" if error else "certificate-expiring",
                 "certificate.file",
                 Severity.ERROR if error else Severity.WARNING,
             )
         )
-    expect = cert.get("expect")
-    if isinstance(expect, MarkedMap):
-        for key, label in _LABELS.items():
-            wanted = expect.get(key)
-            if isinstance(wanted, str):
-                diagnostic = compare(wanted, getattr(info, key), label, key, mark_of(expect, key))
-                if diagnostic:
-                    result.diagnostics.append(diagnostic)
+    for key, wanted, mark in inputs.expect:
+        diagnostic = compare(wanted, getattr(info, key), _LABELS[key], key, mark)
+        if diagnostic:
+            result.diagnostics.append(diagnostic)
     return result
 
 
-def _read(result: CertificateCheck, cert: MarkedMap, root: Path | None) -> bytes | None:
+def _read(result: CertificateCheck, inputs: CertificateInputs, root: Path | None) -> bytes | None:
     """The certificate file's bytes: a regular file, inside the manifest directory ``root``."""
     full = result.path
     try:
-        return read_regular(full, within=root, limit=MAX_KEY_FILE_BYTES, shown=cert["file"])
+        return read_regular(full, within=root, limit=MAX_KEY_FILE_BYTES, shown=inputs.file)
     except FileNotFoundError:
         message = _("証明書ファイル (file) {file} does not exist (looked for {path})").format(
-            file=cert["file"], path=display_path(full)
+            file=inputs.file, path=display_path(full)
         )
     except IsADirectoryError:
         message = _("証明書ファイル (file) {file} is a directory, not a .p12 file").format(
-            file=cert["file"]
+            file=inputs.file
         )
     except OSError as exc:
         message = _("証明書ファイル (file) {file} cannot be read: {reason}").format(
-            file=cert["file"], reason=exc.strerror
+            file=inputs.file, reason=exc.strerror
         )
     result.diagnostics.append(
-        Diagnostic(mark_of(cert, "file"), message, "certificate-file", "certificate.file")
+        Diagnostic(inputs.file_mark, message, "certificate-file", "certificate.file")
     )
     return None
 
