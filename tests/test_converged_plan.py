@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 
 from ainas_emulator.service import Actor, AinasSandbox
 from ainas_provision.domain import kinds, screens
-from ainas_provision.domain.live import LiveResource
+from ainas_provision.domain.live import CurrentState, LiveResource, Session
 from ainas_provision.plan import diff as diff_module
 from ainas_provision.secrets.values import Secret
 from ainas_provision.state.keys import Fingerprinter
@@ -416,3 +416,85 @@ def test_a_fingerprint_is_the_keyed_hmac_of_address_field_and_value():
         assert fingerprint(address, field, value) == expected
     # the same message again: the key's state is copied for each, never consumed
     assert fingerprint("user.a", "initial_password", "") == expected
+
+
+# -- the digest of what was read -------------------------------------------------------------
+
+
+def small_tenant(sites_first: bool = True) -> CurrentState:
+    state = CurrentState(
+        LiveResource(
+            "organization",
+            "1",
+            {
+                "name": "代理人A",
+                "short_name": "代理人A",
+                "status": "OSS申請可能",
+                "permissions": {"新車新規申請可否": "可能"},
+            },
+        ),
+        session=Session("abcde", "管理者"),
+    )
+    site = LiveResource(
+        "site",
+        "100000001",
+        {"name": "利活用事務所", "code": "AKB", "kei.client_receipt_selectable": False},
+    )
+    user = LiveResource(
+        "user",
+        "dairi001",
+        {
+            "name": "管理者1",
+            "role": "拠点管理者",
+            "site_id": "100000001",
+            "default_destination": ["東京都", "練馬"],
+            "default_menu": None,
+        },
+    )
+    if sites_first:
+        state.sites[site.id] = site
+        state.users[user.id] = user
+    else:  # the same reading, its mappings filled in another order
+        user.fields = dict(reversed(user.fields.items()))
+        site.fields = dict(reversed(site.fields.items()))
+        state.users[user.id] = user
+        state.sites[site.id] = site
+    return state
+
+
+# what a saved plan's target_digest is the SHA-256 of: a change here refuses every saved plan
+CANONICAL = (
+    '{"organization":{"kind":"organization","id":"1","fields":{"name":"代理人A","permissions":'
+    '{"新車新規申請可否":"可能"},"short_name":"代理人A","status":"OSS申請可能"}},"certificates":[],'
+    '"sites":{"100000001":{"kind":"site","id":"100000001","fields":{"code":"AKB",'
+    '"kei.client_receipt_selectable":false,"name":"利活用事務所"}}},"batch_accounts":{},'
+    '"kei_batch_accounts":{},"users":{"dairi001":{"kind":"user","id":"dairi001","fields":'
+    '{"default_destination":["東京都","練馬"],"default_menu":null,"name":"管理者1","role":"拠点管理者",'
+    '"site_id":"100000001"}}},"api_accounts":{},"members":{},"session":{"login_id":"abcde",'
+    '"role":"管理者","site_id":null,"must_change_password":false},"scope":null}'
+)
+
+
+def test_the_digest_of_a_reading_is_that_of_its_canonical_json():
+    expected = hashlib.sha256(CANONICAL.encode("utf-8")).hexdigest()
+    assert small_tenant().digest() == expected
+    assert small_tenant(sites_first=False).digest() == expected
+
+
+@pytest.mark.parametrize(
+    ("group", "name"),
+    [("sites", "name"), ("users", "default_destination"), ("users", "default_menu")],
+)
+def test_the_digest_changes_with_one_character(group, name):
+    tenant = small_tenant()
+    resource = next(iter(getattr(tenant, group).values()))
+    resource.fields[name] = drifted(resource.fields[name])
+    assert tenant.digest() != small_tenant().digest()
+
+
+def test_a_value_orjson_does_not_write_still_has_a_digest_of_its_own():
+    tenant, other = small_tenant(), small_tenant()
+    tenant.users["dairi001"].fields["default_menu"] = 2**70
+    other.users["dairi001"].fields["default_menu"] = 2**70 + 1
+    assert tenant.digest() == tenant.digest()
+    assert tenant.digest() not in (other.digest(), small_tenant().digest())
