@@ -14,7 +14,7 @@ from pyasn1.codec.der import encoder
 from pyasn1.error import PyAsn1Error
 from pyasn1.type import char, tag, univ
 
-OID = "1.2.392.100300.1.1.3"
+from ainas_provision.certs.types import CORPORATE_EXTENSION_OID as OID  # noqa: F401 - re-exported
 
 # tag number -> field of CorporateRegistration
 FIELDS: dict[int, str] = {

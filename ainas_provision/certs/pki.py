@@ -282,7 +282,9 @@ def make_signing_certificate(
     """
     check_type(cert_type)
     key = key or new_key()
-    ca = ca or make_ca("Test Registrar CA" if cert_type == CORPORATE else "Test G-ID CA", key=new_key())
+    ca = ca or make_ca(
+        "Test Registrar CA" if cert_type == CORPORATE else "Test G-ID CA", key=new_key()
+    )
     if cert_type == CORPORATE:
         subject = x509.Name(
             [

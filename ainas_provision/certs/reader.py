@@ -13,15 +13,19 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.serialization import pkcs12
 
-from ainas_provision.certs import corporate, pfx
 from ainas_provision.certs.attributes import read_fields
 from ainas_provision.certs.errors import CertificateError
 from ainas_provision.certs.info import CertificateInfo
-from ainas_provision.certs.types import CORPORATE, SCRIVENER, check_type
+from ainas_provision.certs.types import (
+    CORPORATE,
+    CORPORATE_EXTENSION_OID,
+    SCRIVENER,
+    check_type,
+)
 from ainas_provision.i18n import _
 
 Attributes = Mapping[str, str | Sequence[str]]
-CORPORATE_OID = x509.ObjectIdentifier(corporate.OID)
+CORPORATE_OID = x509.ObjectIdentifier(CORPORATE_EXTENSION_OID)
 
 
 def load_p12(data: bytes, password: str) -> pkcs12.PKCS12KeyAndCertificates:
@@ -61,6 +65,8 @@ def load_p12(data: bytes, password: str) -> pkcs12.PKCS12KeyAndCertificates:
 
 def _load_error(data: bytes) -> CertificateError:
     """Why ``load_pkcs12`` refused: not PKCS#12 at all, or a password or cipher problem."""
+    from ainas_provision.certs import pfx  # its ASN.1 reader, only to explain a refusal
+
     try:
         shape = pfx.inspect(data)
     except pfx.NotPkcs12:
@@ -134,13 +140,15 @@ def read_certificate(
     check_type(cert_type)
     extension = _corporate_extension(cert)
     if cert_type == CORPORATE:
+        from ainas_provision.certs import corporate  # its ASN.1 reader, only when needed
+
         if extension is None:
             raise CertificateError(
                 "not-corporate",
                 _(
                     "this is not a 商業登記電子証明書: it has no registeredCorporationInfo "
                     "extension ({oid}); check `certificate.type`"
-                ).format(oid=corporate.OID),
+                ).format(oid=CORPORATE_EXTENSION_OID),
             )
         try:
             registration = corporate.decode(extension)
