@@ -3,6 +3,9 @@ the loader's typed objects, the local override file, and the tool's mapping onto
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import jsonschema
 import pytest
 import yaml
@@ -100,6 +103,39 @@ def test_loading_is_cached():
 def write(path, data):
     path.write_text(yaml.safe_dump(data, allow_unicode=True), "utf-8")
     return path
+
+
+def test_the_parsed_catalogue_is_kept_for_the_next_run_and_only_for_the_same_bytes(
+    tmp_path, monkeypatch
+):
+    """The catalogue's YAML is parsed once and its parsed form kept (beside the bytecode); a
+    run reads that form only if it was made from the very same bytes, and a damaged one or an
+    edited ``screens.yaml`` is parsed again."""
+    source = (Path(ainas_catalogue.__file__).parent / "screens.yaml").read_bytes()
+    compiled = tmp_path / "__pycache__" / "screens.yaml.test.marshal"
+    monkeypatch.setattr(sys, "dont_write_bytecode", False)
+    expected = yaml.safe_load(source)
+    assert ainas_catalogue._parsed(source, compiled) == expected
+    assert compiled.is_file()
+
+    def no_yaml(text, origin):
+        raise AssertionError("parsed again")
+
+    with monkeypatch.context() as m:
+        m.setattr(ainas_catalogue, "_yaml_load", no_yaml)
+        assert ainas_catalogue._parsed(source, compiled) == expected  # the kept form
+    edited = source.replace(b"guide:", b"# an edit\nguide:", 1)
+    assert ainas_catalogue._parsed(edited, compiled) == expected  # parsed again, kept anew
+    with monkeypatch.context() as m:
+        m.setattr(ainas_catalogue, "_yaml_load", no_yaml)
+        with pytest.raises(AssertionError, match="parsed again"):
+            ainas_catalogue._parsed(source, compiled)  # kept for other bytes: not used
+    compiled.write_bytes(compiled.read_bytes()[:100])  # damaged (a run killed mid-write)
+    assert ainas_catalogue._parsed(edited, compiled) == expected
+    compiled.unlink()
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)  # PYTHONDONTWRITEBYTECODE: kept not
+    assert ainas_catalogue._parsed(source, compiled) == expected
+    assert not compiled.exists()
 
 
 def test_an_override_in_the_manifest_directory_adds_options_and_labels(tmp_path):
