@@ -102,6 +102,15 @@ def _compared(kind: kinds.Kind, skip: tuple[str, ...] = ()) -> _Compared:
     return _Compared(kind, skip)
 
 
+@cache
+def _write_once(kind: kinds.Kind) -> tuple[frozenset[str], tuple[str, ...]]:
+    """A kind's write-once fields, and those of them AINAS shows (not secrets)."""
+    return (
+        frozenset(spec.name for spec in kind.write_once),
+        tuple(spec.name for spec in kind.write_once if not spec.secret),
+    )
+
+
 _USER_BUT_SITE = _compared(kinds.USER, ("site",))  # a user's site is a handle here, a 拠点ID there
 
 
@@ -774,8 +783,7 @@ class _Differ:
         depends: list[str],
     ) -> None:
         address = f"{kind.name}.{handle}"
-        write_once = {spec.name for spec in kind.write_once}
-        shown_once = tuple(spec.name for spec in kind.write_once if not spec.secret)
+        write_once, shown_once = _write_once(kind)
         for name in shown_once:
             old, new = live.fields.get(name), account.fields.get(name)
             if _norm(old) != _norm(new):
@@ -793,15 +801,16 @@ class _Differ:
                     new=new,
                     rule=WRITE_ONCE_RULE,
                 )
-        known = {} if adopted else self.state.fingerprints("sites", handle)
+        entry = None if adopted else self.state.sites.get(handle)
+        known = entry.fingerprints if entry is not None else {}
         secrets: dict[str, str] = {}
         fields = self._field_changes(kind, account.fields, live.fields, skip=shown_once)
         for name, value in account.secrets.items():
-            label = self.label(kind, name)
             new_fp = self.secret_fp(address, name, value)
             old_fp = known.get(f"{kind.name}.{name}")
             if old_fp == new_fp:
                 continue
+            label = self.label(kind, name)
             if name in write_once:
                 if old_fp is not None:
                     self.error(
@@ -951,8 +960,8 @@ class _Differ:
         if secret is None:
             return True
         written = entry.fingerprints.get("initial_password")
-        return written is not None and written == self.secret_fp(
-            f"user.{login_id}", "initial_password", secret
+        return written is not None and written == self.fp(
+            f"user.{login_id}", "initial_password", secret.reveal()
         )
 
     def _user_payload(self, user: Resource) -> dict:
