@@ -173,9 +173,7 @@ class TreeCache:
         self._entry: Path | None = None
 
     # -- the key -----------------------------------------------------------------------------
-    def _begin(
-        self, path: Path, vars_files: Sequence[str | Path], env: Mapping[str, str]
-    ) -> bool:
+    def _begin(self, path: Path, vars_files: Sequence[str | Path], env: Mapping[str, str]) -> bool:
         """Compute the key of the tree at ``path`` (False: a tree this cache does not keep)."""
         self._key = self._entry = None
         files, problems = manifest_files(path)
@@ -363,9 +361,20 @@ def _encode(
         "desired": None,
     }
     if desired is not None:
+        # one object for equal texts (20,000 users name a few roles and a thousand sites):
+        # marshal writes an object met again as a reference, which loads at once
+        same: dict[str, str] = {}
+        canonical = same.setdefault
 
         def resource(r: Resource) -> tuple:
-            return (r.kind, r.key, r.fields, _mark(r.mark))
+            fields = {}
+            for name, value in r.fields.items():
+                if value.__class__ is str:
+                    value = canonical(value, value)
+                elif value.__class__ is list:  # a list of its own for each resource
+                    value = [canonical(v, v) if v.__class__ is str else v for v in value]
+                fields[name] = value
+            return (r.kind, r.key, fields, _mark(r.mark))
 
         certificate = None
         if desired.certificate is not None and certificate_fields is not None:

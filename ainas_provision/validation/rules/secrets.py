@@ -178,13 +178,15 @@ def resolve_sites(
     problems: dict[int, str | None] = {}
     need_key: list[tuple[str, object]] = []  # encrypted fields, when there is no key
     values = result.values
-    for index, group in enumerate(sites.site_group):
+    for index, (group, path) in enumerate(zip(sites.site_group, sites.paths, strict=True)):
         outcome = outcomes[group]
-        path = sites.paths[index]
         if outcome.__class__ is Secret:
-            values[".".join(map(str, path))] = outcome
-            if group in problems and problems[group] is None:
-                continue
+            try:
+                values[".".join(path)] = outcome
+            except TypeError:  # a key YAML read as a number
+                values[".".join(map(str, path))] = outcome
+            if problems.get(group, True) is None:
+                continue  # its value passed the password rule (or needs none)
             if not _is_password(path):
                 continue
             if group not in problems:
