@@ -65,7 +65,7 @@ def plan_of(opened, *, quick: bool, monkeypatch=None):
     with pytest.MonkeyPatch.context() as patch:
         if not quick:
             patch.setattr(diff_module._Compared, "same", lambda self, desired, live: False)
-            patch.setattr(diff_module._Differ, "_unchanged_user", lambda self, *args: False)
+            patch.setattr(diff_module._Differ, "quick_users", False)
         plan = diff_module.diff(
             opened.desired,
             opened.current,
