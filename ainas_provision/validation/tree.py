@@ -367,13 +367,10 @@ def _encode(
         canonical = same.setdefault
 
         def resource(r: Resource) -> tuple:
-            fields = {}
-            for name, value in r.fields.items():
-                if value.__class__ is str:
-                    value = canonical(value, value)
-                elif value.__class__ is list:  # a list of its own for each resource
-                    value = [canonical(v, v) if v.__class__ is str else v for v in value]
-                fields[name] = value
+            fields = {
+                name: canonical(value, value) if value.__class__ is str else value
+                for name, value in r.fields.items()
+            }
             return (r.kind, r.key, fields, _mark(r.mark))
 
         certificate = None
