@@ -256,6 +256,34 @@ def test_a_changed_file_a_template_includes_validates_again(tmp_path, monkeypatc
     assert counted(counts) == (0, 1, 1)
     assert desired.sites["s1"].fields["short_name"] == "本店"
     expect_same(result, desired, tree)
+    # an include that may be missing: its absence was read too, and its arrival is a change
+    edit(
+        tree / "sites.yaml.j2",
+        "{% include 'site.part' %}",
+        "{% include ['extra.part', 'site.part'] %}",
+    )
+    check(tree, tmp_path / "cache")
+    assert counted(check(tree, tmp_path / "cache")[0]) == (1, 0, 0)
+    (tree / "extra.part").write_text("  s2:\n    name: 支店\n    short_name: 支店\n", "utf-8")
+    counts, result, desired = check(tree, tmp_path / "cache")
+    assert counted(counts) == (0, 1, 1) and set(desired.sites) == {"s2"}
+    expect_same(result, desired, tree)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="symbolic links")
+def test_a_file_made_a_link_out_of_the_tree_is_refused_as_before(warnings_tree, tmp_path):
+    """The same bytes, but through a link that leads out of the manifest directory: the files
+    are read again with the checks of the first read, so the link is refused, not reused."""
+    check(warnings_tree, tmp_path / "cache")
+    outside = tmp_path / "outside.yaml"
+    outside.write_bytes((warnings_tree / "users.yaml").read_bytes())
+    (warnings_tree / "users.yaml").unlink()
+    (warnings_tree / "users.yaml").symlink_to(outside)
+    for _ in range(2):
+        counts, result, desired = check(warnings_tree, tmp_path / "cache")
+        assert counts.hits == 0 and desired is None
+        assert any("outside the manifest directory" in d.message for d in result.errors)
+        expect_same(result, desired, warnings_tree)
 
 
 def test_a_changed_csv_cell_validates_again(bulk, tmp_path):
@@ -364,6 +392,33 @@ def test_an_environment_secret_is_resolved_on_every_run(warnings_tree, tmp_path,
     counts, result, desired = check(warnings_tree, tmp_path / "cache")
     assert counts.hits == 1 and result.ok
     assert desired.users["user001"].secrets["initial_password"].reveal() == "Another-pass-02"
+    expect_same(result, desired, warnings_tree)
+
+
+def test_an_encrypted_secret_is_decrypted_on_every_run(warnings_tree, tmp_path, monkeypatch):
+    from ainas_provision.secrets import crypto
+
+    key = crypto.generate_key()
+    token = crypto.encrypt("Encrypted-pass-01", "users.user002.initial_password", key)
+    edit(
+        warnings_tree / "users.yaml",
+        "site: s2\n    initial_password: {env: USER_PASSWORD}",
+        f'site: s2\n    initial_password: {{encrypted: "{token}"}}',
+    )
+    monkeypatch.setenv("AINAS_SECRETS_KEY", crypto.key_text(key))
+    check(warnings_tree, tmp_path / "cache")
+    counts, result, desired = check(warnings_tree, tmp_path / "cache")
+    assert counts.hits == 1 and result.ok
+    assert desired.users["user002"].secrets["initial_password"].reveal() == "Encrypted-pass-01"
+    expect_same(result, desired, warnings_tree)
+    monkeypatch.setenv("AINAS_SECRETS_KEY", crypto.key_text(crypto.generate_key()))
+    counts, result, desired = check(warnings_tree, tmp_path / "cache")
+    assert counts.hits == 1 and [d.rule for d in result.errors] == ["secret-encrypted"]
+    expect_same(result, desired, warnings_tree)
+    monkeypatch.delenv("AINAS_SECRETS_KEY")
+    counts, result, desired = check(warnings_tree, tmp_path / "cache")
+    assert counts.hits == 1 and [d.rule for d in result.errors] == ["secret-encrypted"]
+    assert "no secrets key is set" in result.errors[0].message
     expect_same(result, desired, warnings_tree)
 
 
