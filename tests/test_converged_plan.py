@@ -29,6 +29,8 @@ from ainas_provision.plan import diff as diff_module
 from ainas_provision.secrets.values import Secret
 from ainas_provision.state.keys import Fingerprinter
 from ainas_provision.state.model import State, StateFormatError, entry_from_json
+from ainas_provision.targets import convert
+from ainas_provision.targets.embedded import SandboxBackend
 from ainas_provision.workflow import run as workflow
 from tests.conftest import copy_example
 from tests.helpers import run
@@ -292,6 +294,90 @@ def test_users_with_the_same_stored_form_are_listed_as_dicts_of_their_own(conver
         ]
     finally:
         sandbox.close()
+
+
+def test_the_sandbox_reads_users_as_their_listing_converts(converged):
+    backend = SandboxBackend(converged / "ainas.sandbox.sqlite", "20481")
+    try:
+        read = backend.read().users
+        actor = backend._acting()
+        listed, _ = backend.sandbox.list_users(actor)
+        expected = convert.state({"id": "20481"}, [], [], listed, None).users
+        assert list(read) == list(expected)
+        assert {k: v.fields for k, v in read.items()} == {k: v.fields for k, v in expected.items()}
+        assert any(v.fields["default_destination"] for v in read.values())
+    finally:
+        backend.close()
+
+
+FORM_KEYS = st.sampled_from(
+    [
+        "default_destination_prefecture",
+        "default_destination_office",
+        "kei_default_destination_prefecture",
+        "kei_default_destination_office",
+        "default_menu",
+        # what an emulator never stores in a user's form, read the long way if it did
+        "user_name",
+        "name",
+        "role",
+        "site",
+        "site_id",
+        "default_destination",
+        "other",
+    ]
+)
+
+
+@given(
+    forms=st.lists(
+        st.dictionaries(FORM_KEYS, st.one_of(st.none(), st.text(max_size=2)), max_size=6),
+        min_size=1,
+        max_size=3,
+    ),
+    users=st.lists(
+        st.tuples(st.integers(0, 2), st.one_of(st.none(), st.text(max_size=2))), max_size=6
+    ),
+)
+def test_users_from_rows_are_their_listing_converted(forms, users):
+    """Rows sharing forms (as the sandbox gives them) against the dicts list_users would make."""
+    rows, listed = [], []
+    for number, (form_index, site) in enumerate(users):
+        form = forms[form_index % len(forms)]
+        login_id, name, role = f"user{number:02d}", f"名前{number}", "担当者(送信可)"
+        rows.append((login_id, name, role, site, form, None))
+        listed.append(
+            {
+                "login_id": login_id,
+                "user_name": name,
+                "role": role,
+                "site": site,
+                **form,
+                "last_login": None,
+            }
+        )
+    read = convert.users_from_rows(rows)
+    expected = convert.state({"id": "1"}, [], [], listed, None).users
+    assert {k: v.fields for k, v in read.items()} == {k: v.fields for k, v in expected.items()}
+    # each user's lists are its own, though its form is shared
+    pairs = [v.fields["default_destination"] for v in read.values()]
+    lists = [value for value in pairs if isinstance(value, list)]
+    assert len({id(value) for value in lists}) == len(lists)
+
+
+def test_users_sharing_a_form_have_lists_of_their_own():
+    form = {
+        "default_destination_prefecture": "東京都",
+        "default_destination_office": "練馬",
+        "kei_default_destination_prefecture": None,
+        "kei_default_destination_office": None,
+        "default_menu": None,
+    }
+    rows = [(f"user0{n}", "名前", "担当者(送信可)", "1", form, None) for n in (1, 2)]
+    first, second = convert.users_from_rows(rows).values()
+    assert first.fields["default_destination"] == ["東京都", "練馬"]
+    first.fields["default_destination"][1] = "品川"
+    assert second.fields["default_destination"] == ["東京都", "練馬"]
 
 
 SCREEN_KEYS = st.sampled_from(

@@ -88,12 +88,14 @@ class SandboxBackend:
             org = self.sandbox.read_organization(actor)
             certificates = self.sandbox.list_certificates(actor)
             site_list, _ = self.sandbox.list_sites(actor, site_ids=sites)
-            users, _ = self.sandbox.list_users(actor, site_ids=sites)
+            users = self.sandbox.read_users(actor, site_ids=sites)  # as list_users, in rows
         except AinasError as exc:
             raise _error(exc) from None
-        return convert.state(
-            org, certificates, site_list, users, self.session(), sorted(sites) if sites else None
+        current = convert.state(
+            org, certificates, site_list, [], self.session(), sorted(sites) if sites else None
         )
+        current.users = convert.users_from_rows(users)
+        return current
 
     def create(self, kind: str, fields: dict, *, parent: str | None = None) -> str:
         """The emulator speaks the screen catalogue's field names: the fields are renamed."""
