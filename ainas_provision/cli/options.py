@@ -38,8 +38,8 @@ no_cache = click.option(
     expose_value=False,
     callback=_no_cache,
     help=N_(
-        "Parse every manifest file again, neither reading nor writing the cache of parsed "
-        "files (see README: The cache)."
+        "Validate the manifests again from their files, neither reading nor writing the cache "
+        "of parsed files and validated trees (see README: The cache)."
     ),
 )
 

@@ -113,7 +113,7 @@ def validate_tree(
                     state.known_digest = None  # another certificate: made again when asked
             return result, state
         files = ManifestCache(tree.directory) if tree is not None else None
-        with recording() as reads:
+        with recording() if tree is not None else contextlib.nullcontext([]) as reads:
             result = check_manifests(path, vars_files=vars_files, env=env, cache=files)
         static = list(result.diagnostics)
         finish(result, env=env, resolve_secrets=resolve_secrets, now=now)
