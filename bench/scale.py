@@ -4,9 +4,10 @@ For each size, a generated tree (one site per 20 users) is validated and planned
 empty embedded sandbox, text and JSON: everything to create) as separate processes of the real
 command; then, after one ``apply`` (not measured), planned again against the tenant that holds
 it all (converged: nothing to change). Each run is measured by its own CPU time (user + system:
-on a shared machine, wall time measures the neighbours) and its peak memory (max RSS).
-``validate`` and ``plan`` run cold (``--no-cache``) and warm (a second run with the cache of
-parsed files filled by the first). Medians of ``--runs`` runs; then the marginal cost per user
+on a shared machine, wall time measures the neighbours), its wall time (printed too: on a quiet
+machine it is what a person waits) and its peak memory (max RSS).
+``validate`` and ``plan`` run cold (``--no-cache``) and warm (a second run with the caches of
+parsed files and of validated trees filled by the first). Medians of ``--runs`` runs; then the marginal cost per user
 (least-squares slope over the sizes) and the fixed cost (intercept). First, the start-up:
 ``--help`` and ``validate`` of the one-file quick start.
 
@@ -40,16 +41,19 @@ REPO = Path(__file__).resolve().parent.parent
 
 # runs one command as a child and prints the child's own CPU seconds and peak RSS
 MEASURE = (
-    "import json, resource, subprocess, sys\n"
+    "import json, resource, subprocess, sys, time\n"
+    "start = time.perf_counter()\n"
     "p = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)\n"
+    "wall = time.perf_counter() - start\n"
     "r = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
-    "print(json.dumps({'code': p.returncode, 'cpu': r.ru_utime + r.ru_stime,\n"
+    "print(json.dumps({'code': p.returncode, 'cpu': r.ru_utime + r.ru_stime, 'wall': wall,\n"
     "                  'rss_kb': r.ru_maxrss, 'err': p.stderr.decode()[-2000:]}))\n"
 )
 
 
-def measure(args: list[str], cwd: Path, cache_dir: Path) -> tuple[float, float]:
-    """(CPU seconds, peak MB) of ``ainas-provision ARGS`` in its own process."""
+def measure(args: list[str], cwd: Path, cache_dir: Path) -> tuple[float, float, float]:
+    """(CPU seconds, peak MB, wall seconds) of ``ainas-provision ARGS`` in its own process
+    (wall: from its start to its end, as the process that starts it sees them)."""
     env = {**os.environ, **ENV, "AINAS_CACHE_DIR": str(cache_dir)}
     env.pop("PYTHONDONTWRITEBYTECODE", None)  # see the module's documentation
     out = subprocess.run(
@@ -63,7 +67,7 @@ def measure(args: list[str], cwd: Path, cache_dir: Path) -> tuple[float, float]:
     result = json.loads(out.stdout)
     if result["code"] not in (0, 2):
         raise SystemExit(f"{' '.join(args)} failed:\n{result['err']}")
-    return result["cpu"], result["rss_kb"] / 1024
+    return result["cpu"], result["rss_kb"] / 1024, result["wall"]
 
 
 def slope(xs: list[float], ys: list[float]) -> tuple[float, float]:
@@ -101,15 +105,17 @@ def startup(runs: int) -> None:
             "--help": ["--help"],
             "validate examples/quickstart": ["validate", "quickstart"],
         }.items():
-            cpus, walls = [], []
+            cpus, walls, outer = [], [], []
             for _ in range(runs):
                 start = time.perf_counter()
-                cpu, _peak = measure(command, root, root / "cache")
-                walls.append(time.perf_counter() - start)
+                cpu, _peak, wall = measure(command, root, root / "cache")
+                outer.append(time.perf_counter() - start)
                 cpus.append(cpu)
+                walls.append(wall)
             print(
                 f"{name}: {statistics.median(cpus):.3f} CPU-s, "
-                f"{statistics.median(walls):.3f} s wall (with the measuring process)"
+                f"{statistics.median(walls):.3f} s wall "
+                f"({statistics.median(outer):.3f} s with the measuring process)"
             )
 
 
@@ -133,7 +139,7 @@ def main() -> None:
     print(f"medians of {args.runs} runs; CPU = user + system seconds of the command's process")
     startup(max(args.runs, 5))
     cases = dict(CASES) if args.no_converged else {**CASES, **CONVERGED}
-    table: dict[str, list[tuple[float, float]]] = {name: [] for name in cases}
+    table: dict[str, list[tuple[float, float, float]]] = {name: [] for name in cases}
     for users in sizes:
         sites = max(1, users // 20)
         with tempfile.TemporaryDirectory() as tmp:
@@ -143,24 +149,27 @@ def main() -> None:
             for name, (command, warm) in cases.items():
                 if name == next(iter(CONVERGED)):  # the tenant made to hold it all, once
                     measure(["apply", "m", "--auto-approve", "--parallelism", "2"], root, cache_dir)
-                cpus, peaks = [], []
+                cpus, peaks, walls = [], [], []
                 for _ in range(args.runs):
                     if warm:
                         measure(command, root, cache_dir)  # fills the cache
-                    cpu, peak = measure(command, root, cache_dir)
+                    cpu, peak, wall = measure(command, root, cache_dir)
                     cpus.append(cpu)
                     peaks.append(peak)
-                table[name].append((statistics.median(cpus), statistics.median(peaks)))
+                    walls.append(wall)
+                table[name].append(
+                    (statistics.median(cpus), statistics.median(peaks), statistics.median(walls))
+                )
         print(f"{users:>7,} users, {sites:,} sites:", flush=True)
         for name in cases:
-            cpu, peak = table[name][-1]
-            print(f"    {name:<22} {cpu:6.2f} CPU-s {peak:6.0f} MB", flush=True)
+            cpu, peak, wall = table[name][-1]
+            print(f"    {name:<22} {cpu:6.2f} CPU-s {wall:6.2f} s wall {peak:6.0f} MB", flush=True)
     if len(sizes) < 2:
         return
     print("\nmarginal cost per user (slope) and fixed cost (intercept):")
     for name, rows in table.items():
-        cpu_b, cpu_a = slope(sizes, [cpu for cpu, _ in rows])
-        mem_b, mem_a = slope(sizes, [peak for _, peak in rows])
+        cpu_b, cpu_a = slope(sizes, [cpu for cpu, _, _ in rows])
+        mem_b, mem_a = slope(sizes, [peak for _, peak, _ in rows])
         print(
             f"  {name:<22} CPU {cpu_b * 1000:.3f} ms/user + {cpu_a:.2f} s;"
             f"  memory {mem_b * 1024:.2f} KiB/user + {mem_a:.0f} MB"
