@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ainas_provision import i18n, portable
-from ainas_provision.apply.executor import Executor, Outcome, Progress
 from ainas_provision.domain import kinds
 from ainas_provision.domain.desired import DesiredState
 from ainas_provision.domain.screens import Labels
@@ -50,6 +49,7 @@ from ainas_provision.validation.engine import Validation, gc_paused
 from ainas_provision.validation.tree import validate_tree
 
 if TYPE_CHECKING:
+    from ainas_provision.apply.executor import Outcome, Progress
     from ainas_provision.workflow.importing import Imported
 
 STATE_NAME = "ainas.state.json"
@@ -517,6 +517,8 @@ def save_moves(run: Run) -> None:
 
 
 def execute(run: Run, plan: Plan, parallelism: int, progress: Progress | None) -> list[Outcome]:
+    from ainas_provision.apply.executor import Executor  # an apply's only: a plan does without
+
     save_moves(run)
     executor = Executor(
         run.backend,
