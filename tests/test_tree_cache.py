@@ -12,6 +12,7 @@ import hashlib
 import os
 import stat
 import sys
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import pytest
@@ -19,7 +20,9 @@ import pytest
 from ainas_provision import i18n
 from ainas_provision.certs import pki
 from ainas_provision.certs.types import SCRIVENER
+from ainas_provision.domain.desired import DesiredCertificate, Resource
 from ainas_provision.manifest import cache as cache_module
+from ainas_provision.manifest.marks import Mark
 from ainas_provision.validation import tree as tree_module
 from ainas_provision.validation.tree import TreeCache, validate_tree
 from tests.conftest import copy_example
@@ -64,7 +67,7 @@ def snapshot(desired) -> tuple:
     return (
         desired.organization_id,
         [
-            (type(r).__name__, r.address, r.fields, secrets_of(r.secrets), str(r.mark))
+            (type(r).__name__, r.address, r.fields, secrets_of(r.secrets), r.mark)
             for r in desired.resources()
         ],
         desired.policy,
@@ -157,6 +160,22 @@ def test_a_second_run_uses_the_entry_and_gives_what_validating_gives(example, re
     assert warm_desired.digest() == cold_desired.digest()
     if example == "warnings_tree":
         assert {d.rule for d in warm.warnings} == {"site-name-unique", "halfwidth-code"}
+
+
+def test_a_kept_resource_makes_its_place_a_mark_when_it_is_read():
+    kept = Resource("user", "u1", {"name": "x"}, {}, ("m/users.yaml", 3, 5, "rendered from row 2"))
+    assert kept.__dict__["_mark"] == ("m/users.yaml", 3, 5, "rendered from row 2")  # not yet
+    assert kept.mark == Mark("m/users.yaml", 3, 5, "rendered from row 2")
+    assert kept.mark is kept.mark  # made once
+    built = Resource(
+        "user", "u1", {"name": "x"}, {}, Mark("m/users.yaml", 3, 5, "rendered from row 2")
+    )
+    assert kept == built and replace(kept, key="u2").mark == built.mark
+    assert asdict(kept)["mark"] == asdict(built)["mark"]
+    assert Resource("user", "u1", {}).mark is None
+    assert DesiredCertificate("certificate", "", {}, {}, ("m/a.yaml", 1, 1, None)).mark == Mark(
+        "m/a.yaml", 1, 1
+    )
 
 
 def test_validate_uses_the_entry_of_a_plan_and_a_plan_completes_that_of_validate(
@@ -617,6 +636,7 @@ def test_no_cache_file_holds_a_secret_or_a_hash_of_one(quickstart, tmp_path, mon
         forms += [data, canary.encode("utf-16-le")]
         for digest in (
             hashlib.sha256(data),
+            hashlib.sha256(data + b"\n"),  # a {file:}'s bytes, hashed as the reads are
             hashlib.blake2b(data, digest_size=20),
             hashlib.blake2b(data + b"\n", digest_size=20),  # a {file:}'s bytes
             hashlib.blake2b(data),

@@ -34,7 +34,8 @@ The entry is ``marshal`` data (the interpreter's own format for plain values, as
 of parsed files): loading it builds strings, numbers, tuples, lists and dicts and runs no code,
 unlike ``pickle``, which would run whatever a file that someone else could write told it to.
 The objects (diagnostics, marks, resources) are rebuilt from those plain values by the code
-here. A header (format, key, the reads) comes first, so that an entry that does not apply is
+here; a resource's place is given as its plain tuple and made a Mark only when read (a plan
+reads one only to report that resource). A header (format, key, the reads) comes first, so that an entry that does not apply is
 refused before its body is read; any damage (a truncated or foreign file, another format) is a
 miss, and the entry is written again, whole, through a temporary file renamed over it, readable
 by its owner only. Deleting it at any time is safe.
@@ -72,7 +73,7 @@ from ainas_provision.validation.engine import Validation, check_manifests, finis
 from ainas_provision.validation.rules.certificate import CertificateInputs
 from ainas_provision.validation.rules.secrets import SecretSites
 
-FORMAT = 1
+FORMAT = 2  # 2: the reads' hashes are SHA-256
 log = logging.getLogger("ainas_provision")
 _GROUPS = ("sites", "batch_accounts", "kei_batch_accounts", "users", "admins")
 
@@ -460,16 +461,14 @@ def _decode_desired(kept) -> tuple[DesiredState, str | None]:
     cert = None
     if certificate is not None:
         c_kind, c_key, c_fields, c_mark, cert_type = certificate
-        cert = DesiredCertificate(c_kind, c_key, c_fields, {}, Mark(*c_mark) if c_mark else None)
+        cert = DesiredCertificate(c_kind, c_key, c_fields, {}, c_mark)
         cert.fields["type"] = cert_type
-    by_group = [
-        {k: Resource(kd, k, f, {}, Mark(*m) if m else None) for kd, k, f, m in rows}
-        for rows in groups
-    ]
+    # each place as kept, a (file, line, column, note) tuple: made a Mark only if it is read
+    by_group = [{k: Resource(kd, k, f, {}, m) for kd, k, f, m in rows} for rows in groups]
     sites, batch, kei, users, admins = by_group
     desired = DesiredState(
         organization_id=organization_id,
-        organization=Resource(kind, key, fields, {}, Mark(*mark) if mark else None),
+        organization=Resource(kind, key, fields, {}, mark),
         certificate=cert,
         sites=sites,
         batch_accounts=batch,
