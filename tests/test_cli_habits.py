@@ -3,6 +3,7 @@ terminal's encoding, a closed pipe, colour, --debug anywhere, the environment in
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -138,6 +139,42 @@ def test_a_closed_pipe_ends_quietly(quickstart, tmp_path):
     _, err = process.communicate(timeout=60)
     assert b"Traceback" not in err and b"BrokenPipe" not in err, err
     assert b"internal error" not in err
+
+
+def test_the_process_ends_at_once_with_its_whole_output_and_its_exit_status(quickstart, tmp_path):
+    # the command's own process ends without tearing the interpreter down (cli.main._end_now):
+    # what was written but still buffered, the log and every exit status must arrive as before
+    expected = run("plan", "quickstart", "--format", "json", "--detailed-exitcode")
+    assert expected.exit_code == 2
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("AINAS_", "PYTHONIO"))}
+    args = ("--debug", "plan", "quickstart", "--format", "json", "--detailed-exitcode")
+    with open(tmp_path / "plan.out", "wb") as out:  # a file: stdout buffered in blocks
+        result = subprocess.run(
+            [sys.executable, "-m", "ainas_provision", *args],
+            cwd=tmp_path,
+            env=environment,
+            stdout=out,
+            stderr=subprocess.PIPE,
+            timeout=120,
+        )
+    assert result.returncode == 2, result.stderr
+    written = json.loads((tmp_path / "plan.out").read_text(encoding="utf-8"))  # all of it
+
+    def changes(plan: dict) -> list:  # a fingerprint's key is new each time: not compared
+        return [(c["address"], c["action"], c["fields"]) for c in plan["changes"]]
+
+    assert changes(written) == changes(json.loads(expected.stdout)) != []
+    assert "DEBUG ainas_provision" in result.stderr.decode(), result.stderr  # logging's too
+    assert b"Traceback" not in result.stderr
+    piped = command("plan", "quickstart", cwd=tmp_path)  # the digest: a new key each time
+
+    def shown(text: str) -> list[str]:
+        return [line for line in text.splitlines() if not line.startswith("Plan digest")]
+
+    assert piped.returncode == 0
+    assert shown(piped.stdout.decode()) == shown(run("plan", "quickstart").stdout)
+    assert command("plan", "nosuchdir", cwd=tmp_path).returncode == 1
+    assert command("--version", cwd=tmp_path).returncode == 0
 
 
 # -- colour --------------------------------------------------------------------------------------

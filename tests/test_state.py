@@ -91,6 +91,64 @@ def test_unreadable_state_is_a_clear_error(tmp_path):
         State.from_json({"format_version": 1})
 
 
+# how each case changes the state file as written (None: not at all; a text alone: all of it)
+_STATE_TEXTS = {
+    "as written": None,
+    "a serial beyond 64 bits": ('"serial": 1,', '"serial": 123456789012345678901234567890,'),
+    "a float serial": ('"serial": 1,', '"serial": 3.0,'),
+    "a runbook's huge number": (
+        '"format_version": 1,',
+        '"format_version": 1, "runbook": {"steps": [{"n": 123456789012345678901234567890}]},',
+    ),
+    "NaN in the target": ('"target": null,', '"target": {"kind": "sandbox", "n": NaN},'),
+    "an escaped lone surrogate": ('"lineage": "', '"lineage": "\\ud800'),
+    "a huge number in a user's entry": (
+        '"fingerprints": {',
+        '"n": 123456789012345678901234567890, "fingerprints": {',
+    ),
+    "not JSON": "{",
+    "a list": "[1.5]",
+    "a byte-order mark": "\ufeff",
+}
+
+
+@pytest.mark.parametrize("case", list(_STATE_TEXTS))
+def test_the_state_file_is_decoded_as_the_standard_library_decodes_it(tmp_path, case):
+    # the store decodes with orjson and falls back to json: the outcome (the state, or the
+    # error's reason) must be the standard library's in every case
+    written = LocalStateStore(tmp_path / "ainas.state.json")
+    state = written.load()
+    written.begin(state)
+    written.record(state, Put("users", "u", UserEntry({"initial_password": "ab"})))
+    written.commit(state)
+    text = written.path.read_text(encoding="utf-8")
+    change = _STATE_TEXTS[case]
+    if isinstance(change, tuple):
+        assert change[0] in text
+        text = text.replace(*change, 1)
+    elif change == "\ufeff":
+        text = change + text
+    elif change is not None:
+        text = change
+    path = tmp_path / "other.state.json"
+    path.write_text(text, encoding="utf-8")
+
+    def outcome(load):
+        try:
+            return load()
+        except (StateError, ValueError) as exc:  # the reason, after the store's "…{path}: "
+            return str(exc).removeprefix(f"cannot read the state file {path}: ")
+
+    got = outcome(LocalStateStore(path).load)
+    expected = outcome(lambda: State.from_json(json.loads(path.read_bytes().decode("utf-8"))))
+    if isinstance(expected, str):
+        assert got == expected
+    else:
+        assert got == expected
+        assert type(got.serial) is type(expected.serial)
+        assert repr(got.runbook) == repr(expected.runbook)  # NaN != NaN; a float is not an int
+
+
 def test_key_file_is_private_and_checked(tmp_path):
     state_path = tmp_path / "ainas.state.json"
     key_path = default_key_path(state_path)

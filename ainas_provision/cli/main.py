@@ -448,3 +448,35 @@ def main() -> None:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         sys.exit(EXIT_ERROR)
+    except SystemExit as done:
+        _end_now(done.code)
+        raise
+
+
+def _end_now(code: object) -> None:
+    """End the process at once with ``code``, once the command is done: what Python would do
+    at exit (the ``atexit`` functions — logging's flush among them —, flushing stdout and
+    stderr), without then freeing every object the command made one by one and clearing every
+    module (a plan of 20,000 users: a million objects, ~40 ms for nothing). Only when the
+    command's thread is the only one left (the interpreter would wait for any other) and the
+    code is a number; otherwise this returns and Python exits as usual."""
+    import atexit
+    import threading
+
+    if not (code is None or isinstance(code, int)) or threading.active_count() != 1:
+        return
+    atexit._run_exitfuncs()
+    try:
+        if sys.stdout is not None:
+            sys.stdout.flush()
+    except BrokenPipeError:  # nobody reads any more: as above
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        code = EXIT_ERROR
+    except OSError:  # a full disk…: Python's own exit reports it, with its own exit status
+        return
+    try:
+        if sys.stderr is not None:
+            sys.stderr.flush()
+    except OSError:
+        return
+    os._exit(code or 0)

@@ -98,8 +98,7 @@ class LocalStateStore:
         state = State()
         if self.path.exists():
             try:
-                text = read_regular(self.path, limit=MAX_STATE_BYTES).decode("utf-8")
-                state = State.from_json(json.loads(text))
+                state = State.from_json(_decode(read_regular(self.path, limit=MAX_STATE_BYTES)))
             except (OSError, ValueError, StateFormatError) as exc:
                 raise StateError(
                     _("cannot read the state file {path}: {reason}").format(
@@ -252,3 +251,33 @@ class LocalStateStore:
 
 def _line(data: dict) -> bytes:
     return (json.dumps(data, ensure_ascii=False, sort_keys=True) + "\n").encode("utf-8")
+
+
+def _decode(data: bytes) -> object:
+    """A state file's JSON, as the standard library decodes it. The file is read at every plan
+    (3.6 MB at 20,000 users): orjson decodes it in about half the time. What orjson refuses
+    (NaN, an escaped lone surrogate…) is decoded by the standard library, which accepts what it
+    always did or raises the error it always raised; and since orjson turns an integer beyond 64
+    bits into a float, a number outside the tables of sites and users (which hold only text)
+    that came out a float is decoded again by the standard library too, exactly."""
+    import orjson  # with what it imports: only where a state is read
+
+    try:
+        value = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return json.loads(data.decode("utf-8"))
+    if isinstance(value, dict) and any(
+        _holds_float(item) for key, item in value.items() if key not in ("sites", "users")
+    ):
+        return json.loads(data.decode("utf-8"))
+    return value
+
+
+def _holds_float(value: object) -> bool:
+    if isinstance(value, float):
+        return True
+    if isinstance(value, dict):
+        return any(_holds_float(item) for item in value.values())
+    if isinstance(value, list):
+        return any(_holds_float(item) for item in value)
+    return False
