@@ -178,6 +178,23 @@ def test_a_kept_resource_makes_its_place_a_mark_when_it_is_read():
     )
 
 
+def test_equal_lists_of_kept_users_stay_each_user_s_own(warnings_tree, tmp_path):
+    users = (
+        WARNINGS_TREE["users.yaml"]
+        .replace("    site: s1\n", "    site: s1\n    default_destination: [神奈川県, 練馬]\n")
+        .replace("    site: s2\n", "    site: s2\n    default_destination: [神奈川県, 練馬]\n")
+    )
+    write_tree(warnings_tree, {"users.yaml": users})
+    check(warnings_tree, tmp_path / "cache")
+    counts, result, desired = check(warnings_tree, tmp_path / "cache")
+    assert counted(counts) == (1, 0, 0)
+    expect_same(result, desired, warnings_tree)
+    one, two = (desired.users[u].fields["default_destination"] for u in ("user001", "user002"))
+    assert one == two == ["神奈川県", "練馬"] and one is not two
+    one.append("changed")
+    assert two == ["神奈川県", "練馬"]
+
+
 def test_validate_uses_the_entry_of_a_plan_and_a_plan_completes_that_of_validate(
     warnings_tree, tmp_path
 ):

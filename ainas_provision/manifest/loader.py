@@ -48,14 +48,21 @@ SCREENS_OVERRIDE = "ainas-screens.local.yaml"
 def find_manifest_files(root: Path) -> list[Path]:
     """Manifest files below a directory, in a stable order; hidden entries and the screen
     catalogue's override file are skipped."""
-    found: list[Path] = []
+    return [Path(name) for name in manifest_names(root)]
+
+
+def manifest_names(root: Path) -> list[str]:
+    """:func:`find_manifest_files` as the paths' strings: what the cache of validated trees
+    keys a tree by, on every run (a thousand ``Path`` objects cost several times the walk)."""
+    found: list[str] = []
+    join = os.path.join
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         for name in sorted(filenames):
             if name.startswith(".") or name == SCREENS_OVERRIDE:
                 continue
             if name.endswith(MANIFEST_SUFFIXES) or name.endswith(TEMPLATE_SUFFIX):
-                found.append(Path(dirpath) / name)
+                found.append(join(dirpath, name))
     return found
 
 

@@ -66,7 +66,7 @@ from ainas_provision.manifest.cache import (
     default_directory,
     tool_identity,
 )
-from ainas_provision.manifest.loader import manifest_files
+from ainas_provision.manifest.loader import manifest_names
 from ainas_provision.manifest.marks import Mark
 from ainas_provision.validation.build import build, certificate_as_written, complete
 from ainas_provision.validation.engine import Validation, check_manifests, finish, gc_paused
@@ -177,8 +177,15 @@ class TreeCache:
     def _begin(self, path: Path, vars_files: Sequence[str | Path], env: Mapping[str, str]) -> bool:
         """Compute the key of the tree at ``path`` (False: a tree this cache does not keep)."""
         self._key = self._entry = None
-        files, problems = manifest_files(path)
-        if problems:
+        # the manifest files as manifest_files finds them (none: a problem validation reports,
+        # and a tree that is not kept), as strings
+        if path.is_dir():
+            files = manifest_names(path)
+            if not files:
+                return False
+        elif path.exists():
+            files = [str(path)]
+        else:
             return False
         try:
             override = _override(path, env)
@@ -195,7 +202,7 @@ class TreeCache:
             str(path),
             *vars_given,
             "\0files",
-            *map(str, files),
+            *files,
             "\0override",
             *override,
         ):
@@ -367,11 +374,16 @@ def _encode(
         same: dict[str, str] = {}
         canonical = same.setdefault
 
+        def kept(value):
+            if value.__class__ is str:
+                return canonical(value, value)
+            if value.__class__ is list:  # a list of texts (a prefecture and an office): the
+                # list stays the resource's own, its texts are shared
+                return [canonical(item, item) if item.__class__ is str else item for item in value]
+            return value
+
         def resource(r: Resource) -> tuple:
-            fields = {
-                name: canonical(value, value) if value.__class__ is str else value
-                for name, value in r.fields.items()
-            }
+            fields = {name: kept(value) for name, value in r.fields.items()}
             return (r.kind, r.key, fields, _mark(r.mark))
 
         certificate = None
