@@ -472,7 +472,7 @@ def test_state_entries_are_read_or_refused_as_the_long_way_does(sites, users):
         return
     state = State.from_json(copy.deepcopy(document))
     assert (state.sites, state.users) == expected
-    # each entry holds its own fingerprints, not the document's
+    # the state holds the entries it read: another value put in the document afterwards is not seen
     for table in (sites, users):
         for value in table.values():
             value["fingerprints"] = {"changed": "x"}

@@ -115,12 +115,7 @@ _USER_BUT_SITE = _compared(kinds.USER, ("site",))  # a user's site is a handle h
 _USER_VALUES = _USER_BUT_SITE.values
 
 
-def _same_values(values: Callable, desired: Mapping, live: Mapping) -> bool:
-    """``values`` of both sides equal (a field missing on either side: not known to be)."""
-    try:
-        return values(desired) == values(live)
-    except KeyError:
-        return False
+_UNSEEN = object()
 
 
 def _vanished_site(address: str, site_id: str) -> Note:
@@ -930,6 +925,9 @@ class _Differ:
         # every one of them needs is looked up once, here
         quick = self.quick_users and not _USER_BUT_SITE.defaulted
         bindings, creations, values, fp = self.bindings, self.site_creations, _USER_VALUES, self.fp
+        admin, state_site_id = kinds.ADMIN_ROLE, self.state.site_id
+        # a site's 拠点ID, by handle: neither the bindings nor the state change in this loop
+        site_ids: dict[str, str | None] = {}
         for login_id, user in self.desired.users.items():
             fields = user.fields
             handle = fields["site"]
@@ -939,7 +937,7 @@ class _Differ:
             entry = entries.get(login_id)
             if live is not None:
                 shown = live.fields
-                if shown.get("role") == kinds.ADMIN_ROLE:
+                if shown.get("role") == admin:
                     self.error(
                         N_(
                             "user.{login_id}: {login_id} is an admin (管理者) in AINAS; admins are "
@@ -948,13 +946,18 @@ class _Differ:
                         login_id=login_id,
                     )
                     continue
-                if (
-                    quick
-                    and entry is not None  # managed (else adopted, even when nothing differs)
-                    and handle not in creations
-                    and shown.get("site_id") == (bindings.get(handle) or self.state.site_id(handle))
-                    and _same_values(values, fields, shown)
-                ):
+                if quick and entry is not None and handle not in creations:
+                    # managed (else adopted, even when nothing differs), on a site that exists
+                    site_id = site_ids.get(handle, _UNSEEN)
+                    if site_id is _UNSEEN:
+                        site_id = site_ids[handle] = bindings.get(handle) or state_site_id(handle)
+                    try:
+                        same = shown.get("site_id") == site_id and values(fields) == values(shown)
+                    except KeyError:  # a field missing on either side: the long way
+                        same = False
+                else:
+                    same = False
+                if same:
                     # :meth:`_update_user` would find no change and say nothing, unless the
                     # initial password is not the one the tool wrote
                     secret = user.secrets.get("initial_password")
