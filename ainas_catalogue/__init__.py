@@ -42,7 +42,6 @@ it. :func:`write_override` merges findings into such a file (``probe --write-ove
 from __future__ import annotations
 
 import contextlib
-import difflib
 import hashlib
 import marshal
 import os
@@ -50,7 +49,6 @@ import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 
 OVERRIDE_NAME = "ainas-screens.local.yaml"
@@ -186,9 +184,21 @@ def _yaml_load(text: str, origin: str):
 
 def raw_catalogue() -> dict:
     """The catalogue's data as read from ``screens.yaml`` (for its schema test)."""
-    source = resources.files(__name__).joinpath("screens.yaml")
+    source = _package_file("screens.yaml")
     data = source.read_bytes()
     return _parsed(data, _compiled_path(source))
+
+
+def _package_file(name: str):
+    """A data file of this package: the file beside this module, as a package installed by pip
+    has it; importlib.resources (a dozen modules more to import on every run) only for a package
+    that is not a directory of files (a zip)."""
+    beside = Path(__file__).with_name(name)
+    if beside.is_file():
+        return beside
+    from importlib import resources
+
+    return resources.files(__name__).joinpath(name)
 
 
 def _compiled_path(source) -> Path | None:
@@ -237,7 +247,7 @@ def schema() -> dict:
     """The catalogue's JSON Schema (its ``$defs/override`` describes the override file)."""
     import json
 
-    return json.loads(resources.files(__name__).joinpath("screens.schema.json").read_text("utf-8"))
+    return json.loads(_package_file("screens.schema.json").read_text("utf-8"))
 
 
 def _field(data: dict) -> Field:
@@ -379,6 +389,8 @@ def _apply_field(field: Field, change: dict) -> Field:
 
 
 def _unknown(path: str, what: str, name: str, known: Iterable[str], where: str = "screens") -> str:
+    import difflib  # for a name an override got wrong only
+
     known = list(known)
     close = difflib.get_close_matches(name, known, n=1)
     hint = f" — did you mean {close[0]!r}?" if close else f" (known: {', '.join(known)})"

@@ -22,7 +22,6 @@ import json
 import math
 import re
 from functools import cache
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,12 +33,17 @@ SECRET_REF = "#/$defs/secret"
 
 
 def schema_text() -> str:
-    """The schema as shipped: package data in an installed wheel, ``schemas/`` in a checkout."""
-    packaged = resources.files("ainas_provision").joinpath("schemas", SCHEMA_NAME)
-    if packaged.is_file():
-        return packaged.read_text(encoding="utf-8")
-    checkout = Path(__file__).resolve().parent.parent / "schemas" / SCHEMA_NAME
-    return checkout.read_text(encoding="utf-8")
+    """The schema as shipped: package data in an installed wheel, ``schemas/`` in a checkout.
+    Read as a file beside this module where the package is a directory of files, as pip
+    installs it; importlib.resources (a dozen modules more to import on every run) only for a
+    package that is not (a zip)."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "schemas" / SCHEMA_NAME, here.parent / "schemas" / SCHEMA_NAME):
+        if candidate.is_file():
+            return candidate.read_text(encoding="utf-8")
+    from importlib import resources
+
+    return resources.files("ainas_provision").joinpath("schemas", SCHEMA_NAME).read_text("utf-8")
 
 
 @cache

@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from ainas_provision.cli.main import COMMANDS, SUMMARIES, cli
-from tests.conftest import EXAMPLES, REPO
+from tests.conftest import EXAMPLES, REPO, copy_example
 
 PROBE = (
     "import sys, json\n"
@@ -25,10 +25,10 @@ PROBE = (
 )
 
 
-def modules_after(*args: str) -> set[str]:
+def modules_after(*args: str, cwd=REPO) -> set[str]:
     """The modules a fresh interpreter has imported after running the command."""
     process = subprocess.run(
-        [sys.executable, "-c", PROBE, *args], capture_output=True, text=True, cwd=REPO
+        [sys.executable, "-c", PROBE, *args], capture_output=True, text=True, cwd=cwd
     )
     return set(json.loads(process.stderr.rpartition("@@")[2]))
 
@@ -90,3 +90,42 @@ def test_validating_a_valid_manifest_imports_only_what_it_uses(absent):
     assert "ainas_provision.cli.validate_cmd" in loaded
     assert "jsonschema_rs" in loaded
     assert absent not in loaded
+
+
+# what no run against the embedded sandbox with a state file needs: PostgreSQL, HTTP, templates
+NOT_FOR_A_LOCAL_RUN = (
+    "ainas_provision.state.postgres",
+    "psycopg",
+    "httpx",
+    "jinja2",
+    "jsonschema",
+    "ainas_provision.apply.executor",
+)
+
+
+def test_a_warm_plan_on_the_embedded_sandbox_imports_only_what_it_uses(tmp_path):
+    """A second plan of an unchanged tree takes its manifests from the cache of validated
+    trees: it parses no YAML and checks no schema, so neither PyYAML nor a validator (nor the
+    rules that only validation runs) is imported; a state file needs no PostgreSQL store."""
+    copy_example("quickstart", tmp_path / "quickstart")
+    first = subprocess.run(
+        [sys.executable, "-m", "ainas_provision", "apply", "quickstart", "--auto-approve"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert first.returncode == 0, first.stderr
+    loaded = modules_after("plan", "quickstart", cwd=tmp_path)
+    assert "ainas_provision.targets.embedded" in loaded
+    assert "ainas_provision.validation.tree" in loaded
+    for absent in (*NOT_FOR_A_LOCAL_RUN, "yaml", "jsonschema_rs"):
+        assert absent not in loaded, absent
+
+
+def test_a_cold_plan_imports_yaml_but_nothing_it_does_not_use(tmp_path):
+    copy_example("quickstart", tmp_path / "quickstart")
+    loaded = modules_after("plan", "quickstart", "--no-cache", cwd=tmp_path)
+    assert "yaml" in loaded  # parsed, this time
+    assert "jsonschema_rs" in loaded
+    for absent in NOT_FOR_A_LOCAL_RUN:
+        assert absent not in loaded, absent

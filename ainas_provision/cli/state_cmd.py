@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from ainas_provision.errors import AinasProvisionError
 from ainas_provision.i18n import N_, _, ngettext
-from ainas_provision.state.location import StateStore, resolve_store, state_setting
-from ainas_provision.state.postgres import PostgresStateStore, is_postgres_url
+from ainas_provision.state.location import is_postgres_url, resolve_store, state_setting
+from ainas_provision.state.postgres import PostgresStateStore
 from ainas_provision.state.protocols import LockInfo
+
+if TYPE_CHECKING:
+    from ainas_provision.state.location import StateStore
 
 state_path_option = click.option(
     "--state",

@@ -26,7 +26,6 @@ from ainas_provision.files import read_regular
 from ainas_provision.i18n import N_, _
 from ainas_provision.manifest.loader import Document, decode, display_path
 from ainas_provision.manifest.marks import Mark, MarkedMap, key_mark_of, mark_of
-from ainas_provision.manifest.yamlfile import YamlProblem, parse_yaml
 
 RULE = "vars-file"
 CSV_SUFFIXES = (".csv",)
@@ -313,6 +312,8 @@ def _check_header(header: list[str], shown: str, line: int) -> None:
 
 
 def read_yaml(text: str, shown: str) -> object:
+    from ainas_provision.manifest.yamlfile import YamlProblem, parse_yaml  # PyYAML, when used
+
     def make_mark(line: int, col: int) -> Mark:
         return Mark(shown, line + 1, col + 1)
 

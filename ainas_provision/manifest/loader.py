@@ -14,7 +14,6 @@ from ainas_provision.diagnostics import Diagnostic
 from ainas_provision.files import read_regular
 from ainas_provision.i18n import N_, _
 from ainas_provision.manifest.marks import Mark, MarkedMap
-from ainas_provision.manifest.yamlfile import YamlProblem, parse_yaml
 
 MANIFEST_SUFFIXES = (".yaml", ".yml")
 TEMPLATE_SUFFIX = ".yaml.j2"
@@ -133,6 +132,10 @@ def parse_document(
     text: str, path: Path, shown: str, make_mark=None
 ) -> tuple[Document | None, Diagnostic | None]:
     """Parse one file's text into a :class:`Document`."""
+    # PyYAML, only when a file is parsed: a run whose manifests come from the cache of
+    # validated trees parses none (see ARCHITECTURE.md, start-up)
+    from ainas_provision.manifest.yamlfile import YamlProblem, parse_yaml
+
     if make_mark is None:
 
         def make_mark(line: int, col: int) -> Mark:

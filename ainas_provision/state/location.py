@@ -14,16 +14,24 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ainas_provision.errors import AinasProvisionError
 from ainas_provision.i18n import _
-from ainas_provision.state.postgres import PostgresLocation, PostgresStateStore, is_postgres_url
 from ainas_provision.state.store import LocalStateStore
+
+if TYPE_CHECKING:  # the PostgreSQL store is imported for a postgresql:// state only
+    from ainas_provision.state.postgres import PostgresStateStore
+
+    StateStore = LocalStateStore | PostgresStateStore
 
 STATE_NAME = "ainas.state.json"
 STATE_ENV = "AINAS_STATE"
+SCHEMES = ("postgresql://", "postgres://")
 
-StateStore = LocalStateStore | PostgresStateStore
+
+def is_postgres_url(spec: str | Path | None) -> bool:
+    return isinstance(spec, str) and spec.startswith(SCHEMES)
 
 
 def manifest_dir(path: Path) -> Path:
@@ -65,7 +73,8 @@ def resolve_store(
     relative_to = None
     if chosen is None and setting is not None:
         chosen, relative_to = setting
-        if is_postgres_url(chosen) and PostgresLocation.parse(chosen).password is not None:
+        url = _postgres().PostgresLocation.parse(chosen) if is_postgres_url(chosen) else None
+        if url is not None and url.password is not None:
             raise AinasProvisionError(
                 _(
                     "connection.state in the manifests ({directory}) holds a password: the "
@@ -76,7 +85,7 @@ def resolve_store(
     if chosen is None:
         return LocalStateStore(home / STATE_NAME)
     if is_postgres_url(chosen):
-        return PostgresStateStore(str(chosen), key_dir=home, announce=announce)
+        return _postgres().PostgresStateStore(str(chosen), key_dir=home, announce=announce)
     if isinstance(chosen, str) and "://" in chosen:
         raise AinasProvisionError(
             _("--state {scheme}://…: a state is a file path or a postgresql:// URL").format(
@@ -95,3 +104,11 @@ def resolve_store(
     if relative_to is not None and not path.is_absolute():
         path = relative_to / path
     return LocalStateStore(path)
+
+
+def _postgres():
+    """The PostgreSQL store's module, imported when a state is named by a postgresql:// URL: a
+    file state's run does without it (and without its imports)."""
+    from ainas_provision.state import postgres
+
+    return postgres

@@ -66,7 +66,6 @@ from ainas_provision.state.store import StateError
 if TYPE_CHECKING:
     import psycopg
 
-SCHEMES = ("postgresql://", "postgres://")
 SCHEMA_VERSION = 2
 DEFAULT_SCHEMA = "ainas_provision"
 DEFAULT_NAME = "default"
@@ -75,10 +74,6 @@ MASK = "***"
 CONNECTION_CHECK = "250ms"
 _SCHEMA_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 _STATE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
-
-
-def is_postgres_url(spec: str | Path | None) -> bool:
-    return isinstance(spec, str) and spec.startswith(SCHEMES)
 
 
 class StateConnectionLost(StateError):

@@ -34,7 +34,7 @@ from ainas_provision.state.keys import (
     find_key,
     new_key,
 )
-from ainas_provision.state.location import StateStore, resolve_store
+from ainas_provision.state.location import resolve_store
 from ainas_provision.state.model import Put, SiteEntry, State, UserEntry
 from ainas_provision.state.protocols import LockInfo
 from ainas_provision.targets.base import Backend, CountingBackend, CurrentState, LiveResource
@@ -51,6 +51,7 @@ from ainas_provision.validation.tree import validate_tree
 
 if TYPE_CHECKING:
     from ainas_provision.apply.executor import Outcome, Progress
+    from ainas_provision.state.location import StateStore
     from ainas_provision.workflow.importing import Imported
 
 STATE_NAME = "ainas.state.json"
