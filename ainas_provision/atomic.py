@@ -8,12 +8,13 @@ a power cut. Used for the state and for saved plans.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 
 def write_atomically(path: Path, text: str) -> None:
     """Replace ``path`` with ``text`` (UTF-8)."""
+    import tempfile  # a write's only: a run that writes nothing does without it (and shutil)
+
     directory = path.parent
     directory.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)

@@ -13,7 +13,9 @@ from pathlib import Path
 import pytest
 
 from ainas_provision.validation.engine import validate
-from ainas_provision.validation.rules import RULES
+from ainas_provision.validation.rules import every_rule
+
+RULES = every_rule()
 
 BROKEN = "tests/fixtures/broken"
 

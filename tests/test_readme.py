@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import re
 
-from ainas_provision.validation.rules import RULES
+from ainas_provision.validation.rules import every_rule
 from tests.conftest import REPO
+
+RULES = every_rule()
 
 README = (REPO / "README.md").read_text(encoding="utf-8")
 

@@ -12,8 +12,10 @@ import yaml
 from ainas_provision import schema as manifest_schema
 from ainas_provision.manifest.yamlfile import ManifestLoader
 from ainas_provision.validation.engine import validate
-from ainas_provision.validation.rules import RULES
+from ainas_provision.validation.rules import every_rule
 from tests.conftest import EXAMPLES, FIXTURES, REPO
+
+RULES = every_rule()
 
 SCHEMA_FILE = REPO / "schemas" / "ainas-manifest.schema.json"
 

@@ -6,7 +6,6 @@ file, which are not secret), never a value.
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -60,6 +59,8 @@ def parse_ref(value) -> SecretRef:
         unknown = [k for k in keys if k not in SOURCES]
         if unknown:
             key = str(unknown[0])
+            import difflib  # a misspelt source only
+
             close = difflib.get_close_matches(key, SOURCES, n=1)
             form = "{env: NAME}, {file: path} " + _("or") + " {encrypted: …}"
             raise SecretError(

@@ -26,9 +26,7 @@ connection).
 from __future__ import annotations
 
 import datetime as dt
-import getpass
 import os
-import socket
 import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -52,6 +50,9 @@ class LockInfo:
 
     @classmethod
     def mine(cls, operation: str) -> LockInfo:
+        import getpass  # who and where: asked when a lock is taken (a plan takes none)
+        import socket
+
         host = socket.gethostname()
         try:
             user = getpass.getuser()

@@ -7,9 +7,9 @@ no credentials. It acts as the tenant's first admin without logging in; with ``A
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Collection
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ainas_emulator.errors import SandboxError
 from ainas_emulator.service import Actor, AinasError, AinasSandbox
@@ -18,6 +18,9 @@ from ainas_provision.errors import AinasProvisionError
 from ainas_provision.i18n import _
 from ainas_provision.targets import convert
 from ainas_provision.targets.base import BackendError, CurrentState, Session
+
+if TYPE_CHECKING:
+    import tempfile
 
 
 def _error(exc: AinasError) -> BackendError:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import os
-import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -403,6 +402,8 @@ def _open_sandbox(
             backend.close()
             backend = None
     if backend is None and dry_run:
+        import tempfile  # a plan of a tenant not created yet only
+
         scratch = tempfile.TemporaryDirectory(prefix="ainas-plan-")
         backend = SandboxBackend(
             Path(scratch.name) / DEFAULT_SANDBOX, desired.organization_id, scratch=scratch, **login

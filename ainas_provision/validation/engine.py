@@ -11,10 +11,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import ainas_provision.validation.rules  # noqa: F401  (registers every rule)
 from ainas_provision import validation
 from ainas_provision.diagnostics import Diagnostic
-from ainas_provision.manifest import datafiles
 from ainas_provision.manifest.cache import ManifestCache, cache_enabled
 from ainas_provision.manifest.loader import (
     TEMPLATE_SUFFIX,
@@ -24,10 +22,8 @@ from ainas_provision.manifest.loader import (
     manifest_root,
 )
 from ainas_provision.manifest.marks import Mark, MarkedMap, key_mark_of
-from ainas_provision.manifest.merge import merge
 from ainas_provision.secrets.crypto import SecretsKeyError, load_key, make_decryptor
 from ainas_provision.secrets.values import Secret
-from ainas_provision.validation.rules import inferred, references
 from ainas_provision.validation.rules.certificate import (
     CertificateCheck,
     CertificateInputs,
@@ -35,7 +31,6 @@ from ainas_provision.validation.rules.certificate import (
     check_inputs,
 )
 from ainas_provision.validation.rules.secrets import SecretSites, resolve_sites, secret_sites
-from ainas_provision.validation.schema_errors import check_document
 
 
 @dataclass
@@ -98,6 +93,8 @@ def load_documents(
     (``*.yaml.j2``) are rendered with those variables. A file named as data is never loaded as a
     manifest. With a ``cache``, plain files whose content it knows are not parsed again.
     """
+    from ainas_provision.manifest import datafiles  # see check_manifests
+
     files, problems = manifest_files(path)
     root = manifest_root(path) if files else None  # what manifests may read: nothing outside
     loaded: dict[Path, tuple[Document | None, list[Diagnostic]]] = {}
@@ -136,11 +133,13 @@ def load_documents(
 
 
 def _vars_in_template(doc: Document) -> Diagnostic:
+    from ainas_provision.manifest.datafiles import RULE
+
     return Diagnostic(
         key_mark_of(doc.root, "vars"),
         "vars: is read from plain manifest files only (templates are rendered with the "
         "variables it names): move it to a .yaml file",
-        datafiles.RULE,
+        RULE,
         "vars",
     )
 
@@ -195,6 +194,13 @@ def check_manifests(
     values. Its outcome depends on no secret and on no date, only on the files read, the
     screen catalogue and the run's language (the cache of validated trees keeps it); what
     depends on secret values is :func:`finish`'s."""
+    # what only validating the files needs (merging, the schema's explanations, every rule, the
+    # templates' data files) is imported here: a run whose outcome comes from the cache of
+    # validated trees calls finish() alone, and does without
+    from ainas_provision.manifest.merge import merge
+    from ainas_provision.validation.rules import inferred, references
+    from ainas_provision.validation.schema_errors import check_document
+
     result = Validation(path)
     if cache is not None:
         cache.begin(path)

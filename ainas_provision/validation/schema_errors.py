@@ -19,10 +19,12 @@ from ainas_provision.diagnostics import Diagnostic, dotted
 from ainas_provision.i18n import N_, _
 from ainas_provision.manifest.loader import Document
 from ainas_provision.manifest.marks import Mark, key_mark_of, locate, raw_of
-from ainas_provision.validation.rules import RULES
+from ainas_provision.validation.rules import every_rule
 
 if TYPE_CHECKING:
     import jsonschema
+
+RULES = every_rule()  # each value rule's explanation is looked up here
 
 _TYPE_WORDS = {
     "string": N_("text"),

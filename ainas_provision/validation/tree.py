@@ -49,7 +49,6 @@ import hashlib
 import logging
 import marshal
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -278,6 +277,8 @@ class TreeCache:
         try:
             self._entry.parent.mkdir(parents=True, exist_ok=True)
             _private(self.directory)
+            import tempfile  # a write's only: a run that reuses its entry does without it
+
             fd, temporary = tempfile.mkstemp(
                 prefix=f".{self._entry.name}.", suffix=".tmp", dir=self._entry.parent
             )  # mode 0600
