@@ -173,3 +173,13 @@ def test_the_quick_way_reads_plain_files_only(tree):
     for path in PATHS:
         if path not in {"m/a.yaml", "m/users/u.yaml", "m/empty.yaml", "m/linked-users/u.yaml"}:
             assert files._read_plain(path, "m", LIMIT, {}) is None, path
+
+
+def test_a_file_named_without_a_folder_and_a_root_folder_are_read_the_long_way(tree, monkeypatch):
+    monkeypatch.chdir(tree / "m")
+    read = record("a.yaml", ".")
+    assert read[3] != b"" and again(read) == (True, True)
+    assert files._read_plain("a.yaml", ".", LIMIT, {}) is None
+    assert files._read_plain("/proc", None, LIMIT, {}) is None  # a name in "/"
+    (tree / "m" / "a.yaml").write_text("a: 2\n", encoding="utf-8")
+    assert again(read) == (False, False)
