@@ -1218,6 +1218,8 @@ class _Differ:
         session = self.current.session if self.current else None
         if session is not None and session.role != kinds.ADMIN_ROLE:
             return  # a site manager cannot see the admins
+        if not self.desired.admins:
+            return  # none to verify, and none listed as missing from `admins`
         live = {
             k: v for k, v in self.current.users.items() if v.fields.get("role") == kinds.ADMIN_ROLE
         }
