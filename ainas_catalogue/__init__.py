@@ -62,6 +62,8 @@ class CatalogueError(Exception):
 
 @dataclass(frozen=True)
 class Option:
+    """One choice of a pull-down, and where it is known from."""
+
     value: str
     source: str  # guide | assumed | observed
 
@@ -72,6 +74,8 @@ class Option:
 
 @dataclass(frozen=True)
 class Field:
+    """One field of a screen, as the guide shows it."""
+
     id: str
     label: str
     input: str  # text | password | select | checkbox | file | display
@@ -100,6 +104,8 @@ class Field:
 
 @dataclass(frozen=True)
 class Flow:
+    """How a screen's form is sent and what comes after it."""
+
     submit: str | None = None  # the button that sends the form
     select: str | None = None  # the column whose link opens an entry
     confirm: str | None = None  # the question asked before the change
@@ -110,6 +116,8 @@ class Flow:
 
 @dataclass(frozen=True)
 class Screen:
+    """One AINAS screen: its name, how to reach it, its fields and buttons."""
+
     id: str
     name: str  # as printed on the screen and in the guide
     menu: tuple[str, ...]  # what is clicked, from the menu tabs, to reach it
@@ -137,6 +145,8 @@ class Screen:
 
 @dataclass(frozen=True)
 class Format:
+    """A value's form on AINAS: stated by the guide or inferred, with its pattern."""
+
     name: str
     label: str
     rule: str  # stated | inferred
@@ -146,6 +156,8 @@ class Format:
 
 @dataclass(frozen=True)
 class Catalogue:
+    """The screen catalogue: its screens, value forms and character classes (override applied)."""
+
     guide: str
     login_url: str
     screens: Mapping[str, Screen]

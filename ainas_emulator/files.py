@@ -14,6 +14,8 @@ CLIENT_CERT_NAME = "oss-ainas-agt-1"
 
 @dataclass(frozen=True)
 class SandboxFiles:
+    """The files of a sandbox server's directory (its CA, certificates and tenants)."""
+
     directory: Path
 
     @property

@@ -50,6 +50,8 @@ JAPAN = dt.timezone(dt.timedelta(hours=9), "JST")  # dates are shown in Japan ti
 
 @dataclass(frozen=True)
 class Tenant:
+    """A tenant made by `sandbox init`: its 代理人組織ID, its name and its first admins."""
+
     organization_id: str
     name: str
     admins: tuple[tuple[str, str], ...]

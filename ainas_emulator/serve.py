@@ -34,6 +34,8 @@ DEFAULT_PORT = 8443
 
 @dataclass(frozen=True)
 class ServeOptions:
+    """How the sandbox server runs: where it listens and the faults and latency it adds."""
+
     host: str = "127.0.0.1"
     port: int = DEFAULT_PORT
     latency_ms: float = 0

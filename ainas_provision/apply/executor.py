@@ -53,6 +53,8 @@ HALT_CODES = ("unreachable",)
 
 @dataclass
 class Outcome:
+    """What became of one change: done, failed (with AINAS's or the tool's message) or skipped."""
+
     change: Change
     status: str  # done | failed | skipped
     message: str = ""

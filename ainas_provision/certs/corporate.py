@@ -40,6 +40,8 @@ class CorporateExtensionError(ValueError):
 
 @dataclass(frozen=True)
 class CorporateRegistration:
+    """The 商業登記 attributes of a 商業登記電子証明書, as the certificate states them."""
+
     corporate_name: str | None = None
     registered_number: str | None = None
     corporate_address: str | None = None

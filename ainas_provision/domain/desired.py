@@ -40,6 +40,8 @@ class _Place:
 
 @dataclass
 class Resource:
+    """One resource the manifests ask for: its kind, its key, its fields and its secrets."""
+
     kind: str
     key: str
     fields: dict[str, object]
@@ -74,12 +76,16 @@ class Policy:
 
 @dataclass
 class DesiredCertificate(Resource):
+    """The signing certificate the manifests name: its file and what was read from it."""
+
     path: Path | None = None
     info: CertificateInfo | None = None
 
 
 @dataclass
 class DesiredState:
+    """Everything the manifests ask AINAS to hold, by kind, with the policy that guards it."""
+
     organization_id: str
     organization: Resource
     certificate: DesiredCertificate | None

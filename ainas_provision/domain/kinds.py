@@ -54,6 +54,8 @@ class Status(StrEnum):
 
 @dataclass(frozen=True)
 class FieldSpec:
+    """One field of a kind: its manifest path and how AINAS treats it."""
+
     name: str
     schema_path: tuple[str, ...]
     secret: bool = False  # write-only: never shown, compared by fingerprint
@@ -93,6 +95,8 @@ def _never(*args) -> bool:
 # steps, the targets' ways through AINAS) look one up by identity, not by hashing its fields
 @dataclass(frozen=True, eq=False)
 class Kind:
+    """One kind of AINAS resource and everything the tool knows about it (see the module)."""
+
     name: str
     label: str  # the AINAS screen name
     fields: tuple[FieldSpec, ...]

@@ -58,6 +58,8 @@ def default_directory(env: Mapping[str, str] | None = None) -> Path:
 
 @dataclass
 class Counts:
+    """What the cache of parsed files did in one run (for --debug and the tests)."""
+
     hits: int = 0
     misses: int = 0
     writes: int = 0

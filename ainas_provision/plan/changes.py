@@ -30,6 +30,8 @@ SENSITIVE = "(sensitive)"
 
 @dataclass
 class FieldChange:
+    """One field of a change: its old and new values (a sensitive one is never shown)."""
+
     name: str
     label: str
     old: object = None

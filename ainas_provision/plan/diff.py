@@ -36,6 +36,8 @@ USER_TABLE_RULE = "拠点管理者ユーザーは所属拠点の担当者ユー�
 
 @dataclass
 class DiffOptions:
+    """What the diff needs besides the desired, current and remembered states."""
+
     scope: set[str] | None = None  # site handles; None: everything
     new_password: Secret | None = None  # for a forced password change
     rewrite_unknown_secrets: bool = False  # write secrets the tool never wrote

@@ -43,6 +43,8 @@ class PlanRefused(AinasProvisionError):
 
 @dataclass
 class Plan:
+    """The changes a run would make, what they were decided against, and their digest."""
+
     changes: list[Change] = field(default_factory=list)
     notes: list[Note] = field(default_factory=list)
     # each a PlanError: its text in the run's language, kept as its template and arguments

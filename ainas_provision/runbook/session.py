@@ -77,6 +77,8 @@ def now() -> str:
 
 @dataclass
 class Status:
+    """What the person recorded for one step: done or failed, by whom, when, with what answers."""
+
     status: str  # done | failed
     by: str
     at: str

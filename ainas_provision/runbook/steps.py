@@ -40,6 +40,8 @@ SITE_ID_READ_BACK = "拠点ID"  # what a site's creation reads back (apply/opera
 
 @dataclass
 class StepField:
+    """One field of a screen, as the person fills it in."""
+
     id: str  # the catalogue's field id
     label: str  # as AINAS prints it
     input: str  # text | password | select | checkbox | file
@@ -54,6 +56,8 @@ class StepField:
 
 @dataclass
 class StepScreen:
+    """One AINAS screen of a step: how to reach it, its fields and the button to press."""
+
     id: str
     name: str
     menu: list[str]
@@ -65,6 +69,8 @@ class StepScreen:
 
 @dataclass
 class Ask:
+    """What the person reads off AINAS and types back (an ID AINAS assigned)."""
+
     name: str  # what the state needs: site_id
     label: str  # 代理人拠点ID
     screen: str  # where AINAS shows it: 代理人拠点照会
@@ -74,6 +80,8 @@ class Ask:
 
 @dataclass
 class Step:
+    """One change of the plan as the person performs it, screen by screen."""
+
     number: int
     address: str
     action: str

@@ -34,6 +34,8 @@ class SecretError(Exception):
 
 @dataclass(frozen=True)
 class SecretRef:
+    """Where a secret's value comes from: a variable, a file, a ciphertext or the manifest."""
+
     source: str  # env | file | encrypted | plain (written in the manifest itself)
     ref: str  # the variable name, the path, the ciphertext; "" for plain
 

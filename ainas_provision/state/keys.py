@@ -61,6 +61,8 @@ def key_text(key: bytes) -> str:
 
 @dataclass
 class KeySource:
+    """The fingerprint key found, where it was found, and the file to create when none was."""
+
     key: bytes | None
     description: str  # where it came from, for messages
     path: Path | None  # the key file to create, when there is none yet

@@ -132,6 +132,8 @@ def record_from_json(data: object) -> Record:
 
 @dataclass
 class State:
+    """What the tool remembers of a tenant (see the module)."""
+
     lineage: str = ""  # given by the first apply that writes the state
     serial: int = 0
     target: dict | None = None  # {"kind", "organization_id", "location"}

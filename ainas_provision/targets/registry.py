@@ -251,6 +251,8 @@ def type_of(name: object) -> TargetType:
 
 @dataclass(frozen=True)
 class Target:
+    """A target as --target names it: its type and its location."""
+
     kind: str  # a name of TYPES
     location: str  # a path (sandbox) or a URL
 

@@ -133,6 +133,8 @@ def validate_tree(
 
 @dataclass
 class Counts:
+    """What the cache of validated trees did in one run (for --debug and the tests)."""
+
     hits: int = 0
     misses: int = 0  # looked up, no entry that applies
     writes: int = 0

@@ -61,6 +61,8 @@ Announce = Callable[[str], None]
 
 @dataclass
 class Options:
+    """What a plan or an apply was asked to do, from the command line and the environment."""
+
     path: Path = Path(".")
     state_path: str | Path | None = None  # a file or postgresql://… (--state)
     target: str | None = None
@@ -548,6 +550,8 @@ def execute(run: Run, plan: Plan, parallelism: int, progress: Progress | None) -
 # -- import ------------------------------------------------------------------------------------
 @dataclass
 class ImportOptions:
+    """What an import was asked to do."""
+
     out: Path = Path(".")
     target: str | None = None
     state_path: str | Path | None = None

@@ -79,6 +79,8 @@ REFUSED = (
 
 @dataclass
 class BrowserOptions:
+    """How the browser target runs: supervised or not, traced or not, where evidence goes."""
+
     supervised: bool = False  # a visible browser; the operator presses 確定
     trace: bool = False  # record a Playwright trace (it holds typed secrets)
     evidence_dir: Path | None = None  # where failure screenshots go (.ainas/ beside the state)

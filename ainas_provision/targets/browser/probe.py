@@ -21,6 +21,8 @@ from ainas_provision.targets.browser import BrowserBackend, _Worker, screens
 
 @dataclass
 class Finding:
+    """One item of the catalogue looked for on AINAS's screens, found or not."""
+
     screen: str
     item: str  # 画面, ラベル, ボタン, 選択肢
     expected: str

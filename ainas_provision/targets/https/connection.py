@@ -32,6 +32,8 @@ PATHS = ("client_cert", "ca_file")
 
 @dataclass(frozen=True)
 class Connection:
+    """Where and how to reach AINAS over HTTPS, and where each setting came from."""
+
     url: str  # https://host[:port], no trailing slash
     login_id: str | None = None
     password: Secret | None = None

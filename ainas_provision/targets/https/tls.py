@@ -36,6 +36,8 @@ class TlsSetupError(AinasProvisionError):
 
 @dataclass(frozen=True)
 class ClientTls:
+    """The TLS context with the client certificate, and what it says of itself."""
+
     context: ssl.SSLContext
     certificate: Path
     subject: str  # the client certificate's CN, e.g. oss-ainas-agt-1

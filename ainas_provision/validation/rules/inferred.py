@@ -43,6 +43,8 @@ register(
 
 @dataclass(frozen=True)
 class Inferred:
+    """A value form inferred, not stated by the guide: a warning, silenced by the catalogue."""
+
     rule: str
     paths: tuple[str, ...]  # manifest paths, ``*`` for any site handle
     screen: str  # the catalogue screen and field that silence it

@@ -22,6 +22,8 @@ class Explanation:
 
 @dataclass(frozen=True)
 class Rule:
+    """A registered rule: its ID, its summary, its stage and, for a value rule, its explanation."""
+
     id: str
     summary: str
     stage: str  # load | schema | manifest | secrets | certificate

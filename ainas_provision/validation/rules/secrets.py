@@ -50,6 +50,8 @@ def secret_form(value, label, schema) -> Explanation:
 
 @dataclass
 class ResolvedSecrets:
+    """The secrets' values by address, and the problems met resolving them."""
+
     values: dict[str, Secret] = field(default_factory=dict)
     diagnostics: list[Diagnostic] = field(default_factory=list)
 
