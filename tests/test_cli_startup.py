@@ -167,3 +167,40 @@ def test_every_dataclass_has_a_docstring():
                 ):
                     missing.append(f"{path.relative_to(REPO)}:{node.lineno} {node.name}")
     assert not missing, missing
+
+
+def test_an_apply_over_https_imports_no_other_target_nor_store(tmp_path):
+    """An apply over HTTPS (nothing left to do, a second run) imports the HTTP client and the
+    certificate reader, but neither the embedded sandbox, nor the PostgreSQL store, nor what
+    only validating or templating needs."""
+    from tests.server_support import NEW_PASSWORD, client_env, copy_sandbox, make_template, running
+
+    files = copy_sandbox(make_template(tmp_path / "template"), tmp_path / "sandbox")
+    copy_example("quickstart", tmp_path / "quickstart")
+    with running(files) as server:
+        url = server.url.rstrip("/")
+        env = {**as_installed(), **client_env(files)}
+        args = ("apply", "quickstart", "--target", url, "--auto-approve")
+        first = subprocess.run(
+            [sys.executable, "-m", "ainas_provision", *args],
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            env=env,
+        )
+        assert first.returncode == 0, first.stderr
+        env |= client_env(files, password=NEW_PASSWORD, new_password=None)
+        loaded = modules_after(*args, cwd=tmp_path, env=env)
+    assert "ainas_provision.targets.https.backend" in loaded
+    assert "httpx" in loaded
+    for absent in (
+        "ainas_emulator",
+        "ainas_provision.targets.embedded",
+        "ainas_provision.state.postgres",
+        "psycopg",
+        "jinja2",
+        "jsonschema",
+        "yaml",
+        "ainas_provision.validation.schema_errors",
+    ):
+        assert absent not in loaded, absent

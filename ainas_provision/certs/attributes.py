@@ -10,7 +10,6 @@ OID, of the subject, or of a subjectAltName directoryName when prefixed ``san:``
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -72,6 +71,8 @@ def parse_selector(text: str) -> Selector:
         return Selector(place, ObjectIdentifier(name), text)
     oid = _BY_LOWER.get(name.lower())
     if oid is None:
+        import difflib  # a misspelt attribute only
+
         close = difflib.get_close_matches(name, list(SHORT_NAMES), n=1)
         hint = f" — did you mean '{close[0]}'?" if close else ""
         raise CertificateError(
