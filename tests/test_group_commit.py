@@ -168,6 +168,11 @@ def user_changes(count: int) -> list[Change]:
     ]
 
 
+def users_executor(backend, store, state, count: int, **options) -> Executor:
+    """An executor of ``count`` users' creations (``users_desired``) through ``backend``."""
+    return Executor(backend, store, state, users_desired(count), lambda *a: "fp", **options)
+
+
 def store_with_a_site(tmp_path) -> tuple[LocalStateStore, object]:
     """A file store whose state has the site the users belong to."""
     store = LocalStateStore(tmp_path / "ainas.state.json")
@@ -195,15 +200,7 @@ def test_the_executor_reports_a_change_only_once_its_records_are_durable(tmp_pat
             late.append(change.address)
 
     backend = SlowBackend()
-    run = Executor(
-        backend,
-        store,
-        state,
-        users_desired(count),
-        lambda *a: "fp",
-        parallelism=8,
-        progress=progress,
-    )
+    run = users_executor(backend, store, state, count, parallelism=8, progress=progress)
     # the journal is kept to look at: commit would remove it
     monkeypatch.setattr(store, "commit", lambda state: store.sync())
     outcomes = run.run(Plan(changes=user_changes(count)))

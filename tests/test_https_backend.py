@@ -168,7 +168,8 @@ def wide(n: int) -> str:
     return str(n).translate(str.maketrans("0123456789", "０１２３４５６７８９"))
 
 
-def test_reading_n_users_costs_pages_plus_a_constant(files):
+def with_staff(files, count: int) -> None:
+    """The tenant made usable, with a site and ``count`` staff users written straight into it."""
     usable_admin(files)
     sandbox = AinasSandbox(files.database)
     try:
@@ -176,12 +177,16 @@ def test_reading_n_users_costs_pages_plus_a_constant(files):
         site_id = sandbox.create(admin, "site", {"site_name": "本店", "site_short_name": "本店"})
         hashed = hash_password("Staff-Pw-01")
         with sandbox.store.transaction() as db:
-            for n in range(250):
+            for n in range(count):
                 sandbox._insert_user(
                     db, "1", f"user{n:03}", "担当", "担当者(送信可)", site_id, hashed, False, {}
                 )
     finally:
         sandbox.close()
+
+
+def test_reading_n_users_costs_pages_plus_a_constant(files):
+    with_staff(files, 250)
     with running(files, page_size=100) as server:
         backend = backend_for(files, server, {"password": NEW_PASSWORD})
         try:
@@ -201,19 +206,7 @@ def test_a_read_sends_its_lists_first_pages_at_once_then_their_other_pages_at_on
     """Two round trips after the login, not one per list and page: each round's requests must
     all be in flight together to pass its barrier (one request sent after another would leave
     the barrier waiting, and the test fails)."""
-    usable_admin(files)
-    sandbox = AinasSandbox(files.database)
-    try:
-        admin = sandbox.actor("abcde")
-        site_id = sandbox.create(admin, "site", {"site_name": "本店", "site_short_name": "本店"})
-        hashed = hash_password("Staff-Pw-01")
-        with sandbox.store.transaction() as db:
-            for n in range(7):  # with the 3 admins, 10 users: 4 pages of 3
-                sandbox._insert_user(
-                    db, "1", f"user{n:03}", "担当", "担当者(送信可)", site_id, hashed, False, {}
-                )
-    finally:
-        sandbox.close()
+    with_staff(files, 7)  # with the 3 admins, 10 users: 4 pages of 3
     rounds = {
         # the organization and the first page of the certificates, the sites and the users
         "first": (threading.Barrier(4, timeout=10), []),
