@@ -19,7 +19,7 @@ from __future__ import annotations
 import gettext
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 DOMAIN = "ainas_provision"
@@ -71,6 +71,20 @@ def set_language(language: str) -> None:
 
 def language() -> str:
     return _language
+
+
+def in_every_language(make: Callable[[], str]) -> set[str]:
+    """What ``make`` says in each language (a text a saved plan kept in the language of the run
+    that made it, checked by a run in another)."""
+    chosen = _language
+    try:
+        said = set()
+        for each in LANGUAGES:
+            set_language(each)
+            said.add(make())
+        return said
+    finally:
+        set_language(chosen)
 
 
 def _(message: str) -> str:

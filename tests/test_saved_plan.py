@@ -93,6 +93,21 @@ def test_a_payload_edit_is_refused_naming_the_key(applied):
     assert "change user.dairi002 differs at payload.name" in refused.stderr
 
 
+def test_a_target_description_that_is_not_this_targets_is_refused(applied):
+    """The description is what a reviewer reads for the tenant: edited (the digest made again),
+    the plan is refused, although the description is not compared with the fresh plan's (a
+    plan saved in Japanese applies in English)."""
+    before = target_rows(applied)
+    data = load()
+    data["target_description"] = "embedded sandbox staging/ainas.sandbox.sqlite"
+    save(data)
+    refused = run("apply", "quickstart", "--plan", "p.json")
+    assert refused.exit_code == 1
+    assert "its 'target_description' differs from the fresh plan's" in refused.stderr
+    assert "Apply complete" not in refused.stdout
+    assert target_rows(applied) == before
+
+
 def test_a_deletion_added_with_a_raised_max_deletes_is_refused(applied):
     """The walk-around: a user deleted with no --allow-deletes despite policy.max_deletes: 0,
     by editing the plan's changes and its max_deletes."""

@@ -471,6 +471,14 @@ def check_saved_plan(run: Run, plan: Plan, expect_digest: str | None = None) -> 
         )
     fresh.created_at = plan.created_at  # the same plan has the same digest
     difference = first_difference(plan, fresh)
+    # the target's description is not compared with the fresh plan's (it is said in the language
+    # of the run that made the plan), but it must be this target's, in one of the languages
+    if difference is None and plan.target_description not in i18n.in_every_language(
+        run.target.describe
+    ):
+        difference = i18n._("its '{key}' differs from the fresh plan's").format(
+            key="target_description"
+        )
     if difference is not None:
         raise PlanRefused(
             i18n._(
