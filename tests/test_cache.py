@@ -278,9 +278,34 @@ def test_a_run_keeps_the_desired_state_not_the_parsed_documents(tmp_path, monkey
     full = validate(path, cache=False)
     validation, desired = load_desired(path, os.environ)
     assert validation.documents == [] and validation.merged is None and validation.origin == {}
+    # nothing else holds on to a part of the tree either (the secret fields' places did)
+    assert not _holds_a_parsed_document(validation)
     assert validation.diagnostics == full.diagnostics
     assert set(desired.users) == set(full.merged["users"])
     assert desired.organization_id == str(full.merged["organization"]["id"])
+
+
+def _holds_a_parsed_document(root: object) -> bool:
+    """Whether a part of a parsed manifest (a mapping or list with its places) is reachable
+    from ``root`` (not through modules, classes or functions: what every object reaches)."""
+    import gc
+    import types
+
+    from ainas_provision.manifest.marks import MarkedList, MarkedMap
+
+    seen: set[int] = set()
+    stack = [root]
+    while stack:
+        item = stack.pop()
+        if id(item) in seen or isinstance(
+            item, type | types.ModuleType | types.FunctionType | types.MethodType
+        ):
+            continue
+        seen.add(id(item))
+        if isinstance(item, MarkedMap | MarkedList):
+            return True
+        stack.extend(gc.get_referents(item))
+    return False
 
 
 def test_source_text_and_places_of_values_survive_the_cache(tmp_path, monkeypatch):

@@ -172,8 +172,10 @@ def load_desired(
             raise ManifestError(validation.diagnostics)
         # from here on a run needs the desired state only: the parsed documents and their merged
         # tree (most of a large manifest's memory: the place of every value in its file) are let
-        # go before the target is read and the plan made
+        # go before the target is read and the plan made — and so is what still holds parts of
+        # that tree, for the places of secret fields and the certificate's inputs
         validation.documents, validation.merged, validation.origin = [], None, {}
+        validation.secret_sites = validation.certificate_inputs = None
     # what was loaded lives as long as the run: keep the collector from rescanning it
     gc.freeze()
     return validation, desired
