@@ -139,3 +139,22 @@ def test_an_exception_while_reporting_stops_the_run_and_keeps_what_was_done(tmp_
     assert 5 <= len(backend.order) <= 5 + 3
     kept = store.load()
     assert set(kept.users) == set(backend.order)
+
+
+@pytest.mark.parametrize("last", [True, False])
+def test_the_last_plan_of_a_run_tells_the_target_before_the_state_is_written(tmp_path, last):
+    """``finish`` (the HTTPS target's logout, sent meanwhile) comes after the last change and
+    before the state is written; a plan that is not the run's last (the first login's password
+    change, planned again after it) does not end the session."""
+    events: list[str] = []
+
+    class Finishing(InFlight):
+        def finish(self) -> None:
+            events.append(f"finish after {len(self.order)}")
+
+    backend = Finishing()
+    run, store, _state = executor(tmp_path, 6, backend, parallelism=2)
+    commit = store.commit
+    store.commit = lambda state: (events.append("commit"), commit(state))
+    run.run(Plan(changes=user_changes(6)), last=last)
+    assert events == (["finish after 6", "commit"] if last else ["commit"])

@@ -237,6 +237,31 @@ def test_a_read_sends_its_lists_first_pages_at_once_then_their_other_pages_at_on
     assert rounds["other"][1] == ["/users"] * 3
 
 
+def test_finish_logs_out_in_the_background_and_close_waits_for_it(files):
+    """At the end of an apply the logout is sent while the run writes its state: ``finish``
+    returns before the server has answered (its barrier holds the logout until the caller has
+    gone on), ``close`` waits for it and sends no second logout."""
+    usable_admin(files)
+    went_on = threading.Event()
+    with running(files) as server:
+        backend = backend_for(files, server, {"password": NEW_PASSWORD})
+        backend.session()
+        assert count(files, "sessions") == 1
+        send = backend.api.send
+
+        def held(method, path, **options):
+            if method == "DELETE":
+                assert went_on.wait(10), "finish() waited for the logout"
+            return send(method, path, **options)
+
+        backend.api.send = held
+        backend.finish()
+        went_on.set()  # the caller goes on (writes the state) while the logout is on its way
+        backend.close()
+        assert backend.requests["login"] == 2  # the login and one logout
+        assert count(files, "sessions") == 0
+
+
 def test_a_forgotten_session_is_opened_again(files):
     usable_admin(files)
     with running(files) as server:

@@ -188,9 +188,16 @@ class Executor:
 
     # -- the whole plan ------------------------------------------------------------------
     def run(
-        self, plan: Plan, *, target: dict | None = None, key_check: str | None = None
+        self,
+        plan: Plan,
+        *,
+        target: dict | None = None,
+        key_check: str | None = None,
+        last: bool = False,
     ) -> list[Outcome]:
-        """Apply ``plan``. The state is recorded as changes succeed and written at the end."""
+        """Apply ``plan``. The state is recorded as changes succeed and written at the end.
+        ``last``: the run sends nothing after this plan, so the target is told so (its
+        ``finish``: the HTTPS target logs out meanwhile) before the state is written."""
         self.check_secrets(plan)
         if not plan.changes and not plan.forget:
             return []
@@ -203,6 +210,9 @@ class Executor:
             for section, key in plan.forget:
                 self.record(Forget(section, key), None)
             outcomes = self._run_graph(plan.changes)
+            finish = getattr(self.backend, "finish", None) if last else None
+            if finish is not None:
+                finish()
         finally:
             self.store.commit(self.state)
         return outcomes

@@ -258,7 +258,8 @@ def command(
 def _execute(run, plan, parallelism) -> list[Outcome]:
     printer = ProgressPrinter()
     try:
-        return workflow.execute(run, plan, parallelism, printer)
+        # a plan that stops at its first step (the password change) is planned again after it
+        return workflow.execute(run, plan, parallelism, printer, last=not plan.incomplete)
     finally:
         printer.close()
 

@@ -125,6 +125,13 @@ class CountingBackend:
         self._count("read")
         return self.inner.read(sites=sites)
 
+    def finish(self) -> None:
+        """The run sends nothing more (see :meth:`HttpsBackend.finish`); a target without
+        anything to end early has no ``finish``."""
+        finish = getattr(self.inner, "finish", None)
+        if finish is not None:
+            finish()
+
     def create(self, kind, fields, *, parent=None) -> str:
         self._count("create")
         return self.inner.create(kind, fields, parent=parent)

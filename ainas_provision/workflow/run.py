@@ -540,7 +540,11 @@ def save_moves(run: Run) -> None:
     run.pending_moves = []
 
 
-def execute(run: Run, plan: Plan, parallelism: int, progress: Progress | None) -> list[Outcome]:
+def execute(
+    run: Run, plan: Plan, parallelism: int, progress: Progress | None, *, last: bool = False
+) -> list[Outcome]:
+    """Apply ``plan`` through the run's target; ``last``: nothing is sent after it (see
+    :meth:`Executor.run`)."""
     from ainas_provision.apply.executor import Executor  # an apply's only: a plan does without
 
     save_moves(run)
@@ -554,7 +558,7 @@ def execute(run: Run, plan: Plan, parallelism: int, progress: Progress | None) -
         new_password=run.new_password(),
         progress=progress,
     )
-    return executor.run(plan, target=run.identity, key_check=run.fingerprint.key_check)
+    return executor.run(plan, target=run.identity, key_check=run.fingerprint.key_check, last=last)
 
 
 # -- import ------------------------------------------------------------------------------------

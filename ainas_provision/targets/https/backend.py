@@ -112,6 +112,7 @@ class HttpsBackend:
         self._session: Session | None = None
         self._organization_id: str | None = None
         self._token: str | None = None
+        self._logout: threading.Thread | None = None  # a logout sent by finish()
         self._login_lock = threading.Lock()
         self._lock = threading.Lock()
         # what the last read saw, and what this backend created since: a lost create is
@@ -557,12 +558,25 @@ class HttpsBackend:
                 raise
         return True
 
+    def finish(self) -> None:
+        """The run sends nothing more: the logout is sent now, in the background, while the
+        run writes its state (a round trip less at the end); :meth:`close` waits for it."""
+        if self._token is not None and self._logout is None:
+            token, self._token = self._token, None
+            self._logout = threading.Thread(target=self._log_out, args=(token,), name="logout")
+            self._logout.start()
+
+    def _log_out(self, token: str) -> None:
+        with contextlib.suppress(BackendError):  # else the session expires on its own
+            self.api.send("DELETE", "/session", token=token, timeout=LOGOUT_TIMEOUT)
+
     def close(self) -> None:
         """Log out (the session ends at once rather than when it expires), then close."""
-        if self._token is not None:
-            with contextlib.suppress(BackendError):  # else the session expires on its own
-                self.api.send("DELETE", "/session", token=self._token, timeout=LOGOUT_TIMEOUT)
-            self._token = None
+        if self._logout is not None:
+            self._logout.join()
+        elif self._token is not None:
+            self._log_out(self._token)
+        self._token = None
         self.api.close()
 
 
