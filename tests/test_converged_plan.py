@@ -412,19 +412,7 @@ SCREEN_KEYS = st.sampled_from(
 )
 def test_a_projection_reads_what_from_screen_reads(item):
     for kind, names in (
-        (
-            "user",
-            (
-                "name",
-                "role",
-                "site_id",
-                "default_destination",
-                "kei_default_destination",
-                "default_menu",
-                "initial_password",
-                "start_date",
-            ),
-        ),
+        ("user", (*convert.USER_FIELDS, "initial_password", "start_date")),
         ("certificate", ("start_date", "trade_name_kana", "file", "p12")),
         ("site", ("name", "code", "registered.review_deadline", "site_name")),
     ):

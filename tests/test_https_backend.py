@@ -262,6 +262,26 @@ def test_finish_logs_out_in_the_background_and_close_waits_for_it(files):
         assert count(files, "sessions") == 0
 
 
+def test_a_fault_of_the_logout_sent_by_finish_is_raised_by_close(files):
+    """Not the network (that only lets the session expire): anything else the background logout
+    meets is raised where the run closes the target, not lost in a thread's traceback."""
+    usable_admin(files)
+    with running(files) as server:
+        backend = backend_for(files, server, {"password": NEW_PASSWORD})
+        backend.session()
+        send = backend.api.send
+
+        def broken(method, path, **options):
+            if method == "DELETE":
+                raise ValueError("a fault in the client")
+            return send(method, path, **options)
+
+        backend.api.send = broken
+        backend.finish()
+        with pytest.raises(ValueError, match="a fault in the client"):
+            backend.close()
+
+
 def test_a_forgotten_session_is_opened_again(files):
     usable_admin(files)
     with running(files) as server:

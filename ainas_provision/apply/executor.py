@@ -37,6 +37,7 @@ from ainas_provision.apply.operations import (
     steps_for,
 )
 from ainas_provision.domain.desired import DesiredState
+from ainas_provision.domain.kinds import SITES_SECTION, USERS_SECTION
 from ainas_provision.errors import AinasProvisionError
 from ainas_provision.files import MAX_KEY_FILE_BYTES, read_regular
 from ainas_provision.i18n import _
@@ -360,14 +361,14 @@ def effect_records(state: State, effect: Effect, result: str | None) -> list[Put
         site_id = result if effect.site_id is RESULT else effect.site_id
         entry = state.sites.get(effect.handle)
         prints = entry.fingerprints if entry and entry.site_id == site_id else {}
-        return [Put("sites", effect.handle, SiteEntry(site_id, prints))]
+        return [Put(SITES_SECTION, effect.handle, SiteEntry(site_id, prints))]
     if isinstance(effect, SetFingerprints):
-        if effect.section == "users":
-            old = {} if effect.fresh else state.fingerprints("users", effect.key)
-            return [Put("users", effect.key, UserEntry({**old, **effect.prints}))]
+        if effect.section == USERS_SECTION:  # a user's own entry; else its site's
+            old = {} if effect.fresh else state.fingerprints(USERS_SECTION, effect.key)
+            return [Put(USERS_SECTION, effect.key, UserEntry({**old, **effect.prints}))]
         entry = state.sites[effect.key]
         prints = {**({} if effect.fresh else entry.fingerprints), **effect.prints}
-        return [Put("sites", effect.key, SiteEntry(entry.site_id, prints))]
+        return [Put(SITES_SECTION, effect.key, SiteEntry(entry.site_id, prints))]
     if isinstance(effect, DropFingerprints):
         table = getattr(state, effect.section)
         entry = table.get(effect.key)

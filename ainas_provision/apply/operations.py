@@ -290,7 +290,7 @@ def _site(change: Change, desired: DesiredState) -> list[Step]:
         ]
     if action == "delete":
         # a live site no handle names is shown as "[拠点ID]": there is nothing to forget
-        forget = () if handle.startswith("[") else (Forget("sites", handle),)
+        forget = () if handle.startswith("[") else (Forget(kinds.SITE.state_section, handle),)
         return [
             Step(
                 change.address,
@@ -327,7 +327,7 @@ def _batch_account(change: Change, desired: DesiredState) -> list[Step]:
     values = {**change.payload, **{n: SecretOf(change.address, n) for n in change.secrets}}
     prints = _secrets(change, f"{change.kind}.")
     site = SiteIdOf(change.key)
-    recorded = SetFingerprints("sites", change.key, prints)
+    recorded = SetFingerprints(kinds.SITE.state_section, change.key, prints)
     if change.action == "create":
         return [
             Step(
@@ -338,7 +338,7 @@ def _batch_account(change: Change, desired: DesiredState) -> list[Step]:
                 parent=site,
                 fields=_fields(change, values),
                 before=(recorded,),
-                on_failure=(DropFingerprints("sites", change.key, tuple(prints)),),
+                on_failure=(DropFingerprints(kinds.SITE.state_section, change.key, tuple(prints)),),
                 outcome=N_("created"),
             )
         ]
@@ -379,7 +379,7 @@ def _user(change: Change, desired: DesiredState) -> list[Step]:
         change.kind,
         _screen(change, Operation.DELETE),
         id=login_id,
-        after=(Forget("users", login_id),),
+        after=(Forget(kinds.USER.state_section, login_id),),
         outcome=N_("deleted"),
     )
     if action == "delete":
@@ -391,12 +391,12 @@ def _user(change: Change, desired: DesiredState) -> list[Step]:
             change.kind,
             _screen(change, Operation.CREATE),
             fields=_fields(change, _user_values(change, creating=True)),
-            before=(SetFingerprints("users", login_id, prints, fresh=True),),
-            on_failure=(Forget("users", login_id),),
+            before=(SetFingerprints(kinds.USER.state_section, login_id, prints, fresh=True),),
+            on_failure=(Forget(kinds.USER.state_section, login_id),),
             outcome=N_("replaced") if action == "replace" else N_("created"),
         )
         return [deleting, creating] if action == "replace" else [creating]
-    recorded = SetFingerprints("users", login_id, prints)
+    recorded = SetFingerprints(kinds.USER.state_section, login_id, prints)
     outcome = N_("adopted") if action == "adopt" else N_("updated")
     if not change.fields:
         return [

@@ -113,6 +113,7 @@ class HttpsBackend:
         self._organization_id: str | None = None
         self._token: str | None = None
         self._logout: threading.Thread | None = None  # a logout sent by finish()
+        self._logout_failure: Exception | None = None  # what it met that was not the network
         self._login_lock = threading.Lock()
         self._lock = threading.Lock()
         # what the last read saw, and what this backend created since: a lost create is
@@ -567,8 +568,12 @@ class HttpsBackend:
             self._logout.start()
 
     def _log_out(self, token: str) -> None:
-        with contextlib.suppress(BackendError):  # else the session expires on its own
+        try:
             self.api.send("DELETE", "/session", token=token, timeout=LOGOUT_TIMEOUT)
+        except BackendError:  # the session expires on its own
+            pass
+        except Exception as exc:  # raised by close(), in the run's own thread
+            self._logout_failure = exc
 
     def close(self) -> None:
         """Log out (the session ends at once rather than when it expires), then close."""
@@ -578,6 +583,9 @@ class HttpsBackend:
             self._log_out(self._token)
         self._token = None
         self.api.close()
+        failure, self._logout_failure = self._logout_failure, None
+        if failure is not None:
+            raise failure
 
 
 @contextlib.contextmanager
